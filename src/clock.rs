@@ -1,0 +1,109 @@
+//! Time is an input: everything that depends on "now" takes a [`Clock`].
+//! All of tthc-watch reasons in Vietnam time (Asia/Ho_Chi_Minh).
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono_tz::Asia::Ho_Chi_Minh;
+use std::time::Instant;
+
+/// The time zone of every date in the product.
+pub const VN: chrono_tz::Tz = Ho_Chi_Minh;
+
+#[derive(Clone, Debug)]
+pub enum Clock {
+    /// The machine's clock.
+    System,
+    /// Always the same instant (tests, `--now` for one-shot commands).
+    Fixed(DateTime<Utc>),
+    /// Starts at a given instant and then moves with real time (`demo --now` left running).
+    Starting { at: DateTime<Utc>, since: Instant },
+}
+
+impl Clock {
+    pub fn fixed(at: DateTime<Utc>) -> Clock {
+        Clock::Fixed(at)
+    }
+
+    pub fn starting_at(at: DateTime<Utc>) -> Clock {
+        Clock::Starting {
+            at,
+            since: Instant::now(),
+        }
+    }
+
+    /// A fixed clock from `--now`, or the system clock.
+    pub fn from_option(now: Option<DateTime<Utc>>) -> Clock {
+        now.map_or(Clock::System, Clock::Fixed)
+    }
+
+    pub fn now_utc(&self) -> DateTime<Utc> {
+        match self {
+            Clock::System => Utc::now(),
+            Clock::Fixed(t) => *t,
+            Clock::Starting { at, since } => {
+                *at + chrono::Duration::from_std(since.elapsed()).unwrap_or_default()
+            }
+        }
+    }
+
+    /// Now, as Vietnam wall-clock time.
+    pub fn now_vn(&self) -> NaiveDateTime {
+        to_vn(self.now_utc())
+    }
+}
+
+pub fn to_vn(t: DateTime<Utc>) -> NaiveDateTime {
+    t.with_timezone(&VN).naive_local()
+}
+
+/// Vietnam has no daylight saving, so local → UTC is a fixed 7-hour shift.
+pub fn from_vn(t: NaiveDateTime) -> DateTime<Utc> {
+    DateTime::<Utc>::from_naive_utc_and_offset(t - chrono::Duration::hours(7), Utc)
+}
+
+/// Parses `--now`: RFC 3339 (`2026-11-25T08:00:00+07:00`) or a plain local time
+/// (`2026-11-25T08:00:00`, `2026-11-25 08:00`), read as Vietnam time.
+pub fn parse_now(s: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
+            return Ok(from_vn(t));
+        }
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(from_vn(d.and_time(chrono::NaiveTime::MIN)));
+    }
+    Err(format!(
+        "'{s}' is not a time: use RFC 3339 such as 2026-11-25T08:00:00+07:00 (a time without offset is read as Vietnam time)"
+    ))
+}
+
+/// Storage and wire format of local times.
+pub const DB_TIME: &str = "%Y-%m-%d %H:%M:%S";
+
+pub fn fmt_db(t: NaiveDateTime) -> String {
+    t.format(DB_TIME).to_string()
+}
+
+pub fn parse_db(s: &str) -> Option<NaiveDateTime> {
+    NaiveDateTime::parse_from_str(s, DB_TIME).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_now_is_vietnam_time() {
+        let t = parse_now("2026-11-25T08:00:00").unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-11-25T01:00:00+00:00");
+        assert_eq!(to_vn(t), parse_db("2026-11-25 08:00:00").unwrap());
+        assert!(parse_now("yesterday").unwrap_err().contains("RFC 3339"));
+    }
+}

@@ -1,0 +1,260 @@
+//! The glue behind each command-line verb: load settings, open the store, call
+//! the library, print a summary. `anyhow` lives here and in `main`, nowhere else.
+
+use crate::calendar::{Calendar, OfficeHours};
+use crate::clock::Clock;
+use crate::config::{AuthSettings, LogFormat, Settings, Shape, SourceSettings};
+use crate::simulator::{Faults, Simulator, SimulatorOptions};
+use crate::source::sync::{SyncSummary, sync_all};
+use crate::store::Store;
+use anyhow::{Context, Result};
+use chrono::{DateTime, NaiveDate, Utc};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+pub fn init_logging(format: LogFormat, level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TTHC_WATCH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+pub async fn open_store(settings: &Settings) -> Result<Store> {
+    Store::connect(&settings.database.url, settings.database.max_connections)
+        .await
+        .with_context(|| {
+            format!(
+                "opening the database (database.url = {})",
+                crate::config::redact_url(&settings.database.url)
+            )
+        })
+}
+
+/// `tthc-watch migrate`.
+pub async fn migrate(settings: &Settings) -> Result<()> {
+    let store = open_store(settings).await?;
+    println!("database migrated ({})", store.backend());
+    store.close().await;
+    Ok(())
+}
+
+/// Settings for `sync` without a config file: one native source.
+pub fn adhoc_source(settings: &mut Settings, url: &str, token: Option<&str>, shape: Shape) {
+    settings.sources.clear();
+    settings.sources.insert(
+        "default".into(),
+        SourceSettings {
+            url: url.to_owned(),
+            shape,
+            enabled: true,
+            auth: token.map_or(AuthSettings::None, |t| AuthSettings::Bearer {
+                token: t.to_owned(),
+            }),
+            page_size: 1000,
+            timeout_secs: 30,
+            max_retries: 5,
+            overlap_minutes: 10,
+            mapping: None,
+        },
+    );
+}
+
+/// `tthc-watch sync`: one poll of every source; fails when any source failed.
+pub async fn sync(settings: &Settings, clock: &Clock) -> Result<Vec<SyncSummary>> {
+    if settings.sources.is_empty() {
+        anyhow::bail!(
+            "no sources configured: add a [sources.NAME] table to the config file, or pass --source-url"
+        );
+    }
+    let store = open_store(settings).await?;
+    let summaries = sync_all(settings, &store, clock).await;
+    for s in &summaries {
+        println!("{s}");
+    }
+    store.close().await;
+    if let Some(failed) = summaries.iter().find(|s| s.error.is_some()) {
+        anyhow::bail!(
+            "sync of source {} failed; data already stored is kept",
+            failed.source
+        );
+    }
+    Ok(summaries)
+}
+
+pub fn load_calendar(settings: &Settings) -> Result<(Calendar, OfficeHours)> {
+    let cal = settings
+        .calendar
+        .load()
+        .context("loading the working-day calendar (calendar.file)")?;
+    Ok((cal, settings.calendar.office_hours()))
+}
+
+/// `tthc-watch calendar add DATE N`.
+pub fn calendar_add(settings: &Settings, date: NaiveDate, n: i64) -> Result<NaiveDate> {
+    let (cal, _) = load_calendar(settings)?;
+    Ok(cal.add(date, n)?)
+}
+
+/// `tthc-watch calendar count FROM TO`.
+pub fn calendar_count(settings: &Settings, from: NaiveDate, to: NaiveDate) -> Result<i64> {
+    let (cal, _) = load_calendar(settings)?;
+    Ok(cal.count(from, to)?)
+}
+
+pub struct SimulateArgs {
+    pub dossiers: u32,
+    pub seed: u64,
+    pub now: DateTime<Utc>,
+    pub speed: f64,
+    pub shape: Shape,
+    pub token: String,
+    pub faults: String,
+}
+
+pub fn build_simulator(settings: &Settings, a: &SimulateArgs) -> Result<Arc<Simulator>> {
+    let faults = Faults::parse(&a.faults).map_err(|e| anyhow::anyhow!("--faults: {e}"))?;
+    let (cal, hours) = load_calendar(settings)?;
+    Ok(Arc::new(Simulator::new(
+        SimulatorOptions {
+            dossiers: a.dossiers,
+            seed: a.seed,
+            now: crate::clock::to_vn(a.now),
+            speed: a.speed,
+            shape: a.shape,
+            token: a.token.clone(),
+            faults,
+        },
+        cal,
+        hours,
+    )))
+}
+
+/// `tthc-watch simulate`: serves until Ctrl-C.
+pub async fn simulate(settings: &Settings, listen: &str, a: &SimulateArgs) -> Result<()> {
+    let sim = build_simulator(settings, a)?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    let addr = listener.local_addr()?;
+    println!(
+        "simulator of a provincial TTHC system ({} shape, {} dossiers, seed {}) on http://{addr}",
+        a.shape.as_str(),
+        a.dossiers,
+        a.seed
+    );
+    let shutdown = CancellationToken::new();
+    let s = shutdown.clone();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        s.cancel();
+    });
+    crate::simulator::serve(listener, sim, shutdown).await?;
+    Ok(())
+}
+
+pub struct DemoArgs {
+    pub dir: PathBuf,
+    pub dossiers: u32,
+    pub now: Option<DateTime<Utc>>,
+    pub once: bool,
+    pub interval_secs: u64,
+}
+
+/// `tthc-watch demo`: the simulator in-process, SQLite in DIR, a sync and a summary;
+/// without `--once`, polls again every interval (simulated time runs 60× faster) until Ctrl-C.
+pub async fn demo(base: &Settings, a: &DemoArgs) -> Result<()> {
+    std::fs::create_dir_all(&a.dir).with_context(|| format!("creating {}", a.dir.display()))?;
+    let now = a.now.unwrap_or_else(Utc::now);
+    let token = "demo-token".to_string();
+    let sim = build_simulator(
+        base,
+        &SimulateArgs {
+            dossiers: a.dossiers,
+            seed: 2026,
+            now,
+            speed: if a.once { 0.0 } else { 60.0 },
+            shape: Shape::Native,
+            token: token.clone(),
+            faults: String::new(),
+        },
+    )?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let shutdown = CancellationToken::new();
+    let server = tokio::spawn(crate::simulator::serve(
+        listener,
+        sim.clone(),
+        shutdown.clone(),
+    ));
+
+    let mut settings = base.clone();
+    settings.database.url = format!("sqlite://{}", a.dir.join("tthc-watch.db").display());
+    adhoc_source(
+        &mut settings,
+        &format!("http://{addr}"),
+        Some(&token),
+        Shape::Native,
+    );
+    let source = settings.sources.remove("default").context("demo source")?;
+    settings.sources.insert("tinh".into(), source);
+    let store = open_store(&settings).await?;
+    println!(
+        "demo: simulated provincial system on http://{addr}, database {}",
+        settings.database.url
+    );
+    let clock = if a.once {
+        Clock::fixed(now)
+    } else {
+        Clock::starting_at(now)
+    };
+    let stop = CancellationToken::new();
+    if !a.once {
+        let s = stop.clone();
+        tokio::spawn(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            s.cancel();
+        });
+    }
+    loop {
+        for s in sync_all(&settings, &store, &clock).await {
+            println!("{s}");
+        }
+        print_summary(&store, &a.dir).await?;
+        if a.once {
+            break;
+        }
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tokio::time::sleep(std::time::Duration::from_secs(a.interval_secs)) => {}
+        }
+    }
+    store.close().await;
+    shutdown.cancel();
+    let _ = server.await;
+    Ok(())
+}
+
+async fn print_summary(store: &Store, dir: &Path) -> Result<()> {
+    println!("dossiers by status:");
+    for (status, n) in store.count_by("status").await? {
+        let label =
+            crate::dossier::Status::parse(&status).map_or(status.as_str(), |s| s.label_vi());
+        println!("  {label:<36} {n:>7}");
+    }
+    println!("dossiers by field (lĩnh vực):");
+    for (field, n) in store.count_by("field_name").await? {
+        println!("  {field:<36} {n:>7}");
+    }
+    println!(
+        "quarantined records: {}",
+        store.count_rows("quarantine").await?
+    );
+    println!("data in {}", dir.display());
+    Ok(())
+}

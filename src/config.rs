@@ -1,0 +1,424 @@
+//! Typed settings: the documented `config/default.toml` (built in), then the file
+//! given with `-c`, then `TTHC_WATCH__SECTION__KEY` environment variables. Any
+//! wrong or missing setting fails at start, naming the key and the file.
+
+use crate::calendar::{Calendar, OfficeHours};
+use chrono::NaiveTime;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The documented defaults, printed by `tthc-watch config`.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration file {file}: {source}")]
+    Read {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid configuration ({origin}): {message}")]
+    Invalid { origin: String, message: String },
+    #[error("invalid configuration: key `{key}` ({origin}): {message}")]
+    Key {
+        key: String,
+        origin: String,
+        message: String,
+    },
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub calendar: CalendarSettings,
+    pub log: LogSettings,
+    #[serde(default)]
+    pub sources: BTreeMap<String, SourceSettings>,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: u32,
+}
+
+// The URL may hold a password: keep it out of logs.
+impl fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &redact_url(&self.url))
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarSettings {
+    pub file: String,
+    pub warning_days: u32,
+    pub morning_start: NaiveTime,
+    pub morning_end: NaiveTime,
+    pub afternoon_start: NaiveTime,
+    pub afternoon_end: NaiveTime,
+}
+
+impl CalendarSettings {
+    pub fn office_hours(&self) -> OfficeHours {
+        OfficeHours {
+            morning_start: self.morning_start,
+            morning_end: self.morning_end,
+            afternoon_start: self.afternoon_start,
+            afternoon_end: self.afternoon_end,
+        }
+    }
+
+    /// The configured calendar file, or the built-in one.
+    pub fn load(&self) -> Result<Calendar, crate::calendar::CalendarError> {
+        if self.file.trim().is_empty() {
+            Calendar::builtin()
+        } else {
+            Calendar::load(Path::new(&self.file))
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The shapes of real systems (SOURCES.md) that have a built-in field mapping.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Shape {
+    /// tthc-watch's own simulator API: keyset paging over a change revision.
+    #[default]
+    Native,
+    /// VNPT iGate-style: page/size sorted by updatedDate desc, `+0700` dates.
+    Igate,
+    /// OpenCPS-style: start/end offsets, `dd/MM/yyyy HH:mm:ss` dates.
+    Opencps,
+    /// ASP.NET one-door / national-portal records: MaHoSo, `yyyyMMddHHmmss`.
+    Onedoor,
+}
+
+impl Shape {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Shape::Native => "native",
+            Shape::Igate => "igate",
+            Shape::Opencps => "opencps",
+            Shape::Onedoor => "onedoor",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSettings {
+    pub url: String,
+    #[serde(default)]
+    pub shape: Shape,
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub auth: AuthSettings,
+    #[serde(default = "default_page_size")]
+    pub page_size: u32,
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
+    #[serde(default = "default_retries")]
+    pub max_retries: u32,
+    #[serde(default = "default_overlap")]
+    pub overlap_minutes: i64,
+    /// Overrides of the shape's field mapping (see `source::mapping`).
+    #[serde(default)]
+    pub mapping: Option<serde_json::Value>,
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_page_size() -> u32 {
+    500
+}
+fn default_timeout() -> u64 {
+    30
+}
+fn default_retries() -> u32 {
+    5
+}
+fn default_overlap() -> i64 {
+    10
+}
+
+/// How a source wants to be authenticated.
+#[derive(Clone, Deserialize, Default)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AuthSettings {
+    #[default]
+    None,
+    /// `Authorization: Bearer TOKEN`.
+    Bearer { token: String },
+    /// Fixed headers, e.g. OpenCPS `Token` and `groupId`.
+    Headers { headers: BTreeMap<String, String> },
+    /// A token endpoint (OAuth2 password grant as a form, or a JSON login), refreshed
+    /// before it expires.
+    TokenEndpoint {
+        token_url: String,
+        #[serde(default)]
+        form: BTreeMap<String, String>,
+        #[serde(default)]
+        json: Option<serde_json::Value>,
+        #[serde(default = "default_token_pointer")]
+        token_pointer: String,
+        #[serde(default = "default_expires_pointer")]
+        expires_pointer: String,
+    },
+}
+
+fn default_token_pointer() -> String {
+    "/access_token".into()
+}
+fn default_expires_pointer() -> String {
+    "/expires_in".into()
+}
+
+impl fmt::Debug for AuthSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AuthSettings::None => write!(f, "None"),
+            AuthSettings::Bearer { .. } => write!(f, "Bearer(<redacted>)"),
+            AuthSettings::Headers { headers } => {
+                write!(f, "Headers({:?} = <redacted>)", headers.keys())
+            }
+            AuthSettings::TokenEndpoint { token_url, .. } => {
+                write!(f, "TokenEndpoint({token_url}, <redacted>)")
+            }
+        }
+    }
+}
+
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Settings {
+    /// Defaults, then `file`, then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        Self::load_with_env(file, std::env::vars())
+    }
+
+    /// As [`Settings::load`], with the environment given (tests).
+    pub fn load_with_env(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, ConfigError> {
+        let mut origin = String::from("built-in config/default.toml");
+        let mut builder = config::Config::builder().add_source(config::File::from_str(
+            DEFAULT_TOML,
+            config::FileFormat::Toml,
+        ));
+        if let Some(path) = file {
+            // Read it ourselves so a missing file is named as such, not as a parse error.
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                file: path.to_owned(),
+                source,
+            })?;
+            builder = builder.add_source(config::File::from_str(&text, config::FileFormat::Toml));
+            origin = format!("{origin}, then file {}", path.display());
+        }
+        let vars: BTreeMap<String, String> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("TTHC_WATCH__"))
+            .collect();
+        if !vars.is_empty() {
+            origin = format!(
+                "{origin}, then environment {}",
+                vars.keys().cloned().collect::<Vec<_>>().join(", ")
+            );
+        }
+        builder = builder.add_source(
+            config::Environment::with_prefix("TTHC_WATCH")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .source(Some(vars.into_iter().collect())),
+        );
+        let settings: Settings =
+            builder
+                .build()
+                .and_then(|c| c.try_deserialize())
+                .map_err(|e| ConfigError::Invalid {
+                    origin: origin.clone(),
+                    message: e.to_string(),
+                })?;
+        settings.validate(&origin)?;
+        Ok(settings)
+    }
+
+    fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+        let key_err = |key: &str, message: String| ConfigError::Key {
+            key: key.to_owned(),
+            origin: origin.to_owned(),
+            message,
+        };
+        let db = &self.database.url;
+        if !(db.starts_with("sqlite:")
+            || db.starts_with("postgres:")
+            || db.starts_with("postgresql:"))
+        {
+            return Err(key_err(
+                "database.url",
+                format!(
+                    "'{}' is not a database URL: expected sqlite://PATH or postgres://USER@HOST/DB",
+                    redact_url(db)
+                ),
+            ));
+        }
+        if self.database.max_connections == 0 {
+            return Err(key_err(
+                "database.max_connections",
+                "must be at least 1".into(),
+            ));
+        }
+        self.calendar.office_hours().validate().map_err(|e| {
+            key_err(
+                "calendar.morning_start .. calendar.afternoon_end",
+                e.to_string(),
+            )
+        })?;
+        if self.calendar.warning_days > 30 {
+            return Err(key_err(
+                "calendar.warning_days",
+                format!(
+                    "{} working days is not a warning window; expected 0–30",
+                    self.calendar.warning_days
+                ),
+            ));
+        }
+        if let Err(e) = self.calendar.load() {
+            return Err(key_err("calendar.file", e.to_string()));
+        }
+        if !matches!(self.log.format, LogFormat::Text | LogFormat::Json) {
+            return Err(key_err("log.format", "expected text or json".into()));
+        }
+        for (name, src) in &self.sources {
+            let key = |k: &str| format!("sources.{name}.{k}");
+            match url::Url::parse(&src.url) {
+                Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
+                _ => {
+                    return Err(key_err(
+                        &key("url"),
+                        format!("'{}' is not an http(s) URL", src.url),
+                    ));
+                }
+            }
+            if src.page_size == 0 || src.page_size > 10_000 {
+                return Err(key_err(&key("page_size"), "expected 1–10000".into()));
+            }
+            if src.timeout_secs == 0 {
+                return Err(key_err(&key("timeout_secs"), "must be at least 1".into()));
+            }
+            crate::source::mapping::Mapping::resolve(src.shape, src.mapping.as_ref())
+                .map_err(|e| key_err(&key("mapping"), e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn no_env() -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    #[test]
+    fn defaults_load() {
+        let s = Settings::load_with_env(None, no_env()).unwrap();
+        assert_eq!(s.database.url, "sqlite://tthc-watch.db");
+        assert_eq!(s.calendar.warning_days, 3);
+        assert!(s.sources.is_empty());
+    }
+
+    #[test]
+    fn file_and_env_override_in_order() {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        writeln!(
+            f,
+            "[database]\nurl = \"sqlite://x.db\"\n[sources.tinh]\nurl = \"http://127.0.0.1:1\"\nshape = \"igate\""
+        )
+        .unwrap();
+        let env = vec![(
+            "TTHC_WATCH__CALENDAR__WARNING_DAYS".to_string(),
+            "5".to_string(),
+        )];
+        let s = Settings::load_with_env(Some(f.path()), env).unwrap();
+        assert_eq!(s.database.url, "sqlite://x.db");
+        assert_eq!(s.calendar.warning_days, 5);
+        assert_eq!(s.sources["tinh"].shape, Shape::Igate);
+    }
+
+    #[test]
+    fn misspelt_key_names_key_and_file() {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        writeln!(f, "[database]\nurll = \"sqlite://x.db\"").unwrap();
+        let err = Settings::load_with_env(Some(f.path()), no_env())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("urll"), "{err}");
+        assert!(err.contains(&f.path().display().to_string()), "{err}");
+    }
+
+    #[test]
+    fn bad_value_names_key() {
+        let env = vec![(
+            "TTHC_WATCH__DATABASE__URL".to_string(),
+            "mysql://x".to_string(),
+        )];
+        let err = Settings::load_with_env(None, env).unwrap_err().to_string();
+        assert!(err.contains("database.url"), "{err}");
+        assert!(err.contains("TTHC_WATCH__DATABASE__URL"), "{err}");
+    }
+
+    #[test]
+    fn missing_file_is_named() {
+        let err = Settings::load_with_env(Some(Path::new("/nonexistent/t.toml")), no_env())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/nonexistent/t.toml"), "{err}");
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let env = vec![(
+            "TTHC_WATCH__DATABASE__URL".to_string(),
+            "postgres://u:hunter2@db/x".to_string(),
+        )];
+        let s = Settings::load_with_env(None, env).unwrap();
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,105 @@
+//! Sources of dossiers and the sync that polls them into the store.
+//!
+//! Real systems offer no strict "changed since" filter (SOURCES.md §2). Two
+//! strategies cover them: keyset paging over a change revision (the native shape),
+//! and newest-first pages read back to the last watermark minus an overlap, with
+//! repeats removed by content hash.
+
+pub mod mapping;
+pub mod rest;
+pub mod sync;
+
+use crate::dossier::Dossier;
+use crate::store::QuarantineRecord;
+use std::time::Duration;
+
+/// Where to read next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Cursor {
+    /// Keyset: changes after this revision.
+    Revision(u64),
+    /// Newest-first: the n-th page (0-based) of the listing.
+    Page(u64),
+}
+
+/// One record of a page, after parsing.
+#[derive(Debug)]
+pub enum Parsed {
+    Dossier(Box<Dossier>),
+    Deleted(String),
+    Bad(QuarantineRecord),
+}
+
+#[derive(Debug)]
+pub struct Page {
+    pub records: Vec<Parsed>,
+    pub next: Cursor,
+    /// Whether the source says more pages follow.
+    pub more: bool,
+    pub fetched: u64,
+}
+
+/// What a source connector does: one page at a time.
+#[allow(async_fn_in_trait)]
+pub trait Source {
+    fn name(&self) -> &str;
+    /// Whether pages come newest-first (read back to a watermark) or by revision.
+    fn newest_first(&self) -> bool;
+    async fn fetch(&mut self, cursor: &Cursor) -> Result<Page, SourceError>;
+}
+
+impl Source for rest::RestSource {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn newest_first(&self) -> bool {
+        !matches!(self.mapping.paging, mapping::Paging::Keyset { .. })
+    }
+    async fn fetch(&mut self, cursor: &Cursor) -> Result<Page, SourceError> {
+        rest::RestSource::fetch(self, cursor).await
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("source {source_name}: {message} (will retry)")]
+    Transient {
+        source_name: String,
+        message: String,
+    },
+    #[error("source {source_name}: rate limited, retry after {retry_after:?}")]
+    RateLimited {
+        source_name: String,
+        retry_after: Duration,
+    },
+    #[error(
+        "source {source_name}: credentials refused (HTTP {status}); check sources.{source_name}.auth"
+    )]
+    Unauthorized { source_name: String, status: u16 },
+    #[error(
+        "source {source_name}: authentication failed: {message}; check sources.{source_name}.auth"
+    )]
+    Auth {
+        source_name: String,
+        message: String,
+    },
+    #[error("source {source_name}: {message}")]
+    Rejected {
+        source_name: String,
+        message: String,
+    },
+    #[error("source {source_name}: configuration: {message}")]
+    Config {
+        source_name: String,
+        message: String,
+    },
+}
+
+impl SourceError {
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            SourceError::Transient { .. } | SourceError::RateLimited { .. }
+        )
+    }
+}

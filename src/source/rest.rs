@@ -1,0 +1,414 @@
+//! The REST connector: one HTTP client per source, with its authentication
+//! (refreshed before it expires), retries with backoff on transient errors, and
+//! the source's field mapping.
+
+use super::mapping::{Mapping, Paging, Records};
+use super::{Cursor, Page, Parsed, SourceError};
+use crate::config::{AuthSettings, SourceSettings};
+use crate::dossier::Dossier;
+use crate::store::QuarantineRecord;
+use crate::text::nfc;
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+pub struct RestSource {
+    pub name: String,
+    settings: SourceSettings,
+    pub mapping: Mapping,
+    client: reqwest::Client,
+    session: Option<(String, Instant)>,
+    /// First retry delay; doubles up to `MAX_BACKOFF`.
+    pub retry_base: Duration,
+    /// How many transient failures this source met (reported in the sync summary).
+    pub retries: u64,
+}
+
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+impl RestSource {
+    pub fn new(name: &str, settings: &SourceSettings) -> Result<RestSource, SourceError> {
+        let mapping = Mapping::resolve(settings.shape, settings.mapping.as_ref()).map_err(|e| {
+            SourceError::Config {
+                source_name: name.to_owned(),
+                message: format!("sources.{name}.mapping: {e}"),
+            }
+        })?;
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(settings.timeout_secs))
+            .connect_timeout(Duration::from_secs(settings.timeout_secs.min(10)))
+            .user_agent(concat!("tthc-watch/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| SourceError::Config {
+                source_name: name.to_owned(),
+                message: e.to_string(),
+            })?;
+        Ok(RestSource {
+            name: name.to_owned(),
+            settings: settings.clone(),
+            mapping,
+            client,
+            session: None,
+            retry_base: Duration::from_millis(200),
+            retries: 0,
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.settings.url.trim_end_matches('/'), path)
+    }
+
+    /// A session token, fetched or refreshed when less than a fifth of its life is left.
+    async fn session_token(&mut self, force: bool) -> Result<Option<String>, SourceError> {
+        let AuthSettings::TokenEndpoint {
+            token_url,
+            form,
+            json,
+            token_pointer,
+            expires_pointer,
+        } = &self.settings.auth
+        else {
+            return Ok(None);
+        };
+        if let Some((t, exp)) = &self.session
+            && !force
+            && *exp > Instant::now()
+        {
+            return Ok(Some(t.clone()));
+        }
+        let req = self.client.post(token_url);
+        let req = match json {
+            Some(j) => req.json(j),
+            None => req.form(form),
+        };
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| self.transport("token request", e))?;
+        let status = resp.status();
+        let body: Value = resp
+            .json()
+            .await
+            .map_err(|e| self.transport("token response", e))?;
+        if !status.is_success() {
+            return Err(SourceError::Auth {
+                source_name: self.name.clone(),
+                message: format!("token endpoint {token_url} answered {status}: {body}"),
+            });
+        }
+        let token = body
+            .pointer(token_pointer)
+            .and_then(Value::as_str)
+            .ok_or_else(|| SourceError::Auth {
+                source_name: self.name.clone(),
+                message: format!("token endpoint response has no {token_pointer}"),
+            })?;
+        let ttl = body
+            .pointer(expires_pointer)
+            .and_then(Value::as_f64)
+            .unwrap_or(300.0);
+        // Refresh once four fifths of the lifetime have passed.
+        let refresh_in = Duration::from_secs_f64((ttl * 0.8).max(0.0));
+        self.session = Some((token.to_owned(), Instant::now() + refresh_in));
+        Ok(Some(token.to_owned()))
+    }
+
+    fn transport(&self, what: &str, e: reqwest::Error) -> SourceError {
+        SourceError::Transient {
+            source_name: self.name.clone(),
+            message: format!("{what}: {e}"),
+        }
+    }
+
+    async fn get_once(
+        &mut self,
+        query: &[(String, String)],
+        force_auth: bool,
+    ) -> Result<Value, SourceError> {
+        let session = self.session_token(force_auth).await?;
+        let mut req = self
+            .client
+            .get(self.url(&self.mapping.list_path))
+            .query(query);
+        match (&self.settings.auth, session) {
+            (_, Some(t)) => req = req.bearer_auth(t),
+            (AuthSettings::Bearer { token }, None) => req = req.bearer_auth(token),
+            (AuthSettings::Headers { headers }, None) => {
+                for (k, v) in headers {
+                    req = req.header(k, v);
+                }
+            }
+            _ => {}
+        }
+        let resp = req.send().await.map_err(|e| self.transport("request", e))?;
+        let status = resp.status();
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            return Err(SourceError::Unauthorized {
+                source_name: self.name.clone(),
+                status: status.as_u16(),
+            });
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            let wait = resp
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(1);
+            return Err(SourceError::RateLimited {
+                source_name: self.name.clone(),
+                retry_after: Duration::from_secs(wait.min(60)),
+            });
+        }
+        if status.is_server_error() {
+            return Err(SourceError::Transient {
+                source_name: self.name.clone(),
+                message: format!("server answered {status}"),
+            });
+        }
+        if !status.is_success() {
+            return Err(SourceError::Rejected {
+                source_name: self.name.clone(),
+                message: format!(
+                    "server answered {status}: {}",
+                    resp.text().await.unwrap_or_default()
+                ),
+            });
+        }
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| self.transport("reading the page", e))?;
+        // A cut-off body is a transport problem: ask again.
+        serde_json::from_slice(&bytes).map_err(|e| SourceError::Transient {
+            source_name: self.name.clone(),
+            message: format!(
+                "page is not valid JSON ({e}); {} bytes received",
+                bytes.len()
+            ),
+        })
+    }
+
+    /// GET with retries: transient errors back off exponentially, 429 waits as told,
+    /// 401 re-authenticates once.
+    async fn get(&mut self, query: &[(String, String)]) -> Result<Value, SourceError> {
+        let mut attempt = 0u32;
+        let mut reauthed = false;
+        loop {
+            match self.get_once(query, false).await {
+                Ok(v) => return Ok(v),
+                Err(SourceError::Unauthorized { .. })
+                    if !reauthed
+                        && matches!(self.settings.auth, AuthSettings::TokenEndpoint { .. }) =>
+                {
+                    reauthed = true;
+                    self.session = None;
+                    tracing::info!(source = %self.name, "session token rejected; logging in again");
+                }
+                Err(e) if e.is_transient() && attempt < self.settings.max_retries => {
+                    attempt += 1;
+                    self.retries += 1;
+                    let wait = match &e {
+                        SourceError::RateLimited { retry_after, .. } => *retry_after,
+                        _ => (self.retry_base * 2u32.saturating_pow(attempt - 1)).min(MAX_BACKOFF),
+                    };
+                    tracing::warn!(source = %self.name, attempt, wait_ms = wait.as_millis() as u64, error = %e, "transient error; retrying");
+                    tokio::time::sleep(wait).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Fetches one page at `cursor`.
+    pub async fn fetch(&mut self, cursor: &Cursor) -> Result<Page, SourceError> {
+        let size = self.settings.page_size as u64;
+        let mut query: Vec<(String, String)> = self
+            .mapping
+            .query
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        match (&self.mapping.paging, cursor) {
+            (
+                Paging::Keyset {
+                    cursor_param,
+                    limit_param,
+                    ..
+                },
+                Cursor::Revision(r),
+            ) => {
+                query.push((cursor_param.clone(), r.to_string()));
+                query.push((limit_param.clone(), size.to_string()));
+            }
+            (
+                Paging::Page {
+                    page_param,
+                    size_param,
+                    first_page,
+                },
+                Cursor::Page(n),
+            ) => {
+                query.push((page_param.clone(), (u64::from(*first_page) + n).to_string()));
+                query.push((size_param.clone(), size.to_string()));
+            }
+            (
+                Paging::Offset {
+                    start_param,
+                    end_param,
+                },
+                Cursor::Page(n),
+            ) => {
+                query.push((start_param.clone(), (n * size).to_string()));
+                query.push((end_param.clone(), ((n + 1) * size).to_string()));
+            }
+            _ => {
+                return Err(SourceError::Config {
+                    source_name: self.name.clone(),
+                    message: "paging kind does not match the stored watermark".into(),
+                });
+            }
+        }
+        let mut page = self.get(&query).await?;
+        nfc_value(&mut page);
+        let items = page
+            .pointer(&self.mapping.items)
+            .and_then(Value::as_array)
+            .cloned()
+            .ok_or_else(|| SourceError::Rejected {
+                source_name: self.name.clone(),
+                message: format!("page has no array at {}", self.mapping.items),
+            })?;
+        let records = items.iter().map(|r| self.parse(r)).collect();
+        let next = match (&self.mapping.paging, cursor) {
+            (
+                Paging::Keyset {
+                    next_cursor,
+                    has_more,
+                    ..
+                },
+                _,
+            ) => {
+                let next = page
+                    .pointer(next_cursor)
+                    .and_then(Value::as_u64)
+                    .ok_or_else(|| SourceError::Rejected {
+                        source_name: self.name.clone(),
+                        message: format!("page has no number at {next_cursor}"),
+                    })?;
+                let more = page
+                    .pointer(has_more)
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
+                Some((Cursor::Revision(next), more))
+            }
+            (_, Cursor::Page(n)) => Some((Cursor::Page(n + 1), items.len() as u64 >= size)),
+            _ => None,
+        };
+        let (next, more) = next.unwrap_or((cursor.clone(), false));
+        Ok(Page {
+            records,
+            next,
+            more,
+            fetched: items.len() as u64,
+        })
+    }
+
+    fn parse(&self, rec: &Value) -> Parsed {
+        let result = match self.mapping.records {
+            Records::Native => parse_native(rec),
+            Records::Mapped => self.mapping.map_record(rec).map(Some),
+        }
+        .and_then(|d| match d {
+            Some(d) => check(&d).map(|_| Some(d)),
+            None => Ok(None),
+        });
+        match result {
+            Ok(Some(d)) => Parsed::Dossier(Box::new(d)),
+            Ok(None) => match self.mapping.code_of(rec) {
+                Some(code) => Parsed::Deleted(code),
+                None => Parsed::Bad(QuarantineRecord {
+                    code: None,
+                    reason: "deleted record without a code".into(),
+                    raw: rec.to_string(),
+                }),
+            },
+            Err(reason) => Parsed::Bad(QuarantineRecord {
+                code: self.mapping.code_of(rec),
+                reason,
+                raw: rec.to_string(),
+            }),
+        }
+    }
+}
+
+/// A native record; `Ok(None)` is a deletion. Errors name the field.
+fn parse_native(rec: &Value) -> Result<Option<Dossier>, String> {
+    match rec.get("code") {
+        Some(Value::String(s)) if !s.trim().is_empty() => {}
+        _ => return Err("field code is missing or empty".into()),
+    }
+    if rec.get("deleted").and_then(Value::as_bool) == Some(true) {
+        return Ok(None);
+    }
+    for f in [
+        "submitted_at",
+        "received_at",
+        "due_at",
+        "finished_at",
+        "returned_at",
+        "updated_at",
+    ] {
+        if let Some(Value::String(s)) = rec.get(f)
+            && chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S").is_err()
+        {
+            return Err(format!(
+                "field {f}: '{s}' is not a date-time (YYYY-MM-DDTHH:MM:SS)"
+            ));
+        }
+    }
+    serde_json::from_value::<Dossier>(rec.clone())
+        .map(Some)
+        .map_err(|e| format!("record does not match the native shape: {e}"))
+}
+
+/// Checks no parser can: dates that cannot be true.
+fn check(d: &Dossier) -> Result<(), String> {
+    use chrono::Datelike;
+    let y = d.received_at.year();
+    if !(2000..=2100).contains(&y) {
+        return Err(format!("field received_at: year {y} is not plausible"));
+    }
+    if let Some(due) = d.due_at
+        && due < d.received_at
+    {
+        return Err(format!(
+            "field due_at: {due} is before received_at {}",
+            d.received_at
+        ));
+    }
+    if let Some(f) = d.finished_at
+        && f < d.received_at
+    {
+        return Err(format!(
+            "field finished_at: {f} is before received_at {}",
+            d.received_at
+        ));
+    }
+    Ok(())
+}
+
+/// Every string in a page, in NFC.
+fn nfc_value(v: &mut Value) {
+    match v {
+        Value::String(s) => {
+            let n = nfc(s);
+            if n != *s {
+                *s = n;
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(nfc_value),
+        Value::Object(m) => m.values_mut().for_each(nfc_value),
+        _ => {}
+    }
+}

@@ -1,0 +1,728 @@
+//! Dossiers, their steps, the append-only history of observed changes, the
+//! due-date history, the quarantine and the per-source sync state.
+
+use super::{Context, Store, StoreError, with_pool};
+use crate::clock::{fmt_db, parse_db};
+use crate::dossier::{ApplicantKind, Channel, Dossier, Duration, Extension, Pause, Status, Step};
+use chrono::NaiveDateTime;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+
+/// What one page of a sync did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PageOutcome {
+    pub created: u64,
+    pub changed: u64,
+    pub unchanged: u64,
+    pub deleted: u64,
+    pub quarantined: u64,
+}
+
+impl PageOutcome {
+    pub fn add(&mut self, o: PageOutcome) {
+        self.created += o.created;
+        self.changed += o.changed;
+        self.unchanged += o.unchanged;
+        self.deleted += o.deleted;
+        self.quarantined += o.quarantined;
+    }
+}
+
+/// A record that could not be stored, kept with the reason and what was sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuarantineRecord {
+    pub code: Option<String>,
+    pub reason: String,
+    pub raw: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncState {
+    pub watermark: Option<String>,
+    pub last_success_at: Option<NaiveDateTime>,
+    pub last_attempt_at: Option<NaiveDateTime>,
+    pub last_error: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct SyncRun {
+    pub source: String,
+    pub started_at: NaiveDateTime,
+    pub finished_at: NaiveDateTime,
+    pub fetched: u64,
+    pub outcome: PageOutcome,
+    pub error: Option<String>,
+}
+
+/// A stored dossier with what only the store knows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredDossier {
+    pub id: i64,
+    pub source: String,
+    pub dossier: Dossier,
+    pub original_due_at: Option<NaiveDateTime>,
+    pub deleted: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct DossierRow {
+    id: i64,
+    source: String,
+    code: String,
+    procedure_code: Option<String>,
+    procedure_name: String,
+    field_code: String,
+    field_name: String,
+    unit_code: String,
+    unit_name: String,
+    officer: Option<String>,
+    applicant_name: String,
+    applicant_kind: String,
+    applicant_id_no: Option<String>,
+    applicant_phone: Option<String>,
+    applicant_email: Option<String>,
+    summary: Option<String>,
+    channel: String,
+    status: String,
+    submitted_at: Option<String>,
+    received_at: String,
+    due_at: Option<String>,
+    original_due_at: Option<String>,
+    finished_at: Option<String>,
+    returned_at: Option<String>,
+    duration_unit: Option<String>,
+    duration_value: Option<i64>,
+    pauses: String,
+    extension: Option<String>,
+    source_updated_at: String,
+    deleted: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct StepRow {
+    dossier_id: i64,
+    name: String,
+    unit: String,
+    officer: Option<String>,
+    started_at: String,
+    finished_at: Option<String>,
+    due_at: Option<String>,
+}
+
+fn time(s: &str, what: &str) -> Result<NaiveDateTime, StoreError> {
+    parse_db(s).ok_or_else(|| StoreError::Corrupt(format!("{what} '{s}' is not a stored time")))
+}
+
+fn opt_time(s: Option<&str>, what: &str) -> Result<Option<NaiveDateTime>, StoreError> {
+    s.map(|s| time(s, what)).transpose()
+}
+
+fn opt_fmt(t: Option<NaiveDateTime>) -> Option<String> {
+    t.map(fmt_db)
+}
+
+impl DossierRow {
+    fn into_stored(self, steps: Vec<Step>) -> Result<StoredDossier, StoreError> {
+        let corrupt = |what: &str, v: &str| {
+            StoreError::Corrupt(format!("dossier {} has {what} '{v}'", self.code))
+        };
+        let duration = match (self.duration_unit.as_deref(), self.duration_value) {
+            (Some("working_days"), Some(v)) => Some(Duration::WorkingDays(v as u32)),
+            (Some("working_hours"), Some(v)) => Some(Duration::WorkingHours(v as u32)),
+            _ => None,
+        };
+        let pauses: Vec<Pause> =
+            serde_json::from_str(&self.pauses).map_err(|e| corrupt("pauses", &e.to_string()))?;
+        let extension: Option<Extension> = match &self.extension {
+            Some(s) => {
+                Some(serde_json::from_str(s).map_err(|e| corrupt("extension", &e.to_string()))?)
+            }
+            None => None,
+        };
+        let dossier = Dossier {
+            applicant_kind: ApplicantKind::parse(&self.applicant_kind)
+                .ok_or_else(|| corrupt("applicant_kind", &self.applicant_kind))?,
+            channel: Channel::parse(&self.channel)
+                .ok_or_else(|| corrupt("channel", &self.channel))?,
+            status: Status::parse(&self.status).ok_or_else(|| corrupt("status", &self.status))?,
+            submitted_at: opt_time(self.submitted_at.as_deref(), "submitted_at")?,
+            received_at: time(&self.received_at, "received_at")?,
+            due_at: opt_time(self.due_at.as_deref(), "due_at")?,
+            finished_at: opt_time(self.finished_at.as_deref(), "finished_at")?,
+            returned_at: opt_time(self.returned_at.as_deref(), "returned_at")?,
+            updated_at: time(&self.source_updated_at, "source_updated_at")?,
+            duration,
+            steps,
+            pauses,
+            extension,
+            code: self.code,
+            procedure_code: self.procedure_code,
+            procedure_name: self.procedure_name,
+            field_code: self.field_code,
+            field_name: self.field_name,
+            unit_code: self.unit_code,
+            unit_name: self.unit_name,
+            officer: self.officer,
+            applicant_name: self.applicant_name,
+            applicant_id_no: self.applicant_id_no,
+            applicant_phone: self.applicant_phone,
+            applicant_email: self.applicant_email,
+            summary: self.summary,
+        };
+        Ok(StoredDossier {
+            id: self.id,
+            source: self.source,
+            original_due_at: opt_time(self.original_due_at.as_deref(), "original_due_at")?,
+            deleted: self.deleted != 0,
+            dossier,
+        })
+    }
+}
+
+impl StepRow {
+    fn into_step(self) -> Result<Step, StoreError> {
+        Ok(Step {
+            started_at: time(&self.started_at, "step started_at")?,
+            finished_at: opt_time(self.finished_at.as_deref(), "step finished_at")?,
+            due_at: opt_time(self.due_at.as_deref(), "step due_at")?,
+            name: self.name,
+            unit: self.unit,
+            officer: self.officer,
+        })
+    }
+}
+
+/// Content hash: equal hashes mean nothing to write.
+pub fn content_hash(d: &Dossier) -> String {
+    let bytes = serde_json::to_vec(d).unwrap_or_default();
+    hex::encode(Sha256::digest(&bytes))
+}
+
+/// Fields that differ between two versions, as `{field: [old, new]}`.
+fn diff(old: &Dossier, new: &Dossier) -> Value {
+    let (Ok(Value::Object(a)), Ok(Value::Object(b))) =
+        (serde_json::to_value(old), serde_json::to_value(new))
+    else {
+        return Value::Null;
+    };
+    let mut out = Map::new();
+    for (k, nv) in &b {
+        let ov = a.get(k).cloned().unwrap_or(Value::Null);
+        if &ov != nv {
+            out.insert(k.clone(), Value::Array(vec![ov, nv.clone()]));
+        }
+    }
+    Value::Object(out)
+}
+
+const SELECT_DOSSIER: &str = "SELECT id, source, code, procedure_code, procedure_name, field_code, field_name, \
+     unit_code, unit_name, officer, applicant_name, applicant_kind, applicant_id_no, applicant_phone, \
+     applicant_email, summary, channel, status, submitted_at, received_at, due_at, original_due_at, \
+     finished_at, returned_at, duration_unit, duration_value, pauses, extension, source_updated_at, deleted \
+     FROM dossiers";
+
+const SELECT_STEPS: &str =
+    "SELECT dossier_id, name, unit, officer, started_at, finished_at, due_at FROM dossier_steps";
+
+fn duration_cols(d: Option<Duration>) -> (Option<&'static str>, Option<i64>) {
+    match d {
+        Some(Duration::WorkingDays(v)) => (Some("working_days"), Some(i64::from(v))),
+        Some(Duration::WorkingHours(v)) => (Some("working_hours"), Some(i64::from(v))),
+        None => (None, None),
+    }
+}
+
+/// `$first, $first+1, …` for an IN list.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Binds every column of `dossiers` that comes from the source, in the order of
+/// `DOSSIER_COLUMNS`, then `content_hash`.
+macro_rules! bind_dossier {
+    ($q:expr, $d:expr, $hash:expr) => {{
+        let d: &Dossier = $d;
+        let (du, dv) = duration_cols(d.duration);
+        $q.bind(d.procedure_code.clone())
+            .bind(d.procedure_name.clone())
+            .bind(d.field_code.clone())
+            .bind(d.field_name.clone())
+            .bind(d.unit_code.clone())
+            .bind(d.unit_name.clone())
+            .bind(d.officer.clone())
+            .bind(d.applicant_name.clone())
+            .bind(d.applicant_kind.as_str())
+            .bind(d.applicant_id_no.clone())
+            .bind(d.applicant_phone.clone())
+            .bind(d.applicant_email.clone())
+            .bind(d.summary.clone())
+            .bind(d.channel.as_str())
+            .bind(d.status.as_str())
+            .bind(opt_fmt(d.submitted_at))
+            .bind(fmt_db(d.received_at))
+            .bind(opt_fmt(d.due_at))
+            .bind(opt_fmt(d.finished_at))
+            .bind(opt_fmt(d.returned_at))
+            .bind(du)
+            .bind(dv)
+            .bind(d.current_step().map(|s| s.name.clone()))
+            .bind(serde_json::to_string(&d.pauses).unwrap_or_else(|_| "[]".into()))
+            .bind(
+                d.extension
+                    .as_ref()
+                    .and_then(|e| serde_json::to_string(e).ok()),
+            )
+            .bind(fmt_db(d.updated_at))
+            .bind($hash)
+    }};
+}
+
+// $1..$27 in this order, shared by INSERT and UPDATE.
+const DOSSIER_COLUMNS: [&str; 27] = [
+    "procedure_code",
+    "procedure_name",
+    "field_code",
+    "field_name",
+    "unit_code",
+    "unit_name",
+    "officer",
+    "applicant_name",
+    "applicant_kind",
+    "applicant_id_no",
+    "applicant_phone",
+    "applicant_email",
+    "summary",
+    "channel",
+    "status",
+    "submitted_at",
+    "received_at",
+    "due_at",
+    "finished_at",
+    "returned_at",
+    "duration_unit",
+    "duration_value",
+    "current_step",
+    "pauses",
+    "extension",
+    "source_updated_at",
+    "content_hash",
+];
+
+fn insert_sql() -> String {
+    // $28 source, $29 code, $30 now (first_seen_at, last_changed_at), original_due_at = due_at.
+    format!(
+        "INSERT INTO dossiers ({}, source, code, first_seen_at, last_changed_at, original_due_at, deleted) \
+         VALUES ({}, $28, $29, $30, $30, $18, 0) RETURNING id",
+        DOSSIER_COLUMNS.join(", "),
+        placeholders(1, DOSSIER_COLUMNS.len())
+    )
+}
+
+fn update_sql() -> String {
+    let sets: Vec<String> = DOSSIER_COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{c} = ${}", i + 1))
+        .collect();
+    format!(
+        "UPDATE dossiers SET {}, last_changed_at = $28, deleted = 0, \
+         original_due_at = COALESCE(original_due_at, $18) WHERE id = $29",
+        sets.join(", ")
+    )
+}
+
+impl Store {
+    /// Stores one page of a sync in one transaction: new and changed dossiers
+    /// (with steps, history and due-date history), deletions, quarantined
+    /// records, and the source's new watermark. Unchanged dossiers write nothing.
+    /// The watermark moves only with the data, so a crash re-reads the page.
+    pub async fn apply_page(
+        &self,
+        source: &str,
+        dossiers: &[Dossier],
+        deleted_codes: &[String],
+        quarantine: &[QuarantineRecord],
+        watermark: Option<&str>,
+        now: NaiveDateTime,
+    ) -> Result<PageOutcome, StoreError> {
+        let mut out = PageOutcome::default();
+        let now_s = fmt_db(now);
+        // A page may repeat a record (a source quirk); the last copy wins.
+        let mut latest: HashMap<&str, &Dossier> = HashMap::new();
+        for d in dossiers {
+            if latest.insert(d.code.as_str(), d).is_some() {
+                out.unchanged += 1;
+            }
+        }
+        let codes: Vec<&str> = latest.keys().copied().collect();
+        let insert = insert_sql();
+        let update = update_sql();
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await.ctx("starting a sync transaction")?;
+            // Existing hashes of this page's codes, in chunks (bind-parameter limits).
+            let mut existing: HashMap<String, (i64, String)> = HashMap::new();
+            for chunk in codes.chunks(500) {
+                let sql = format!(
+                    "SELECT id, code, content_hash FROM dossiers WHERE source = $1 AND code IN ({})",
+                    placeholders(2, chunk.len())
+                );
+                let mut q = sqlx::query_as::<_, (i64, String, String)>(&sql).bind(source);
+                for c in chunk {
+                    q = q.bind(*c);
+                }
+                for (id, code, hash) in q.fetch_all(&mut *tx).await.ctx("reading stored dossiers")? {
+                    existing.insert(code, (id, hash));
+                }
+            }
+            for code in &codes {
+                let d = latest[code];
+                let hash = content_hash(d);
+                let id = match existing.get(*code) {
+                    Some((_, old_hash)) if *old_hash == hash => {
+                        out.unchanged += 1;
+                        continue;
+                    }
+                    Some((id, _)) => {
+                        let old_row: DossierRow = sqlx::query_as(&format!("{SELECT_DOSSIER} WHERE id = $1"))
+                            .bind(*id)
+                            .fetch_one(&mut *tx)
+                            .await
+                            .ctx("reading a changed dossier")?;
+                        let old_steps = sqlx::query_as::<_, StepRow>(&format!("{SELECT_STEPS} WHERE dossier_id = $1 ORDER BY seq"))
+                            .bind(*id)
+                            .fetch_all(&mut *tx)
+                            .await
+                            .ctx("reading a changed dossier's steps")?
+                            .into_iter()
+                            .map(StepRow::into_step)
+                            .collect::<Result<Vec<_>, _>>()?;
+                        let old = old_row.into_stored(old_steps)?;
+                        let q = sqlx::query(&update);
+                        bind_dossier!(q, d, hash.clone())
+                            .bind(now_s.clone())
+                            .bind(*id)
+                            .execute(&mut *tx)
+                            .await
+                            .ctx("updating a dossier")?;
+                        let kind = if old.deleted { "restored" } else { "changed" };
+                        sqlx::query("INSERT INTO dossier_history (dossier_id, observed_at, kind, changes, source_updated_at) VALUES ($1, $2, $3, $4, $5)")
+                            .bind(*id)
+                            .bind(now_s.clone())
+                            .bind(kind)
+                            .bind(diff(&old.dossier, d).to_string())
+                            .bind(fmt_db(d.updated_at))
+                            .execute(&mut *tx)
+                            .await
+                            .ctx("recording a dossier change")?;
+                        if old.dossier.due_at != d.due_at {
+                            let reason = if d.extension.is_some() && old.dossier.extension.is_none() {
+                                "extension"
+                            } else if d.pauses.len() != old.dossier.pauses.len()
+                                || d.pauses.last() != old.dossier.pauses.last()
+                            {
+                                "pause"
+                            } else {
+                                "changed in source"
+                            };
+                            sqlx::query("INSERT INTO due_date_history (dossier_id, due_at, observed_at, reason) VALUES ($1, $2, $3, $4)")
+                                .bind(*id)
+                                .bind(opt_fmt(d.due_at))
+                                .bind(now_s.clone())
+                                .bind(reason)
+                                .execute(&mut *tx)
+                                .await
+                                .ctx("recording a due-date change")?;
+                        }
+                        sqlx::query("DELETE FROM dossier_steps WHERE dossier_id = $1")
+                            .bind(*id)
+                            .execute(&mut *tx)
+                            .await
+                            .ctx("replacing a dossier's steps")?;
+                        out.changed += 1;
+                        *id
+                    }
+                    None => {
+                        let q = sqlx::query_as::<_, (i64,)>(&insert);
+                        let (id,) = bind_dossier!(q, d, hash.clone())
+                            .bind(source)
+                            .bind(d.code.clone())
+                            .bind(now_s.clone())
+                            .fetch_one(&mut *tx)
+                            .await
+                            .ctx("inserting a dossier")?;
+                        sqlx::query("INSERT INTO dossier_history (dossier_id, observed_at, kind, changes, source_updated_at) VALUES ($1, $2, 'created', '{}', $3)")
+                            .bind(id)
+                            .bind(now_s.clone())
+                            .bind(fmt_db(d.updated_at))
+                            .execute(&mut *tx)
+                            .await
+                            .ctx("recording a new dossier")?;
+                        sqlx::query("INSERT INTO due_date_history (dossier_id, due_at, observed_at, reason) VALUES ($1, $2, $3, 'first seen')")
+                            .bind(id)
+                            .bind(opt_fmt(d.due_at))
+                            .bind(now_s.clone())
+                            .execute(&mut *tx)
+                            .await
+                            .ctx("recording a first due date")?;
+                        out.created += 1;
+                        id
+                    }
+                };
+                for (seq, s) in d.steps.iter().enumerate() {
+                    sqlx::query("INSERT INTO dossier_steps (dossier_id, seq, name, unit, officer, started_at, finished_at, due_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+                        .bind(id)
+                        .bind(seq as i64)
+                        .bind(s.name.clone())
+                        .bind(s.unit.clone())
+                        .bind(s.officer.clone())
+                        .bind(fmt_db(s.started_at))
+                        .bind(opt_fmt(s.finished_at))
+                        .bind(opt_fmt(s.due_at))
+                        .execute(&mut *tx)
+                        .await
+                        .ctx("storing a dossier's steps")?;
+                }
+            }
+            for code in deleted_codes {
+                let row: Option<(i64, i64)> = sqlx::query_as("SELECT id, deleted FROM dossiers WHERE source = $1 AND code = $2")
+                    .bind(source)
+                    .bind(code.clone())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .ctx("reading a deleted dossier")?;
+                // Never seen, or already marked: nothing to record.
+                if let Some((id, 0)) = row {
+                    sqlx::query("UPDATE dossiers SET deleted = 1, last_changed_at = $1 WHERE id = $2")
+                        .bind(now_s.clone())
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .ctx("marking a dossier deleted")?;
+                    sqlx::query("INSERT INTO dossier_history (dossier_id, observed_at, kind, changes, source_updated_at) VALUES ($1, $2, 'deleted', '{}', $2)")
+                        .bind(id)
+                        .bind(now_s.clone())
+                        .execute(&mut *tx)
+                        .await
+                        .ctx("recording a deletion")?;
+                    out.deleted += 1;
+                }
+            }
+            for r in quarantine {
+                sqlx::query("INSERT INTO quarantine (source, code, reason, raw, received_at) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(source)
+                    .bind(r.code.clone())
+                    .bind(r.reason.clone())
+                    .bind(r.raw.clone())
+                    .bind(now_s.clone())
+                    .execute(&mut *tx)
+                    .await
+                    .ctx("quarantining a record")?;
+                out.quarantined += 1;
+            }
+            if let Some(w) = watermark {
+                sqlx::query("INSERT INTO sync_state (source, watermark, last_attempt_at) VALUES ($1, $2, $3) \
+                             ON CONFLICT (source) DO UPDATE SET watermark = excluded.watermark, last_attempt_at = excluded.last_attempt_at")
+                    .bind(source)
+                    .bind(w)
+                    .bind(now_s.clone())
+                    .execute(&mut *tx)
+                    .await
+                    .ctx("saving the sync watermark")?;
+            }
+            tx.commit().await.ctx("committing a sync page")?;
+            Ok(out)
+        })
+    }
+
+    pub async fn sync_state(&self, source: &str) -> Result<SyncState, StoreError> {
+        let row: Option<(
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        )> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT watermark, last_success_at, last_attempt_at, last_error FROM sync_state WHERE source = $1")
+                .bind(source)
+                .fetch_optional(pool)
+                .await
+                .ctx("reading the sync state")?
+        });
+        let Some((watermark, ok, attempt, error)) = row else {
+            return Ok(SyncState::default());
+        };
+        Ok(SyncState {
+            watermark,
+            last_success_at: opt_time(ok.as_deref(), "last_success_at")?,
+            last_attempt_at: opt_time(attempt.as_deref(), "last_attempt_at")?,
+            last_error: error,
+        })
+    }
+
+    /// Records how a sync of one source ended (and its run statistics).
+    pub async fn finish_sync(&self, run: &SyncRun) -> Result<(), StoreError> {
+        let finished = fmt_db(run.finished_at);
+        let success = if run.error.is_none() {
+            Some(finished.clone())
+        } else {
+            None
+        };
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await.ctx("starting a transaction")?;
+            sqlx::query("INSERT INTO sync_state (source, last_success_at, last_attempt_at, last_error) VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (source) DO UPDATE SET last_success_at = COALESCE(excluded.last_success_at, sync_state.last_success_at), \
+                         last_attempt_at = excluded.last_attempt_at, last_error = excluded.last_error")
+                .bind(run.source.clone())
+                .bind(success)
+                .bind(finished.clone())
+                .bind(run.error.clone())
+                .execute(&mut *tx)
+                .await
+                .ctx("saving the sync state")?;
+            let o = run.outcome;
+            sqlx::query("INSERT INTO sync_runs (source, started_at, finished_at, fetched, created, changed, unchanged, deleted, quarantined, error) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+                .bind(run.source.clone())
+                .bind(fmt_db(run.started_at))
+                .bind(finished)
+                .bind(run.fetched as i64)
+                .bind(o.created as i64)
+                .bind(o.changed as i64)
+                .bind(o.unchanged as i64)
+                .bind(o.deleted as i64)
+                .bind(o.quarantined as i64)
+                .bind(run.error.clone())
+                .execute(&mut *tx)
+                .await
+                .ctx("recording a sync run")?;
+            tx.commit().await.ctx("committing the sync state")?;
+            Ok(())
+        })
+    }
+
+    /// One dossier with its steps.
+    pub async fn dossier(
+        &self,
+        source: &str,
+        code: &str,
+    ) -> Result<Option<StoredDossier>, StoreError> {
+        with_pool!(self, pool => {
+            let row: Option<DossierRow> = sqlx::query_as(&format!("{SELECT_DOSSIER} WHERE source = $1 AND code = $2"))
+                .bind(source)
+                .bind(code)
+                .fetch_optional(pool)
+                .await
+                .ctx("reading a dossier")?;
+            let Some(row) = row else { return Ok(None) };
+            let steps = sqlx::query_as::<_, StepRow>(&format!("{SELECT_STEPS} WHERE dossier_id = $1 ORDER BY seq"))
+                .bind(row.id)
+                .fetch_all(pool)
+                .await
+                .ctx("reading a dossier's steps")?
+                .into_iter()
+                .map(StepRow::into_step)
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Some(row.into_stored(steps)?))
+        })
+    }
+
+    /// Every stored dossier of a source (with steps), ordered by code. For
+    /// comparisons and small exports; large jobs stream instead.
+    pub async fn all_dossiers(&self, source: &str) -> Result<Vec<StoredDossier>, StoreError> {
+        with_pool!(self, pool => {
+            let rows: Vec<DossierRow> = sqlx::query_as(&format!("{SELECT_DOSSIER} WHERE source = $1 ORDER BY code"))
+                .bind(source)
+                .fetch_all(pool)
+                .await
+                .ctx("reading dossiers")?;
+            let step_rows: Vec<StepRow> = sqlx::query_as(&format!(
+                "{SELECT_STEPS} WHERE dossier_id IN (SELECT id FROM dossiers WHERE source = $1) ORDER BY dossier_id, seq"))
+                .bind(source)
+                .fetch_all(pool)
+                .await
+                .ctx("reading steps")?;
+            let mut steps: HashMap<i64, Vec<Step>> = HashMap::new();
+            for s in step_rows {
+                let id = s.dossier_id;
+                steps.entry(id).or_default().push(s.into_step()?);
+            }
+            rows.into_iter()
+                .map(|r| { let st = steps.remove(&r.id).unwrap_or_default(); r.into_stored(st) })
+                .collect()
+        })
+    }
+
+    /// `(value, count)` of live dossiers grouped by one column (status, field_name, unit_name, source).
+    pub async fn count_by(&self, column: &str) -> Result<Vec<(String, i64)>, StoreError> {
+        let column = match column {
+            "status" | "field_name" | "unit_name" | "source" | "channel" => column,
+            other => {
+                return Err(StoreError::Corrupt(format!(
+                    "cannot group dossiers by '{other}'"
+                )));
+            }
+        };
+        let sql = format!(
+            "SELECT {column}, COUNT(*) FROM dossiers WHERE deleted = 0 GROUP BY {column} ORDER BY COUNT(*) DESC, {column}"
+        );
+        with_pool!(self, pool => {
+            sqlx::query_as::<_, (String, i64)>(&sql).fetch_all(pool).await.ctx("counting dossiers")
+        })
+    }
+
+    pub async fn quarantined(&self, source: &str) -> Result<Vec<QuarantineRecord>, StoreError> {
+        with_pool!(self, pool => {
+            let rows: Vec<(Option<String>, String, String)> = sqlx::query_as("SELECT code, reason, raw FROM quarantine WHERE source = $1 ORDER BY id")
+                .bind(source)
+                .fetch_all(pool)
+                .await
+                .ctx("reading the quarantine")?;
+            Ok(rows.into_iter().map(|(code, reason, raw)| QuarantineRecord { code, reason, raw }).collect())
+        })
+    }
+
+    /// `(kind, changes JSON)` of one dossier's history, oldest first.
+    pub async fn history(&self, dossier_id: i64) -> Result<Vec<(String, String)>, StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query_as("SELECT kind, changes FROM dossier_history WHERE dossier_id = $1 ORDER BY id")
+                .bind(dossier_id)
+                .fetch_all(pool)
+                .await
+                .ctx("reading a dossier's history")
+        })
+    }
+
+    /// `(due_at, reason)` of every due date a dossier has had, oldest first.
+    pub async fn due_date_history(
+        &self,
+        dossier_id: i64,
+    ) -> Result<Vec<(Option<NaiveDateTime>, String)>, StoreError> {
+        let rows: Vec<(Option<String>, String)> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT due_at, reason FROM due_date_history WHERE dossier_id = $1 ORDER BY id")
+                .bind(dossier_id)
+                .fetch_all(pool)
+                .await
+                .ctx("reading a due-date history")?
+        });
+        rows.into_iter()
+            .map(|(d, r)| Ok((opt_time(d.as_deref(), "due_at")?, r)))
+            .collect()
+    }
+
+    /// Number of rows in a table (tests and the demo summary).
+    pub async fn count_rows(&self, table: &str) -> Result<i64, StoreError> {
+        let table = match table {
+            "dossiers" | "dossier_steps" | "dossier_history" | "due_date_history"
+            | "quarantine" | "sync_runs" => table,
+            other => return Err(StoreError::Corrupt(format!("no table '{other}'"))),
+        };
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        with_pool!(self, pool => {
+            let (n,): (i64,) = sqlx::query_as(&sql).fetch_one(pool).await.ctx("counting rows")?;
+            Ok(n)
+        })
+    }
+}
