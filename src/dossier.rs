@@ -227,6 +227,7 @@ pub struct Dossier {
     pub field_name: String,
     pub unit_code: String,
     pub unit_name: String,
+    /// The officer holding the dossier now (none once every step is done).
     pub officer: Option<String>,
     pub applicant_name: String,
     pub applicant_kind: ApplicantKind,

@@ -86,6 +86,7 @@ pub struct FaultStats {
     pub nfd: AtomicU64,
     pub repeated: AtomicU64,
     pub token_expired: AtomicU64,
+    pub tokens_issued: AtomicU64,
 }
 
 impl FaultStats {
@@ -96,6 +97,7 @@ impl FaultStats {
             "rate_limited": g(&self.rate_limited), "timeouts": g(&self.timeouts),
             "truncated": g(&self.truncated), "malformed": g(&self.malformed), "nfd": g(&self.nfd),
             "repeated": g(&self.repeated), "token_expired": g(&self.token_expired),
+            "tokens_issued": g(&self.tokens_issued),
         })
     }
 }

@@ -7,7 +7,7 @@
 use super::catalog::{self, FIELDS, PROCEDURES, UNITS};
 use crate::calendar::{Calendar, OfficeHours};
 use crate::dossier::{ApplicantKind, Channel, Dossier, Extension, Pause, PauseKind, Status, Step};
-use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Weekday};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -51,15 +51,8 @@ pub struct Plan {
     pub due_at: Option<NaiveDateTime>,
     /// The source's own due date is wrong (calendar days instead of working days).
     pub bad_source_due: bool,
-    /// (name, unit, officer, start, end, due) per step; end may be None (never finishes).
-    pub steps: Vec<(
-        String,
-        String,
-        String,
-        NaiveDateTime,
-        Option<NaiveDateTime>,
-        Option<NaiveDateTime>,
-    )>,
+    /// Every step as it will be; `finished_at` is hidden until it has happened.
+    pub steps: Vec<Step>,
     pub pauses: Vec<Pause>,
     pub extension: Option<Extension>,
     pub finished_at: Option<NaiveDateTime>,
@@ -84,8 +77,8 @@ impl Plan {
             self.received_at,
         ];
         for s in &self.steps {
-            m.push(s.3);
-            m.extend(s.4);
+            m.push(s.started_at);
+            m.extend(s.finished_at);
         }
         for p in &self.pauses {
             m.push(p.started_at);
@@ -118,14 +111,10 @@ impl Plan {
         let steps: Vec<Step> = if received {
             self.steps
                 .iter()
-                .filter(|s| s.3 <= t)
+                .filter(|s| s.started_at <= t)
                 .map(|s| Step {
-                    name: s.0.clone(),
-                    unit: s.1.clone(),
-                    officer: Some(s.2.clone()),
-                    started_at: s.3,
-                    finished_at: seen(s.4),
-                    due_at: s.5,
+                    finished_at: seen(s.finished_at),
+                    ..s.clone()
                 })
                 .collect()
         } else {
@@ -190,8 +179,7 @@ impl Plan {
             .iter()
             .rev()
             .find(|s| s.finished_at.is_none())
-            .and_then(|s| s.officer.clone())
-            .or_else(|| Some(self.officer.to_string()));
+            .and_then(|s| s.officer.clone());
         View::Record(Box::new(Dossier {
             code: self.code.clone(),
             procedure_code: Some(procedure.code.to_string()),
@@ -460,10 +448,10 @@ impl World {
         if fate < 10 {
             // Refused at reception.
             plan.refused_at = Some(add(start, 60)?);
-            plan.steps.push((
-                "Tiếp nhận hồ sơ".into(),
-                catalog::DESK.into(),
-                desk_officer.into(),
+            plan.steps.push(step(
+                "Tiếp nhận hồ sơ",
+                catalog::DESK,
+                desk_officer,
                 received_at,
                 plan.refused_at,
                 None,
@@ -541,26 +529,26 @@ impl World {
         let finish = add(clock_start, used)?.max(handle_end);
         let sign_end = finish;
         let desk_end = desk_due.min(handle_start);
-        plan.steps.push((
-            "Tiếp nhận hồ sơ".into(),
-            catalog::DESK.into(),
-            desk_officer.into(),
+        plan.steps.push(step(
+            "Tiếp nhận hồ sơ",
+            catalog::DESK,
+            desk_officer,
             received_at,
             Some(desk_end),
             Some(desk_due),
         ));
-        plan.steps.push((
-            "Thẩm định, xử lý hồ sơ".into(),
-            UNITS[unit].name.into(),
-            officer.into(),
+        plan.steps.push(step(
+            "Thẩm định, xử lý hồ sơ",
+            UNITS[unit].name,
+            officer,
             desk_end,
             Some(handle_end),
             Some(handle_due),
         ));
-        plan.steps.push((
-            "Lãnh đạo ký duyệt".into(),
-            "UBND".into(),
-            leader.into(),
+        plan.steps.push(step(
+            "Lãnh đạo ký duyệt",
+            "UBND",
+            leader,
             handle_end,
             Some(sign_end),
             Some(sign_due),
@@ -568,10 +556,10 @@ impl World {
         let returned = cal
             .add_working_minutes(hours, finish, rng.gen_range(0..2 * day_min))
             .ok()?;
-        plan.steps.push((
-            "Trả kết quả".into(),
-            catalog::DESK.into(),
-            desk_officer.into(),
+        plan.steps.push(step(
+            "Trả kết quả",
+            catalog::DESK,
+            desk_officer,
             finish,
             Some(returned),
             due,
@@ -600,9 +588,9 @@ impl World {
             plan.finished_at = None;
             plan.returned_at = None;
             plan.extension = None;
-            plan.steps.retain(|s| s.3 < w);
+            plan.steps.retain(|s| s.started_at < w);
             if let Some(last) = plan.steps.last_mut() {
-                last.4 = Some(w);
+                last.finished_at = Some(w);
             }
         } else if fate < 23 {
             // Entered by mistake and deleted from the source.
@@ -612,9 +600,22 @@ impl World {
     }
 }
 
-/// Monday–Friday, for generating receipts.
-pub fn is_weekday(d: NaiveDate) -> bool {
-    !matches!(d.weekday(), Weekday::Sat | Weekday::Sun)
+fn step(
+    name: &str,
+    unit: &str,
+    officer: &str,
+    started_at: NaiveDateTime,
+    finished_at: Option<NaiveDateTime>,
+    due_at: Option<NaiveDateTime>,
+) -> Step {
+    Step {
+        name: name.into(),
+        unit: unit.into(),
+        officer: Some(officer.into()),
+        started_at,
+        finished_at,
+        due_at,
+    }
 }
 
 /// Rounds down to the minute.

@@ -456,7 +456,7 @@ mod tests {
             Mapping::resolve(Shape::Igate, Some(&json!({ "date_format": "epoch_ms" }))).unwrap();
         // 2026-11-25T01:00:00Z
         assert_eq!(
-            m.parse_date(&json!(1_795_582_800_000i64))
+            m.parse_date(&json!(1_795_568_400_000i64))
                 .unwrap()
                 .to_string(),
             "2026-11-25 08:00:00"

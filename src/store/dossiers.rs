@@ -99,6 +99,13 @@ struct DossierRow {
     deleted: i64,
 }
 
+type SyncStateRow = (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
 #[derive(sqlx::FromRow)]
 struct StepRow {
     dossier_id: i64,
@@ -539,12 +546,7 @@ impl Store {
     }
 
     pub async fn sync_state(&self, source: &str) -> Result<SyncState, StoreError> {
-        let row: Option<(
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        )> = with_pool!(self, pool => {
+        let row: Option<SyncStateRow> = with_pool!(self, pool => {
             sqlx::query_as("SELECT watermark, last_success_at, last_attempt_at, last_error FROM sync_state WHERE source = $1")
                 .bind(source)
                 .fetch_optional(pool)

@@ -1,0 +1,117 @@
+//! The command line as an operator uses it.
+
+use crate::support::*;
+use std::process::Command;
+use tthc_watch::config::Shape;
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tthc-watch"));
+    c.env_remove("TTHC_WATCH_CONFIG");
+    c
+}
+
+fn run(c: &mut Command) -> (bool, String, String) {
+    let out = c.output().expect("run tthc-watch");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn calendar_commands_print_working_day_arithmetic() {
+    let (ok, out, _) = run(bin().args(["calendar", "add", "2026-11-20", "3"]));
+    assert!(ok);
+    assert_eq!(out, "2026-11-26\n", "24/11/2026 is a day off");
+    let (ok, out, _) = run(bin().args(["calendar", "count", "2025-12-31", "2026-12-31"]));
+    assert!(ok);
+    assert_eq!(out.trim(), "249");
+    let (ok, _, err) = run(bin().args(["calendar", "add", "2029-03-01", "1"]));
+    assert!(!ok);
+    assert!(
+        err.contains("covers 2025–2027") && err.contains("config/calendar.toml"),
+        "{err}"
+    );
+}
+
+#[test]
+fn misspelt_config_key_names_key_and_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("tthc.toml");
+    std::fs::write(
+        &f,
+        "[database]\nurl = \"sqlite://x.db\"\nmax_conections = 3\n",
+    )
+    .unwrap();
+    let (ok, _, err) = run(bin()
+        .arg("-c")
+        .arg(&f)
+        .args(["calendar", "add", "2026-11-20", "1"]));
+    assert!(!ok);
+    assert!(err.contains("max_conections"), "{err}");
+    assert!(err.contains(&f.display().to_string()), "{err}");
+
+    std::fs::write(&f, "[sources.tinh]\nurl = \"ftp://x\"\n").unwrap();
+    let (ok, _, err) = run(bin()
+        .arg("-c")
+        .arg(&f)
+        .args(["calendar", "add", "2026-11-20", "1"]));
+    assert!(!ok);
+    assert!(
+        err.contains("sources.tinh.url") && err.contains("http(s)"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn sync_without_config_file() {
+    let sim = spawn_simulator(Shape::Native, 120, "").await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("cli.db").display());
+    let url = sim.url.clone();
+    let db2 = db.clone();
+    let (ok, out, err) = tokio::task::spawn_blocking(move || {
+        run(bin().args([
+            "sync",
+            "--source-url",
+            &url,
+            "--source-token",
+            TOKEN,
+            "--database-url",
+            &db2,
+            "--now",
+            "2026-11-25T08:00:00+07:00",
+        ]))
+    })
+    .await
+    .unwrap();
+    assert!(ok, "{err}");
+    let n = sim.sim.snapshot().len();
+    assert!(
+        out.contains(&format!("fetched {n} ")) && out.contains(&format!("new {n},")),
+        "{out}"
+    );
+}
+
+#[test]
+fn demo_once_runs_with_no_setup() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, out, err) = run(bin()
+        .args([
+            "demo",
+            "--once",
+            "--dossiers",
+            "400",
+            "--now",
+            "2026-11-25T08:00:00+07:00",
+            "--dir",
+        ])
+        .arg(dir.path()));
+    assert!(ok, "{err}");
+    assert!(dir.path().join("tthc-watch.db").exists());
+    assert!(
+        out.contains("Đất đai") && out.contains("Đang xử lý"),
+        "{out}"
+    );
+}

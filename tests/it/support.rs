@@ -1,0 +1,229 @@
+//! Starting the real pieces for a test.
+
+use chrono::NaiveDateTime;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use tthc_watch::calendar::{Calendar, OfficeHours};
+use tthc_watch::config::{AuthSettings, Shape, SourceSettings};
+use tthc_watch::dossier::Dossier;
+use tthc_watch::simulator::{Faults, Simulator, SimulatorOptions};
+use tthc_watch::store::Store;
+
+pub const TOKEN: &str = "test-token";
+
+pub fn t(s: &str) -> NaiveDateTime {
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").expect("test time")
+}
+
+/// The simulated "now" most tests start at: Wednesday 25 November 2026, 08:00.
+pub fn start() -> NaiveDateTime {
+    t("2026-11-25 08:00")
+}
+
+pub struct TestSim {
+    pub sim: Arc<Simulator>,
+    #[allow(dead_code)]
+    pub url: String,
+    shutdown: CancellationToken,
+}
+
+impl Drop for TestSim {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+pub async fn spawn_simulator(shape: Shape, dossiers: u32, faults: &str) -> TestSim {
+    let sim = Arc::new(Simulator::new(
+        SimulatorOptions {
+            dossiers,
+            seed: 7,
+            now: start(),
+            speed: 0.0,
+            shape,
+            token: TOKEN.into(),
+            faults: Faults::parse(faults).expect("faults"),
+        },
+        Calendar::builtin().expect("calendar"),
+        OfficeHours::default(),
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let shutdown = CancellationToken::new();
+    tokio::spawn(tthc_watch::simulator::serve(
+        listener,
+        sim.clone(),
+        shutdown.clone(),
+    ));
+    TestSim { sim, url, shutdown }
+}
+
+/// Source settings for a simulator of `shape`, authenticating the shape's own way.
+pub fn source_settings(shape: Shape, url: &str) -> SourceSettings {
+    let auth = match shape {
+        Shape::Native => AuthSettings::Bearer {
+            token: TOKEN.into(),
+        },
+        Shape::Opencps => AuthSettings::Headers {
+            headers: [
+                ("Token".to_string(), TOKEN.to_string()),
+                ("groupId".to_string(), "35404".to_string()),
+            ]
+            .into(),
+        },
+        Shape::Igate => AuthSettings::TokenEndpoint {
+            token_url: format!("{url}/auth/realms/tthc/protocol/openid-connect/token"),
+            form: [
+                ("grant_type".to_string(), "password".to_string()),
+                ("client_id".to_string(), "tthc-watch".to_string()),
+                ("username".to_string(), "giamsat".to_string()),
+                ("password".to_string(), TOKEN.to_string()),
+            ]
+            .into(),
+            json: None,
+            token_pointer: "/access_token".into(),
+            expires_pointer: "/expires_in".into(),
+        },
+        Shape::Onedoor => AuthSettings::TokenEndpoint {
+            token_url: format!("{url}/api/tokens"),
+            form: Default::default(),
+            json: Some(serde_json::json!({ "email": "giamsat@example.vn", "password": TOKEN })),
+            token_pointer: "/data/token".into(),
+            expires_pointer: "/data/expiresIn".into(),
+        },
+    };
+    SourceSettings {
+        url: url.to_owned(),
+        shape,
+        enabled: true,
+        auth,
+        page_size: 100,
+        timeout_secs: 5,
+        max_retries: 8,
+        overlap_minutes: 10,
+        mapping: None,
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh, migrated database; PostgreSQL ones are dropped by `cleanup`.
+pub struct TestDb {
+    pub store: Store,
+    #[allow(dead_code)]
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    pg_admin: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> TestDb {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let url = format!("sqlite://{}", dir.path().join("t.db").display());
+                let store = Store::connect(&url, 4).await.expect("sqlite store");
+                TestDb {
+                    store,
+                    url,
+                    _dir: Some(dir),
+                    pg_admin: None,
+                }
+            }
+            Backend::Postgres => {
+                let admin = pg_url();
+                let name =
+                    format!("tthc_test_{}", std::process::id()) + &format!("_{}", rand_suffix());
+                let conn = sqlx::PgPool::connect(&admin)
+                    .await
+                    .expect("connect to TEST_DATABASE_URL");
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&conn)
+                    .await
+                    .expect("create test database");
+                conn.close().await;
+                let url = replace_db(&admin, &name);
+                let store = Store::connect(&url, 4).await.expect("postgres store");
+                TestDb {
+                    store,
+                    url,
+                    _dir: None,
+                    pg_admin: Some((admin, name)),
+                }
+            }
+        }
+    }
+
+    pub async fn cleanup(self) {
+        self.store.close().await;
+        if let Some((admin, name)) = self.pg_admin {
+            if let Ok(conn) = sqlx::PgPool::connect(&admin).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&conn)
+                    .await;
+                conn.close().await;
+            }
+        }
+    }
+}
+
+fn rand_suffix() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{}_{}", N.fetch_add(1, Ordering::Relaxed), nanos)
+}
+
+fn replace_db(url: &str, db: &str) -> String {
+    let mut u = url::Url::parse(url).expect("TEST_DATABASE_URL is a URL");
+    u.set_path(&format!("/{db}"));
+    u.to_string()
+}
+
+/// TEST_DATABASE_URL, or the local default. With CI=true a missing server fails the test.
+pub fn pg_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// Whether PostgreSQL tests run: always under CI (where a missing server must fail),
+/// elsewhere only when a server answers.
+pub async fn postgres_available() -> bool {
+    if std::env::var("CI").is_ok_and(|v| v == "true") || std::env::var("TEST_DATABASE_URL").is_ok()
+    {
+        return true;
+    }
+    match sqlx::PgPool::connect(&pg_url()).await {
+        Ok(p) => {
+            p.close().await;
+            true
+        }
+        Err(_) => {
+            eprintln!("PostgreSQL not reachable and CI is not set: skipping");
+            false
+        }
+    }
+}
+
+/// The fields every shape carries, for comparing mapped records with the truth.
+pub fn core(d: &Dossier) -> serde_json::Value {
+    serde_json::json!({
+        "code": d.code, "procedure_code": d.procedure_code, "procedure_name": d.procedure_name,
+        "field_code": d.field_code, "field_name": d.field_name, "unit_code": d.unit_code, "unit_name": d.unit_name,
+        "officer": d.officer, "applicant_name": d.applicant_name, "applicant_kind": d.applicant_kind,
+        "applicant_id_no": d.applicant_id_no, "applicant_phone": d.applicant_phone, "applicant_email": d.applicant_email,
+        "summary": d.summary, "status": d.status, "submitted_at": d.submitted_at, "received_at": d.received_at,
+        "due_at": d.due_at, "finished_at": d.finished_at, "returned_at": d.returned_at, "updated_at": d.updated_at,
+        "steps": d.steps,
+        "duration_minutes": d.duration.map(|x| x.working_minutes(480)),
+    })
+}

@@ -1,0 +1,381 @@
+//! Polling the simulator into SQLite and PostgreSQL: every field arrives, only
+//! changes are written, every shape maps, every fault is survived.
+
+use crate::support::*;
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use tthc_watch::clock::{Clock, from_vn};
+use tthc_watch::config::Shape;
+use tthc_watch::dossier::Dossier;
+use tthc_watch::source::rest::RestSource;
+use tthc_watch::source::sync::{SyncSummary, sync_source};
+use tthc_watch::text::nfc;
+
+async fn sync(db: &TestDb, sim: &TestSim, shape: Shape) -> SyncSummary {
+    let mut src = RestSource::new("tinh", &source_settings(shape, &sim.url)).expect("source");
+    src.retry_base = std::time::Duration::from_millis(20);
+    sync_source(
+        &db.store,
+        &mut src,
+        10,
+        &Clock::fixed(from_vn(sim.sim.now())),
+    )
+    .await
+}
+
+fn by_code(ds: Vec<Dossier>) -> HashMap<String, Dossier> {
+    ds.into_iter().map(|d| (d.code.clone(), d)).collect()
+}
+
+async fn stored(db: &TestDb) -> HashMap<String, Dossier> {
+    by_code(
+        db.store
+            .all_dossiers("tinh")
+            .await
+            .expect("read back")
+            .into_iter()
+            .filter(|s| !s.deleted)
+            .map(|s| s.dossier)
+            .collect(),
+    )
+}
+
+async fn native_roundtrip(backend: Backend) {
+    let sim = spawn_simulator(Shape::Native, 400, "").await;
+    let db = TestDb::new(backend).await;
+
+    let s1 = sync(&db, &sim, Shape::Native).await;
+    assert_eq!(s1.error, None);
+    let before = by_code(sim.sim.snapshot());
+    assert!(
+        before.len() > 250,
+        "the simulator shows {} dossiers",
+        before.len()
+    );
+    assert_eq!(
+        stored(&db).await,
+        before,
+        "every field of every dossier is stored as the source has it"
+    );
+    assert_eq!(s1.outcome.created as usize, before.len());
+
+    // Five working days later: dossiers progress, finish, pause, arrive, get deleted.
+    sim.sim.advance(chrono::Duration::days(7));
+    let after = by_code(sim.sim.snapshot());
+    let changed = after
+        .iter()
+        .filter(|(c, d)| before.get(*c).is_some_and(|b| b != *d))
+        .count();
+    let new = after.keys().filter(|c| !before.contains_key(*c)).count();
+    let deleted = before.keys().filter(|c| !after.contains_key(*c)).count();
+    assert!(
+        changed > 0 && new > 0,
+        "the world moved: {changed} changed, {new} new"
+    );
+    let history_before = db.store.count_rows("dossier_history").await.unwrap();
+
+    let s2 = sync(&db, &sim, Shape::Native).await;
+    assert_eq!(s2.error, None);
+    assert_eq!(s2.outcome.changed as usize, changed, "{s2}");
+    assert_eq!(s2.outcome.created as usize, new, "{s2}");
+    assert_eq!(s2.outcome.deleted as usize, deleted, "{s2}");
+    assert_eq!(
+        s2.outcome.unchanged, 0,
+        "keyset paging sends only what changed: {s2}"
+    );
+    assert_eq!(stored(&db).await, after);
+    let history_after = db.store.count_rows("dossier_history").await.unwrap();
+    assert_eq!(
+        history_after - history_before,
+        (changed + new + deleted) as i64
+    );
+
+    // The original promise survives the source overwriting its due date.
+    let moved: Vec<&Dossier> = after
+        .values()
+        .filter(|d| {
+            before
+                .get(&d.code)
+                .is_some_and(|b| b.due_at.is_some() && b.due_at != d.due_at)
+        })
+        .collect();
+    assert!(
+        !moved.is_empty(),
+        "some due dates moved (pauses, extensions)"
+    );
+    for d in moved {
+        let s = db.store.dossier("tinh", &d.code).await.unwrap().unwrap();
+        assert_eq!(s.original_due_at, before[&d.code].due_at, "{}", d.code);
+        let h = db.store.due_date_history(s.id).await.unwrap();
+        assert_eq!(h.first().map(|x| x.0), Some(before[&d.code].due_at));
+        assert_eq!(h.last().map(|x| x.0), Some(d.due_at));
+    }
+
+    // Nothing changed: nothing fetched, nothing written.
+    let s3 = sync(&db, &sim, Shape::Native).await;
+    assert_eq!(
+        (s3.fetched, s3.outcome.created + s3.outcome.changed),
+        (0, 0),
+        "{s3}"
+    );
+    assert_eq!(
+        db.store.count_rows("dossier_history").await.unwrap(),
+        history_after
+    );
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn native_sync_stores_every_field_then_only_changes_sqlite() {
+    native_roundtrip(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn native_sync_stores_every_field_then_only_changes_postgres() {
+    if postgres_available().await {
+        native_roundtrip(Backend::Postgres).await;
+    }
+}
+
+async fn shape_roundtrip(shape: Shape, backend: Backend) {
+    let sim = spawn_simulator(shape, 250, "").await;
+    let db = TestDb::new(backend).await;
+    let s1 = sync(&db, &sim, shape).await;
+    assert_eq!(s1.error, None, "{s1}");
+    let truth = by_code(sim.sim.snapshot());
+    let got = stored(&db).await;
+    assert_eq!(got.len(), truth.len(), "{s1}");
+    for (code, d) in &truth {
+        assert_eq!(
+            core(&got[code]),
+            core(d),
+            "{} shape, dossier {code}",
+            shape.as_str()
+        );
+    }
+
+    sim.sim.advance(chrono::Duration::days(3));
+    let after = by_code(sim.sim.snapshot());
+    let changed = after
+        .iter()
+        .filter(|(c, d)| truth.get(*c).is_some_and(|b| core(b) != core(d)))
+        .count();
+    let new = after.keys().filter(|c| !truth.contains_key(*c)).count();
+    let s2 = sync(&db, &sim, shape).await;
+    assert_eq!(s2.error, None, "{s2}");
+    assert_eq!(s2.outcome.created as usize, new, "{s2}");
+    assert_eq!(s2.outcome.changed as usize, changed, "{s2}");
+    // Newest-first paging stops at the watermark instead of re-reading everything.
+    assert!(s2.fetched < after.len() as u64, "{s2}");
+    let got = stored(&db).await;
+    for (code, d) in &after {
+        assert_eq!(
+            core(&got[code]),
+            core(d),
+            "{} shape after a poll, dossier {code}",
+            shape.as_str()
+        );
+    }
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn igate_shape_maps_every_field() {
+    shape_roundtrip(Shape::Igate, Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn opencps_shape_maps_every_field() {
+    shape_roundtrip(Shape::Opencps, Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn onedoor_shape_maps_every_field() {
+    shape_roundtrip(Shape::Onedoor, Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn onedoor_shape_into_postgres() {
+    if postgres_available().await {
+        shape_roundtrip(Shape::Onedoor, Backend::Postgres).await;
+    }
+}
+
+#[tokio::test]
+async fn server_errors_then_recovery_lose_nothing() {
+    let sim = spawn_simulator(Shape::Native, 200, "").await;
+    let db = TestDb::new(Backend::Sqlite).await;
+    assert_eq!(sync(&db, &sim, Shape::Native).await.error, None);
+    let kept = stored(&db).await;
+
+    sim.sim.advance(chrono::Duration::days(2));
+    sim.sim
+        .set_faults(tthc_watch::simulator::Faults::parse("error=1").unwrap());
+    let failed = sync(&db, &sim, Shape::Native).await;
+    let err = failed.error.expect("a source answering 500 fails the run");
+    assert!(err.contains("500"), "{err}");
+    assert_eq!(stored(&db).await, kept, "data already stored is kept");
+    let state = db.store.sync_state("tinh").await.unwrap();
+    assert!(state.last_error.is_some_and(|e| e.contains("500")));
+
+    sim.sim.set_faults(tthc_watch::simulator::Faults::default());
+    let ok = sync(&db, &sim, Shape::Native).await;
+    assert_eq!(ok.error, None);
+    assert_eq!(stored(&db).await, by_code(sim.sim.snapshot()));
+    assert_eq!(db.store.sync_state("tinh").await.unwrap().last_error, None);
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn flaky_source_is_retried_to_completion() {
+    let sim = spawn_simulator(Shape::Native, 300, "error=0.25,truncate=0.2,rate_limit=0.1").await;
+    let db = TestDb::new(Backend::Sqlite).await;
+    let s = sync(&db, &sim, Shape::Native).await;
+    assert_eq!(s.error, None, "{s}");
+    let stats = &sim.sim.stats;
+    assert!(stats.errors.load(Ordering::Relaxed) > 0);
+    assert!(stats.truncated.load(Ordering::Relaxed) > 0);
+    assert!(stats.rate_limited.load(Ordering::Relaxed) > 0);
+    assert_eq!(stored(&db).await, by_code(sim.sim.snapshot()));
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn timeouts_are_retried() {
+    let sim = spawn_simulator(Shape::Native, 150, "timeout=0.3,timeout_secs=3").await;
+    let db = TestDb::new(Backend::Sqlite).await;
+    let mut settings = source_settings(Shape::Native, &sim.url);
+    settings.timeout_secs = 1;
+    settings.page_size = 50;
+    let mut src = RestSource::new("tinh", &settings).unwrap();
+    src.retry_base = std::time::Duration::from_millis(20);
+    let s = sync_source(
+        &db.store,
+        &mut src,
+        10,
+        &Clock::fixed(from_vn(sim.sim.now())),
+    )
+    .await;
+    assert_eq!(s.error, None, "{s}");
+    assert!(sim.sim.stats.timeouts.load(Ordering::Relaxed) > 0);
+    assert_eq!(stored(&db).await, by_code(sim.sim.snapshot()));
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn malformed_records_are_quarantined_with_their_reason() {
+    let sim = spawn_simulator(Shape::Native, 400, "malformed=0.05").await;
+    let db = TestDb::new(Backend::Sqlite).await;
+    let s = sync(&db, &sim, Shape::Native).await;
+    assert_eq!(s.error, None, "one bad record never stops a sync: {s}");
+    let q = db.store.quarantined("tinh").await.unwrap();
+    let broken = sim.sim.stats.malformed.load(Ordering::Relaxed);
+    assert!(broken > 0);
+    assert_eq!(q.len() as u64, broken);
+    assert_eq!(s.outcome.quarantined, broken);
+    for r in &q {
+        assert!(
+            r.reason.contains("field code is missing")
+                || r.reason
+                    .contains("field received_at: '2026-02-30T25:61:00'"),
+            "reason names the field: {}",
+            r.reason
+        );
+        assert!(r.raw.starts_with('{'), "the raw record is kept");
+    }
+    // Records with a code are traceable; the rest of the page is stored.
+    assert!(q.iter().any(|r| r.code.is_some()));
+    let truth = by_code(sim.sim.snapshot());
+    let got = stored(&db).await;
+    assert_eq!(got.len() as u64 + broken, truth.len() as u64);
+    for (code, d) in &got {
+        assert_eq!(d, &truth[code]);
+    }
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn decomposed_text_is_stored_composed() {
+    let sim = spawn_simulator(Shape::Onedoor, 200, "nfd=0.5").await;
+    let db = TestDb::new(Backend::Sqlite).await;
+    let s = sync(&db, &sim, Shape::Onedoor).await;
+    assert_eq!(s.error, None, "{s}");
+    assert!(sim.sim.stats.nfd.load(Ordering::Relaxed) > 50);
+    let truth = by_code(sim.sim.snapshot());
+    let got = stored(&db).await;
+    for (code, d) in &truth {
+        assert_eq!(core(&got[code]), core(d));
+        assert_eq!(nfc(&got[code].applicant_name), got[code].applicant_name);
+    }
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn records_repeated_across_pages_are_stored_once() {
+    let sim = spawn_simulator(Shape::Igate, 300, "repeat=0.7").await;
+    let db = TestDb::new(Backend::Sqlite).await;
+    let s = sync(&db, &sim, Shape::Igate).await;
+    assert_eq!(s.error, None, "{s}");
+    let repeated = sim.sim.stats.repeated.load(Ordering::Relaxed);
+    assert!(repeated > 0);
+    let truth = sim.sim.snapshot();
+    assert_eq!(s.fetched, truth.len() as u64 + repeated);
+    assert_eq!(s.outcome.created as usize, truth.len());
+    assert_eq!(
+        db.store.count_rows("dossiers").await.unwrap() as usize,
+        truth.len()
+    );
+    assert_eq!(
+        db.store.count_rows("dossier_history").await.unwrap() as usize,
+        truth.len()
+    );
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn session_token_expiring_mid_sync_is_renewed() {
+    // Tokens live 1 s; each page takes 150 ms; the sync takes several seconds.
+    let sim = spawn_simulator(Shape::Igate, 300, "token_ttl=1,latency=150ms").await;
+    let db = TestDb::new(Backend::Sqlite).await;
+    let mut settings = source_settings(Shape::Igate, &sim.url);
+    settings.page_size = 20;
+    let mut src = RestSource::new("tinh", &settings).unwrap();
+    let s = sync_source(
+        &db.store,
+        &mut src,
+        10,
+        &Clock::fixed(from_vn(sim.sim.now())),
+    )
+    .await;
+    assert_eq!(s.error, None, "{s}");
+    assert!(
+        sim.sim.stats.tokens_issued.load(Ordering::Relaxed) >= 2,
+        "the token was renewed"
+    );
+    assert_eq!(stored(&db).await.len(), sim.sim.snapshot().len());
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn wrong_credentials_fail_with_a_clear_error() {
+    let sim = spawn_simulator(Shape::Native, 10, "").await;
+    let db = TestDb::new(Backend::Sqlite).await;
+    let mut settings = source_settings(Shape::Native, &sim.url);
+    settings.auth = tthc_watch::config::AuthSettings::Bearer {
+        token: "wrong".into(),
+    };
+    let mut src = RestSource::new("tinh", &settings).unwrap();
+    let s = sync_source(
+        &db.store,
+        &mut src,
+        10,
+        &Clock::fixed(from_vn(sim.sim.now())),
+    )
+    .await;
+    let err = s.error.expect("refused");
+    assert!(
+        err.contains("credentials refused (HTTP 401)") && err.contains("sources.tinh.auth"),
+        "{err}"
+    );
+    db.cleanup().await;
+}
