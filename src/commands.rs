@@ -2,8 +2,10 @@
 //! the library, print a summary. `anyhow` lives here and in `main`, nowhere else.
 
 use crate::calendar::{Calendar, OfficeHours};
+use crate::check::{CheckSummary, class_table, run_check};
 use crate::clock::Clock;
 use crate::config::{AuthSettings, LogFormat, Settings, Shape, SourceSettings};
+use crate::deadline::Engine;
 use crate::simulator::{Faults, Simulator, SimulatorOptions};
 use crate::source::sync::{SyncSummary, sync_all};
 use crate::store::Store;
@@ -93,6 +95,30 @@ pub fn load_calendar(settings: &Settings) -> Result<(Calendar, OfficeHours)> {
         .load()
         .context("loading the working-day calendar (calendar.file)")?;
     Ok((cal, settings.calendar.office_hours()))
+}
+
+/// `tthc-watch check`: evaluates every dossier that needs it at `now`.
+pub async fn check(settings: &Settings, clock: &Clock) -> Result<CheckSummary> {
+    let store = open_store(settings).await?;
+    let summary = check_with(settings, &store, clock).await?;
+    println!("{summary}");
+    println!("{}", class_table(&store.count_by_class().await?));
+    store.close().await;
+    Ok(summary)
+}
+
+async fn check_with(settings: &Settings, store: &Store, clock: &Clock) -> Result<CheckSummary> {
+    let (cal, hours) = load_calendar(settings)?;
+    let rules = settings.deadline.rules();
+    let now = clock.now_vn();
+    if let Some(w) = cal.coverage_warning(now.date()) {
+        tracing::warn!("{w}");
+        println!("WARNING: {w}");
+    }
+    let engine = Engine::new(&cal, &hours, &rules);
+    Ok(run_check(store, &engine, now)
+        .await
+        .context("evaluating deadlines")?)
 }
 
 /// `tthc-watch calendar add DATE N`.
@@ -225,6 +251,7 @@ pub async fn demo(base: &Settings, a: &DemoArgs) -> Result<()> {
         for s in sync_all(&settings, &store, &clock).await {
             println!("{s}");
         }
+        println!("{}", check_with(&settings, &store, &clock).await?);
         print_summary(&store, &a.dir).await?;
         if a.once {
             break;
@@ -251,6 +278,12 @@ async fn print_summary(store: &Store, dir: &Path) -> Result<()> {
     for (field, n) in store.count_by("field_name").await? {
         println!("  {field:<36} {n:>7}");
     }
+    println!("deadlines (Vietnamese working days):");
+    print!("{}", class_table(&store.count_by_class().await?));
+    println!(
+        "source due dates that disagree with the rules: {}",
+        store.count_due_mismatches().await?
+    );
     println!(
         "quarantined records: {}",
         store.count_rows("quarantine").await?

@@ -34,6 +34,7 @@ pub enum ConfigError {
 pub struct Settings {
     pub database: DatabaseSettings,
     pub calendar: CalendarSettings,
+    pub deadline: DeadlineSettings,
     pub log: LogSettings,
     #[serde(default)]
     pub sources: BTreeMap<String, SourceSettings>,
@@ -60,7 +61,6 @@ impl fmt::Debug for DatabaseSettings {
 #[serde(deny_unknown_fields)]
 pub struct CalendarSettings {
     pub file: String,
-    pub warning_days: u32,
     pub morning_start: NaiveTime,
     pub morning_end: NaiveTime,
     pub afternoon_start: NaiveTime,
@@ -83,6 +83,24 @@ impl CalendarSettings {
             Calendar::builtin()
         } else {
             Calendar::load(Path::new(&self.file))
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeadlineSettings {
+    pub warning_days: u32,
+    pub supplement: crate::deadline::SupplementRule,
+    pub mismatch_tolerance_minutes: i64,
+}
+
+impl DeadlineSettings {
+    pub fn rules(&self) -> crate::deadline::Rules {
+        crate::deadline::Rules {
+            warning_days: i64::from(self.warning_days),
+            supplement: self.supplement,
+            mismatch_tolerance_minutes: self.mismatch_tolerance_minutes,
         }
     }
 }
@@ -308,13 +326,19 @@ impl Settings {
                 e.to_string(),
             )
         })?;
-        if self.calendar.warning_days > 30 {
+        if self.deadline.warning_days > 30 {
             return Err(key_err(
-                "calendar.warning_days",
+                "deadline.warning_days",
                 format!(
                     "{} working days is not a warning window; expected 0–30",
-                    self.calendar.warning_days
+                    self.deadline.warning_days
                 ),
+            ));
+        }
+        if self.deadline.mismatch_tolerance_minutes < 0 {
+            return Err(key_err(
+                "deadline.mismatch_tolerance_minutes",
+                "must not be negative".into(),
             ));
         }
         if let Err(e) = self.calendar.load() {
@@ -360,7 +384,7 @@ mod tests {
     fn defaults_load() {
         let s = Settings::load_with_env(None, no_env()).unwrap();
         assert_eq!(s.database.url, "sqlite://tthc-watch.db");
-        assert_eq!(s.calendar.warning_days, 3);
+        assert_eq!(s.deadline.warning_days, 3);
         assert!(s.sources.is_empty());
     }
 
@@ -373,12 +397,12 @@ mod tests {
         )
         .unwrap();
         let env = vec![(
-            "TTHC_WATCH__CALENDAR__WARNING_DAYS".to_string(),
+            "TTHC_WATCH__DEADLINE__WARNING_DAYS".to_string(),
             "5".to_string(),
         )];
         let s = Settings::load_with_env(Some(f.path()), env).unwrap();
         assert_eq!(s.database.url, "sqlite://x.db");
-        assert_eq!(s.calendar.warning_days, 5);
+        assert_eq!(s.deadline.warning_days, 5);
         assert_eq!(s.sources["tinh"].shape, Shape::Igate);
     }
 

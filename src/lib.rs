@@ -7,9 +7,11 @@
 //! is the glue behind each command-line verb.
 
 pub mod calendar;
+pub mod check;
 pub mod clock;
 pub mod commands;
 pub mod config;
+pub mod deadline;
 pub mod dossier;
 pub mod simulator;
 pub mod source;

@@ -94,6 +94,13 @@ enum Command {
         #[arg(long)]
         database_url: Option<String>,
     },
+    /// Evaluate every dossier's deadline at --now and record what changed.
+    Check {
+        #[arg(long, value_parser = now_arg)]
+        now: Option<DateTime<Utc>>,
+        #[arg(long)]
+        database_url: Option<String>,
+    },
     /// Working-day arithmetic on the official calendar.
     Calendar {
         #[command(subcommand)]
@@ -192,6 +199,14 @@ async fn run(cli: Cli) -> Result<()> {
                 commands::adhoc_source(&mut settings, &url, source_token.as_deref(), source_shape);
             }
             commands::sync(&settings, &Clock::from_option(now))
+                .await
+                .map(|_| ())
+        }
+        Command::Check { now, database_url } => {
+            if let Some(url) = database_url {
+                settings.database.url = url;
+            }
+            commands::check(&settings, &Clock::from_option(now))
                 .await
                 .map(|_| ())
         }

@@ -581,6 +581,8 @@ impl World {
                 reason: Some("Cần xác minh thêm thông tin thực địa".into()),
             });
         }
+        // The wrong-due-date quirk only where nothing overwrites the due date later.
+        plan.bad_source_due &= plan.pauses.is_empty() && plan.extension.is_none();
         if fate < 20 {
             // Withdrawn by the applicant half-way.
             let w = add(clock_start, budget / 2)?;

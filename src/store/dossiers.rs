@@ -66,7 +66,7 @@ pub struct StoredDossier {
 }
 
 #[derive(sqlx::FromRow)]
-struct DossierRow {
+pub(super) struct DossierRow {
     id: i64,
     source: String,
     code: String,
@@ -107,7 +107,7 @@ type SyncStateRow = (
 );
 
 #[derive(sqlx::FromRow)]
-struct StepRow {
+pub(super) struct StepRow {
     dossier_id: i64,
     name: String,
     unit: String,
@@ -121,16 +121,16 @@ fn time(s: &str, what: &str) -> Result<NaiveDateTime, StoreError> {
     parse_db(s).ok_or_else(|| StoreError::Corrupt(format!("{what} '{s}' is not a stored time")))
 }
 
-fn opt_time(s: Option<&str>, what: &str) -> Result<Option<NaiveDateTime>, StoreError> {
+pub(super) fn opt_time(s: Option<&str>, what: &str) -> Result<Option<NaiveDateTime>, StoreError> {
     s.map(|s| time(s, what)).transpose()
 }
 
-fn opt_fmt(t: Option<NaiveDateTime>) -> Option<String> {
+pub(super) fn opt_fmt(t: Option<NaiveDateTime>) -> Option<String> {
     t.map(fmt_db)
 }
 
 impl DossierRow {
-    fn into_stored(self, steps: Vec<Step>) -> Result<StoredDossier, StoreError> {
+    pub(super) fn into_stored(self, steps: Vec<Step>) -> Result<StoredDossier, StoreError> {
         let corrupt = |what: &str, v: &str| {
             StoreError::Corrupt(format!("dossier {} has {what} '{v}'", self.code))
         };
@@ -188,7 +188,7 @@ impl DossierRow {
 }
 
 impl StepRow {
-    fn into_step(self) -> Result<Step, StoreError> {
+    pub(super) fn into_step(self) -> Result<Step, StoreError> {
         Ok(Step {
             started_at: time(&self.started_at, "step started_at")?,
             finished_at: opt_time(self.finished_at.as_deref(), "step finished_at")?,
@@ -223,13 +223,21 @@ fn diff(old: &Dossier, new: &Dossier) -> Value {
     Value::Object(out)
 }
 
-const SELECT_DOSSIER: &str = "SELECT id, source, code, procedure_code, procedure_name, field_code, field_name, \
-     unit_code, unit_name, officer, applicant_name, applicant_kind, applicant_id_no, applicant_phone, \
-     applicant_email, summary, channel, status, submitted_at, received_at, due_at, original_due_at, \
-     finished_at, returned_at, duration_unit, duration_value, pauses, extension, source_updated_at, deleted \
-     FROM dossiers";
+/// The columns of a `DossierRow`, from `dossiers d`.
+macro_rules! dossier_cols {
+    () => {
+        "d.id, d.source, d.code, d.procedure_code, d.procedure_name, d.field_code, d.field_name, \
+         d.unit_code, d.unit_name, d.officer, d.applicant_name, d.applicant_kind, d.applicant_id_no, \
+         d.applicant_phone, d.applicant_email, d.summary, d.channel, d.status, d.submitted_at, d.received_at, \
+         d.due_at, d.original_due_at, d.finished_at, d.returned_at, d.duration_unit, d.duration_value, \
+         d.pauses, d.extension, d.source_updated_at, d.deleted"
+    };
+}
+pub(super) use dossier_cols;
 
-const SELECT_STEPS: &str =
+const SELECT_DOSSIER: &str = concat!("SELECT ", dossier_cols!(), " FROM dossiers d");
+
+pub(super) const SELECT_STEPS: &str =
     "SELECT dossier_id, name, unit, officer, started_at, finished_at, due_at FROM dossier_steps";
 
 fn duration_cols(d: Option<Duration>) -> (Option<&'static str>, Option<i64>) {
@@ -241,7 +249,7 @@ fn duration_cols(d: Option<Duration>) -> (Option<&'static str>, Option<i64>) {
 }
 
 /// `$first, $first+1, …` for an IN list.
-fn placeholders(first: usize, n: usize) -> String {
+pub(super) fn placeholders(first: usize, n: usize) -> String {
     (first..first + n)
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
@@ -655,6 +663,29 @@ impl Store {
                 .map(|r| { let st = steps.remove(&r.id).unwrap_or_default(); r.into_stored(st) })
                 .collect()
         })
+    }
+
+    /// Steps of the given dossiers, by dossier id.
+    pub async fn steps_of(&self, ids: &[i64]) -> Result<HashMap<i64, Vec<Step>>, StoreError> {
+        let mut out: HashMap<i64, Vec<Step>> = HashMap::new();
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "{SELECT_STEPS} WHERE dossier_id IN ({}) ORDER BY dossier_id, seq",
+                placeholders(1, chunk.len())
+            );
+            let rows: Vec<StepRow> = with_pool!(self, pool => {
+                let mut q = sqlx::query_as::<_, StepRow>(&sql);
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(pool).await.ctx("reading steps")?
+            });
+            for r in rows {
+                let id = r.dossier_id;
+                out.entry(id).or_default().push(r.into_step()?);
+            }
+        }
+        Ok(out)
     }
 
     /// `(value, count)` of live dossiers grouped by one column (status, field_name, unit_name, source).

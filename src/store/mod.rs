@@ -3,8 +3,10 @@
 //! placeholders work in both), with each dialect's own migrations.
 
 mod dossiers;
+mod evaluations;
 
-pub use dossiers::{PageOutcome, QuarantineRecord, SyncRun, SyncState};
+pub use dossiers::{PageOutcome, QuarantineRecord, StoredDossier, SyncRun, SyncState};
+pub use evaluations::{CheckCandidate, DelayCause, EvaluationChange, StoredEvaluation};
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{

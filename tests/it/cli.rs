@@ -115,3 +115,36 @@ fn demo_once_runs_with_no_setup() {
         "{out}"
     );
 }
+
+#[tokio::test]
+async fn check_command_prints_classes_in_vietnamese() {
+    let sim = spawn_simulator(Shape::Native, 300, "").await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("c.db").display());
+    let url = sim.url.clone();
+    let (ok, out, err) = tokio::task::spawn_blocking(move || {
+        let now = "2026-11-25T08:00:00+07:00";
+        let sync = run(bin().args([
+            "sync",
+            "--source-url",
+            &url,
+            "--source-token",
+            TOKEN,
+            "--database-url",
+            &db,
+            "--now",
+            now,
+        ]));
+        assert!(sync.0, "{}", sync.2);
+        run(bin().args(["check", "--database-url", &db, "--now", now]))
+    })
+    .await
+    .unwrap();
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("check: evaluated")
+            && out.contains("Sắp đến hạn")
+            && out.contains("Hoàn thành trước hạn"),
+        "{out}"
+    );
+}

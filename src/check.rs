@@ -1,0 +1,121 @@
+//! `check`: evaluate every dossier that needs it (new, open, or changed since its
+//! last verdict) and store the verdicts that changed, in batches. A dossier the
+//! engine cannot evaluate (a date outside the calendar) is counted and logged; the
+//! rest go on.
+
+use crate::deadline::{Class, Engine};
+use crate::store::{DelayCause, EvaluationChange, Store, StoreError, StoredEvaluation};
+use chrono::NaiveDateTime;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::time::Instant;
+
+const BATCH: i64 = 5000;
+
+#[derive(Debug, Default)]
+pub struct CheckSummary {
+    pub evaluated: u64,
+    pub changed: u64,
+    pub class_changes: u64,
+    pub by_class: BTreeMap<Class, u64>,
+    pub due_mismatches: u64,
+    pub errors: u64,
+    pub first_error: Option<String>,
+    pub elapsed: std::time::Duration,
+}
+
+impl fmt::Display for CheckSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "check: evaluated {}, verdicts changed {}, class changes {}, source due dates disagreeing with the rules {}, errors {}, {:.2} s",
+            self.evaluated,
+            self.changed,
+            self.class_changes,
+            self.due_mismatches,
+            self.errors,
+            self.elapsed.as_secs_f64()
+        )?;
+        if let Some(e) = &self.first_error {
+            write!(f, " (first error: {e})")?;
+        }
+        Ok(())
+    }
+}
+
+pub async fn run_check(
+    store: &Store,
+    engine: &Engine<'_>,
+    now: NaiveDateTime,
+) -> Result<CheckSummary, StoreError> {
+    let started = Instant::now();
+    let mut summary = CheckSummary::default();
+    let mut after = 0i64;
+    loop {
+        let batch = store.check_candidates(after, BATCH).await?;
+        let Some(last) = batch.last() else { break };
+        after = last.id;
+        let mut verdicts = Vec::with_capacity(batch.len());
+        for c in &batch {
+            match engine.evaluate(&c.dossier, now) {
+                Ok(e) => verdicts.push((c, e)),
+                Err(err) => {
+                    summary.errors += 1;
+                    tracing::warn!(error = %err, "cannot evaluate dossier");
+                    summary.first_error.get_or_insert_with(|| err.to_string());
+                }
+            }
+        }
+        // Only dossiers at risk or late need their steps, for the delay cause.
+        let needs_steps: Vec<i64> = verdicts
+            .iter()
+            .filter(|(_, e)| e.class.is_at_risk() || e.class == Class::Late)
+            .map(|(c, _)| c.id)
+            .collect();
+        let mut steps = store.steps_of(&needs_steps).await?;
+        let mut changes = Vec::new();
+        for (c, e) in verdicts {
+            summary.evaluated += 1;
+            *summary.by_class.entry(e.class).or_default() += 1;
+            summary.due_mismatches += u64::from(e.due_mismatch);
+            let delay = match steps.remove(&c.id) {
+                Some(s) => {
+                    let mut d = c.dossier.clone();
+                    d.steps = s;
+                    engine
+                        .step_delays(&d, now)
+                        .ok()
+                        .and_then(|v| v.first().map(DelayCause::from))
+                }
+                None => None,
+            };
+            let new = StoredEvaluation::new(&e, delay);
+            if c.previous.as_ref().is_some_and(|p| p.same_as(&new)) {
+                continue;
+            }
+            let previous = c.previous.as_ref().map(|p| p.class);
+            summary.changed += 1;
+            summary.class_changes += u64::from(previous != Some(new.class));
+            changes.push(EvaluationChange {
+                dossier_id: c.id,
+                previous,
+                evaluation: new,
+            });
+        }
+        store.save_evaluations(&changes, now).await?;
+    }
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+/// Counts by class with Vietnamese labels, for summaries.
+pub fn class_table(counts: &[(Class, i64)]) -> String {
+    let by: HashMap<Class, i64> = counts.iter().copied().collect();
+    let mut out = String::new();
+    for c in Class::ALL {
+        if let Some(n) = by.get(&c) {
+            out.push_str(&format!("  {:<44} {n:>7}\n", c.label_vi()));
+        }
+    }
+    out
+}

@@ -1,0 +1,363 @@
+//! The deadline engine: pure functions from a dossier, the calendar and "now" to
+//! its class (not yet due, due soon, due today, overdue; or, once finished, before
+//! due, on the due day, late), the working days left or late, the due date
+//! recomputed from the rules (to check the source's), and which step caused a delay.
+//!
+//! Days are counted on the working-day calendar with the semantics of
+//! [`Calendar::count`]: the working days d with today < d ≤ due date.
+
+use crate::calendar::{Calendar, CalendarError, OfficeHours};
+use crate::dossier::{Dossier, PauseKind, Status};
+use chrono::NaiveDateTime;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeadlineError {
+    #[error("dossier {code}: {source}")]
+    Calendar { code: String, source: CalendarError },
+}
+
+/// How a finished supplementation moves the due date.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SupplementRule {
+    /// The handling time starts again from the complete dossier (the rule).
+    #[default]
+    Restart,
+    /// The due date moves by the working time spent waiting.
+    Shift,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rules {
+    /// "Due soon" = this many working days or fewer left.
+    pub warning_days: i64,
+    pub supplement: SupplementRule,
+    /// Source and recomputed due dates closer than this are taken to agree (some
+    /// systems round due times to the quarter hour).
+    pub mismatch_tolerance_minutes: i64,
+}
+
+impl Default for Rules {
+    fn default() -> Rules {
+        Rules {
+            warning_days: 3,
+            supplement: SupplementRule::Restart,
+            mismatch_tolerance_minutes: 15,
+        }
+    }
+}
+
+/// Every class any report uses, open and finished.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Class {
+    // Open, from the most urgent.
+    Overdue,
+    DueToday,
+    DueSoon,
+    NotYetDue,
+    /// The clock is stopped (supplementation or fee payment requested).
+    Paused,
+    /// The procedure has no due date.
+    NoDueDate,
+    // Finished.
+    Late,
+    OnDueDay,
+    BeforeDue,
+    /// Refused, withdrawn or stopped: no result is owed.
+    Closed,
+}
+
+impl Class {
+    pub const ALL: [Class; 10] = [
+        Class::Overdue,
+        Class::DueToday,
+        Class::DueSoon,
+        Class::NotYetDue,
+        Class::Paused,
+        Class::NoDueDate,
+        Class::Late,
+        Class::OnDueDay,
+        Class::BeforeDue,
+        Class::Closed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::Overdue => "overdue",
+            Class::DueToday => "due_today",
+            Class::DueSoon => "due_soon",
+            Class::NotYetDue => "not_yet_due",
+            Class::Paused => "paused",
+            Class::NoDueDate => "no_due_date",
+            Class::Late => "late",
+            Class::OnDueDay => "on_due_day",
+            Class::BeforeDue => "before_due",
+            Class::Closed => "closed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Class> {
+        Class::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    pub fn label_vi(self) -> &'static str {
+        match self {
+            Class::Overdue => "Quá hạn",
+            Class::DueToday => "Đến hạn hôm nay",
+            Class::DueSoon => "Sắp đến hạn",
+            Class::NotYetDue => "Trong hạn",
+            Class::Paused => "Tạm dừng (chờ bổ sung / nghĩa vụ tài chính)",
+            Class::NoDueDate => "Không quy định thời hạn",
+            Class::Late => "Hoàn thành trễ hạn",
+            Class::OnDueDay => "Hoàn thành đúng hạn",
+            Class::BeforeDue => "Hoàn thành trước hạn",
+            Class::Closed => "Không giải quyết (từ chối, rút, dừng)",
+        }
+    }
+
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            Class::Overdue
+                | Class::DueToday
+                | Class::DueSoon
+                | Class::NotYetDue
+                | Class::Paused
+                | Class::NoDueDate
+        )
+    }
+
+    /// Needs someone's attention: at risk or already late.
+    pub fn is_at_risk(self) -> bool {
+        matches!(self, Class::Overdue | Class::DueToday | Class::DueSoon)
+    }
+}
+
+/// What the engine says of one dossier at one moment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Evaluation {
+    pub class: Class,
+    /// The due date the class is computed against: the source's (what the citizen
+    /// was promised, updated on extension), or the recomputed one when the source has none.
+    pub due_at: Option<NaiveDateTime>,
+    /// Received time + duration, moved by pauses and extension, per the rules.
+    pub computed_due_at: Option<NaiveDateTime>,
+    /// The source's due date disagrees with the rules.
+    pub due_mismatch: bool,
+    /// Open: working days after today up to the due date (0 on the due day).
+    pub working_days_left: Option<i64>,
+    /// Due today: working minutes left before the due time.
+    pub minutes_left_today: Option<i64>,
+    /// Overdue or late: working days past the due date.
+    pub working_days_late: Option<i64>,
+}
+
+/// One step that took longer than its own legal time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StepDelay {
+    pub step: String,
+    pub unit: String,
+    pub officer: Option<String>,
+    pub due_at: NaiveDateTime,
+    /// When it ended, or None if it is still running.
+    pub finished_at: Option<NaiveDateTime>,
+    /// Working days past the step's due date (at least 1 once past it).
+    pub working_days_over: i64,
+    pub working_minutes_over: i64,
+}
+
+pub struct Engine<'a> {
+    pub calendar: &'a Calendar,
+    pub hours: &'a OfficeHours,
+    pub rules: &'a Rules,
+}
+
+impl<'a> Engine<'a> {
+    pub fn new(calendar: &'a Calendar, hours: &'a OfficeHours, rules: &'a Rules) -> Engine<'a> {
+        Engine {
+            calendar,
+            hours,
+            rules,
+        }
+    }
+
+    fn err(d: &Dossier) -> impl Fn(CalendarError) -> DeadlineError + '_ {
+        move |source| DeadlineError::Calendar {
+            code: d.code.clone(),
+            source,
+        }
+    }
+
+    /// The due date by the rules: handling starts at the effective receipt time
+    /// (after hours → next working morning), runs for the procedure's duration,
+    /// restarts after a supplementation (or shifts, per the rules), shifts by fee
+    /// pauses; an extension replaces it. None when the procedure has no duration.
+    pub fn computed_due(&self, d: &Dossier) -> Result<Option<NaiveDateTime>, DeadlineError> {
+        let Some(duration) = d.duration else {
+            return Ok(d.extension.as_ref().map(|e| e.due_after));
+        };
+        let (cal, h) = (self.calendar, self.hours);
+        let e = Self::err(d);
+        let total = duration.working_minutes(h.minutes_per_day());
+        let start = cal.effective_start(h, d.received_at).map_err(&e)?;
+        let mut due = cal.add_working_minutes(h, start, total).map_err(&e)?;
+        let mut pauses: Vec<_> = d.pauses.iter().collect();
+        pauses.sort_by_key(|p| p.started_at);
+        for p in pauses {
+            let Some(end) = p.ended_at else { continue };
+            let restart =
+                p.kind == PauseKind::Supplement && self.rules.supplement == SupplementRule::Restart;
+            due = if restart {
+                cal.add_working_minutes(h, end, total).map_err(&e)?
+            } else {
+                let paused = cal
+                    .working_minutes_between(h, p.started_at, end)
+                    .map_err(&e)?;
+                cal.add_working_minutes(h, due, paused).map_err(&e)?
+            };
+        }
+        if let Some(x) = &d.extension {
+            due = x.due_after;
+        }
+        Ok(Some(due))
+    }
+
+    pub fn evaluate(&self, d: &Dossier, now: NaiveDateTime) -> Result<Evaluation, DeadlineError> {
+        let e = Self::err(d);
+        let cal = self.calendar;
+        let computed = self.computed_due(d)?;
+        let due = d.due_at.or(computed);
+        let due_mismatch = match (d.due_at, computed) {
+            (Some(s), Some(c)) => {
+                (s - c).num_minutes().abs() > self.rules.mismatch_tolerance_minutes
+            }
+            _ => false,
+        };
+        let mut ev = Evaluation {
+            class: Class::NoDueDate,
+            due_at: due,
+            computed_due_at: computed,
+            due_mismatch,
+            working_days_left: None,
+            minutes_left_today: None,
+            working_days_late: None,
+        };
+        if matches!(
+            d.status,
+            Status::Refused | Status::Withdrawn | Status::Stopped
+        ) {
+            ev.class = Class::Closed;
+            return Ok(ev);
+        }
+        // A finished dossier without a finish time is judged by its last change.
+        let finished = matches!(d.status, Status::Finished | Status::Returned)
+            .then(|| d.finished_at.or(d.returned_at).unwrap_or(d.updated_at));
+        let Some(due) = due else {
+            ev.class = if finished.is_some() {
+                Class::BeforeDue
+            } else {
+                Class::NoDueDate
+            };
+            return Ok(ev);
+        };
+        if let Some(f) = finished {
+            let (fd, dd) = (f.date(), due.date());
+            ev.class = if fd < dd {
+                Class::BeforeDue
+            } else if fd == dd {
+                Class::OnDueDay
+            } else {
+                ev.working_days_late = Some(cal.count(dd, fd).map_err(&e)?.max(1));
+                Class::Late
+            };
+            return Ok(ev);
+        }
+        if matches!(d.status, Status::SupplementRequested | Status::FeeRequested)
+            || d.pauses.iter().any(|p| p.ended_at.is_none())
+        {
+            ev.class = Class::Paused;
+            return Ok(ev);
+        }
+        let (today, dd) = (now.date(), due.date());
+        if today > dd {
+            ev.class = Class::Overdue;
+            ev.working_days_late = Some(cal.count(dd, today).map_err(&e)?.max(1));
+        } else if today == dd {
+            ev.class = Class::DueToday;
+            ev.working_days_left = Some(0);
+            ev.minutes_left_today = Some(
+                cal.working_minutes_between(self.hours, now, due)
+                    .map_err(&e)?,
+            );
+        } else {
+            let left = cal.count(today, dd).map_err(&e)?;
+            ev.working_days_left = Some(left);
+            ev.class = if left <= self.rules.warning_days {
+                Class::DueSoon
+            } else {
+                Class::NotYetDue
+            };
+        }
+        Ok(ev)
+    }
+
+    /// Steps that ran past their own due time (finished late, or still running
+    /// past it at `now`), the worst first.
+    pub fn step_delays(
+        &self,
+        d: &Dossier,
+        now: NaiveDateTime,
+    ) -> Result<Vec<StepDelay>, DeadlineError> {
+        let e = Self::err(d);
+        let mut out = Vec::new();
+        for s in &d.steps {
+            let Some(due) = s.due_at else { continue };
+            let end = s.finished_at.unwrap_or(now);
+            if end <= due {
+                continue;
+            }
+            let minutes = self
+                .calendar
+                .working_minutes_between(self.hours, due, end)
+                .map_err(&e)?;
+            let days = self.calendar.count(due.date(), end.date()).map_err(&e)?;
+            out.push(StepDelay {
+                step: s.name.clone(),
+                unit: s.unit.clone(),
+                officer: s.officer.clone(),
+                due_at: due,
+                finished_at: s.finished_at,
+                working_days_over: days.max(1),
+                working_minutes_over: minutes,
+            });
+        }
+        out.sort_by(|a, b| b.working_minutes_over.cmp(&a.working_minutes_over));
+        Ok(out)
+    }
+}
+
+/// Delay totals per unit or per officer: (name, dossiers delayed, working days over).
+pub fn summarise_delays<'a>(
+    delays: impl IntoIterator<Item = &'a StepDelay>,
+    by_officer: bool,
+) -> Vec<(String, u64, i64)> {
+    let mut m: std::collections::BTreeMap<String, (u64, i64)> = Default::default();
+    for d in delays {
+        let key = if by_officer {
+            d.officer.clone().unwrap_or_else(|| "(chưa rõ)".into())
+        } else {
+            d.unit.clone()
+        };
+        let e = m.entry(key).or_default();
+        e.0 += 1;
+        e.1 += d.working_days_over;
+    }
+    let mut v: Vec<_> = m.into_iter().map(|(k, (n, days))| (k, n, days)).collect();
+    v.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+    v
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,349 @@
+//! Each rule on real 2025/2026 dates.
+
+use super::*;
+use crate::dossier::{ApplicantKind, Channel, Duration, Extension, Pause, Step};
+use chrono::NaiveDateTime;
+
+fn t(s: &str) -> NaiveDateTime {
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap()
+}
+
+fn cal() -> Calendar {
+    Calendar::builtin().unwrap()
+}
+
+fn dossier(received: &str, days: u32) -> Dossier {
+    Dossier {
+        code: "T-1".into(),
+        procedure_code: None,
+        procedure_name: "Cấp giấy phép xây dựng".into(),
+        field_code: "XD".into(),
+        field_name: "Xây dựng".into(),
+        unit_code: "PQLDT".into(),
+        unit_name: "Phòng Quản lý đô thị".into(),
+        officer: None,
+        applicant_name: "Nguyễn Văn An".into(),
+        applicant_kind: ApplicantKind::Person,
+        applicant_id_no: None,
+        applicant_phone: None,
+        applicant_email: None,
+        summary: None,
+        channel: Channel::Direct,
+        status: Status::Processing,
+        submitted_at: None,
+        received_at: t(received),
+        due_at: None,
+        finished_at: None,
+        returned_at: None,
+        duration: Some(Duration::WorkingDays(days)),
+        steps: vec![],
+        pauses: vec![],
+        extension: None,
+        updated_at: t(received),
+    }
+}
+
+fn due(received: &str, days: u32) -> NaiveDateTime {
+    let (c, h, r) = (cal(), OfficeHours::default(), Rules::default());
+    Engine::new(&c, &h, &r)
+        .computed_due(&dossier(received, days))
+        .unwrap()
+        .unwrap()
+}
+
+fn eval(d: &Dossier, now: &str) -> Evaluation {
+    let (c, h, r) = (cal(), OfficeHours::default(), Rules::default());
+    Engine::new(&c, &h, &r).evaluate(d, t(now)).unwrap()
+}
+
+#[test]
+fn due_dates_on_the_official_calendar() {
+    // Friday 15:30, 3 working days, 24/11/2026 (Ngày Văn hóa Việt Nam) off.
+    assert_eq!(due("2026-11-20 15:30", 3), t("2026-11-26 15:30"));
+    // Received after closing on Friday: counts from Monday 07:00.
+    assert_eq!(due("2026-11-20 17:30", 3), t("2026-11-26 17:00"));
+    // Received during lunch: from the afternoon opening (13:30 Monday + 8 working
+    // hours, across the holiday, ends at 11:30 Wednesday).
+    assert_eq!(due("2026-11-23 12:00", 1), t("2026-11-25 11:30"));
+    // Tết Bính Ngọ 2026: 14/2–22/2 off.
+    assert_eq!(due("2026-02-12 09:00", 5), t("2026-02-26 09:00"));
+    // Make-up working Saturdays 10/01/2026 and 22/08/2026 count.
+    assert_eq!(due("2026-01-09 10:00", 1), t("2026-01-10 10:00"));
+    assert_eq!(due("2026-08-21 10:00", 2), t("2026-08-24 10:00"));
+    // 02/01/2026 and 31/08/2026 were swapped off.
+    assert_eq!(due("2025-12-31 10:00", 1), t("2026-01-05 10:00"));
+    assert_eq!(due("2026-08-28 10:00", 1), t("2026-09-03 10:00"));
+    // 30/4–1/5/2026.
+    assert_eq!(due("2026-04-29 14:00", 2), t("2026-05-05 14:00"));
+    // Durations in hours: 4 working hours from 15:00 run into the next morning.
+    let mut d = dossier("2026-11-25 15:00", 0);
+    d.duration = Some(Duration::WorkingHours(4));
+    let (c, h, r) = (cal(), OfficeHours::default(), Rules::default());
+    assert_eq!(
+        Engine::new(&c, &h, &r).computed_due(&d).unwrap(),
+        Some(t("2026-11-26 09:00"))
+    );
+}
+
+#[test]
+fn open_dossier_classes_day_by_day() {
+    let mut d = dossier("2026-11-20 15:30", 3);
+    d.due_at = Some(t("2026-11-26 15:30"));
+    let e = eval(&d, "2026-11-19 08:00");
+    assert_eq!((e.class, e.working_days_left), (Class::NotYetDue, Some(4)));
+    let e = eval(&d, "2026-11-20 16:00");
+    assert_eq!((e.class, e.working_days_left), (Class::DueSoon, Some(3)));
+    // The holiday in between does not count.
+    let e = eval(&d, "2026-11-23 08:00");
+    assert_eq!((e.class, e.working_days_left), (Class::DueSoon, Some(2)));
+    let e = eval(&d, "2026-11-26 09:00");
+    assert_eq!(e.class, Class::DueToday);
+    assert_eq!(e.minutes_left_today, Some(150 + 120));
+    let e = eval(&d, "2026-11-27 08:00");
+    assert_eq!((e.class, e.working_days_late), (Class::Overdue, Some(1)));
+    // Saturday and Sunday do not add lateness.
+    let e = eval(&d, "2026-11-30 08:00");
+    assert_eq!((e.class, e.working_days_late), (Class::Overdue, Some(2)));
+    assert!(!e.due_mismatch);
+}
+
+#[test]
+fn finished_dossier_outcomes() {
+    let mut d = dossier("2026-11-20 15:30", 3);
+    d.due_at = Some(t("2026-11-26 15:30"));
+    d.status = Status::Returned;
+    for (finished, class, late) in [
+        ("2026-11-25 16:00", Class::BeforeDue, None),
+        ("2026-11-26 10:00", Class::OnDueDay, None),
+        // Exactly on the due day, even after the due time.
+        ("2026-11-26 16:30", Class::OnDueDay, None),
+        ("2026-11-27 09:00", Class::Late, Some(1)),
+        ("2026-11-30 09:00", Class::Late, Some(2)),
+    ] {
+        d.finished_at = Some(t(finished));
+        let e = eval(&d, "2026-12-10 08:00");
+        assert_eq!(
+            (e.class, e.working_days_late),
+            (class, late),
+            "finished {finished}"
+        );
+    }
+}
+
+#[test]
+fn due_date_on_a_day_off_still_classifies() {
+    // A source that put the due date on 24/11/2026 (a day off).
+    let mut d = dossier("2026-11-18 08:00", 4);
+    d.due_at = Some(t("2026-11-24 17:00"));
+    let e = eval(&d, "2026-11-23 08:00");
+    assert_eq!((e.class, e.working_days_left), (Class::DueSoon, Some(0)));
+    let e = eval(&d, "2026-11-25 08:00");
+    assert_eq!((e.class, e.working_days_late), (Class::Overdue, Some(1)));
+    // And the rules say otherwise: 4 working days from 18/11 08:00 is 24/11 → 25/11.
+    assert_eq!(e.computed_due_at, Some(t("2026-11-25 08:00")));
+    assert!(e.due_mismatch);
+}
+
+#[test]
+fn supplementation_stops_the_clock_and_restarts_it() {
+    let mut d = dossier("2026-11-02 08:00", 10);
+    d.due_at = Some(t("2026-11-16 08:00"));
+    d.status = Status::SupplementRequested;
+    d.pauses = vec![Pause {
+        kind: PauseKind::Supplement,
+        started_at: t("2026-11-05 10:00"),
+        ended_at: None,
+        due_before: Some(t("2026-11-16 08:00")),
+        due_after: None,
+    }];
+    // Waiting for the citizen: never overdue, whatever the old due date says.
+    assert_eq!(eval(&d, "2026-11-20 08:00").class, Class::Paused);
+
+    // The complete dossier returns on 12/11 14:00: 10 working days from then.
+    d.status = Status::Processing;
+    d.pauses[0].ended_at = Some(t("2026-11-12 14:00"));
+    d.due_at = Some(t("2026-11-27 14:00"));
+    let e = eval(&d, "2026-11-20 08:00");
+    assert_eq!(e.computed_due_at, Some(t("2026-11-27 14:00")));
+    assert!(!e.due_mismatch);
+    assert_eq!((e.class, e.working_days_left), (Class::NotYetDue, Some(4)));
+
+    // Configured to shift instead: the old due date moves by the 5 days 2 hours waited.
+    let (c, h) = (cal(), OfficeHours::default());
+    let r = Rules {
+        supplement: SupplementRule::Shift,
+        ..Rules::default()
+    };
+    let shifted = Engine::new(&c, &h, &r).computed_due(&d).unwrap();
+    assert_eq!(shifted, Some(t("2026-11-23 10:00")));
+}
+
+#[test]
+fn fee_pause_shifts_the_due_date_by_the_paused_time() {
+    let mut d = dossier("2026-11-02 08:00", 10);
+    d.pauses = vec![Pause {
+        kind: PauseKind::Fee,
+        started_at: t("2026-11-09 08:00"),
+        ended_at: Some(t("2026-11-11 08:00")),
+        due_before: None,
+        due_after: None,
+    }];
+    let (c, h, r) = (cal(), OfficeHours::default(), Rules::default());
+    // Two working days paused: 16/11 08:00 → 18/11 08:00.
+    assert_eq!(
+        Engine::new(&c, &h, &r).computed_due(&d).unwrap(),
+        Some(t("2026-11-18 08:00"))
+    );
+}
+
+#[test]
+fn extension_sets_the_due_date_once() {
+    let mut d = dossier("2026-11-02 08:00", 10);
+    d.extension = Some(Extension {
+        at: t("2026-11-13 09:00"),
+        due_before: t("2026-11-16 08:00"),
+        due_after: t("2026-11-20 17:00"),
+        reason: None,
+    });
+    d.due_at = Some(t("2026-11-20 17:00"));
+    let e = eval(&d, "2026-11-19 08:00");
+    assert_eq!(e.computed_due_at, Some(t("2026-11-20 17:00")));
+    assert_eq!(
+        (e.class, e.working_days_left, e.due_mismatch),
+        (Class::DueSoon, Some(1), false)
+    );
+}
+
+#[test]
+fn no_due_date_is_never_overdue() {
+    let mut d = dossier("2025-01-02 08:00", 0);
+    d.duration = None;
+    let e = eval(&d, "2027-12-01 08:00");
+    assert_eq!(e.class, Class::NoDueDate);
+    assert_eq!(e.working_days_late, None);
+}
+
+#[test]
+fn refused_and_withdrawn_are_closed() {
+    let mut d = dossier("2026-11-02 08:00", 1);
+    d.status = Status::Withdrawn;
+    assert_eq!(eval(&d, "2026-12-01 08:00").class, Class::Closed);
+}
+
+#[test]
+fn source_due_date_disagreeing_with_the_rules_is_flagged() {
+    let mut d = dossier("2026-11-02 08:00", 10);
+    // Ten calendar days instead of ten working days.
+    d.due_at = Some(t("2026-11-12 08:00"));
+    let e = eval(&d, "2026-11-03 08:00");
+    assert!(e.due_mismatch);
+    assert_eq!(
+        e.due_at,
+        Some(t("2026-11-12 08:00")),
+        "the citizen's promise is what counts"
+    );
+    assert_eq!(e.computed_due_at, Some(t("2026-11-16 08:00")));
+    // Within a quarter hour is rounding, not a disagreement.
+    d.due_at = Some(t("2026-11-16 08:15"));
+    assert!(!eval(&d, "2026-11-03 08:00").due_mismatch);
+}
+
+#[test]
+fn delay_is_attributed_to_the_step_that_overran() {
+    let mut d = dossier("2026-11-02 08:00", 10);
+    let step = |name: &str, unit: &str, start: &str, end: Option<&str>, due: &str| Step {
+        name: name.into(),
+        unit: unit.into(),
+        officer: Some(format!("cán bộ {unit}")),
+        started_at: t(start),
+        finished_at: end.map(t),
+        due_at: Some(t(due)),
+    };
+    d.steps = vec![
+        step(
+            "Tiếp nhận hồ sơ",
+            "Một cửa",
+            "2026-11-02 08:00",
+            Some("2026-11-02 10:00"),
+            "2026-11-03 08:00",
+        ),
+        step(
+            "Thẩm định",
+            "Phòng Kinh tế",
+            "2026-11-02 10:00",
+            Some("2026-11-16 09:00"),
+            "2026-11-12 08:00",
+        ),
+        step(
+            "Ký duyệt",
+            "UBND",
+            "2026-11-16 09:00",
+            None,
+            "2026-11-13 08:00",
+        ),
+    ];
+    let (c, h, r) = (cal(), OfficeHours::default(), Rules::default());
+    let delays = Engine::new(&c, &h, &r)
+        .step_delays(&d, t("2026-11-17 08:00"))
+        .unwrap();
+    assert_eq!(delays.len(), 2);
+    // Thẩm định: 12/11 08:00 → 16/11 09:00 is 2 working days and 1 hour over.
+    assert_eq!(delays[0].step, "Thẩm định");
+    assert_eq!(
+        (delays[0].working_days_over, delays[0].working_minutes_over),
+        (2, 2 * 480 + 60)
+    );
+    // Ký duyệt is still running past its due time.
+    assert_eq!(delays[1].step, "Ký duyệt");
+    assert_eq!(delays[1].finished_at, None);
+    let by_unit = summarise_delays(&delays, false);
+    assert_eq!(by_unit[0], ("Phòng Kinh tế".to_string(), 1, 2));
+}
+
+#[test]
+fn outside_the_calendar_is_an_error_naming_the_dossier() {
+    let d = dossier("2029-03-02 08:00", 3);
+    let (c, h, r) = (cal(), OfficeHours::default(), Rules::default());
+    let err = Engine::new(&c, &h, &r)
+        .computed_due(&d)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("dossier T-1") && err.contains("calendar"),
+        "{err}"
+    );
+}
+
+/// The simulator computes its due dates its own way (step by step as events
+/// happen); the engine recomputes them from the rules. They must agree on every
+/// dossier except those the simulator deliberately gets wrong.
+#[test]
+fn recomputed_due_dates_agree_with_the_simulated_source() {
+    use crate::simulator::world::{View, World, WorldSpec};
+    let now = t("2026-11-25 08:00");
+    let world = World::build(WorldSpec::new(3000, 11, now), cal(), OfficeHours::default());
+    let (c, h, r) = (cal(), OfficeHours::default(), Rules::default());
+    let engine = Engine::new(&c, &h, &r);
+    let (mut checked, mut flagged) = (0, 0);
+    for i in 0..3000 {
+        let Some(plan) = world.plan(i) else { continue };
+        let View::Record(d) = plan.view(now) else {
+            continue;
+        };
+        if d.pauses.iter().any(|p| p.ended_at.is_none()) || d.due_at.is_none() {
+            continue;
+        }
+        let e = engine.evaluate(&d, now).unwrap();
+        assert_eq!(
+            e.due_mismatch, plan.bad_source_due,
+            "dossier {}: {:?} vs {:?}",
+            d.code, d.due_at, e.computed_due_at
+        );
+        checked += 1;
+        flagged += usize::from(e.due_mismatch);
+    }
+    assert!(
+        checked > 2000 && flagged > 5,
+        "{checked} checked, {flagged} flagged"
+    );
+}

@@ -1,0 +1,258 @@
+//! The deadline engine's verdicts: the latest per dossier, and the append-only
+//! history of class changes.
+
+use super::dossiers::{DossierRow, dossier_cols, opt_fmt, opt_time};
+use super::{Context, Store, StoreError, with_pool};
+use crate::clock::fmt_db;
+use crate::deadline::{Class, Evaluation, StepDelay};
+use crate::dossier::Dossier;
+use chrono::NaiveDateTime;
+
+/// The step a delay is attributed to (the one furthest past its own due time).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DelayCause {
+    pub step: String,
+    pub unit: String,
+    pub officer: Option<String>,
+    pub working_days_over: i64,
+}
+
+impl From<&StepDelay> for DelayCause {
+    fn from(d: &StepDelay) -> DelayCause {
+        DelayCause {
+            step: d.step.clone(),
+            unit: d.unit.clone(),
+            officer: d.officer.clone(),
+            working_days_over: d.working_days_over,
+        }
+    }
+}
+
+/// An evaluation as stored, with the delay cause when there is one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredEvaluation {
+    pub class: Class,
+    pub due_at: Option<NaiveDateTime>,
+    pub computed_due_at: Option<NaiveDateTime>,
+    pub due_mismatch: bool,
+    pub working_days_left: Option<i64>,
+    pub working_days_late: Option<i64>,
+    pub delay: Option<DelayCause>,
+    pub class_since: Option<NaiveDateTime>,
+}
+
+impl StoredEvaluation {
+    pub fn new(e: &Evaluation, delay: Option<DelayCause>) -> StoredEvaluation {
+        StoredEvaluation {
+            class: e.class,
+            due_at: e.due_at,
+            computed_due_at: e.computed_due_at,
+            due_mismatch: e.due_mismatch,
+            working_days_left: e.working_days_left,
+            working_days_late: e.working_days_late,
+            delay,
+            class_since: None,
+        }
+    }
+
+    /// Same verdict, ignoring since when.
+    pub fn same_as(&self, other: &StoredEvaluation) -> bool {
+        StoredEvaluation {
+            class_since: None,
+            ..self.clone()
+        } == StoredEvaluation {
+            class_since: None,
+            ..other.clone()
+        }
+    }
+}
+
+/// A dossier due for evaluation, with its previous verdict.
+pub struct CheckCandidate {
+    pub id: i64,
+    pub dossier: Dossier,
+    pub previous: Option<StoredEvaluation>,
+}
+
+/// A new verdict to store.
+pub struct EvaluationChange {
+    pub dossier_id: i64,
+    pub previous: Option<Class>,
+    pub evaluation: StoredEvaluation,
+}
+
+#[derive(sqlx::FromRow)]
+struct CandidateRow {
+    #[sqlx(flatten)]
+    dossier: DossierRow,
+    e_class: Option<String>,
+    e_due_at: Option<String>,
+    e_computed_due_at: Option<String>,
+    e_due_mismatch: Option<i64>,
+    e_days_left: Option<i64>,
+    e_days_late: Option<i64>,
+    e_delay_step: Option<String>,
+    e_delay_unit: Option<String>,
+    e_delay_officer: Option<String>,
+    e_delay_days: Option<i64>,
+    e_class_since: Option<String>,
+}
+
+const OPEN_CLASSES: &str =
+    "'overdue', 'due_today', 'due_soon', 'not_yet_due', 'paused', 'no_due_date'";
+
+impl Store {
+    /// Up to `limit` dossiers after id `after`, by id, that need evaluating: never
+    /// evaluated, still open, or changed since their last evaluation.
+    pub async fn check_candidates(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<CheckCandidate>, StoreError> {
+        let sql = format!(
+            "SELECT {}, e.class AS e_class, e.due_at AS e_due_at, e.computed_due_at AS e_computed_due_at, \
+             e.due_mismatch AS e_due_mismatch, e.working_days_left AS e_days_left, e.working_days_late AS e_days_late, \
+             e.delay_step AS e_delay_step, e.delay_unit AS e_delay_unit, e.delay_officer AS e_delay_officer, \
+             e.delay_days AS e_delay_days, e.class_since AS e_class_since \
+             FROM dossiers d LEFT JOIN evaluations e ON e.dossier_id = d.id \
+             WHERE d.id > $1 AND d.deleted = 0 \
+             AND (e.dossier_id IS NULL OR e.class IN ({OPEN_CLASSES}) OR d.last_changed_at > e.evaluated_at) \
+             ORDER BY d.id LIMIT $2",
+            dossier_cols!()
+        );
+        let rows: Vec<CandidateRow> = with_pool!(self, pool => {
+            sqlx::query_as(&sql).bind(after).bind(limit).fetch_all(pool).await.ctx("reading dossiers to check")?
+        });
+        rows.into_iter()
+            .map(|r| {
+                let previous = match r.e_class.as_deref() {
+                    None => None,
+                    Some(c) => Some(StoredEvaluation {
+                        class: Class::parse(c).ok_or_else(|| {
+                            StoreError::Corrupt(format!("evaluation class '{c}'"))
+                        })?,
+                        due_at: opt_time(r.e_due_at.as_deref(), "evaluation due_at")?,
+                        computed_due_at: opt_time(
+                            r.e_computed_due_at.as_deref(),
+                            "evaluation computed_due_at",
+                        )?,
+                        due_mismatch: r.e_due_mismatch.unwrap_or(0) != 0,
+                        working_days_left: r.e_days_left,
+                        working_days_late: r.e_days_late,
+                        delay: r.e_delay_step.map(|step| DelayCause {
+                            step,
+                            unit: r.e_delay_unit.unwrap_or_default(),
+                            officer: r.e_delay_officer,
+                            working_days_over: r.e_delay_days.unwrap_or(0),
+                        }),
+                        class_since: opt_time(
+                            r.e_class_since.as_deref(),
+                            "evaluation class_since",
+                        )?,
+                    }),
+                };
+                let stored = r.dossier.into_stored(Vec::new())?;
+                Ok(CheckCandidate {
+                    id: stored.id,
+                    dossier: stored.dossier,
+                    previous,
+                })
+            })
+            .collect()
+    }
+
+    /// Stores new verdicts in one transaction; a change of class (or of the due
+    /// date judged against) is also appended to the classification history.
+    pub async fn save_evaluations(
+        &self,
+        changes: &[EvaluationChange],
+        now: NaiveDateTime,
+    ) -> Result<(), StoreError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let now_s = fmt_db(now);
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await.ctx("starting a check transaction")?;
+            for c in changes {
+                let e = &c.evaluation;
+                let class_changed = c.previous != Some(e.class);
+                sqlx::query(
+                    "INSERT INTO evaluations (dossier_id, class, due_at, computed_due_at, due_mismatch, working_days_left, \
+                     working_days_late, delay_step, delay_unit, delay_officer, delay_days, class_since, evaluated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) \
+                     ON CONFLICT (dossier_id) DO UPDATE SET class = excluded.class, due_at = excluded.due_at, \
+                     computed_due_at = excluded.computed_due_at, due_mismatch = excluded.due_mismatch, \
+                     working_days_left = excluded.working_days_left, working_days_late = excluded.working_days_late, \
+                     delay_step = excluded.delay_step, delay_unit = excluded.delay_unit, delay_officer = excluded.delay_officer, \
+                     delay_days = excluded.delay_days, evaluated_at = excluded.evaluated_at, \
+                     class_since = CASE WHEN evaluations.class = excluded.class THEN evaluations.class_since ELSE excluded.class_since END")
+                    .bind(c.dossier_id)
+                    .bind(e.class.as_str())
+                    .bind(opt_fmt(e.due_at))
+                    .bind(opt_fmt(e.computed_due_at))
+                    .bind(i64::from(e.due_mismatch))
+                    .bind(e.working_days_left)
+                    .bind(e.working_days_late)
+                    .bind(e.delay.as_ref().map(|d| d.step.clone()))
+                    .bind(e.delay.as_ref().map(|d| d.unit.clone()))
+                    .bind(e.delay.as_ref().and_then(|d| d.officer.clone()))
+                    .bind(e.delay.as_ref().map(|d| d.working_days_over))
+                    .bind(now_s.clone())
+                    .execute(&mut *tx)
+                    .await
+                    .ctx("saving an evaluation")?;
+                if class_changed {
+                    sqlx::query("INSERT INTO classification_history (dossier_id, at, from_class, to_class, due_at, working_days_left, working_days_late) \
+                                 VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                        .bind(c.dossier_id)
+                        .bind(now_s.clone())
+                        .bind(c.previous.map(Class::as_str))
+                        .bind(e.class.as_str())
+                        .bind(opt_fmt(e.due_at))
+                        .bind(e.working_days_left)
+                        .bind(e.working_days_late)
+                        .execute(&mut *tx)
+                        .await
+                        .ctx("recording a class change")?;
+                }
+            }
+            tx.commit().await.ctx("committing evaluations")?;
+            Ok(())
+        })
+    }
+
+    /// `(class, count)` over the latest evaluations of live dossiers.
+    pub async fn count_by_class(&self) -> Result<Vec<(Class, i64)>, StoreError> {
+        let rows: Vec<(String, i64)> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT e.class, COUNT(*) FROM evaluations e JOIN dossiers d ON d.id = e.dossier_id WHERE d.deleted = 0 GROUP BY e.class")
+                .fetch_all(pool).await.ctx("counting classes")?
+        });
+        let mut out: Vec<(Class, i64)> = rows
+            .into_iter()
+            .filter_map(|(c, n)| Class::parse(&c).map(|c| (c, n)))
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    /// `(from, to)` class changes of one dossier, oldest first.
+    pub async fn class_history(
+        &self,
+        dossier_id: i64,
+    ) -> Result<Vec<(Option<String>, String)>, StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query_as("SELECT from_class, to_class FROM classification_history WHERE dossier_id = $1 ORDER BY id")
+                .bind(dossier_id).fetch_all(pool).await.ctx("reading class history")
+        })
+    }
+
+    /// Live dossiers whose source due date disagrees with the rules.
+    pub async fn count_due_mismatches(&self) -> Result<i64, StoreError> {
+        with_pool!(self, pool => {
+            let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM evaluations e JOIN dossiers d ON d.id = e.dossier_id WHERE d.deleted = 0 AND e.due_mismatch = 1")
+                .fetch_one(pool).await.ctx("counting due-date mismatches")?;
+            Ok(n)
+        })
+    }
+}

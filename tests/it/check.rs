@@ -1,0 +1,103 @@
+//! `check` over a synced store: the stored verdicts match an independent
+//! evaluation of the source's truth, re-running changes nothing, and each day's
+//! class changes are recorded.
+
+use crate::support::*;
+use std::collections::BTreeMap;
+use tthc_watch::calendar::{Calendar, OfficeHours};
+use tthc_watch::check::run_check;
+use tthc_watch::clock::{Clock, from_vn};
+use tthc_watch::config::Shape;
+use tthc_watch::deadline::{Class, Engine, Rules};
+use tthc_watch::source::rest::RestSource;
+use tthc_watch::source::sync::sync_source;
+
+async fn check_roundtrip(backend: Backend) {
+    let sim = spawn_simulator(Shape::Native, 600, "").await;
+    let db = TestDb::new(backend).await;
+    let mut src = RestSource::new("tinh", &source_settings(Shape::Native, &sim.url)).unwrap();
+    let clock = Clock::fixed(from_vn(sim.sim.now()));
+    assert_eq!(
+        sync_source(&db.store, &mut src, 10, &clock).await.error,
+        None
+    );
+
+    let (cal, hours, rules) = (
+        Calendar::builtin().unwrap(),
+        OfficeHours::default(),
+        Rules::default(),
+    );
+    let engine = Engine::new(&cal, &hours, &rules);
+    let now = sim.sim.now();
+    let s = run_check(&db.store, &engine, now).await.unwrap();
+    let truth = sim.sim.snapshot();
+    assert_eq!(s.evaluated as usize, truth.len());
+    assert_eq!(s.errors, 0);
+
+    let mut expected: BTreeMap<Class, i64> = BTreeMap::new();
+    for d in &truth {
+        *expected
+            .entry(engine.evaluate(d, now).unwrap().class)
+            .or_default() += 1;
+    }
+    let stored: BTreeMap<Class, i64> = db
+        .store
+        .count_by_class()
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(stored, expected);
+    assert!(
+        expected.get(&Class::DueSoon).is_some_and(|n| *n > 0)
+            && expected.get(&Class::Overdue).is_some_and(|n| *n > 0)
+    );
+
+    // Same moment again: nothing to write.
+    let again = run_check(&db.store, &engine, now).await.unwrap();
+    assert_eq!((again.changed, again.class_changes), (0, 0), "{again}");
+
+    // The next working morning, without a poll: due-soon dossiers move on.
+    let next = cal
+        .add(now.date(), 1)
+        .unwrap()
+        .and_hms_opt(8, 0, 0)
+        .unwrap();
+    let later = run_check(&db.store, &engine, next).await.unwrap();
+    assert!(later.class_changes > 0, "{later}");
+    let moved = truth
+        .iter()
+        .find(|d| {
+            engine.evaluate(d, now).unwrap().class == Class::DueSoon
+                && engine.evaluate(d, next).unwrap().class == Class::DueToday
+        })
+        .expect("a dossier due soon today is due tomorrow");
+    let id = db
+        .store
+        .dossier("tinh", &moved.code)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let history = db.store.class_history(id).await.unwrap();
+    assert_eq!(
+        history,
+        vec![
+            (None, "due_soon".to_string()),
+            (Some("due_soon".to_string()), "due_today".to_string())
+        ]
+    );
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn check_classifies_every_dossier_sqlite() {
+    check_roundtrip(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn check_classifies_every_dossier_postgres() {
+    if postgres_available().await {
+        check_roundtrip(Backend::Postgres).await;
+    }
+}
