@@ -116,9 +116,9 @@ async fn check_with(settings: &Settings, store: &Store, clock: &Clock) -> Result
         println!("WARNING: {w}");
     }
     let engine = Engine::new(&cal, &hours, &rules);
-    Ok(run_check(store, &engine, now)
+    run_check(store, &engine, now)
         .await
-        .context("evaluating deadlines")?)
+        .context("evaluating deadlines")
 }
 
 /// `tthc-watch calendar add DATE N`.

@@ -14,7 +14,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, thiserror::Error)]
 pub enum DeadlineError {
     #[error("dossier {code}: {source}")]
-    Calendar { code: String, source: CalendarError },
+    Calendar {
+        code: String,
+        source: Box<CalendarError>,
+    },
 }
 
 /// How a finished supplementation moves the due date.
@@ -186,7 +189,7 @@ impl<'a> Engine<'a> {
     fn err(d: &Dossier) -> impl Fn(CalendarError) -> DeadlineError + '_ {
         move |source| DeadlineError::Calendar {
             code: d.code.clone(),
-            source,
+            source: Box::new(source),
         }
     }
 
@@ -333,7 +336,7 @@ impl<'a> Engine<'a> {
                 working_minutes_over: minutes,
             });
         }
-        out.sort_by(|a, b| b.working_minutes_over.cmp(&a.working_minutes_over));
+        out.sort_by_key(|d| std::cmp::Reverse(d.working_minutes_over));
         Ok(out)
     }
 }
