@@ -103,6 +103,21 @@ pub async fn check(settings: &Settings, clock: &Clock) -> Result<CheckSummary> {
     let summary = check_with(settings, &store, clock).await?;
     println!("{summary}");
     println!("{}", class_table(&store.count_by_class().await?));
+    for (title, by_officer) in [
+        (
+            "delays by unit (late and overdue dossiers, working days over the step's time):",
+            false,
+        ),
+        ("delays by officer:", true),
+    ] {
+        let rows = store.delay_summary(by_officer).await?;
+        if !rows.is_empty() {
+            println!("{title}");
+            for (who, n, days) in rows.iter().take(10) {
+                println!("  {who:<44} {n:>5} hồ sơ {days:>6} ngày");
+            }
+        }
+    }
     store.close().await;
     Ok(summary)
 }

@@ -247,6 +247,27 @@ impl Store {
         })
     }
 
+    /// Where late and overdue dossiers were held: `(unit or officer, dossiers,
+    /// working days over)`, the worst first.
+    pub async fn delay_summary(
+        &self,
+        by_officer: bool,
+    ) -> Result<Vec<(String, i64, i64)>, StoreError> {
+        let col = if by_officer {
+            "COALESCE(e.delay_officer, '(chưa rõ)')"
+        } else {
+            "e.delay_unit"
+        };
+        let sql = format!(
+            "SELECT {col}, COUNT(*), SUM(e.delay_days) FROM evaluations e JOIN dossiers d ON d.id = e.dossier_id \
+             WHERE d.deleted = 0 AND e.delay_step IS NOT NULL AND e.class IN ('overdue', 'late') \
+             GROUP BY {col} ORDER BY SUM(e.delay_days) DESC, {col}"
+        );
+        with_pool!(self, pool => {
+            sqlx::query_as(&sql).fetch_all(pool).await.ctx("summarising delays")
+        })
+    }
+
     /// Live dossiers whose source due date disagrees with the rules.
     pub async fn count_due_mismatches(&self) -> Result<i64, StoreError> {
         with_pool!(self, pool => {

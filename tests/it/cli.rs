@@ -148,3 +148,21 @@ async fn check_command_prints_classes_in_vietnamese() {
         "{out}"
     );
 }
+
+#[test]
+fn calendar_propose_prints_a_loadable_draft() {
+    let (ok, out, err) = run(bin().args(["calendar", "propose", "2028"]));
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("[years.2028]") && out.contains("provisional = true"),
+        "{out}"
+    );
+    // Mùng 1 Tết Mậu Thân is 26/01/2028 (UTC+7).
+    assert!(out.contains("2028-01-26"), "{out}");
+    let shipped =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/calendar.toml"))
+            .unwrap();
+    let extended = format!("{shipped}\n{out}");
+    tthc_watch::calendar::Calendar::from_toml_str(&extended, "extended.toml")
+        .expect("the draft extends the shipped calendar");
+}
