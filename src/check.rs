@@ -4,6 +4,8 @@
 //! rest go on.
 
 use crate::deadline::{Class, Engine};
+use crate::escalation::{Ladder, plan_alerts};
+use crate::routing::Routing;
 use crate::store::{DelayCause, EvaluationChange, Store, StoreError, StoredEvaluation};
 use chrono::NaiveDateTime;
 use std::collections::{BTreeMap, HashMap};
@@ -19,6 +21,8 @@ pub struct CheckSummary {
     pub class_changes: u64,
     pub by_class: BTreeMap<Class, u64>,
     pub due_mismatches: u64,
+    /// Rungs reached (each stored once; repeats are ignored by the store).
+    pub alerts: u64,
     pub errors: u64,
     pub first_error: Option<String>,
     pub elapsed: std::time::Duration,
@@ -43,9 +47,16 @@ impl fmt::Display for CheckSummary {
     }
 }
 
+/// Who to tell, when verdicts reach the escalation ladder.
+pub struct Escalation<'a> {
+    pub routing: &'a Routing,
+    pub ladder: &'a Ladder,
+}
+
 pub async fn run_check(
     store: &Store,
     engine: &Engine<'_>,
+    escalation: Option<&Escalation<'_>>,
     now: NaiveDateTime,
 ) -> Result<CheckSummary, StoreError> {
     let started = Instant::now();
@@ -73,6 +84,15 @@ pub async fn run_check(
             .map(|(c, _)| c.id)
             .collect();
         let mut steps = store.steps_of(&needs_steps).await?;
+        let overdue: Vec<i64> = verdicts
+            .iter()
+            .filter(|(_, e)| e.class == Class::Overdue)
+            .map(|(c, _)| c.id)
+            .collect();
+        let apologised = match escalation {
+            Some(_) => store.issued_apologies(&overdue).await?,
+            None => Default::default(),
+        };
         let mut changes = Vec::new();
         for (c, e) in verdicts {
             summary.evaluated += 1;
@@ -96,10 +116,22 @@ pub async fn run_check(
             let previous = c.previous.as_ref().map(|p| p.class);
             summary.changed += 1;
             summary.class_changes += u64::from(previous != Some(new.class));
+            let alerts = match escalation {
+                Some(x) => plan_alerts(
+                    &c.dossier,
+                    &new,
+                    apologised.contains(&c.id),
+                    x.routing,
+                    x.ladder,
+                ),
+                None => Vec::new(),
+            };
+            summary.alerts += alerts.len() as u64;
             changes.push(EvaluationChange {
                 dossier_id: c.id,
                 previous,
                 evaluation: new,
+                alerts,
             });
         }
         store.save_evaluations(&changes, now).await?;

@@ -2,10 +2,15 @@
 //! the library, print a summary. `anyhow` lives here and in `main`, nowhere else.
 
 use crate::calendar::{Calendar, OfficeHours};
-use crate::check::{CheckSummary, class_table, run_check};
+use crate::check::{CheckSummary, Escalation, class_table, run_check};
 use crate::clock::Clock;
 use crate::config::{AuthSettings, LogFormat, Settings, Shape, SourceSettings};
 use crate::deadline::Engine;
+use crate::notify::compose::Composer;
+use crate::notify::digest::{DigestOutcome, make_digest};
+use crate::notify::mailer::{DrainSummary, Mailer, drain};
+use crate::notify::templates::Templates;
+use crate::routing::Routing;
 use crate::simulator::{Faults, Simulator, SimulatorOptions};
 use crate::source::sync::{SyncSummary, sync_all};
 use crate::store::Store;
@@ -97,11 +102,55 @@ pub fn load_calendar(settings: &Settings) -> Result<(Calendar, OfficeHours)> {
     Ok((cal, settings.calendar.office_hours()))
 }
 
-/// `tthc-watch check`: evaluates every dossier that needs it at `now`.
+/// Everything rules-as-data the escalation steps need, loaded and checked.
+pub struct Rules {
+    pub calendar: Calendar,
+    pub hours: OfficeHours,
+    pub deadline: crate::deadline::Rules,
+    pub routing: Routing,
+    pub ladder: crate::escalation::Ladder,
+    pub templates: Templates,
+}
+
+impl Rules {
+    pub fn load(settings: &Settings) -> Result<Rules> {
+        let (calendar, hours) = load_calendar(settings)?;
+        Ok(Rules {
+            calendar,
+            hours,
+            deadline: settings.deadline.rules(),
+            routing: settings
+                .escalation
+                .routing()
+                .context("loading routing (escalation.routing_file)")?,
+            ladder: settings.escalation.ladder(),
+            templates: Templates::load(&settings.escalation.templates_dir)
+                .context("loading email templates (escalation.templates_dir)")?,
+        })
+    }
+
+    pub fn composer(&self, settings: &Settings) -> Composer<'_> {
+        let domain = settings
+            .mail
+            .from
+            .rsplit_once('@')
+            .map(|(_, d)| d.trim_end_matches('>').to_owned())
+            .unwrap_or_else(|| "tthc-watch.local".into());
+        Composer {
+            routing: &self.routing,
+            templates: &self.templates,
+            mask_applicant: settings.escalation.mask_applicant,
+            domain,
+        }
+    }
+}
+
+/// `tthc-watch check`: evaluates every dossier that needs it at `now`, fires
+/// the escalation ladder and queues the messages.
 pub async fn check(settings: &Settings, clock: &Clock) -> Result<CheckSummary> {
     let store = open_store(settings).await?;
-    let summary = check_with(settings, &store, clock).await?;
-    println!("{summary}");
+    let rules = Rules::load(settings)?;
+    let summary = check_with(settings, &rules, &store, clock).await?;
     println!("{}", class_table(&store.count_by_class().await?));
     for (title, by_officer) in [
         (
@@ -122,18 +171,97 @@ pub async fn check(settings: &Settings, clock: &Clock) -> Result<CheckSummary> {
     Ok(summary)
 }
 
-async fn check_with(settings: &Settings, store: &Store, clock: &Clock) -> Result<CheckSummary> {
-    let (cal, hours) = load_calendar(settings)?;
-    let rules = settings.deadline.rules();
+/// One evaluation and escalation: verdicts, alerts, messages, stale-data alerts.
+pub async fn check_with(
+    settings: &Settings,
+    rules: &Rules,
+    store: &Store,
+    clock: &Clock,
+) -> Result<CheckSummary> {
     let now = clock.now_vn();
-    if let Some(w) = cal.coverage_warning(now.date()) {
+    if let Some(w) = rules.calendar.coverage_warning(now.date()) {
         tracing::warn!("{w}");
         println!("WARNING: {w}");
     }
-    let engine = Engine::new(&cal, &hours, &rules);
-    run_check(store, &engine, now)
+    let engine = Engine::new(&rules.calendar, &rules.hours, &rules.deadline);
+    let escalation = Escalation {
+        routing: &rules.routing,
+        ladder: &rules.ladder,
+    };
+    let summary = run_check(store, &engine, Some(&escalation), now)
         .await
-        .context("evaluating deadlines")
+        .context("evaluating deadlines")?;
+    println!("{summary}");
+    let composer = rules.composer(settings);
+    let alerts = composer
+        .compose_alerts(store, now)
+        .await
+        .context("composing alert messages")?;
+    let stale = composer
+        .compose_stale(store, settings.escalation.stale_after_minutes, now)
+        .await
+        .context("composing stale-data alerts")?;
+    println!("escalation: {alerts} alert messages queued, {stale} data-freshness messages queued");
+    Ok(summary)
+}
+
+/// `tthc-watch digest`: the centre's morning digest (nothing on days off unless forced).
+pub async fn digest(settings: &Settings, clock: &Clock, force: bool) -> Result<DigestOutcome> {
+    let store = open_store(settings).await?;
+    let rules = Rules::load(settings)?;
+    let outcome = digest_with(settings, &rules, &store, clock, force).await?;
+    store.close().await;
+    Ok(outcome)
+}
+
+pub async fn digest_with(
+    settings: &Settings,
+    rules: &Rules,
+    store: &Store,
+    clock: &Clock,
+    force: bool,
+) -> Result<DigestOutcome> {
+    let outcome = make_digest(
+        &rules.composer(settings),
+        store,
+        &rules.calendar,
+        rules.deadline.warning_days,
+        settings.escalation.stale_after_minutes,
+        clock.now_vn(),
+        force,
+    )
+    .await
+    .context("making the digest")?;
+    match &outcome {
+        DigestOutcome::Queued {
+            messages,
+            overdue,
+            due_today,
+            due_soon,
+        } => println!(
+            "digest: {messages} messages queued for the centre ({overdue} overdue, {due_today} due today, {due_soon} due soon)"
+        ),
+        DigestOutcome::AlreadyDone => println!("digest: today's digest was already made"),
+        DigestOutcome::DayOff => {
+            println!("digest: today is not a working day; no digest (use --force to make one)")
+        }
+    }
+    Ok(outcome)
+}
+
+/// `tthc-watch send`: one drain of the outbox.
+pub async fn send(settings: &Settings, clock: &Clock) -> Result<DrainSummary> {
+    let store = open_store(settings).await?;
+    let s = send_with(settings, &store, clock).await?;
+    store.close().await;
+    Ok(s)
+}
+
+pub async fn send_with(settings: &Settings, store: &Store, clock: &Clock) -> Result<DrainSummary> {
+    let mailer = Mailer::from_settings(&settings.mail)?;
+    let s = drain(store, &mailer, &settings.mail, clock.now_vn()).await?;
+    println!("{s}");
+    Ok(s)
 }
 
 /// `tthc-watch calendar add DATE N`.
@@ -236,6 +364,8 @@ pub async fn demo(base: &Settings, a: &DemoArgs) -> Result<()> {
 
     let mut settings = base.clone();
     settings.database.url = format!("sqlite://{}", a.dir.join("tthc-watch.db").display());
+    settings.mail.transport = crate::config::MailTransport::File;
+    settings.mail.file_dir = a.dir.join("mail").display().to_string();
     adhoc_source(
         &mut settings,
         &format!("http://{addr}"),
@@ -262,11 +392,14 @@ pub async fn demo(base: &Settings, a: &DemoArgs) -> Result<()> {
             s.cancel();
         });
     }
+    let rules = Rules::load(&settings)?;
     loop {
         for s in sync_all(&settings, &store, &clock).await {
             println!("{s}");
         }
-        println!("{}", check_with(&settings, &store, &clock).await?);
+        check_with(&settings, &rules, &store, &clock).await?;
+        digest_with(&settings, &rules, &store, &clock, false).await?;
+        send_with(&settings, &store, &clock).await?;
         print_summary(&store, &a.dir).await?;
         if a.once {
             break;
@@ -302,6 +435,16 @@ async fn print_summary(store: &Store, dir: &Path) -> Result<()> {
     println!(
         "quarantined records: {}",
         store.count_rows("quarantine").await?
+    );
+    let outbox = store.outbox_counts().await?;
+    println!(
+        "emails: {} (written to {})",
+        outbox
+            .iter()
+            .map(|(s, n)| format!("{n} {s}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        dir.join("mail").display()
     );
     println!("data in {}", dir.display());
     Ok(())

@@ -35,6 +35,8 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub calendar: CalendarSettings,
     pub deadline: DeadlineSettings,
+    pub escalation: EscalationSettings,
+    pub mail: MailSettings,
     pub log: LogSettings,
     #[serde(default)]
     pub sources: BTreeMap<String, SourceSettings>,
@@ -102,6 +104,78 @@ impl DeadlineSettings {
             supplement: self.supplement,
             mismatch_tolerance_minutes: self.mismatch_tolerance_minutes,
         }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscalationSettings {
+    pub routing_file: String,
+    pub no_apology_after_days: u32,
+    pub stale_after_minutes: i64,
+    pub mask_applicant: bool,
+    pub templates_dir: String,
+}
+
+impl EscalationSettings {
+    pub fn routing(&self) -> Result<crate::routing::Routing, crate::routing::RoutingError> {
+        if self.routing_file.trim().is_empty() {
+            crate::routing::Routing::builtin()
+        } else {
+            crate::routing::Routing::load(Path::new(&self.routing_file))
+        }
+    }
+
+    pub fn ladder(&self) -> crate::escalation::Ladder {
+        crate::escalation::Ladder {
+            no_apology_after_days: i64::from(self.no_apology_after_days),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransport {
+    Smtp,
+    File,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    None,
+    Starttls,
+    Tls,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSettings {
+    pub transport: MailTransport,
+    pub from: String,
+    pub file_dir: String,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub smtp_security: SmtpSecurity,
+    pub smtp_username: String,
+    pub smtp_password: String,
+    pub timeout_secs: u64,
+    pub max_attempts: u32,
+    pub backoff_base_secs: i64,
+    pub backoff_cap_secs: i64,
+}
+
+impl fmt::Debug for MailSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MailSettings")
+            .field("transport", &self.transport)
+            .field("from", &self.from)
+            .field("smtp_host", &self.smtp_host)
+            .field("smtp_port", &self.smtp_port)
+            .field("smtp_security", &self.smtp_security)
+            .field("smtp_username", &self.smtp_username)
+            .field("smtp_password", &"<redacted>")
+            .finish_non_exhaustive()
     }
 }
 
@@ -339,6 +413,36 @@ impl Settings {
             return Err(key_err(
                 "deadline.mismatch_tolerance_minutes",
                 "must not be negative".into(),
+            ));
+        }
+        if let Err(e) = self.escalation.routing() {
+            return Err(key_err("escalation.routing_file", e.to_string()));
+        }
+        if self.escalation.stale_after_minutes < 1 {
+            return Err(key_err(
+                "escalation.stale_after_minutes",
+                "must be at least 1".into(),
+            ));
+        }
+        if let Err(e) = crate::notify::templates::Templates::load(&self.escalation.templates_dir) {
+            return Err(key_err("escalation.templates_dir", e.to_string()));
+        }
+        if let Err(e) = self.mail.from.parse::<lettre::message::Mailbox>() {
+            return Err(key_err(
+                "mail.from",
+                format!(
+                    "'{}' is not a mailbox such as \"tthc-watch <tthc@example.vn>\": {e}",
+                    self.mail.from
+                ),
+            ));
+        }
+        if self.mail.max_attempts == 0
+            || self.mail.backoff_base_secs < 1
+            || self.mail.backoff_cap_secs < self.mail.backoff_base_secs
+        {
+            return Err(key_err(
+                "mail.max_attempts / mail.backoff_*",
+                "expected max_attempts ≥ 1 and 1 ≤ backoff_base_secs ≤ backoff_cap_secs".into(),
             ));
         }
         if let Err(e) = self.calendar.load() {

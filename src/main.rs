@@ -101,6 +101,22 @@ enum Command {
         #[arg(long)]
         database_url: Option<String>,
     },
+    /// Make the centre's morning digest (nothing on days off unless --force).
+    Digest {
+        #[arg(long, value_parser = now_arg)]
+        now: Option<DateTime<Utc>>,
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// Send every message due in the outbox.
+    Send {
+        #[arg(long, value_parser = now_arg)]
+        now: Option<DateTime<Utc>>,
+        #[arg(long)]
+        database_url: Option<String>,
+    },
     /// Working-day arithmetic on the official calendar.
     Calendar {
         #[command(subcommand)]
@@ -143,7 +159,12 @@ async fn run(cli: Cli) -> Result<()> {
         return Ok(());
     }
     let mut settings = Settings::load(cli.config.as_deref())?;
-    commands::init_logging(settings.log.format, &settings.log.level);
+    // The demo talks to a person at a terminal: only warnings, unless asked.
+    let level = match cli.command {
+        Command::Demo { .. } if settings.log.level == "info" => "warn",
+        _ => settings.log.level.as_str(),
+    };
+    commands::init_logging(settings.log.format, level);
     match cli.command {
         Command::Demo {
             dir,
@@ -207,6 +228,26 @@ async fn run(cli: Cli) -> Result<()> {
                 settings.database.url = url;
             }
             commands::check(&settings, &Clock::from_option(now))
+                .await
+                .map(|_| ())
+        }
+        Command::Digest {
+            now,
+            force,
+            database_url,
+        } => {
+            if let Some(url) = database_url {
+                settings.database.url = url;
+            }
+            commands::digest(&settings, &Clock::from_option(now), force)
+                .await
+                .map(|_| ())
+        }
+        Command::Send { now, database_url } => {
+            if let Some(url) = database_url {
+                settings.database.url = url;
+            }
+            commands::send(&settings, &Clock::from_option(now))
                 .await
                 .map(|_| ())
         }

@@ -79,6 +79,9 @@ pub struct EvaluationChange {
     pub dossier_id: i64,
     pub previous: Option<Class>,
     pub evaluation: StoredEvaluation,
+    /// Rungs of the ladder this verdict reaches; each is stored once per
+    /// (dossier, rung, due date, recipient), in the same transaction.
+    pub alerts: Vec<crate::escalation::PlannedAlert>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -215,6 +218,22 @@ impl Store {
                         .execute(&mut *tx)
                         .await
                         .ctx("recording a class change")?;
+                }
+                let due_key = opt_fmt(e.due_at).unwrap_or_default();
+                for a in &c.alerts {
+                    sqlx::query("INSERT INTO alerts (dossier_id, rung, due_at, recipient, recipient_name, recipient_role, unrouted, created_at) \
+                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (dossier_id, rung, due_at, recipient) DO NOTHING")
+                        .bind(c.dossier_id)
+                        .bind(a.rung.as_str())
+                        .bind(due_key.clone())
+                        .bind(a.recipient.email.clone())
+                        .bind(a.recipient.name.clone())
+                        .bind(a.recipient.role)
+                        .bind(i64::from(a.unrouted))
+                        .bind(now_s.clone())
+                        .execute(&mut *tx)
+                        .await
+                        .ctx("recording an alert")?;
                 }
             }
             tx.commit().await.ctx("committing evaluations")?;

@@ -4,9 +4,11 @@
 
 mod dossiers;
 mod evaluations;
+mod outbox;
 
 pub use dossiers::{PageOutcome, QuarantineRecord, StoredDossier, SyncRun, SyncState};
 pub use evaluations::{CheckCandidate, DelayCause, EvaluationChange, StoredEvaluation};
+pub use outbox::{DossierLine, NewMessage, OutboxRow, SourceFreshness};
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{

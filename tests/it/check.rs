@@ -29,7 +29,7 @@ async fn check_roundtrip(backend: Backend) {
     );
     let engine = Engine::new(&cal, &hours, &rules);
     let now = sim.sim.now();
-    let s = run_check(&db.store, &engine, now).await.unwrap();
+    let s = run_check(&db.store, &engine, None, now).await.unwrap();
     let truth = sim.sim.snapshot();
     assert_eq!(s.evaluated as usize, truth.len());
     assert_eq!(s.errors, 0);
@@ -54,7 +54,7 @@ async fn check_roundtrip(backend: Backend) {
     );
 
     // Same moment again: nothing to write.
-    let again = run_check(&db.store, &engine, now).await.unwrap();
+    let again = run_check(&db.store, &engine, None, now).await.unwrap();
     assert_eq!((again.changed, again.class_changes), (0, 0), "{again}");
 
     // The next working morning, without a poll: due-soon dossiers move on.
@@ -63,7 +63,7 @@ async fn check_roundtrip(backend: Backend) {
         .unwrap()
         .and_hms_opt(8, 0, 0)
         .unwrap();
-    let later = run_check(&db.store, &engine, next).await.unwrap();
+    let later = run_check(&db.store, &engine, None, next).await.unwrap();
     assert!(later.class_changes > 0, "{later}");
     let moved = truth
         .iter()

@@ -147,7 +147,10 @@ async fn check_command_prints_classes_in_vietnamese() {
             && out.contains("Hoàn thành trước hạn"),
         "{out}"
     );
-    assert!(out.contains("delays by unit") && out.contains(" hồ sơ "), "{out}");
+    assert!(
+        out.contains("delays by unit") && out.contains(" hồ sơ "),
+        "{out}"
+    );
 }
 
 #[test]

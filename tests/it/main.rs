@@ -3,5 +3,6 @@
 
 mod check;
 mod cli;
+mod escalation;
 mod support;
 mod sync;

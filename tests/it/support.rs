@@ -6,6 +6,7 @@ use tokio_util::sync::CancellationToken;
 use tthc_watch::calendar::{Calendar, OfficeHours};
 use tthc_watch::config::{AuthSettings, Shape, SourceSettings};
 use tthc_watch::dossier::Dossier;
+
 use tthc_watch::simulator::{Faults, Simulator, SimulatorOptions};
 use tthc_watch::store::Store;
 
@@ -226,4 +227,127 @@ pub fn core(d: &Dossier) -> serde_json::Value {
         "steps": d.steps,
         "duration_minutes": d.duration.map(|x| x.working_minutes(480)),
     })
+}
+
+/// A real SMTP server process (tests/smtp_sink.py on Debian's python3-aiosmtpd).
+pub struct SmtpSink {
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    child: std::process::Child,
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl SmtpSink {
+    pub fn start() -> SmtpSink {
+        use std::io::BufRead;
+        let python =
+            std::env::var("TTHC_WATCH_TEST_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into());
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut child = std::process::Command::new(&python)
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp_sink.py"))
+            .arg(dir.path())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start the SMTP test server with {python}: {e} (apt-get install python3-aiosmtpd)"));
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("SMTP test server port");
+        let port = line.trim().parse().unwrap_or_else(|_| {
+            panic!("SMTP test server did not start (is python3-aiosmtpd installed?): '{line}'")
+        });
+        SmtpSink { port, dir, child }
+    }
+
+    /// Every message received so far, decoded, in arrival order.
+    pub fn messages(&self) -> Vec<serde_json::Value> {
+        let mut names: Vec<_> = std::fs::read_dir(self.dir.path())
+            .expect("sink dir")
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        names.sort();
+        names
+            .into_iter()
+            .map(|p| {
+                serde_json::from_str(&std::fs::read_to_string(p).expect("read")).expect("json")
+            })
+            .collect()
+    }
+
+    fn flag(&self, name: &str, on: bool) {
+        let p = self.dir.path().join(name);
+        if on {
+            std::fs::write(p, "").expect("flag");
+        } else {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+
+    /// Answer 451 (try later) while on.
+    pub fn refuse(&self, on: bool) {
+        self.flag("refuse", on);
+    }
+
+    /// Answer 550 (permanent) while on.
+    pub fn reject(&self, on: bool) {
+        self.flag("reject", on);
+    }
+}
+
+/// Settings for a test: the given database, SMTP to the sink.
+pub fn test_settings(db_url: &str, smtp_port: u16) -> tthc_watch::config::Settings {
+    let mut s = tthc_watch::config::Settings::load_with_env(None, Vec::new()).expect("defaults");
+    s.database.url = db_url.to_owned();
+    s.mail.transport = tthc_watch::config::MailTransport::Smtp;
+    s.mail.smtp_host = "127.0.0.1".into();
+    s.mail.smtp_port = smtp_port;
+    s.mail.timeout_secs = 5;
+    s
+}
+
+/// A dossier for scripted scenarios.
+pub fn scripted_dossier(
+    code: &str,
+    field: &str,
+    unit: &str,
+    received: &str,
+    days: u32,
+    due: &str,
+) -> Dossier {
+    Dossier {
+        code: code.into(),
+        procedure_code: Some("1.004227".into()),
+        procedure_name: "Đăng ký biến động quyền sử dụng đất".into(),
+        field_code: field.into(),
+        field_name: "Đất đai".into(),
+        unit_code: unit.into(),
+        unit_name: "Phòng Kinh tế, Hạ tầng và Đô thị".into(),
+        officer: Some("Trần Văn Hùng".into()),
+        applicant_name: "Nguyễn Thị Hồng".into(),
+        applicant_kind: tthc_watch::dossier::ApplicantKind::Person,
+        applicant_id_no: Some("056190000001".into()),
+        applicant_phone: Some("0905000001".into()),
+        applicant_email: None,
+        summary: None,
+        channel: tthc_watch::dossier::Channel::Direct,
+        status: tthc_watch::dossier::Status::Processing,
+        submitted_at: None,
+        received_at: t(received),
+        due_at: Some(t(due)),
+        finished_at: None,
+        returned_at: None,
+        duration: Some(tthc_watch::dossier::Duration::WorkingDays(days)),
+        steps: vec![],
+        pauses: vec![],
+        extension: None,
+        updated_at: t(received),
+    }
 }

@@ -1,0 +1,205 @@
+//! The centre's morning digest: what is due soon, due today and late, by unit
+//! and field; what changed since the previous digest; data freshness; source due
+//! dates that disagree with the rules; mail that could not be delivered.
+
+use super::compose::{ComposeError, Composer, Item};
+use super::{CommitteeCtx, vn_date, vn_datetime};
+use crate::calendar::Calendar;
+use crate::store::{NewMessage, Store};
+use chrono::NaiveDateTime;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum DigestOutcome {
+    /// Messages queued for the centre.
+    Queued {
+        messages: u64,
+        overdue: usize,
+        due_today: usize,
+        due_soon: usize,
+    },
+    /// Today already has a digest.
+    AlreadyDone,
+    /// Not a working day (and not forced).
+    DayOff,
+}
+
+#[derive(Serialize, Default)]
+struct Row {
+    name: String,
+    overdue: usize,
+    due_today: usize,
+    due_soon: usize,
+}
+
+#[derive(Serialize)]
+struct Section {
+    title: &'static str,
+    items: Vec<Item>,
+}
+
+fn tally(rows: &mut BTreeMap<String, Row>, name: &str, class: &str) {
+    let r = rows.entry(name.to_owned()).or_insert_with(|| Row {
+        name: name.to_owned(),
+        ..Row::default()
+    });
+    match class {
+        "overdue" => r.overdue += 1,
+        "due_today" => r.due_today += 1,
+        _ => r.due_soon += 1,
+    }
+}
+
+fn sorted(rows: BTreeMap<String, Row>) -> Vec<Row> {
+    let mut v: Vec<Row> = rows.into_values().collect();
+    v.sort_by(|a, b| {
+        (b.overdue, b.due_today, b.due_soon)
+            .cmp(&(a.overdue, a.due_today, a.due_soon))
+            .then(a.name.cmp(&b.name))
+    });
+    v
+}
+
+/// Builds today's digest and queues it for every centre address, once per day.
+pub async fn make_digest(
+    composer: &Composer<'_>,
+    store: &Store,
+    calendar: &Calendar,
+    warning_days: i64,
+    stale_after_minutes: i64,
+    now: NaiveDateTime,
+    force: bool,
+) -> Result<DigestOutcome, ComposeError> {
+    let today = now.date();
+    if !force && !calendar.is_working_day(today).unwrap_or(true) {
+        return Ok(DigestOutcome::DayOff);
+    }
+    let date_key = today.format("%Y-%m-%d").to_string();
+    if store.digest_exists(&date_key).await? {
+        return Ok(DigestOutcome::AlreadyDone);
+    }
+    let since = store
+        .last_digest_at()
+        .await?
+        .unwrap_or(now - chrono::Duration::days(1));
+    let lines = store.at_risk_lines().await?;
+    let (mut by_unit, mut by_field) = (BTreeMap::new(), BTreeMap::new());
+    let mut sections = [
+        Section {
+            title: "Hồ sơ quá hạn",
+            items: vec![],
+        },
+        Section {
+            title: "Hồ sơ đến hạn hôm nay",
+            items: vec![],
+        },
+        Section {
+            title: "Hồ sơ sắp đến hạn",
+            items: vec![],
+        },
+    ];
+    for l in &lines {
+        tally(&mut by_unit, &l.unit_name, &l.class);
+        tally(&mut by_field, &l.field_name, &l.class);
+        let k = match l.class.as_str() {
+            "overdue" => 0,
+            "due_today" => 1,
+            _ => 2,
+        };
+        sections[k].items.push(composer.item(l, None));
+    }
+    let unrouted = sections
+        .iter()
+        .flat_map(|s| &s.items)
+        .filter(|i| i.unrouted)
+        .count();
+    let changes = store.class_changes_since(since).await?;
+    let n = |classes: &[&str]| -> i64 {
+        changes
+            .iter()
+            .filter(|(c, _)| classes.contains(&c.as_str()))
+            .map(|(_, k)| k)
+            .sum()
+    };
+    let mismatches: Vec<serde_json::Value> = store
+        .open_mismatches(50)
+        .await?
+        .into_iter()
+        .map(|l| {
+            let f = |s: Option<String>| s.as_deref().and_then(crate::clock::parse_db).map_or_else(|| "……".into(), vn_datetime);
+            serde_json::json!({ "code": l.code, "source_due": f(l.due_at), "computed_due": f(l.computed_due_at) })
+        })
+        .collect();
+    let sources: Vec<serde_json::Value> = store
+        .sync_freshness()
+        .await?
+        .into_iter()
+        .map(|(name, ok, err)| {
+            let stale = ok.is_none_or(|t| (now - t).num_minutes() >= stale_after_minutes);
+            serde_json::json!({ "name": name, "last_success": ok.map(vn_datetime), "stale": stale, "last_error": err })
+        })
+        .collect();
+    let failed: Vec<serde_json::Value> = store
+        .failed_messages()
+        .await?
+        .into_iter()
+        .map(|(r, s, e)| serde_json::json!({ "recipient": r, "subject": s, "error": e.unwrap_or_default() }))
+        .collect();
+    let counts = (
+        sections[0].items.len(),
+        sections[1].items.len(),
+        sections[2].items.len(),
+    );
+    let ctx = serde_json::json!({
+        "committee": CommitteeCtx::from(composer.routing),
+        "centre": composer.routing.centre.name,
+        "date": vn_date(now),
+        "generated": vn_datetime(now),
+        "since": vn_datetime(since),
+        "warning_days": warning_days,
+        "counts": { "overdue": counts.0, "due_today": counts.1, "due_soon": counts.2 },
+        "unrouted": unrouted,
+        "changes": {
+            "newly_at_risk": n(&["due_soon", "due_today"]),
+            "newly_late": n(&["overdue"]),
+            "finished": n(&["before_due", "on_due_day", "late"]),
+            "finished_late": n(&["late"]),
+        },
+        "by_unit": sorted(by_unit),
+        "by_field": sorted(by_field),
+        "sections": sections,
+        "mismatches": mismatches,
+        "sources": sources,
+        "failed_mail": failed,
+        "calendar_warning": calendar.coverage_warning(today),
+    });
+    let r = composer.templates.render("digest", &ctx)?;
+    // Queue first (idempotent by key), then record the day: a crash in between
+    // neither loses nor repeats the digest.
+    let mut messages = 0;
+    for to in composer.routing.centre_recipients() {
+        let key = format!("digest:{date_key}:{}", to.email);
+        let m = NewMessage {
+            kind: "digest".into(),
+            message_id: composer.message_id("digest", &key),
+            dedupe_key: key,
+            recipient: to.email.clone(),
+            recipient_name: Some(to.name.clone()),
+            subject: r.subject.clone(),
+            text: r.text.clone(),
+            html: r.html.clone(),
+            attachments: "[]".into(),
+        };
+        if store.enqueue(&m, &[], now).await? {
+            messages += 1;
+        }
+    }
+    store.record_digest(&date_key, &r.subject, now).await?;
+    Ok(DigestOutcome::Queued {
+        messages,
+        overdue: counts.0,
+        due_today: counts.1,
+        due_soon: counts.2,
+    })
+}

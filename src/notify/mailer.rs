@@ -1,0 +1,233 @@
+//! Drains the outbox: SMTP (plain, STARTTLS or TLS, with authentication and
+//! timeouts) or `.eml` files. Transient failures are retried with exponential
+//! backoff up to a cap; permanent refusals are recorded with the server's reply.
+//!
+//! Delivery is at least once: a crash after the server accepted a message but
+//! before it is marked sent sends it again on restart (with the same Message-ID,
+//! so mail clients can fold the copy).
+
+use crate::clock::from_vn;
+use crate::config::{MailSettings, MailTransport, SmtpSecurity};
+use crate::store::{OutboxRow, Store, StoreError};
+use chrono::NaiveDateTime;
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("mail.{key}: {message}")]
+    Config { key: &'static str, message: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub enum Mailer {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    File(PathBuf),
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum SendOutcome {
+    Sent(i64),
+    /// Failed for now; tried again later.
+    Retry(i64, String),
+    /// Given up: permanent refusal or too many attempts.
+    Failed(i64, String),
+    /// Nothing due.
+    Empty,
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct DrainSummary {
+    pub sent: u64,
+    pub retry: u64,
+    pub failed: u64,
+}
+
+impl std::fmt::Display for DrainSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "send: {} sent, {} to retry later, {} failed",
+            self.sent, self.retry, self.failed
+        )
+    }
+}
+
+impl Mailer {
+    pub fn from_settings(m: &MailSettings) -> Result<Mailer, MailError> {
+        match m.transport {
+            MailTransport::File => Ok(Mailer::File(PathBuf::from(&m.file_dir))),
+            MailTransport::Smtp => {
+                let relay = |r: Result<_, lettre::transport::smtp::Error>| {
+                    r.map_err(|e| MailError::Config {
+                        key: "smtp_host",
+                        message: e.to_string(),
+                    })
+                };
+                let mut b = match m.smtp_security {
+                    SmtpSecurity::None => {
+                        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&m.smtp_host)
+                    }
+                    SmtpSecurity::Starttls => relay(
+                        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&m.smtp_host),
+                    )?,
+                    SmtpSecurity::Tls => {
+                        relay(AsyncSmtpTransport::<Tokio1Executor>::relay(&m.smtp_host))?
+                    }
+                }
+                .port(m.smtp_port)
+                .timeout(Some(Duration::from_secs(m.timeout_secs)));
+                if !m.smtp_username.is_empty() {
+                    b = b.credentials(Credentials::new(
+                        m.smtp_username.clone(),
+                        m.smtp_password.clone(),
+                    ));
+                }
+                Ok(Mailer::Smtp(b.build()))
+            }
+        }
+    }
+}
+
+/// The email for an outbox row.
+pub fn build_message(row: &OutboxRow, from: &str, now: NaiveDateTime) -> Result<Message, String> {
+    let from: Mailbox = from.parse().map_err(|e| format!("sender '{from}': {e}"))?;
+    let to_addr = row
+        .recipient
+        .parse()
+        .map_err(|e| format!("recipient '{}' is not an address: {e}", row.recipient))?;
+    let to = Mailbox::new(row.recipient_name.clone(), to_addr);
+    let alternative =
+        MultiPart::alternative_plain_html(row.text_body.clone(), row.html_body.clone());
+    let attachments: Vec<serde_json::Value> =
+        serde_json::from_str(&row.attachments).unwrap_or_default();
+    let body = if attachments.is_empty() {
+        alternative
+    } else {
+        let mut mixed = MultiPart::mixed().multipart(alternative);
+        for a in attachments {
+            let path = a.get("path").and_then(|p| p.as_str()).unwrap_or_default();
+            let name = a
+                .get("name")
+                .and_then(|p| p.as_str())
+                .unwrap_or("tep-dinh-kem");
+            let bytes = std::fs::read(path).map_err(|e| format!("attachment {path}: {e}"))?;
+            let ct = ContentType::parse(
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            )
+            .map_err(|e| e.to_string())?;
+            let part: SinglePart = Attachment::new(name.to_owned()).body(bytes, ct);
+            mixed = mixed.singlepart(part);
+        }
+        mixed
+    };
+    Message::builder()
+        .from(from)
+        .to(to)
+        .subject(row.subject.clone())
+        .message_id(Some(row.message_id.clone()))
+        .date(from_vn(now).into())
+        .multipart(body)
+        .map_err(|e| e.to_string())
+}
+
+fn file_name(row: &OutboxRow) -> String {
+    let who: String = row
+        .recipient
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '@' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{:06}-{}-{who}.eml", row.id, row.kind)
+}
+
+fn backoff(m: &MailSettings, attempts: i64) -> chrono::Duration {
+    let exp = u32::try_from(attempts.clamp(0, 20)).unwrap_or(20);
+    let secs = m
+        .backoff_base_secs
+        .saturating_mul(2i64.saturating_pow(exp))
+        .min(m.backoff_cap_secs);
+    chrono::Duration::seconds(secs)
+}
+
+/// Sends the oldest message due at `now`, if any, and records the result.
+pub async fn send_one(
+    store: &Store,
+    mailer: &Mailer,
+    m: &MailSettings,
+    now: NaiveDateTime,
+) -> Result<SendOutcome, MailError> {
+    let Some(row) = store.next_pending(now).await? else {
+        return Ok(SendOutcome::Empty);
+    };
+    let result: Result<(), (bool, String)> = match build_message(&row, &m.from, now) {
+        Err(e) => Err((true, e)),
+        Ok(msg) => match mailer {
+            Mailer::File(dir) => {
+                let write = || -> std::io::Result<()> {
+                    std::fs::create_dir_all(dir)?;
+                    let path = dir.join(file_name(&row));
+                    let tmp = path.with_extension("eml.tmp");
+                    std::fs::write(&tmp, msg.formatted())?;
+                    std::fs::rename(tmp, path)
+                };
+                write().map_err(|e| (false, format!("writing into {}: {e}", dir.display())))
+            }
+            Mailer::Smtp(t) => t
+                .send(msg)
+                .await
+                .map(|_| ())
+                .map_err(|e| (e.is_permanent(), e.to_string())),
+        },
+    };
+    match result {
+        Ok(()) => {
+            store.mark_sent(row.id, now).await?;
+            tracing::info!(id = row.id, to = %row.recipient, kind = %row.kind, "message sent");
+            Ok(SendOutcome::Sent(row.id))
+        }
+        Err((permanent, error)) => {
+            let attempts = row.attempts + 1;
+            if permanent || attempts >= i64::from(m.max_attempts) {
+                tracing::error!(id = row.id, to = %row.recipient, %error, attempts, "message given up");
+                store.mark_attempt_failed(row.id, &error, None).await?;
+                Ok(SendOutcome::Failed(row.id, error))
+            } else {
+                let next = now + backoff(m, row.attempts);
+                tracing::warn!(id = row.id, to = %row.recipient, %error, attempts, next = %next, "delivery failed; will retry");
+                store
+                    .mark_attempt_failed(row.id, &error, Some(next))
+                    .await?;
+                Ok(SendOutcome::Retry(row.id, error))
+            }
+        }
+    }
+}
+
+/// Sends everything due at `now`; a message that fails waits for its next try.
+pub async fn drain(
+    store: &Store,
+    mailer: &Mailer,
+    m: &MailSettings,
+    now: NaiveDateTime,
+) -> Result<DrainSummary, MailError> {
+    let mut s = DrainSummary::default();
+    loop {
+        match send_one(store, mailer, m, now).await? {
+            SendOutcome::Sent(_) => s.sent += 1,
+            SendOutcome::Retry(..) => s.retry += 1,
+            SendOutcome::Failed(..) => s.failed += 1,
+            SendOutcome::Empty => return Ok(s),
+        }
+    }
+}

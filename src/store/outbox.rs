@@ -1,0 +1,313 @@
+//! The outbox (one row per email), the ladder's alerts, digests and the reads
+//! that fill messages.
+
+use super::dossiers::{opt_time, placeholders};
+use super::{Context, Store, StoreError, with_pool};
+use crate::clock::{fmt_db, parse_db};
+use chrono::NaiveDateTime;
+use std::collections::HashSet;
+
+/// A message to put in the outbox.
+#[derive(Clone, Debug)]
+pub struct NewMessage {
+    pub kind: String,
+    pub dedupe_key: String,
+    pub recipient: String,
+    pub recipient_name: Option<String>,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    /// JSON list of `{"path", "name"}`.
+    pub attachments: String,
+    pub message_id: String,
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub kind: String,
+    pub dedupe_key: String,
+    pub recipient: String,
+    pub recipient_name: Option<String>,
+    pub subject: String,
+    pub text_body: String,
+    pub html_body: String,
+    pub attachments: String,
+    pub message_id: String,
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+}
+
+/// One dossier line of an alert or a digest.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct DossierLine {
+    pub alert_id: Option<i64>,
+    pub recipient: Option<String>,
+    pub recipient_name: Option<String>,
+    pub rung: Option<String>,
+    pub unrouted: Option<i64>,
+    pub dossier_id: i64,
+    pub code: String,
+    pub procedure_name: String,
+    pub applicant_name: String,
+    pub applicant_kind: String,
+    pub field_code: String,
+    pub field_name: String,
+    pub unit_code: String,
+    pub unit_name: String,
+    pub officer: Option<String>,
+    pub received_at: String,
+    pub class: String,
+    pub due_at: Option<String>,
+    pub computed_due_at: Option<String>,
+    pub working_days_left: Option<i64>,
+    pub working_days_late: Option<i64>,
+    pub current_step: Option<String>,
+    pub step_since: Option<String>,
+    pub delay_step: Option<String>,
+    pub delay_unit: Option<String>,
+    pub delay_days: Option<i64>,
+}
+
+const LINE_COLS: &str = "d.id AS dossier_id, d.code, d.procedure_name, d.applicant_name, d.applicant_kind, d.field_code, \
+     d.field_name, d.unit_code, d.unit_name, d.officer, d.received_at, e.class, e.due_at, e.computed_due_at, \
+     e.working_days_left, e.working_days_late, d.current_step, \
+     (SELECT MAX(s.started_at) FROM dossier_steps s WHERE s.dossier_id = d.id AND s.finished_at IS NULL) AS step_since, \
+     e.delay_step, e.delay_unit, e.delay_days";
+
+/// `(source, last success, last error)`.
+pub type SourceFreshness = (String, Option<NaiveDateTime>, Option<String>);
+
+impl Store {
+    /// Dossiers among `ids` with an issued apology letter.
+    pub async fn issued_apologies(&self, ids: &[i64]) -> Result<HashSet<i64>, StoreError> {
+        let mut out = HashSet::new();
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "SELECT DISTINCT dossier_id FROM letters WHERE status = 'issued' AND dossier_id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let rows: Vec<(i64,)> = with_pool!(self, pool => {
+                let mut q = sqlx::query_as(&sql);
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(pool).await.ctx("reading issued letters")?
+            });
+            out.extend(rows.into_iter().map(|(id,)| id));
+        }
+        Ok(out)
+    }
+
+    /// Alerts not yet put into a message, with their dossier.
+    pub async fn unsent_alerts(&self) -> Result<Vec<DossierLine>, StoreError> {
+        let sql = format!(
+            "SELECT a.id AS alert_id, a.recipient, a.recipient_name, a.rung, a.unrouted, {LINE_COLS} \
+             FROM alerts a JOIN dossiers d ON d.id = a.dossier_id JOIN evaluations e ON e.dossier_id = d.id \
+             WHERE a.outbox_id IS NULL ORDER BY a.recipient, a.id"
+        );
+        with_pool!(self, pool => {
+            sqlx::query_as(&sql).fetch_all(pool).await.ctx("reading unsent alerts")
+        })
+    }
+
+    /// Open dossiers at risk or late (for the digest), most urgent first.
+    pub async fn at_risk_lines(&self) -> Result<Vec<DossierLine>, StoreError> {
+        let sql = format!(
+            "SELECT NULL AS alert_id, NULL AS recipient, NULL AS recipient_name, NULL AS rung, NULL AS unrouted, {LINE_COLS} \
+             FROM dossiers d JOIN evaluations e ON e.dossier_id = d.id \
+             WHERE d.deleted = 0 AND e.class IN ('overdue', 'due_today', 'due_soon') \
+             ORDER BY e.working_days_late DESC, e.working_days_left, e.due_at, d.code"
+        );
+        with_pool!(self, pool => {
+            sqlx::query_as(&sql).fetch_all(pool).await.ctx("reading dossiers at risk")
+        })
+    }
+
+    /// Open dossiers whose source due date disagrees with the rules.
+    pub async fn open_mismatches(&self, limit: i64) -> Result<Vec<DossierLine>, StoreError> {
+        let sql = format!(
+            "SELECT NULL AS alert_id, NULL AS recipient, NULL AS recipient_name, NULL AS rung, NULL AS unrouted, {LINE_COLS} \
+             FROM dossiers d JOIN evaluations e ON e.dossier_id = d.id \
+             WHERE d.deleted = 0 AND e.due_mismatch = 1 AND e.class IN ('overdue', 'due_today', 'due_soon', 'not_yet_due') \
+             ORDER BY e.due_at, d.code LIMIT $1"
+        );
+        with_pool!(self, pool => {
+            sqlx::query_as(&sql).bind(limit).fetch_all(pool).await.ctx("reading due-date mismatches")
+        })
+    }
+
+    /// `(to_class, count)` of class changes after `since`.
+    pub async fn class_changes_since(
+        &self,
+        since: NaiveDateTime,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query_as("SELECT to_class, COUNT(*) FROM classification_history WHERE at > $1 AND from_class IS NOT NULL GROUP BY to_class")
+                .bind(fmt_db(since)).fetch_all(pool).await.ctx("reading class changes")
+        })
+    }
+
+    pub async fn sync_freshness(&self) -> Result<Vec<SourceFreshness>, StoreError> {
+        let rows: Vec<(String, Option<String>, Option<String>)> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT source, last_success_at, last_error FROM sync_state ORDER BY source")
+                .fetch_all(pool).await.ctx("reading sync state")?
+        });
+        rows.into_iter()
+            .map(|(s, ok, err)| Ok((s, opt_time(ok.as_deref(), "last_success_at")?, err)))
+            .collect()
+    }
+
+    /// Puts a message in the outbox unless one with its dedupe key exists, and
+    /// links `alert_ids` to it, in one transaction. True when it was new.
+    pub async fn enqueue(
+        &self,
+        m: &NewMessage,
+        alert_ids: &[i64],
+        now: NaiveDateTime,
+    ) -> Result<bool, StoreError> {
+        let now_s = fmt_db(now);
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await.ctx("starting an outbox transaction")?;
+            let inserted: Option<(i64,)> = sqlx::query_as(
+                "INSERT INTO outbox (kind, dedupe_key, recipient, recipient_name, subject, text_body, html_body, attachments, \
+                 message_id, status, attempts, next_attempt_at, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', 0, $10, $10) \
+                 ON CONFLICT (dedupe_key) DO NOTHING RETURNING id")
+                .bind(m.kind.clone())
+                .bind(m.dedupe_key.clone())
+                .bind(m.recipient.clone())
+                .bind(m.recipient_name.clone())
+                .bind(m.subject.clone())
+                .bind(m.text.clone())
+                .bind(m.html.clone())
+                .bind(m.attachments.clone())
+                .bind(m.message_id.clone())
+                .bind(now_s.clone())
+                .fetch_optional(&mut *tx)
+                .await
+                .ctx("adding a message to the outbox")?;
+            let Some((id,)) = inserted else { return Ok(false) };
+            for chunk in alert_ids.chunks(500) {
+                let sql = format!("UPDATE alerts SET outbox_id = $1 WHERE id IN ({})", placeholders(2, chunk.len()));
+                let mut q = sqlx::query(&sql).bind(id);
+                for a in chunk {
+                    q = q.bind(*a);
+                }
+                q.execute(&mut *tx).await.ctx("linking alerts to their message")?;
+            }
+            tx.commit().await.ctx("committing the outbox")?;
+            Ok(true)
+        })
+    }
+
+    /// The oldest message due for a (re)try at `now`.
+    pub async fn next_pending(&self, now: NaiveDateTime) -> Result<Option<OutboxRow>, StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query_as("SELECT id, kind, dedupe_key, recipient, recipient_name, subject, text_body, html_body, attachments, \
+                            message_id, status, attempts, last_error FROM outbox \
+                            WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT 1")
+                .bind(fmt_db(now)).fetch_optional(pool).await.ctx("reading the outbox")
+        })
+    }
+
+    pub async fn mark_sent(&self, id: i64, now: NaiveDateTime) -> Result<(), StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query("UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, last_error = NULL WHERE id = $2")
+                .bind(fmt_db(now)).bind(id).execute(pool).await.ctx("marking a message sent")?;
+            Ok(())
+        })
+    }
+
+    /// A failed attempt: retry at `next` (when given) or give up.
+    pub async fn mark_attempt_failed(
+        &self,
+        id: i64,
+        error: &str,
+        next: Option<NaiveDateTime>,
+    ) -> Result<(), StoreError> {
+        let (status, next_s) = match next {
+            Some(t) => ("pending", Some(fmt_db(t))),
+            None => ("failed", None),
+        };
+        with_pool!(self, pool => {
+            sqlx::query("UPDATE outbox SET status = $1, attempts = attempts + 1, last_error = $2, \
+                         next_attempt_at = COALESCE($3, next_attempt_at) WHERE id = $4")
+                .bind(status).bind(error).bind(next_s).bind(id).execute(pool).await.ctx("recording a failed delivery")?;
+            Ok(())
+        })
+    }
+
+    /// `(status, count)` of the outbox.
+    pub async fn outbox_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query_as("SELECT status, COUNT(*) FROM outbox GROUP BY status ORDER BY status")
+                .fetch_all(pool).await.ctx("counting the outbox")
+        })
+    }
+
+    /// Messages given up on: `(recipient, subject, server reply)`.
+    pub async fn failed_messages(
+        &self,
+    ) -> Result<Vec<(String, String, Option<String>)>, StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query_as("SELECT recipient, subject, last_error FROM outbox WHERE status = 'failed' ORDER BY id")
+                .fetch_all(pool).await.ctx("reading failed messages")
+        })
+    }
+
+    /// Every message, oldest first (tests, the demo summary).
+    pub async fn outbox(&self) -> Result<Vec<OutboxRow>, StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query_as("SELECT id, kind, dedupe_key, recipient, recipient_name, subject, text_body, html_body, attachments, \
+                            message_id, status, attempts, last_error FROM outbox ORDER BY id")
+                .fetch_all(pool).await.ctx("reading the outbox")
+        })
+    }
+
+    /// Dedupe keys of messages whose key starts with `prefix`.
+    pub async fn outbox_keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT dedupe_key FROM outbox WHERE dedupe_key LIKE $1")
+                .bind(format!("{prefix}%")).fetch_all(pool).await.ctx("reading outbox keys")?
+        });
+        // LIKE treats _ and % as wildcards: keep exact prefixes only.
+        Ok(rows
+            .into_iter()
+            .map(|(k,)| k)
+            .filter(|k| k.starts_with(prefix))
+            .collect())
+    }
+
+    /// When the last digest was made.
+    pub async fn last_digest_at(&self) -> Result<Option<NaiveDateTime>, StoreError> {
+        let row: Option<(String,)> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT created_at FROM digests ORDER BY created_at DESC LIMIT 1")
+                .fetch_optional(pool).await.ctx("reading digests")?
+        });
+        Ok(row.and_then(|(s,)| parse_db(&s)))
+    }
+
+    pub async fn digest_exists(&self, for_date: &str) -> Result<bool, StoreError> {
+        let row: Option<(String,)> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT for_date FROM digests WHERE for_date = $1")
+                .bind(for_date).fetch_optional(pool).await.ctx("reading digests")?
+        });
+        Ok(row.is_some())
+    }
+
+    /// Records the digest of a day; false if that day already has one.
+    pub async fn record_digest(
+        &self,
+        for_date: &str,
+        summary: &str,
+        now: NaiveDateTime,
+    ) -> Result<bool, StoreError> {
+        with_pool!(self, pool => {
+            let r = sqlx::query("INSERT INTO digests (for_date, created_at, summary) VALUES ($1, $2, $3) ON CONFLICT (for_date) DO NOTHING")
+                .bind(for_date).bind(fmt_db(now)).bind(summary).execute(pool).await.ctx("recording a digest")?;
+            Ok(r.rows_affected() == 1)
+        })
+    }
+}

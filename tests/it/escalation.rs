@@ -1,0 +1,519 @@
+//! The ladder, the digest and email over a real SMTP server: the right people,
+//! once, in Vietnamese.
+
+use crate::support::*;
+use std::collections::{BTreeMap, BTreeSet};
+use tthc_watch::clock::{Clock, from_vn};
+use tthc_watch::commands::{Rules, check_with, digest_with, send_with};
+use tthc_watch::config::Shape;
+use tthc_watch::notify::digest::DigestOutcome;
+use tthc_watch::source::rest::RestSource;
+use tthc_watch::source::sync::sync_source;
+
+fn at(s: &str) -> Clock {
+    Clock::fixed(from_vn(t(s)))
+}
+
+fn text(m: &serde_json::Value) -> &str {
+    m["text"].as_str().unwrap_or_default()
+}
+
+/// One dossier through Tết 2026: each rung fires on the right working day, once.
+async fn ladder_through_tet(backend: Backend) {
+    let sink = SmtpSink::start();
+    let db = TestDb::new(backend).await;
+    let settings = test_settings(&db.url, sink.port);
+    let rules = Rules::load(&settings).unwrap();
+    // Received Monday 09/02/2026, 10 working days: due Monday 02/03/2026 08:00 (Tết 14–22/02 off).
+    let d = scripted_dossier(
+        "H56-260209-0000001",
+        "DD",
+        "PKT",
+        "2026-02-09 08:00",
+        10,
+        "2026-03-02 08:00",
+    );
+    db.store
+        .apply_page("tinh", &[d], &[], &[], None, t("2026-02-09 09:00"))
+        .await
+        .unwrap();
+
+    let mut by_day: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    let mut seen = 0;
+    let mut day = chrono::NaiveDate::from_ymd_opt(2026, 2, 12).unwrap();
+    while day <= chrono::NaiveDate::from_ymd_opt(2026, 3, 6).unwrap() {
+        let clock = Clock::fixed(from_vn(day.and_hms_opt(8, 0, 0).unwrap()));
+        check_with(&settings, &rules, &db.store, &clock)
+            .await
+            .unwrap();
+        send_with(&settings, &db.store, &clock).await.unwrap();
+        let all = sink.messages();
+        for m in &all[seen..] {
+            by_day.entry(day.to_string()).or_default().push((
+                m["to"][0].as_str().unwrap().to_owned(),
+                m["subject"].as_str().unwrap().to_owned(),
+            ));
+            assert!(text(m).contains("H56-260209-0000001"));
+        }
+        seen = all.len();
+        day = day.succ_opt().unwrap();
+    }
+    let days: Vec<&str> = by_day.keys().map(String::as_str).collect();
+    assert_eq!(
+        days,
+        ["2026-02-25", "2026-03-02", "2026-03-03", "2026-03-04"],
+        "{by_day:#?}"
+    );
+    let to = |d: &str| {
+        by_day[d]
+            .iter()
+            .map(|(t, _)| t.as_str())
+            .collect::<BTreeSet<_>>()
+    };
+    // Three working days before the due date (Tết does not count): vice-chair and unit head.
+    assert_eq!(
+        to("2026-02-25"),
+        BTreeSet::from(["pct.kinhte@ninhhoa.example.vn", "pkt@ninhhoa.example.vn"])
+    );
+    assert!(by_day["2026-02-25"][0].1.contains("1 sắp đến hạn"));
+    // Due today: the same, urgent.
+    assert_eq!(to("2026-03-02"), to("2026-02-25"));
+    assert!(by_day["2026-03-02"][0].1.contains("1 đến hạn hôm nay"));
+    // Late: the chair too.
+    assert_eq!(
+        to("2026-03-03"),
+        BTreeSet::from([
+            "chutich@ninhhoa.example.vn",
+            "pct.kinhte@ninhhoa.example.vn",
+            "pkt@ninhhoa.example.vn"
+        ])
+    );
+    // Two working days late and no apology: the unit head and the centre.
+    assert_eq!(
+        to("2026-03-04"),
+        BTreeSet::from(["pkt@ninhhoa.example.vn", "ttpvhcc@ninhhoa.example.vn"])
+    );
+    let reminder = sink
+        .messages()
+        .into_iter()
+        .find(|m| m["to"][0] == "ttpvhcc@ninhhoa.example.vn")
+        .unwrap();
+    assert!(
+        text(&reminder).contains("nguy cơ bị hạ mức xếp loại thi đua"),
+        "{}",
+        text(&reminder)
+    );
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn ladder_through_tet_sqlite() {
+    ladder_through_tet(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn ladder_through_tet_postgres() {
+    if postgres_available().await {
+        ladder_through_tet(Backend::Postgres).await;
+    }
+}
+
+#[tokio::test]
+async fn each_leader_gets_one_email_listing_their_dossiers_once() {
+    let sim = spawn_simulator(Shape::Native, 1200, "").await;
+    let sink = SmtpSink::start();
+    let db = TestDb::new(Backend::Sqlite).await;
+    let settings = test_settings(&db.url, sink.port);
+    let rules = Rules::load(&settings).unwrap();
+    let clock = Clock::fixed(from_vn(sim.sim.now()));
+    let mut src = RestSource::new("tinh", &source_settings(Shape::Native, &sim.url)).unwrap();
+    assert_eq!(
+        sync_source(&db.store, &mut src, 10, &clock).await.error,
+        None
+    );
+    check_with(&settings, &rules, &db.store, &clock)
+        .await
+        .unwrap();
+    let sent = send_with(&settings, &db.store, &clock).await.unwrap();
+    let msgs = sink.messages();
+    assert_eq!(sent.sent as usize, msgs.len());
+
+    // One email per recipient, with a stable, unique Message-ID.
+    let recipients: Vec<&str> = msgs.iter().map(|m| m["to"][0].as_str().unwrap()).collect();
+    assert_eq!(
+        recipients.iter().collect::<BTreeSet<_>>().len(),
+        recipients.len(),
+        "{recipients:?}"
+    );
+    let ids: BTreeSet<&str> = msgs
+        .iter()
+        .map(|m| m["message_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), msgs.len());
+
+    let mail_of = |addr: &str| {
+        msgs.iter()
+            .find(|m| m["to"][0] == addr)
+            .map(|m| text(m).to_owned())
+            .unwrap_or_default()
+    };
+    let at_risk = db.store.at_risk_lines().await.unwrap();
+    assert!(at_risk.len() > 10, "{}", at_risk.len());
+    for l in &at_risk {
+        let vice = rules.routing.vice_chair(&l.field_code).unwrap();
+        let head = rules.routing.unit(&l.unit_code).unwrap();
+        assert!(
+            mail_of(&vice.email).contains(&l.code),
+            "{} missing from {}",
+            l.code,
+            vice.email
+        );
+        assert!(
+            mail_of(&head.email).contains(&l.code),
+            "{} missing from {}",
+            l.code,
+            head.email
+        );
+        let in_chair = mail_of("chutich@ninhhoa.example.vn").contains(&l.code);
+        assert_eq!(
+            in_chair,
+            l.class == "overdue",
+            "the chair hears of late dossiers only: {}",
+            l.code
+        );
+    }
+    // Vietnamese subject with the counts, and the urgent ones first.
+    let vice = msgs
+        .iter()
+        .find(|m| m["to"][0] == "pct.kinhte@ninhhoa.example.vn")
+        .unwrap();
+    let subject = vice["subject"].as_str().unwrap();
+    assert!(
+        subject.starts_with("[UBND PHƯỜNG NINH HÒA]") && subject.contains("hồ sơ TTHC cần đôn đốc"),
+        "{subject}"
+    );
+    assert_eq!(
+        vice["to_header"],
+        "Lê Văn Thành <pct.kinhte@ninhhoa.example.vn>"
+    );
+    let body = text(vice);
+    let first_overdue = body.find("[Quá hạn]").unwrap_or(0);
+    let first_soon = body.find("[Sắp đến hạn]").unwrap_or(usize::MAX);
+    assert!(first_overdue < first_soon);
+    assert!(body.contains("Còn ") && body.contains("ngày làm việc"));
+    assert!(vice["html"].as_str().unwrap().contains("<strong>"));
+    // Applicants are masked by default.
+    assert!(!body.contains("Người nộp: Nguyễn Thị Hồng"));
+
+    // Running check and send again, or after a restart, sends nothing twice.
+    check_with(&settings, &rules, &db.store, &clock)
+        .await
+        .unwrap();
+    send_with(&settings, &db.store, &clock).await.unwrap();
+    let reopened = tthc_watch::store::Store::connect(&db.url, 2).await.unwrap();
+    check_with(&settings, &rules, &reopened, &clock)
+        .await
+        .unwrap();
+    send_with(&settings, &reopened, &clock).await.unwrap();
+    assert_eq!(sink.messages().len(), msgs.len());
+
+    // The digest: once per working day, to the centre.
+    let d = digest_with(&settings, &rules, &db.store, &clock, false)
+        .await
+        .unwrap();
+    let DigestOutcome::Queued {
+        messages: 1,
+        overdue,
+        due_today,
+        due_soon,
+    } = d
+    else {
+        panic!("{d:?}")
+    };
+    send_with(&settings, &db.store, &clock).await.unwrap();
+    let digest = sink.messages().pop().unwrap();
+    assert_eq!(digest["to"][0], "ttpvhcc@ninhhoa.example.vn");
+    let dt = text(&digest);
+    assert!(
+        dt.contains(&format!("- Quá hạn: {overdue}"))
+            && dt.contains(&format!("- Đến hạn hôm nay: {due_today}")),
+        "{dt}"
+    );
+    assert!(dt.contains(&format!("Sắp đến hạn (≤ 3 ngày làm việc): {due_soon}")));
+    assert!(dt.contains("THEO ĐƠN VỊ") && dt.contains("Phòng Kinh tế, Hạ tầng và Đô thị"));
+    assert!(dt.contains("NGÀY HẸN TRẢ CẦN KIỂM TRA LẠI") && dt.contains("Nguồn tinh"));
+    assert_eq!(
+        digest_with(&settings, &rules, &db.store, &clock, false)
+            .await
+            .unwrap(),
+        DigestOutcome::AlreadyDone
+    );
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn smtp_refusing_for_a_while_then_accepting_delivers_everything_once() {
+    let sink = SmtpSink::start();
+    let db = TestDb::new(Backend::Sqlite).await;
+    let settings = test_settings(&db.url, sink.port);
+    let rules = Rules::load(&settings).unwrap();
+    let d = scripted_dossier(
+        "H56-261118-0000002",
+        "XD",
+        "PQLDT",
+        "2026-11-18 08:00",
+        5,
+        "2026-11-26 08:00",
+    );
+    db.store
+        .apply_page("tinh", &[d], &[], &[], None, t("2026-11-18 09:00"))
+        .await
+        .unwrap();
+    check_with(&settings, &rules, &db.store, &at("2026-11-23 08:00"))
+        .await
+        .unwrap();
+
+    sink.refuse(true);
+    let s = send_with(&settings, &db.store, &at("2026-11-23 08:00"))
+        .await
+        .unwrap();
+    assert_eq!((s.sent, s.retry), (0, 2));
+    assert!(sink.messages().is_empty());
+    let pending = db.store.outbox().await.unwrap();
+    assert!(pending.iter().all(
+        |m| m.status == "pending" && m.last_error.as_deref().is_some_and(|e| e.contains("451"))
+    ));
+    // Still refusing at the next try, a minute later.
+    let s = send_with(&settings, &db.store, &at("2026-11-23 08:01"))
+        .await
+        .unwrap();
+    assert_eq!((s.sent, s.retry), (0, 2));
+    // Not due again before the backoff has passed.
+    sink.refuse(false);
+    assert_eq!(
+        send_with(&settings, &db.store, &at("2026-11-23 08:02"))
+            .await
+            .unwrap()
+            .sent,
+        0
+    );
+    let s = send_with(&settings, &db.store, &at("2026-11-23 08:05"))
+        .await
+        .unwrap();
+    assert_eq!((s.sent, s.retry, s.failed), (2, 0, 0));
+    assert_eq!(
+        send_with(&settings, &db.store, &at("2026-11-23 09:00"))
+            .await
+            .unwrap()
+            .sent,
+        0
+    );
+    let got: Vec<String> = sink
+        .messages()
+        .iter()
+        .map(|m| m["to"][0].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        got,
+        ["pct.kinhte@ninhhoa.example.vn", "pqldt@ninhhoa.example.vn"]
+    );
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn permanent_refusal_is_recorded_and_shown_in_the_digest() {
+    let sink = SmtpSink::start();
+    let db = TestDb::new(Backend::Sqlite).await;
+    let settings = test_settings(&db.url, sink.port);
+    let rules = Rules::load(&settings).unwrap();
+    let d = scripted_dossier(
+        "H56-261118-0000003",
+        "HT",
+        "VP",
+        "2026-11-18 08:00",
+        5,
+        "2026-11-26 08:00",
+    );
+    db.store
+        .apply_page("tinh", &[d], &[], &[], None, t("2026-11-18 09:00"))
+        .await
+        .unwrap();
+    check_with(&settings, &rules, &db.store, &at("2026-11-23 08:00"))
+        .await
+        .unwrap();
+    sink.reject(true);
+    let s = send_with(&settings, &db.store, &at("2026-11-23 08:00"))
+        .await
+        .unwrap();
+    assert_eq!((s.sent, s.failed), (0, 2));
+    let failed = db.store.failed_messages().await.unwrap();
+    assert!(
+        failed.iter().all(|(_, _, e)| e
+            .as_deref()
+            .is_some_and(|e| e.contains("550") && e.contains("Mailbox unavailable"))),
+        "{failed:?}"
+    );
+    sink.reject(false);
+    digest_with(&settings, &rules, &db.store, &at("2026-11-23 08:30"), false)
+        .await
+        .unwrap();
+    send_with(&settings, &db.store, &at("2026-11-23 08:30"))
+        .await
+        .unwrap();
+    let digest = sink.messages().pop().unwrap();
+    assert!(
+        text(&digest).contains("THƯ KHÔNG GỬI ĐƯỢC (2)") && text(&digest).contains("550"),
+        "{}",
+        text(&digest)
+    );
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_unrouted_field_goes_to_the_centre_and_the_chair() {
+    let sink = SmtpSink::start();
+    let db = TestDb::new(Backend::Sqlite).await;
+    let settings = test_settings(&db.url, sink.port);
+    let rules = Rules::load(&settings).unwrap();
+    // "ANNINH" has no vice-chair in routing.
+    let mut d = scripted_dossier(
+        "H56-261118-0000004",
+        "ANNINH",
+        "PKT",
+        "2026-11-18 08:00",
+        5,
+        "2026-11-26 08:00",
+    );
+    d.field_name = "An ninh trật tự".into();
+    db.store
+        .apply_page("tinh", &[d], &[], &[], None, t("2026-11-18 09:00"))
+        .await
+        .unwrap();
+    let clock = at("2026-11-23 08:00");
+    check_with(&settings, &rules, &db.store, &clock)
+        .await
+        .unwrap();
+    digest_with(&settings, &rules, &db.store, &clock, false)
+        .await
+        .unwrap();
+    send_with(&settings, &db.store, &clock).await.unwrap();
+    let msgs = sink.messages();
+    let to: BTreeSet<&str> = msgs
+        .iter()
+        .filter(|m| text(m).contains("H56-261118-0000004"))
+        .map(|m| m["to"][0].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        to,
+        BTreeSet::from([
+            "chutich@ninhhoa.example.vn",
+            "pkt@ninhhoa.example.vn",
+            "ttpvhcc@ninhhoa.example.vn"
+        ])
+    );
+    let chair = msgs
+        .iter()
+        .find(|m| m["to"][0] == "chutich@ninhhoa.example.vn")
+        .unwrap();
+    assert!(text(chair).contains("chưa phân công phụ trách"));
+    let digest = msgs
+        .iter()
+        .find(|m| {
+            m["subject"]
+                .as_str()
+                .unwrap()
+                .contains("Báo cáo hồ sơ TTHC")
+        })
+        .unwrap();
+    assert!(
+        text(digest).contains("Chưa phân công phụ trách: 1"),
+        "{}",
+        text(digest)
+    );
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn no_digest_on_a_day_off() {
+    let sink = SmtpSink::start();
+    let db = TestDb::new(Backend::Sqlite).await;
+    let settings = test_settings(&db.url, sink.port);
+    let rules = Rules::load(&settings).unwrap();
+    // 24/11/2026, Ngày Văn hóa Việt Nam.
+    let out = digest_with(&settings, &rules, &db.store, &at("2026-11-24 07:30"), false)
+        .await
+        .unwrap();
+    assert_eq!(out, DigestOutcome::DayOff);
+    let out = digest_with(&settings, &rules, &db.store, &at("2026-11-24 07:30"), true)
+        .await
+        .unwrap();
+    assert!(matches!(out, DigestOutcome::Queued { messages: 1, .. }));
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn stale_source_alerts_once_per_outage_and_once_on_recovery() {
+    let sink = SmtpSink::start();
+    let db = TestDb::new(Backend::Sqlite).await;
+    let settings = test_settings(&db.url, sink.port);
+    let rules = Rules::load(&settings).unwrap();
+    let run = |at: &str, error: Option<&str>| tthc_watch::store::SyncRun {
+        source: "tinh".into(),
+        started_at: t(at),
+        finished_at: t(at),
+        fetched: 0,
+        outcome: Default::default(),
+        error: error.map(str::to_owned),
+    };
+    db.store
+        .finish_sync(&run("2026-11-23 08:00", None))
+        .await
+        .unwrap();
+    for (now, ok) in [
+        ("2026-11-23 08:30", true),
+        ("2026-11-23 09:30", false),
+        ("2026-11-23 10:30", false),
+    ] {
+        if !ok {
+            db.store
+                .finish_sync(&run(now, Some("source tinh: server answered 503")))
+                .await
+                .unwrap();
+        }
+        check_with(&settings, &rules, &db.store, &at(now))
+            .await
+            .unwrap();
+    }
+    send_with(&settings, &db.store, &at("2026-11-23 10:30"))
+        .await
+        .unwrap();
+    let msgs = sink.messages();
+    assert_eq!(msgs.len(), 1, "once per outage");
+    assert!(
+        msgs[0]["subject"]
+            .as_str()
+            .unwrap()
+            .contains("CẢNH BÁO: dữ liệu hồ sơ từ nguồn tinh không được cập nhật")
+    );
+    assert!(text(&msgs[0]).contains("503"));
+    // Recovery: told once.
+    db.store
+        .finish_sync(&run("2026-11-23 11:00", None))
+        .await
+        .unwrap();
+    for now in ["2026-11-23 11:00", "2026-11-23 11:10"] {
+        check_with(&settings, &rules, &db.store, &at(now))
+            .await
+            .unwrap();
+        send_with(&settings, &db.store, &at(now)).await.unwrap();
+    }
+    let msgs = sink.messages();
+    assert_eq!(msgs.len(), 2);
+    assert!(
+        msgs[1]["subject"]
+            .as_str()
+            .unwrap()
+            .contains("Đã khôi phục đồng bộ dữ liệu từ nguồn tinh")
+    );
+    db.cleanup().await;
+}
