@@ -115,6 +115,7 @@ pub struct EscalationSettings {
     pub stale_after_minutes: i64,
     pub mask_applicant: bool,
     pub templates_dir: String,
+    pub notify: crate::escalation::Notify,
 }
 
 impl EscalationSettings {
@@ -129,6 +130,7 @@ impl EscalationSettings {
     pub fn ladder(&self) -> crate::escalation::Ladder {
         crate::escalation::Ladder {
             no_apology_after_days: i64::from(self.no_apology_after_days),
+            notify: self.notify.clone(),
         }
     }
 }

@@ -63,16 +63,53 @@ impl Rung {
     }
 }
 
+/// Who can be told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Chủ tịch.
+    Chair,
+    /// Phó Chủ tịch in charge of the dossier's field.
+    ViceChair,
+    /// Head of the handling unit.
+    UnitHead,
+    /// The public-service centre's mailboxes.
+    Centre,
+}
+
+/// Who is told at each rung (`[escalation.notify]`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Notify {
+    pub due_soon: Vec<Role>,
+    pub due_today: Vec<Role>,
+    pub overdue: Vec<Role>,
+    pub no_apology: Vec<Role>,
+}
+
+impl Default for Notify {
+    fn default() -> Notify {
+        Notify {
+            due_soon: vec![Role::ViceChair, Role::UnitHead],
+            due_today: vec![Role::ViceChair, Role::UnitHead],
+            overdue: vec![Role::Chair, Role::ViceChair, Role::UnitHead],
+            no_apology: vec![Role::UnitHead, Role::Centre],
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ladder {
     /// Working days late after which a missing apology is escalated.
     pub no_apology_after_days: i64,
+    pub notify: Notify,
 }
 
 impl Default for Ladder {
     fn default() -> Ladder {
         Ladder {
             no_apology_after_days: 2,
+            notify: Notify::default(),
         }
     }
 }
@@ -116,20 +153,19 @@ pub fn plan_alerts(
     let unrouted = vice.is_none() || head.is_none();
     let mut out = Vec::new();
     for rung in rungs(ev, apology_issued, ladder) {
+        let roles = match rung {
+            Rung::DueSoon => &ladder.notify.due_soon,
+            Rung::DueToday => &ladder.notify.due_today,
+            Rung::Overdue => &ladder.notify.overdue,
+            Rung::NoApology => &ladder.notify.no_apology,
+        };
         let mut to: Vec<Recipient> = Vec::new();
-        match rung {
-            Rung::DueSoon | Rung::DueToday => {
-                to.extend(vice.clone());
-                to.extend(head.clone());
-            }
-            Rung::Overdue => {
-                to.push(routing.chair_recipient());
-                to.extend(vice.clone());
-                to.extend(head.clone());
-            }
-            Rung::NoApology => {
-                to.extend(head.clone());
-                to.extend(routing.centre_recipients());
+        for role in roles {
+            match role {
+                Role::Chair => to.push(routing.chair_recipient()),
+                Role::ViceChair => to.extend(vice.clone()),
+                Role::UnitHead => to.extend(head.clone()),
+                Role::Centre => to.extend(routing.centre_recipients()),
             }
         }
         if unrouted {
@@ -226,7 +262,10 @@ mod tests {
     #[test]
     fn the_ladder_by_class() {
         let r = Routing::builtin().unwrap();
-        let l = Ladder::default();
+        let l = Ladder {
+            no_apology_after_days: 2,
+            ..Ladder::default()
+        };
         let dossier = d("DD", "PKT");
         assert_eq!(
             emails(&plan_alerts(
@@ -287,6 +326,20 @@ mod tests {
                 ("due_soon", "chutich@ninhhoa.example.vn")
             ]
         );
+    }
+
+    #[test]
+    fn who_is_told_is_configurable() {
+        let r = Routing::builtin().unwrap();
+        let l = Ladder {
+            no_apology_after_days: 2,
+            notify: Notify {
+                due_soon: vec![Role::UnitHead],
+                ..Notify::default()
+            },
+        };
+        let a = plan_alerts(&d("DD", "PKT"), &ev(Class::DueSoon, None), false, &r, &l);
+        assert_eq!(emails(&a), vec![("due_soon", "pkt@ninhhoa.example.vn")]);
     }
 
     #[test]

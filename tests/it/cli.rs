@@ -95,25 +95,50 @@ async fn sync_without_config_file() {
 }
 
 #[test]
-fn demo_once_runs_with_no_setup() {
+fn demo_once_runs_with_no_setup_and_mails_once() {
     let dir = tempfile::tempdir().unwrap();
-    let (ok, out, err) = run(bin()
-        .args([
-            "demo",
-            "--once",
-            "--dossiers",
-            "400",
-            "--now",
-            "2026-11-25T08:00:00+07:00",
-            "--dir",
-        ])
-        .arg(dir.path()));
+    let demo = || {
+        run(bin()
+            .args([
+                "demo",
+                "--once",
+                "--dossiers",
+                "1500",
+                "--now",
+                "2026-11-25T08:00:00+07:00",
+                "--dir",
+            ])
+            .arg(dir.path()))
+    };
+    let (ok, out, err) = demo();
     assert!(ok, "{err}");
     assert!(dir.path().join("tthc-watch.db").exists());
     assert!(
-        out.contains("Đất đai") && out.contains("Đang xử lý"),
+        out.contains("Đất đai") && out.contains("Đang xử lý") && out.contains("Sắp đến hạn"),
         "{out}"
     );
+    let mails = || std::fs::read_dir(dir.path().join("mail")).unwrap().count();
+    let first = mails();
+    assert!(
+        first > 3,
+        "alerts and the digest are written as .eml files: {out}"
+    );
+    let eml = std::fs::read_dir(dir.path().join("mail"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .find(|e| e.file_name().to_string_lossy().contains("-digest-"))
+        .expect("a digest");
+    let raw = std::fs::read_to_string(eml.path()).unwrap();
+    assert!(
+        raw.contains("Subject: ")
+            && raw.contains("=?utf-8?b?")
+            && raw.contains("multipart/alternative"),
+        "{raw}"
+    );
+    // The same moment again: nothing new is sent.
+    let (ok, out, err) = demo();
+    assert!(ok, "{err}");
+    assert_eq!(mails(), first, "{out}");
 }
 
 #[tokio::test]
