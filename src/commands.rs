@@ -6,6 +6,7 @@ use crate::check::{CheckSummary, Escalation, class_table, run_check};
 use crate::clock::Clock;
 use crate::config::{AuthSettings, LogFormat, Settings, Shape, SourceSettings};
 use crate::deadline::Engine;
+use crate::letters::drafts::{DraftSummary, Drafter};
 use crate::notify::compose::Composer;
 use crate::notify::digest::{DigestOutcome, make_digest};
 use crate::notify::mailer::{DrainSummary, Mailer, drain};
@@ -13,6 +14,7 @@ use crate::notify::templates::Templates;
 use crate::routing::Routing;
 use crate::simulator::{Faults, Simulator, SimulatorOptions};
 use crate::source::sync::{SyncSummary, sync_all};
+use crate::store::LetterRecord;
 use crate::store::Store;
 use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -110,6 +112,7 @@ pub struct Rules {
     pub routing: Routing,
     pub ladder: crate::escalation::Ladder,
     pub templates: Templates,
+    pub letter_template: crate::letters::LetterTemplate,
 }
 
 impl Rules {
@@ -126,7 +129,23 @@ impl Rules {
             ladder: settings.escalation.ladder(),
             templates: Templates::load(&settings.escalation.templates_dir)
                 .context("loading email templates (escalation.templates_dir)")?,
+            letter_template: settings
+                .letters
+                .template()
+                .context("loading the apology-letter template (letters.template_file)")?,
         })
+    }
+
+    pub fn drafter<'a>(&'a self, settings: &Settings, store: &'a Store) -> Drafter<'a> {
+        Drafter {
+            store,
+            calendar: &self.calendar,
+            routing: &self.routing,
+            template: &self.letter_template,
+            dir: std::path::PathBuf::from(&settings.letters.dir),
+            extension_days: i64::from(settings.letters.extension_days),
+            before_due: settings.letters.draft_before_due,
+        }
     }
 
     pub fn composer(&self, settings: &Settings) -> Composer<'_> {
@@ -192,6 +211,7 @@ pub async fn check_with(
         .await
         .context("evaluating deadlines")?;
     println!("{summary}");
+    draft_letters(settings, rules, store, clock).await?;
     let composer = rules.composer(settings);
     let alerts = composer
         .compose_alerts(store, now)
@@ -203,6 +223,95 @@ pub async fn check_with(
         .context("composing stale-data alerts")?;
     println!("escalation: {alerts} alert messages queued, {stale} data-freshness messages queued");
     Ok(summary)
+}
+
+/// Apology drafts for every dossier that needs one (before the alerts that attach them).
+pub async fn draft_letters(
+    settings: &Settings,
+    rules: &Rules,
+    store: &Store,
+    clock: &Clock,
+) -> Result<DraftSummary> {
+    let s = rules
+        .drafter(settings, store)
+        .draft_all(clock.now_vn())
+        .await
+        .context("drafting apology letters")?;
+    println!(
+        "letters: {} new drafts, {} up to date, {} errors (in {})",
+        s.drafted, s.up_to_date, s.errors, settings.letters.dir
+    );
+    Ok(s)
+}
+
+/// `tthc-watch letter CODE -o FILE`: the current draft for one dossier (a new
+/// version if it changed), copied to FILE.
+pub async fn letter(
+    settings: &Settings,
+    code: &str,
+    source: Option<&str>,
+    out: &Path,
+    clock: &Clock,
+) -> Result<LetterRecord> {
+    let store = open_store(settings).await?;
+    let rules = Rules::load(settings)?;
+    let drafter = rules.drafter(settings, &store);
+    let code = crate::text::nfc(code);
+    let d = drafter.find(&code, source).await?;
+    let (record, new) = drafter
+        .draft(&d, clock.now_vn(), Some(clock.now_vn()))
+        .await?;
+    std::fs::copy(&record.path, out).with_context(|| format!("writing {}", out.display()))?;
+    println!(
+        "{} apology draft for {code}: version {}{}, sha256 {} → {}",
+        if new { "new" } else { "current" },
+        record.version,
+        if record.status == "issued" {
+            " (issued)"
+        } else {
+            ""
+        },
+        record.sha256,
+        out.display()
+    );
+    store.close().await;
+    Ok(record)
+}
+
+/// `tthc-watch letter issue CODE --number N`: the centre issued the latest draft.
+pub async fn letter_issue(
+    settings: &Settings,
+    code: &str,
+    source: Option<&str>,
+    number: &str,
+    clock: &Clock,
+) -> Result<LetterRecord> {
+    let store = open_store(settings).await?;
+    let code = crate::text::nfc(code);
+    let source = match source {
+        Some(s) => s.to_owned(),
+        None => {
+            let sources = store.sources_of(&code).await?;
+            match sources.as_slice() {
+                [one] => one.clone(),
+                [] => anyhow::bail!("dossier {code} is not in the database"),
+                many => anyhow::bail!(
+                    "dossier code {code} exists in several sources ({}); say which with --source",
+                    many.join(", ")
+                ),
+            }
+        }
+    };
+    let r = store
+        .issue_letter(&source, &code, number, clock.now_vn())
+        .await?;
+    println!(
+        "apology for {code} recorded as issued: number {number}, version {}, on {}",
+        r.version,
+        clock.now_vn()
+    );
+    store.close().await;
+    Ok(r)
 }
 
 /// `tthc-watch digest`: the centre's morning digest (nothing on days off unless forced).
@@ -366,6 +475,7 @@ pub async fn demo(base: &Settings, a: &DemoArgs) -> Result<()> {
     settings.database.url = format!("sqlite://{}", a.dir.join("tthc-watch.db").display());
     settings.mail.transport = crate::config::MailTransport::File;
     settings.mail.file_dir = a.dir.join("mail").display().to_string();
+    settings.letters.dir = a.dir.join("letters").display().to_string();
     adhoc_source(
         &mut settings,
         &format!("http://{addr}"),

@@ -37,6 +37,9 @@ pub struct Settings {
     pub deadline: DeadlineSettings,
     pub escalation: EscalationSettings,
     pub mail: MailSettings,
+    pub letters: LetterSettings,
+    pub server: ServerSettings,
+    pub schedule: ScheduleSettings,
     pub log: LogSettings,
     #[serde(default)]
     pub sources: BTreeMap<String, SourceSettings>,
@@ -179,6 +182,54 @@ impl fmt::Debug for MailSettings {
             .field("smtp_password", &"<redacted>")
             .finish_non_exhaustive()
     }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LetterSettings {
+    pub dir: String,
+    pub extension_days: u32,
+    pub draft_before_due: bool,
+    pub template_file: String,
+}
+
+impl LetterSettings {
+    pub fn template(&self) -> Result<crate::letters::LetterTemplate, crate::letters::LetterError> {
+        if self.template_file.trim().is_empty() {
+            crate::letters::LetterTemplate::builtin()
+        } else {
+            crate::letters::LetterTemplate::load(Path::new(&self.template_file))
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub listen: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleSettings {
+    pub poll: String,
+    pub digest: String,
+    pub send_every_secs: u64,
+}
+
+impl ScheduleSettings {
+    pub fn poll_cron(&self) -> Result<croner::Cron, String> {
+        parse_cron(&self.poll)
+    }
+    pub fn digest_cron(&self) -> Result<croner::Cron, String> {
+        parse_cron(&self.digest)
+    }
+}
+
+fn parse_cron(s: &str) -> Result<croner::Cron, String> {
+    use std::str::FromStr;
+    croner::Cron::from_str(s)
+        .map_err(|e| format!("'{s}' is not a cron expression such as \"*/5 * * * *\": {e}"))
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -415,6 +466,36 @@ impl Settings {
             return Err(key_err(
                 "deadline.mismatch_tolerance_minutes",
                 "must not be negative".into(),
+            ));
+        }
+        if let Err(e) = self.letters.template() {
+            return Err(key_err("letters.template_file", e.to_string()));
+        }
+        if self.letters.extension_days == 0 || self.letters.extension_days > 60 {
+            return Err(key_err(
+                "letters.extension_days",
+                "expected 1–60 working days".into(),
+            ));
+        }
+        if let Err(e) = self.schedule.poll_cron() {
+            return Err(key_err("schedule.poll", e));
+        }
+        if let Err(e) = self.schedule.digest_cron() {
+            return Err(key_err("schedule.digest", e));
+        }
+        if self.schedule.send_every_secs == 0 {
+            return Err(key_err(
+                "schedule.send_every_secs",
+                "must be at least 1".into(),
+            ));
+        }
+        if self.server.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(key_err(
+                "server.listen",
+                format!(
+                    "'{}' is not an address such as 127.0.0.1:8080",
+                    self.server.listen
+                ),
             ));
         }
         if let Err(e) = self.escalation.routing() {

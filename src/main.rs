@@ -56,6 +56,12 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         interval: u64,
     },
+    /// The service as deployed: scheduled polls, checks, digest and mail, plus /healthz, /readyz, /metrics.
+    Run {
+        /// Start the clock here (then it moves with real time); for rehearsals.
+        #[arg(long, value_parser = now_arg)]
+        now: Option<DateTime<Utc>>,
+    },
     /// The simulator of a provincial TTHC system alone, as an HTTP server.
     Simulate {
         #[arg(long, default_value = "127.0.0.1:8088")]
@@ -117,6 +123,20 @@ enum Command {
         #[arg(long)]
         database_url: Option<String>,
     },
+    /// Apology letters (Mẫu 04): write the current draft of a dossier, or record one as issued.
+    Letter {
+        #[command(subcommand)]
+        op: Option<LetterOp>,
+        /// Dossier code (to write its draft).
+        code: Option<String>,
+        /// Where to write the DOCX.
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        source: Option<String>,
+        #[arg(long, value_parser = now_arg)]
+        now: Option<DateTime<Utc>>,
+    },
     /// Working-day arithmetic on the official calendar.
     Calendar {
         #[command(subcommand)]
@@ -132,6 +152,22 @@ enum Command {
 }
 
 #[derive(Subcommand)]
+enum LetterOp {
+    /// Record that the centre issued the latest draft of a dossier.
+    Issue {
+        code: String,
+        /// The document number and symbol, e.g. 125/TB-UBND.
+        #[arg(long)]
+        number: String,
+        #[arg(long)]
+        source: Option<String>,
+        /// When it was issued (default: now).
+        #[arg(long, value_parser = now_arg)]
+        now: Option<DateTime<Utc>>,
+    },
+}
+
+#[derive(Subcommand)]
 enum CalendarOp {
     /// The N-th working day after DATE.
     Add { date: NaiveDate, n: i64 },
@@ -139,6 +175,31 @@ enum CalendarOp {
     Count { from: NaiveDate, to: NaiveDate },
     /// A draft calendar section for YEAR from the lunar calendar (UTC+7), to check and save.
     Propose { year: i32 },
+}
+
+/// SIGTERM and SIGINT stop the service; SIGHUP reloads its rules.
+fn signals(
+    shutdown: tokio_util::sync::CancellationToken,
+    reload: std::sync::Arc<tokio::sync::Notify>,
+) -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = term.recv() => break,
+                _ = tokio::signal::ctrl_c() => break,
+                _ = hup.recv() => {
+                    tracing::info!("SIGHUP: reloading rules");
+                    reload.notify_one();
+                }
+            }
+        }
+        tracing::info!("stopping");
+        shutdown.cancel();
+    });
+    Ok(())
 }
 
 #[tokio::main]
@@ -183,6 +244,20 @@ async fn run(cli: Cli) -> Result<()> {
                     interval_secs: interval,
                 },
             )
+            .await
+        }
+        Command::Run { now } => {
+            let shutdown = tokio_util::sync::CancellationToken::new();
+            let reload = std::sync::Arc::new(tokio::sync::Notify::new());
+            signals(shutdown.clone(), reload.clone())?;
+            tthc_watch::daemon::Daemon {
+                settings,
+                config_path: cli.config.clone(),
+                clock: tthc_watch::daemon::daemon_clock(now),
+                shutdown,
+                reload,
+            }
+            .run()
             .await
         }
         Command::Simulate {
@@ -250,6 +325,45 @@ async fn run(cli: Cli) -> Result<()> {
             commands::send(&settings, &Clock::from_option(now))
                 .await
                 .map(|_| ())
+        }
+        Command::Letter {
+            op:
+                Some(LetterOp::Issue {
+                    code,
+                    number,
+                    source,
+                    now,
+                }),
+            ..
+        } => commands::letter_issue(
+            &settings,
+            &code,
+            source.as_deref(),
+            &number,
+            &Clock::from_option(now),
+        )
+        .await
+        .map(|_| ()),
+        Command::Letter {
+            op: None,
+            code,
+            out,
+            source,
+            now,
+        } => {
+            let code = code.ok_or_else(|| {
+                anyhow::anyhow!("give a dossier code: tthc-watch letter CODE -o FILE.docx")
+            })?;
+            let out = out.unwrap_or_else(|| PathBuf::from(format!("xin-loi-{code}.docx")));
+            commands::letter(
+                &settings,
+                &code,
+                source.as_deref(),
+                &out,
+                &Clock::from_option(now),
+            )
+            .await
+            .map(|_| ())
         }
         Command::Calendar { op } => {
             match op {

@@ -49,6 +49,8 @@ pub struct Item {
     pub delay_days: Option<i64>,
     pub link: Option<String>,
     pub unrouted: bool,
+    /// The apology draft is attached to this message.
+    pub letter_attached: bool,
 }
 
 fn fmt_opt(s: Option<&str>) -> String {
@@ -87,6 +89,7 @@ impl Composer<'_> {
             delay_days: l.delay_days,
             link: self.routing.dossier_link(&l.code),
             unrouted,
+            letter_attached: false,
         }
     }
 
@@ -124,7 +127,21 @@ impl Composer<'_> {
                     l.code.clone(),
                 )
             });
-            let items: Vec<Item> = lines.iter().map(|l| self.item(l, Some(rung(l)))).collect();
+            let mut items: Vec<Item> = lines.iter().map(|l| self.item(l, Some(rung(l)))).collect();
+            // The unit head gets the apology draft of each late dossier, ready to sign.
+            let mut attachments = Vec::new();
+            for (l, item) in lines.iter().zip(items.iter_mut()) {
+                if l.recipient_role.as_deref() == Some("unit_head")
+                    && rung(l) == Rung::Overdue
+                    && let Some(letter) = store.latest_letter(l.dossier_id).await?
+                {
+                    item.letter_attached = true;
+                    attachments.push(serde_json::json!({
+                        "path": letter.path,
+                        "name": format!("van-ban-xin-loi-{}-v{}.docx", l.code, letter.version),
+                    }));
+                }
+            }
             let count = |r: Rung| lines.iter().filter(|l| rung(l) == r).count();
             let name = lines[0]
                 .recipient_name
@@ -158,7 +175,7 @@ impl Composer<'_> {
                 subject: rendered.subject,
                 text: rendered.text,
                 html: rendered.html,
-                attachments: "[]".into(),
+                attachments: serde_json::Value::Array(attachments).to_string(),
             };
             if store.enqueue(&m, &ids, now).await? {
                 made += 1;

@@ -241,6 +241,48 @@ impl Store {
         })
     }
 
+    /// The latest verdict on one dossier.
+    pub async fn evaluation(
+        &self,
+        dossier_id: i64,
+    ) -> Result<Option<StoredEvaluation>, StoreError> {
+        type Row = (
+            String,
+            Option<String>,
+            Option<String>,
+            i64,
+            Option<i64>,
+            Option<i64>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<i64>,
+            String,
+        );
+        let row: Option<Row> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT class, due_at, computed_due_at, due_mismatch, working_days_left, working_days_late, \
+                            delay_step, delay_unit, delay_officer, delay_days, class_since FROM evaluations WHERE dossier_id = $1")
+                .bind(dossier_id).fetch_optional(pool).await.ctx("reading an evaluation")?
+        });
+        let Some(r) = row else { return Ok(None) };
+        Ok(Some(StoredEvaluation {
+            class: Class::parse(&r.0)
+                .ok_or_else(|| StoreError::Corrupt(format!("evaluation class '{}'", r.0)))?,
+            due_at: opt_time(r.1.as_deref(), "evaluation due_at")?,
+            computed_due_at: opt_time(r.2.as_deref(), "evaluation computed_due_at")?,
+            due_mismatch: r.3 != 0,
+            working_days_left: r.4,
+            working_days_late: r.5,
+            delay: r.6.map(|step| DelayCause {
+                step,
+                unit: r.7.unwrap_or_default(),
+                officer: r.8,
+                working_days_over: r.9.unwrap_or(0),
+            }),
+            class_since: opt_time(Some(&r.10), "evaluation class_since")?,
+        }))
+    }
+
     /// `(class, count)` over the latest evaluations of live dossiers.
     pub async fn count_by_class(&self) -> Result<Vec<(Class, i64)>, StoreError> {
         let rows: Vec<(String, i64)> = with_pool!(self, pool => {

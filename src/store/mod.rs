@@ -4,10 +4,12 @@
 
 mod dossiers;
 mod evaluations;
+mod letters;
 mod outbox;
 
 pub use dossiers::{PageOutcome, QuarantineRecord, StoredDossier, SyncRun, SyncState};
 pub use evaluations::{CheckCandidate, DelayCause, EvaluationChange, StoredEvaluation};
+pub use letters::{IssueError, LetterCandidate, LetterRecord};
 pub use outbox::{DossierLine, NewMessage, OutboxRow, SourceFreshness};
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
@@ -114,6 +116,14 @@ impl Store {
             Store::Sqlite(_) => "sqlite",
             Store::Postgres(_) => "postgres",
         }
+    }
+
+    /// A round trip to the database.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query("SELECT 1").execute(pool).await.ctx("reaching the database")?;
+        });
+        Ok(())
     }
 
     pub async fn close(&self) {

@@ -45,6 +45,7 @@ pub struct DossierLine {
     pub alert_id: Option<i64>,
     pub recipient: Option<String>,
     pub recipient_name: Option<String>,
+    pub recipient_role: Option<String>,
     pub rung: Option<String>,
     pub unrouted: Option<i64>,
     pub dossier_id: i64,
@@ -103,7 +104,7 @@ impl Store {
     /// Alerts not yet put into a message, with their dossier.
     pub async fn unsent_alerts(&self) -> Result<Vec<DossierLine>, StoreError> {
         let sql = format!(
-            "SELECT a.id AS alert_id, a.recipient, a.recipient_name, a.rung, a.unrouted, {LINE_COLS} \
+            "SELECT a.id AS alert_id, a.recipient, a.recipient_name, a.recipient_role, a.rung, a.unrouted, {LINE_COLS} \
              FROM alerts a JOIN dossiers d ON d.id = a.dossier_id JOIN evaluations e ON e.dossier_id = d.id \
              WHERE a.outbox_id IS NULL ORDER BY a.recipient, a.id"
         );
@@ -115,7 +116,7 @@ impl Store {
     /// Open dossiers at risk or late (for the digest), most urgent first.
     pub async fn at_risk_lines(&self) -> Result<Vec<DossierLine>, StoreError> {
         let sql = format!(
-            "SELECT NULL AS alert_id, NULL AS recipient, NULL AS recipient_name, NULL AS rung, NULL AS unrouted, {LINE_COLS} \
+            "SELECT NULL AS alert_id, NULL AS recipient, NULL AS recipient_name, NULL AS recipient_role, NULL AS rung, NULL AS unrouted, {LINE_COLS} \
              FROM dossiers d JOIN evaluations e ON e.dossier_id = d.id \
              WHERE d.deleted = 0 AND e.class IN ('overdue', 'due_today', 'due_soon') \
              ORDER BY e.working_days_late DESC, e.working_days_left, e.due_at, d.code"
@@ -128,7 +129,7 @@ impl Store {
     /// Open dossiers whose source due date disagrees with the rules.
     pub async fn open_mismatches(&self, limit: i64) -> Result<Vec<DossierLine>, StoreError> {
         let sql = format!(
-            "SELECT NULL AS alert_id, NULL AS recipient, NULL AS recipient_name, NULL AS rung, NULL AS unrouted, {LINE_COLS} \
+            "SELECT NULL AS alert_id, NULL AS recipient, NULL AS recipient_name, NULL AS recipient_role, NULL AS rung, NULL AS unrouted, {LINE_COLS} \
              FROM dossiers d JOIN evaluations e ON e.dossier_id = d.id \
              WHERE d.deleted = 0 AND e.due_mismatch = 1 AND e.class IN ('overdue', 'due_today', 'due_soon', 'not_yet_due') \
              ORDER BY e.due_at, d.code LIMIT $1"

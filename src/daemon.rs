@@ -1,0 +1,325 @@
+//! `tthc-watch run`: the service as deployed. One scheduler runs the jobs in
+//! turn (so no job overlaps itself or another): poll every source and then
+//! evaluate and escalate on the `schedule.poll` cron, the digest on
+//! `schedule.digest`, and drain the outbox every `send_every_secs`. The HTTP side
+//! (`server`) runs beside it.
+//!
+//! Only one instance runs the jobs: on SQLite a lock file next to the database
+//! refuses a second instance; on PostgreSQL an advisory lock elects a leader and
+//! the others wait, retrying each poll interval, serving HTTP meanwhile.
+//!
+//! Shutdown is an input (a `CancellationToken`): the current job gets a few
+//! seconds to finish its transaction, then is dropped (its open transaction
+//! rolls back). A reload (SIGHUP in `main`) re-reads calendar, routing and
+//! templates; invalid files are rejected and the old ones kept.
+
+use crate::clock::{Clock, from_vn, to_vn};
+use crate::commands::{Rules, check_with, digest_with, send_with};
+use crate::config::Settings;
+use crate::server::{AppState, Metrics, SourceLabel};
+use crate::source::sync::sync_all;
+use crate::store::Store;
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, Utc};
+use sqlx::Connection;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// How long the running job may take to finish after a shutdown request.
+const GRACE: Duration = Duration::from_secs(7);
+/// Advisory lock key on PostgreSQL ("tthc" in ASCII).
+const LEADER_KEY: i64 = 0x7474_6863;
+
+/// The right to run the jobs.
+enum Leadership {
+    /// Held until the file is closed (or the process dies).
+    SqliteFile { _lock: std::fs::File },
+    /// Held while this dedicated connection lives.
+    Postgres(Box<sqlx::PgConnection>),
+}
+
+fn sqlite_path(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next()?;
+    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+}
+
+/// SQLite: refuse a second instance. PostgreSQL: try to become the leader.
+async fn try_lead(store: &Store, settings: &Settings) -> Result<Option<Leadership>> {
+    match store {
+        Store::Sqlite(_) => {
+            let Some(db) = sqlite_path(&settings.database.url) else {
+                return Ok(None);
+            };
+            let lock_path = lock_file_of(&db);
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&lock_path)
+                .with_context(|| format!("creating the lock file {}", lock_path.display()))?;
+            match file.try_lock() {
+                Ok(()) => Ok(Some(Leadership::SqliteFile { _lock: file })),
+                Err(std::fs::TryLockError::WouldBlock) => bail!(
+                    "another tthc-watch is already running on {} (lock {}); only one instance may use a SQLite database — stop the other one, or use PostgreSQL to run several",
+                    db.display(),
+                    lock_path.display()
+                ),
+                Err(std::fs::TryLockError::Error(e)) => {
+                    Err(e).with_context(|| format!("locking {}", lock_path.display()))
+                }
+            }
+        }
+        Store::Postgres(_) => {
+            let mut conn = sqlx::PgConnection::connect(&settings.database.url)
+                .await
+                .context("opening the leader-election connection")?;
+            let (got,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1)")
+                .bind(LEADER_KEY)
+                .fetch_one(&mut conn)
+                .await
+                .context("asking for the leader lock")?;
+            Ok(got.then(|| Leadership::Postgres(Box::new(conn))))
+        }
+    }
+}
+
+pub fn lock_file_of(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
+}
+
+impl Leadership {
+    /// Still the leader? A broken connection means the lock is gone.
+    async fn still_held(&mut self) -> bool {
+        match self {
+            Leadership::SqliteFile { .. } => true,
+            Leadership::Postgres(conn) => {
+                sqlx::query("SELECT 1").execute(conn.as_mut()).await.is_ok()
+            }
+        }
+    }
+
+    async fn release(self) {
+        if let Leadership::Postgres(mut conn) = self {
+            let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(LEADER_KEY)
+                .execute(conn.as_mut())
+                .await;
+            let _ = conn.close().await;
+        }
+    }
+}
+
+/// Runs `job` unless shutdown; after a shutdown request it gets `GRACE` to finish.
+async fn guarded<F: Future>(job: F, shutdown: &CancellationToken) -> Option<F::Output> {
+    tokio::pin!(job);
+    tokio::select! {
+        r = &mut job => Some(r),
+        _ = shutdown.cancelled() => match tokio::time::timeout(GRACE, &mut job).await {
+            Ok(r) => Some(r),
+            Err(_) => {
+                tracing::warn!("job cut short by shutdown; its open transaction is rolled back");
+                None
+            }
+        },
+    }
+}
+
+fn next_after(cron: &croner::Cron, now: DateTime<Utc>) -> DateTime<Utc> {
+    let local = now.with_timezone(&crate::clock::VN);
+    cron.find_next_occurrence(&local, false)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(now + chrono::Duration::minutes(5))
+}
+
+pub struct Daemon {
+    pub settings: Settings,
+    pub config_path: Option<PathBuf>,
+    pub clock: Clock,
+    pub shutdown: CancellationToken,
+    pub reload: Arc<Notify>,
+}
+
+impl Daemon {
+    /// Runs until `shutdown`. Binds the HTTP listener first, so a port in use fails fast.
+    pub async fn run(self) -> Result<()> {
+        let settings = self.settings.clone();
+        let store = crate::commands::open_store(&settings).await?;
+        let mut rules = Arc::new(Rules::load(&settings)?);
+        let listener = tokio::net::TcpListener::bind(&settings.server.listen)
+            .await
+            .with_context(|| format!("binding server.listen = {}", settings.server.listen))?;
+        tracing::info!(addr = %settings.server.listen, "serving /healthz, /readyz, /metrics");
+        let state = Arc::new(AppState {
+            store: store.clone(),
+            clock: self.clock.clone(),
+            metrics: Metrics::default(),
+            sources: settings
+                .sources
+                .iter()
+                .filter(|(_, s)| s.enabled)
+                .map(|(n, _)| n.clone())
+                .collect(),
+            stale_after_minutes: settings.escalation.stale_after_minutes,
+        });
+        let http = tokio::spawn(crate::server::serve(
+            listener,
+            state.clone(),
+            self.shutdown.clone(),
+        ));
+
+        let mut leadership = try_lead(&store, &settings).await?;
+        let poll = settings.schedule.poll_cron().map_err(anyhow::Error::msg)?;
+        let digest = settings
+            .schedule
+            .digest_cron()
+            .map_err(anyhow::Error::msg)?;
+        let send_every = chrono::Duration::seconds(settings.schedule.send_every_secs as i64);
+        let now = self.clock.now_utc();
+        let (mut next_poll, mut next_digest, mut next_send) = (now, next_after(&digest, now), now);
+        if leadership.is_none() {
+            tracing::info!("another instance leads; waiting to take over");
+        }
+        loop {
+            let now = self.clock.now_utc();
+            let held = match leadership.as_mut() {
+                Some(l) => Some(l.still_held().await),
+                None => None,
+            };
+            match held {
+                Some(false) => {
+                    tracing::error!(
+                        "lost the leader lock (database connection broken); stepping down"
+                    );
+                    leadership = None;
+                }
+                None if now >= next_poll => match try_lead(&store, &settings).await {
+                    Ok(Some(l)) => {
+                        tracing::info!("became the leader");
+                        leadership = Some(l);
+                    }
+                    Ok(None) => next_poll = next_after(&poll, now),
+                    Err(e) => {
+                        tracing::warn!(error = %format!("{e:#}"), "cannot reach the leader lock; retrying at the next poll");
+                        next_poll = next_after(&poll, now);
+                    }
+                },
+                _ => {}
+            }
+            state.metrics.leader.set(i64::from(leadership.is_some()));
+            if leadership.is_some() {
+                if now >= next_poll {
+                    guarded(
+                        self.poll_and_check(&settings, &rules, &store, &state),
+                        &self.shutdown,
+                    )
+                    .await;
+                    next_poll = next_after(&poll, self.clock.now_utc());
+                }
+                if now >= next_digest && !self.shutdown.is_cancelled() {
+                    if let Some(Err(e)) = guarded(
+                        digest_with(&settings, &rules, &store, &self.clock, false),
+                        &self.shutdown,
+                    )
+                    .await
+                    {
+                        tracing::error!(error = %format!("{e:#}"), "digest failed; retrying at the next poll");
+                    }
+                    next_digest = next_after(&digest, self.clock.now_utc());
+                }
+                if now >= next_send && !self.shutdown.is_cancelled() {
+                    match guarded(send_with(&settings, &store, &self.clock), &self.shutdown).await {
+                        Some(Ok(s)) => {
+                            state.metrics.send_failures.inc_by(s.retry + s.failed);
+                        }
+                        Some(Err(e)) => {
+                            tracing::error!(error = %format!("{e:#}"), "sending failed")
+                        }
+                        None => {}
+                    }
+                    next_send = self.clock.now_utc() + send_every;
+                }
+            }
+            if self.shutdown.is_cancelled() {
+                break;
+            }
+            let next = next_poll.min(next_send).min(next_digest);
+            let wait = (next - self.clock.now_utc())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .max(Duration::from_millis(50));
+            tokio::select! {
+                _ = self.shutdown.cancelled() => break,
+                _ = self.reload.notified() => {
+                    rules = self.reload_rules(rules);
+                }
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+        if let Some(l) = leadership {
+            l.release().await;
+        }
+        let _ = http.await;
+        store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+
+    async fn poll_and_check(
+        &self,
+        settings: &Settings,
+        rules: &Rules,
+        store: &Store,
+        state: &AppState,
+    ) {
+        for s in sync_all(settings, store, &self.clock).await {
+            state
+                .metrics
+                .sync_duration
+                .get_or_create(&SourceLabel {
+                    source: s.source.clone(),
+                })
+                .set(s.elapsed.as_secs_f64());
+            match &s.error {
+                None => tracing::info!("{s}"),
+                Some(_) => tracing::error!("{s}"),
+            }
+        }
+        if let Err(e) = check_with(settings, rules, store, &self.clock).await {
+            tracing::error!(error = %format!("{e:#}"), "check failed; retrying at the next poll");
+        }
+    }
+
+    /// New calendar, routing and templates from the files; the old ones if invalid.
+    fn reload_rules(&self, old: Arc<Rules>) -> Arc<Rules> {
+        let loaded = Settings::load(self.config_path.as_deref())
+            .map_err(anyhow::Error::from)
+            .and_then(|s| Rules::load(&s));
+        match loaded {
+            Ok(r) => {
+                tracing::info!("reloaded calendar, routing and templates");
+                Arc::new(r)
+            }
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "reload rejected; keeping the previous calendar, routing and templates");
+                old
+            }
+        }
+    }
+}
+
+/// `--now` for a long-running process: start there and move with real time.
+pub fn daemon_clock(now: Option<DateTime<Utc>>) -> Clock {
+    match now {
+        Some(t) => Clock::starting_at(from_vn(to_vn(t))),
+        None => Clock::System,
+    }
+}

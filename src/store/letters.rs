@@ -1,0 +1,193 @@
+//! Apology letters as records: every draft version with its file and SHA-256,
+//! and the issue date and document number once the centre issues one.
+
+use super::dossiers::{opt_fmt, opt_time};
+use super::{Context, Store, StoreError, with_pool};
+use crate::clock::fmt_db;
+use chrono::NaiveDateTime;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LetterRecord {
+    pub id: i64,
+    pub dossier_id: i64,
+    pub version: i64,
+    pub due_at: Option<NaiveDateTime>,
+    pub generated_at: NaiveDateTime,
+    pub path: String,
+    pub sha256: String,
+    pub status: String,
+    pub issued_at: Option<NaiveDateTime>,
+    pub doc_number: Option<String>,
+}
+
+type LetterRow = (
+    i64,
+    i64,
+    i64,
+    Option<String>,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+fn record(r: LetterRow) -> Result<LetterRecord, StoreError> {
+    Ok(LetterRecord {
+        id: r.0,
+        dossier_id: r.1,
+        version: r.2,
+        due_at: opt_time(r.3.as_deref(), "letter due_at")?,
+        generated_at: opt_time(Some(&r.4), "letter generated_at")?.unwrap_or_default(),
+        path: r.5,
+        sha256: r.6,
+        status: r.7,
+        issued_at: opt_time(r.8.as_deref(), "letter issued_at")?,
+        doc_number: r.9,
+    })
+}
+
+/// A dossier that needs (or may need) an apology draft.
+#[derive(Clone, Debug)]
+pub struct LetterCandidate {
+    pub dossier_id: i64,
+    pub source: String,
+    pub code: String,
+    pub last_changed_at: NaiveDateTime,
+    pub latest: Option<LetterRecord>,
+}
+
+const COLS: &str =
+    "id, dossier_id, version, due_at, generated_at, path, sha256, status, issued_at, doc_number";
+
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    #[error("dossier {0} has no apology draft yet; run `tthc-watch letter {0}` or `check` first")]
+    NoDraft(String),
+    #[error("the apology for dossier {code} was already issued on {issued_at} as {number}")]
+    AlreadyIssued {
+        code: String,
+        issued_at: String,
+        number: String,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Store {
+    /// Overdue dossiers, and (when `before_due`) those due within one working day,
+    /// with their latest letter.
+    pub async fn letter_candidates(
+        &self,
+        before_due: bool,
+    ) -> Result<Vec<LetterCandidate>, StoreError> {
+        let extra = if before_due {
+            " OR (e.class IN ('due_today', 'due_soon') AND e.working_days_left <= 1)"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT d.id, d.source, d.code, d.last_changed_at FROM dossiers d JOIN evaluations e ON e.dossier_id = d.id \
+             WHERE d.deleted = 0 AND (e.class = 'overdue'{extra}) ORDER BY d.id"
+        );
+        let rows: Vec<(i64, String, String, String)> = with_pool!(self, pool => {
+            sqlx::query_as(&sql).fetch_all(pool).await.ctx("reading dossiers that need apologies")?
+        });
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, source, code, changed) in rows {
+            out.push(LetterCandidate {
+                dossier_id: id,
+                source,
+                code,
+                last_changed_at: opt_time(Some(&changed), "last_changed_at")?.unwrap_or_default(),
+                latest: self.latest_letter(id).await?,
+            });
+        }
+        Ok(out)
+    }
+
+    pub async fn latest_letter(&self, dossier_id: i64) -> Result<Option<LetterRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {COLS} FROM letters WHERE dossier_id = $1 ORDER BY version DESC LIMIT 1"
+        );
+        let row: Option<LetterRow> = with_pool!(self, pool => {
+            sqlx::query_as(&sql).bind(dossier_id).fetch_optional(pool).await.ctx("reading a letter")?
+        });
+        row.map(record).transpose()
+    }
+
+    pub async fn letters_of(&self, dossier_id: i64) -> Result<Vec<LetterRecord>, StoreError> {
+        let sql = format!("SELECT {COLS} FROM letters WHERE dossier_id = $1 ORDER BY version");
+        let rows: Vec<LetterRow> = with_pool!(self, pool => {
+            sqlx::query_as(&sql).bind(dossier_id).fetch_all(pool).await.ctx("reading letters")?
+        });
+        rows.into_iter().map(record).collect()
+    }
+
+    /// Records a new draft version (the file is already written).
+    pub async fn insert_letter(
+        &self,
+        dossier_id: i64,
+        version: i64,
+        due_at: Option<NaiveDateTime>,
+        path: &str,
+        sha256: &str,
+        now: NaiveDateTime,
+    ) -> Result<(), StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query("INSERT INTO letters (dossier_id, version, due_at, generated_at, path, sha256, status) \
+                         VALUES ($1, $2, $3, $4, $5, $6, 'draft')")
+                .bind(dossier_id).bind(version).bind(opt_fmt(due_at)).bind(fmt_db(now)).bind(path).bind(sha256)
+                .execute(pool).await.ctx("recording a letter")?;
+            Ok(())
+        })
+    }
+
+    /// The centre issued the latest draft: record its date and document number.
+    pub async fn issue_letter(
+        &self,
+        source: &str,
+        code: &str,
+        number: &str,
+        issued_at: NaiveDateTime,
+    ) -> Result<LetterRecord, IssueError> {
+        let Some(d) = self.dossier(source, code).await? else {
+            return Err(IssueError::NoDraft(code.to_owned()));
+        };
+        let Some(latest) = self.latest_letter(d.id).await? else {
+            return Err(IssueError::NoDraft(code.to_owned()));
+        };
+        if latest.status == "issued" {
+            return Err(IssueError::AlreadyIssued {
+                code: code.to_owned(),
+                issued_at: latest.issued_at.map(fmt_db).unwrap_or_default(),
+                number: latest.doc_number.unwrap_or_default(),
+            });
+        }
+        with_pool!(self, pool => {
+            sqlx::query("UPDATE letters SET status = 'issued', issued_at = $1, doc_number = $2 WHERE id = $3 AND status = 'draft'")
+                .bind(fmt_db(issued_at)).bind(number).bind(latest.id).execute(pool).await.ctx("issuing a letter")?;
+        });
+        Ok(self.latest_letter(d.id).await?.unwrap_or(latest))
+    }
+
+    pub async fn count_pending_letters(&self) -> Result<i64, StoreError> {
+        with_pool!(self, pool => {
+            let (n,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM letters l WHERE l.status = 'draft' AND l.version = \
+                 (SELECT MAX(version) FROM letters m WHERE m.dossier_id = l.dossier_id)")
+                .fetch_one(pool).await.ctx("counting pending letters")?;
+            Ok(n)
+        })
+    }
+
+    /// Sources holding a dossier code (codes are unique within a source).
+    pub async fn sources_of(&self, code: &str) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT source FROM dossiers WHERE code = $1 ORDER BY source")
+                .bind(code).fetch_all(pool).await.ctx("finding a dossier")?
+        });
+        Ok(rows.into_iter().map(|(s,)| s).collect())
+    }
+}
