@@ -163,13 +163,13 @@ impl TestDb {
 
     pub async fn cleanup(self) {
         self.store.close().await;
-        if let Some((admin, name)) = self.pg_admin {
-            if let Ok(conn) = sqlx::PgPool::connect(&admin).await {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&conn)
-                    .await;
-                conn.close().await;
-            }
+        if let Some((admin, name)) = self.pg_admin
+            && let Ok(conn) = sqlx::PgPool::connect(&admin).await
+        {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&conn)
+                .await;
+            conn.close().await;
         }
     }
 }
