@@ -258,9 +258,7 @@ pub async fn letter(
     let drafter = rules.drafter(settings, &store);
     let code = crate::text::nfc(code);
     let d = drafter.find(&code, source).await?;
-    let (record, new) = drafter
-        .draft(&d, clock.now_vn(), Some(clock.now_vn()))
-        .await?;
+    let (record, new) = drafter.draft(&d, clock.now_vn()).await?;
     std::fs::copy(&record.path, out).with_context(|| format!("writing {}", out.display()))?;
     println!(
         "{} apology draft for {code}: version {}{}, sha256 {} → {}",

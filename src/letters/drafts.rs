@@ -113,13 +113,12 @@ impl Drafter<'_> {
         &self,
         s: &StoredDossier,
         now: NaiveDateTime,
-        last_changed: Option<NaiveDateTime>,
     ) -> Result<(LetterRecord, bool), DraftError> {
         let ev = self.store.evaluation(s.id).await?;
         let due = ev.as_ref().and_then(|e| e.due_at).or(s.dossier.due_at);
         let latest = self.store.latest_letter(s.id).await?;
         if let Some(l) = &latest {
-            let stale = l.due_at != due || last_changed.is_some_and(|c| c > l.generated_at);
+            let stale = l.due_at != due || s.last_changed_at > l.generated_at;
             if l.status == "issued" || !stale {
                 return Ok((l.clone(), false));
             }
@@ -171,7 +170,7 @@ impl Drafter<'_> {
             let Some(s) = self.store.dossier(&c.source, &c.code).await? else {
                 continue;
             };
-            match self.draft(&s, now, Some(c.last_changed_at)).await {
+            match self.draft(&s, now).await {
                 Ok((_, true)) => summary.drafted += 1,
                 Ok((_, false)) => summary.up_to_date += 1,
                 Err(e) => {

@@ -63,6 +63,8 @@ pub struct StoredDossier {
     pub dossier: Dossier,
     pub original_due_at: Option<NaiveDateTime>,
     pub deleted: bool,
+    /// When tthc-watch last saw it change.
+    pub last_changed_at: NaiveDateTime,
 }
 
 #[derive(sqlx::FromRow)]
@@ -97,6 +99,7 @@ pub(super) struct DossierRow {
     extension: Option<String>,
     source_updated_at: String,
     deleted: i64,
+    last_changed_at: String,
 }
 
 type SyncStateRow = (
@@ -182,6 +185,7 @@ impl DossierRow {
             source: self.source,
             original_due_at: opt_time(self.original_due_at.as_deref(), "original_due_at")?,
             deleted: self.deleted != 0,
+            last_changed_at: time(&self.last_changed_at, "last_changed_at")?,
             dossier,
         })
     }
@@ -230,7 +234,7 @@ macro_rules! dossier_cols {
          d.unit_code, d.unit_name, d.officer, d.applicant_name, d.applicant_kind, d.applicant_id_no, \
          d.applicant_phone, d.applicant_email, d.summary, d.channel, d.status, d.submitted_at, d.received_at, \
          d.due_at, d.original_due_at, d.finished_at, d.returned_at, d.duration_unit, d.duration_value, \
-         d.pauses, d.extension, d.source_updated_at, d.deleted"
+         d.pauses, d.extension, d.source_updated_at, d.deleted, d.last_changed_at"
     };
 }
 pub(super) use dossier_cols;

@@ -48,14 +48,12 @@ fn record(r: LetterRow) -> Result<LetterRecord, StoreError> {
     })
 }
 
-/// A dossier that needs (or may need) an apology draft.
+/// A dossier that needs an apology draft (a new one, or a newer version).
 #[derive(Clone, Debug)]
 pub struct LetterCandidate {
     pub dossier_id: i64,
     pub source: String,
     pub code: String,
-    pub last_changed_at: NaiveDateTime,
-    pub latest: Option<LetterRecord>,
 }
 
 const COLS: &str =
@@ -88,23 +86,20 @@ impl Store {
             ""
         };
         let sql = format!(
-            "SELECT d.id, d.source, d.code, d.last_changed_at FROM dossiers d JOIN evaluations e ON e.dossier_id = d.id \
+            "SELECT d.id, d.source, d.code FROM dossiers d JOIN evaluations e ON e.dossier_id = d.id \
              WHERE d.deleted = 0 AND (e.class = 'overdue'{extra}) ORDER BY d.id"
         );
-        let rows: Vec<(i64, String, String, String)> = with_pool!(self, pool => {
+        let rows: Vec<(i64, String, String)> = with_pool!(self, pool => {
             sqlx::query_as(&sql).fetch_all(pool).await.ctx("reading dossiers that need apologies")?
         });
-        let mut out = Vec::with_capacity(rows.len());
-        for (id, source, code, changed) in rows {
-            out.push(LetterCandidate {
-                dossier_id: id,
+        Ok(rows
+            .into_iter()
+            .map(|(dossier_id, source, code)| LetterCandidate {
+                dossier_id,
                 source,
                 code,
-                last_changed_at: opt_time(Some(&changed), "last_changed_at")?.unwrap_or_default(),
-                latest: self.latest_letter(id).await?,
-            });
-        }
-        Ok(out)
+            })
+            .collect())
     }
 
     pub async fn latest_letter(&self, dossier_id: i64) -> Result<Option<LetterRecord>, StoreError> {

@@ -195,3 +195,66 @@ fn calendar_propose_prints_a_loadable_draft() {
     tthc_watch::calendar::Calendar::from_toml_str(&extended, "extended.toml")
         .expect("the draft extends the shipped calendar");
 }
+
+#[test]
+fn letter_commands_write_and_issue_a_draft() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, _, err) = run(bin()
+        .args([
+            "demo",
+            "--once",
+            "--dossiers",
+            "1500",
+            "--now",
+            "2026-11-25T08:00:00+07:00",
+            "--dir",
+        ])
+        .arg(dir.path()));
+    assert!(ok, "{err}");
+    let first = std::fs::read_dir(dir.path().join("letters"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .min()
+        .expect("the demo drafts letters");
+    let code = first.trim_end_matches("-v1.docx").to_owned();
+    let db = format!("sqlite://{}", dir.path().join("tthc-watch.db").display());
+    let with_env = |c: &mut Command| {
+        c.env("TTHC_WATCH__DATABASE__URL", &db)
+            .env("TTHC_WATCH__LETTERS__DIR", dir.path().join("letters"));
+    };
+    let out = dir.path().join("out.docx");
+    let mut c = bin();
+    with_env(
+        c.args(["letter", &code, "--now", "2026-11-25T09:00:00+07:00", "-o"])
+            .arg(&out),
+    );
+    let (ok, stdout, err) = run(&mut c);
+    assert!(ok, "{err}");
+    assert!(stdout.contains("version 1"), "{stdout}");
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        std::fs::read(dir.path().join("letters").join(&first)).unwrap()
+    );
+
+    let mut c = bin();
+    with_env(c.args(["letter", "issue", &code, "--number", "125/TB-UBND"]));
+    let (ok, stdout, err) = run(&mut c);
+    assert!(ok, "{err}");
+    assert!(
+        stdout.contains("recorded as issued") && stdout.contains("125/TB-UBND"),
+        "{stdout}"
+    );
+    let mut c = bin();
+    with_env(c.args(["letter", "issue", &code, "--number", "126/TB-UBND"]));
+    let (ok, _, err) = run(&mut c);
+    assert!(!ok && err.contains("already issued"), "{err}");
+
+    let mut c = bin();
+    with_env(
+        c.args(["letter", "000.00.00.X-000000-9999999", "-o"])
+            .arg(&out),
+    );
+    let (ok, _, err) = run(&mut c);
+    assert!(!ok && err.contains("not in the database"), "{err}");
+}

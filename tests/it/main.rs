@@ -4,5 +4,6 @@
 mod check;
 mod cli;
 mod escalation;
+mod letters;
 mod support;
 mod sync;

@@ -1,0 +1,207 @@
+//! Apology drafts in the life of a late dossier: drafted once, attached to the
+//! unit head's alert, a new version when the due date changes, never replaced
+//! once issued, and issuing stops the "no apology" reminder.
+
+use crate::support::*;
+use std::io::Read;
+use tthc_watch::clock::{Clock, from_vn};
+use tthc_watch::commands::{Rules, check_with, send_with};
+use tthc_watch::dossier::Step;
+
+fn at(s: &str) -> Clock {
+    Clock::fixed(from_vn(t(s)))
+}
+
+fn document_text(path: &str) -> String {
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+    let mut xml = String::new();
+    zip.by_name("word/document.xml")
+        .unwrap()
+        .read_to_string(&mut xml)
+        .unwrap();
+    let doc = roxmltree::Document::parse(&xml).expect("well-formed document.xml");
+    doc.descendants()
+        .filter(|n| n.has_tag_name("t"))
+        .filter_map(|n| n.text())
+        .collect::<Vec<_>>()
+        .join("")
+}
+
+#[tokio::test]
+async fn a_late_dossier_gets_a_draft_that_follows_it_until_issued() {
+    let sink = SmtpSink::start();
+    let db = TestDb::new(Backend::Sqlite).await;
+    let letters = tempfile::tempdir().unwrap();
+    let mut settings = test_settings(&db.url, sink.port);
+    settings.letters.dir = letters.path().display().to_string();
+    let rules = Rules::load(&settings).unwrap();
+
+    let mut d = scripted_dossier(
+        "H56-261113-0000007",
+        "DD",
+        "PKT",
+        "2026-11-13 08:00",
+        5,
+        "2026-11-20 08:00",
+    );
+    d.steps = vec![Step {
+        name: "Thẩm định, xử lý hồ sơ".into(),
+        unit: "Phòng Kinh tế, Hạ tầng và Đô thị".into(),
+        officer: Some("Lê Thị Thu Hà".into()),
+        started_at: t("2026-11-13 09:00"),
+        finished_at: None,
+        due_at: Some(t("2026-11-18 08:00")),
+    }];
+    db.store
+        .apply_page(
+            "tinh",
+            std::slice::from_ref(&d),
+            &[],
+            &[],
+            None,
+            t("2026-11-13 09:00"),
+        )
+        .await
+        .unwrap();
+    let id = db.store.dossier("tinh", &d.code).await.unwrap().unwrap().id;
+
+    // Monday 23/11: one working day late.
+    check_with(&settings, &rules, &db.store, &at("2026-11-23 08:00"))
+        .await
+        .unwrap();
+    send_with(&settings, &db.store, &at("2026-11-23 08:00"))
+        .await
+        .unwrap();
+    let v1 = db
+        .store
+        .latest_letter(id)
+        .await
+        .unwrap()
+        .expect("a draft for a late dossier");
+    assert_eq!((v1.version, v1.status.as_str()), (1, "draft"));
+    let bytes = std::fs::read(&v1.path).unwrap();
+    use sha2::Digest;
+    assert_eq!(v1.sha256, hex::encode(sha2::Sha256::digest(&bytes)));
+    let text = document_text(&v1.path);
+    for expected in [
+        "H56-261113-0000007",
+        "Nguyễn Thị Hồng",
+        "Đăng ký biến động quyền sử dụng đất",
+        "20/11/2026",
+        "Thẩm định, xử lý hồ sơ",
+        "Phòng Kinh tế, Hạ tầng và Đô thị",
+        // 23/11 + 5 working days, 24/11 being a day off.
+        "01/12/2026",
+        "UBND PHƯỜNG NINH HÒA",
+        "PHÓ CHỦ TỊCH",
+        "Lê Văn Thành",
+    ] {
+        assert!(text.contains(expected), "letter lacks {expected}: {text}");
+    }
+    // The unit head's overdue alert carries the draft; the vice-chair's does not.
+    let msgs = sink.messages();
+    let head = msgs
+        .iter()
+        .find(|m| m["to"][0] == "pkt@ninhhoa.example.vn")
+        .unwrap();
+    assert_eq!(
+        head["attachments"],
+        serde_json::json!(["van-ban-xin-loi-H56-261113-0000007-v1.docx"])
+    );
+    assert!(
+        head["text"]
+            .as_str()
+            .unwrap()
+            .contains("Đính kèm: dự thảo văn bản xin lỗi")
+    );
+    let vice = msgs
+        .iter()
+        .find(|m| m["to"][0] == "pct.kinhte@ninhhoa.example.vn")
+        .unwrap();
+    assert_eq!(vice["attachments"], serde_json::json!([]));
+
+    // Nothing changed: no new version.
+    check_with(&settings, &rules, &db.store, &at("2026-11-23 10:00"))
+        .await
+        .unwrap();
+    assert_eq!(db.store.letters_of(id).await.unwrap().len(), 1);
+
+    // The source moves the due date: a new version.
+    d.due_at = Some(t("2026-11-20 17:00"));
+    d.updated_at = t("2026-11-23 11:00");
+    db.store
+        .apply_page(
+            "tinh",
+            std::slice::from_ref(&d),
+            &[],
+            &[],
+            None,
+            t("2026-11-23 11:00"),
+        )
+        .await
+        .unwrap();
+    check_with(&settings, &rules, &db.store, &at("2026-11-23 11:05"))
+        .await
+        .unwrap();
+    let v2 = db.store.latest_letter(id).await.unwrap().unwrap();
+    assert_eq!(v2.version, 2);
+    assert!(
+        std::path::Path::new(&v1.path).exists(),
+        "earlier versions are kept"
+    );
+
+    // The centre issues it: recorded, never replaced, and no "no apology" reminder.
+    let issued = db
+        .store
+        .issue_letter("tinh", &d.code, "125/TB-UBND", t("2026-11-23 14:00"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            issued.version,
+            issued.status.as_str(),
+            issued.doc_number.as_deref()
+        ),
+        (2, "issued", Some("125/TB-UBND"))
+    );
+    let again = db
+        .store
+        .issue_letter("tinh", &d.code, "126/TB-UBND", t("2026-11-23 15:00"))
+        .await
+        .unwrap_err();
+    assert!(
+        again.to_string().contains("already issued") && again.to_string().contains("125/TB-UBND"),
+        "{again}"
+    );
+    d.updated_at = t("2026-11-24 09:00");
+    d.officer = Some("Phạm Quốc Bảo".into());
+    db.store
+        .apply_page(
+            "tinh",
+            std::slice::from_ref(&d),
+            &[],
+            &[],
+            None,
+            t("2026-11-24 09:00"),
+        )
+        .await
+        .unwrap();
+    for day in ["2026-11-25 08:00", "2026-11-26 08:00"] {
+        check_with(&settings, &rules, &db.store, &at(day))
+            .await
+            .unwrap();
+        send_with(&settings, &db.store, &at(day)).await.unwrap();
+    }
+    assert_eq!(
+        db.store.latest_letter(id).await.unwrap().unwrap().version,
+        2,
+        "an issued letter is never replaced"
+    );
+    assert!(
+        sink.messages()
+            .iter()
+            .all(|m| m["to"][0] != "ttpvhcc@ninhhoa.example.vn"),
+        "no reminder to the centre once the apology is issued"
+    );
+    db.cleanup().await;
+}
