@@ -633,3 +633,28 @@ mod tests {
         assert!(!format!("{s:?}").contains("hunter2"));
     }
 }
+
+#[cfg(test)]
+mod cron_tests {
+    use super::*;
+
+    #[test]
+    fn cron_accepts_standard_and_seconds_forms() {
+        let c = parse_cron("30 7 * * *").unwrap();
+        let t = chrono::NaiveDate::from_ymd_opt(2026, 11, 25)
+            .unwrap()
+            .and_hms_opt(6, 0, 0)
+            .unwrap();
+        let local = t.and_local_timezone(crate::clock::VN).unwrap();
+        let next = c.find_next_occurrence(&local, false).unwrap();
+        assert_eq!(next.naive_local().to_string(), "2026-11-25 07:30:00");
+        let s = parse_cron("*/2 * * * * *").unwrap();
+        let next = s.find_next_occurrence(&local, false).unwrap();
+        assert_eq!(next.naive_local().to_string(), "2026-11-25 06:00:02");
+        assert!(
+            parse_cron("every morning")
+                .unwrap_err()
+                .contains("not a cron expression")
+        );
+    }
+}

@@ -3,6 +3,7 @@
 
 mod check;
 mod cli;
+mod daemon;
 mod escalation;
 mod letters;
 mod support;
