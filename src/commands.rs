@@ -89,8 +89,10 @@ pub async fn sync(settings: &Settings, clock: &Clock) -> Result<Vec<SyncSummary>
     store.close().await;
     if let Some(failed) = summaries.iter().find(|s| s.error.is_some()) {
         anyhow::bail!(
-            "sync of source {} failed; data already stored is kept",
-            failed.source
+            "sync of source {} failed: {}; data already stored is kept (database {})",
+            failed.source,
+            failed.error.as_deref().unwrap_or_default(),
+            crate::config::redact_url(&settings.database.url)
         );
     }
     Ok(summaries)
@@ -440,6 +442,8 @@ pub struct DemoArgs {
     pub now: Option<DateTime<Utc>>,
     pub once: bool,
     pub interval_secs: u64,
+    /// Where the running demo serves /healthz, /readyz and /metrics.
+    pub port: u16,
 }
 
 /// `tthc-watch demo`: the simulator in-process, SQLite in DIR, a sync and a summary;
@@ -501,6 +505,24 @@ pub async fn demo(base: &Settings, a: &DemoArgs) -> Result<()> {
         });
     }
     let rules = Rules::load(&settings)?;
+    if !a.once {
+        let addr = format!("127.0.0.1:{}", a.port);
+        let listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .with_context(|| format!("binding {addr} (choose another with --port)"))?;
+        let state = std::sync::Arc::new(crate::server::AppState {
+            store: store.clone(),
+            clock: clock.clone(),
+            metrics: crate::server::Metrics::default(),
+            sources: vec!["tinh".into()],
+            stale_after_minutes: settings.escalation.stale_after_minutes,
+        });
+        println!(
+            "health and metrics on http://{}/metrics",
+            listener.local_addr()?
+        );
+        tokio::spawn(crate::server::serve(listener, state, stop.clone()));
+    }
     loop {
         for s in sync_all(&settings, &store, &clock).await {
             println!("{s}");

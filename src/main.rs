@@ -55,6 +55,9 @@ enum Command {
         /// Seconds between polls when running continuously.
         #[arg(long, default_value_t = 10)]
         interval: u64,
+        /// Port for /healthz, /readyz and /metrics while running continuously.
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
     },
     /// The service as deployed: scheduled polls, checks, digest and mail, plus /healthz, /readyz, /metrics.
     Run {
@@ -233,6 +236,7 @@ async fn run(cli: Cli) -> Result<()> {
             now,
             once,
             interval,
+            port,
         } => {
             commands::demo(
                 &settings,
@@ -242,6 +246,7 @@ async fn run(cli: Cli) -> Result<()> {
                     now,
                     once,
                     interval_secs: interval,
+                    port,
                 },
             )
             .await

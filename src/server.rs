@@ -154,6 +154,14 @@ async fn readyz(State(s): State<Arc<AppState>>) -> Response {
 /// Refreshes the gauges that live in the database, then encodes everything.
 pub async fn render_metrics(s: &AppState) -> Result<String, crate::store::StoreError> {
     let m = &s.metrics;
+    // Classes that emptied must read 0, not their last value.
+    for class in crate::deadline::Class::ALL {
+        m.dossiers
+            .get_or_create(&ClassLabel {
+                class: class.as_str().into(),
+            })
+            .set(0);
+    }
     for (class, n) in s.store.count_by_class().await? {
         m.dossiers
             .get_or_create(&ClassLabel {

@@ -258,3 +258,84 @@ fn letter_commands_write_and_issue_a_draft() {
     let (ok, _, err) = run(&mut c);
     assert!(!ok && err.contains("not in the database"), "{err}");
 }
+
+#[tokio::test]
+async fn a_read_only_database_is_a_clear_error_and_loses_nothing() {
+    let sim = spawn_simulator(Shape::Native, 200, "").await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ro.db");
+    let rw = format!("sqlite://{}", path.display());
+    let ro = format!("sqlite://{}?mode=ro", path.display());
+    let url = sim.url.clone();
+    let sim2 = sim.sim.clone();
+    let (first, second) = tokio::task::spawn_blocking(move || {
+        let now = "2026-11-25T08:00:00+07:00";
+        let first = run(bin().args([
+            "sync",
+            "--source-url",
+            &url,
+            "--source-token",
+            TOKEN,
+            "--database-url",
+            &rw,
+            "--now",
+            now,
+        ]));
+        sim2.advance(chrono::Duration::days(3));
+        let second = run(bin().args([
+            "sync",
+            "--source-url",
+            &url,
+            "--source-token",
+            TOKEN,
+            "--database-url",
+            &ro,
+            "--now",
+            now,
+        ]));
+        (first, second)
+    })
+    .await
+    .unwrap();
+    assert!(first.0, "{}", first.2);
+    let (ok, _, err) = second;
+    assert!(!ok);
+    assert!(
+        err.contains("readonly") || err.contains("read-only") || err.contains("read only"),
+        "{err}"
+    );
+    assert!(err.contains("ro.db"), "the error names the database: {err}");
+    let store = tthc_watch::store::Store::connect(&format!("sqlite://{}", path.display()), 1)
+        .await
+        .unwrap();
+    let rows = store.count_rows("dossiers").await.unwrap();
+    assert!(rows > 0);
+    assert_eq!(
+        store.count_rows("dossier_history").await.unwrap(),
+        rows,
+        "nothing half-written"
+    );
+}
+
+#[test]
+fn the_example_production_config_is_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let routing = dir.path().join("routing.toml");
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/config/routing.toml"),
+        &routing,
+    )
+    .unwrap();
+    let env = vec![(
+        "TTHC_WATCH__ESCALATION__ROUTING_FILE".to_string(),
+        routing.display().to_string(),
+    )];
+    let path = std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/production.toml"
+    ));
+    let s = tthc_watch::config::Settings::load_with_env(Some(path), env)
+        .expect("deploy/production.toml loads");
+    assert!(s.database.url.starts_with("postgres://"));
+    assert_eq!(s.sources.len(), 1);
+}
