@@ -402,3 +402,135 @@ async fn leader_hand_over_on_postgres() {
     );
     db.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_failing_source_is_reported_once_then_its_recovery_once() {
+    // The source answers 500 from the start: stale at once (never synced).
+    let sim = spawn_simulator(Shape::Native, 100, "error=1").await;
+    let sink = SmtpSink::start();
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("t.db").display());
+    let config = write_config(dir.path(), &db, &sim.url, sink.port, "");
+    // Few retries so each failed poll ends quickly.
+    let text = std::fs::read_to_string(&config).unwrap().replace("page_size = 200", "page_size = 200\nmax_retries = 1");
+    std::fs::write(&config, text).unwrap();
+    let svc = Service::start(&config, dir.path(), "a", free_port());
+    svc.wait_ok("/healthz", Duration::from_secs(20)).await;
+    let subjects = || sink.messages().iter().map(|m| m["subject"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    let start = Instant::now();
+    while subjects().is_empty() {
+        assert!(start.elapsed() < Duration::from_secs(20), "no stale alert; log:\n{}", svc.logs());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Several more failing polls: still one alert, and the service is alive and not ready.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(subjects().len(), 1, "{:?}", subjects());
+    assert!(subjects()[0].contains("CẢNH BÁO: dữ liệu hồ sơ từ nguồn tinh không được cập nhật"));
+    assert_eq!(svc.get("/readyz").await.map(|x| x.0), Some(503));
+
+    sim.sim.set_faults(tthc_watch::simulator::Faults::default());
+    svc.wait_ok("/readyz", Duration::from_secs(20)).await;
+    let start = Instant::now();
+    while !subjects().iter().any(|s| s.contains("Đã khôi phục đồng bộ dữ liệu từ nguồn tinh")) {
+        assert!(start.elapsed() < Duration::from_secs(20), "no recovery message: {:?}\n{}", subjects(), svc.logs());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let s = subjects();
+    assert_eq!(s.iter().filter(|x| x.contains("CẢNH BÁO")).count(), 1, "{s:?}");
+    assert_eq!(s.iter().filter(|x| x.contains("Đã khôi phục")).count(), 1, "{s:?}");
+}
+
+/// A private PostgreSQL cluster this test may restart (the shared one serves other tests).
+struct PrivatePg {
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl PrivatePg {
+    fn bin(name: &str) -> PathBuf {
+        let versions = std::fs::read_dir("/usr/lib/postgresql").expect("PostgreSQL server binaries in /usr/lib/postgresql");
+        let mut v: Vec<PathBuf> = versions.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+        v.sort();
+        v.pop().expect("a PostgreSQL version").join("bin").join(name)
+    }
+
+    fn as_postgres(args: &[&str]) {
+        let status = Command::new("runuser").args(["-u", "postgres", "--"]).args(args).stdout(Stdio::null()).status().expect("runuser");
+        assert!(status.success(), "{args:?} failed");
+    }
+
+    fn start() -> PrivatePg {
+        let dir = tempfile::tempdir().unwrap();
+        Command::new("chmod").arg("755").arg(dir.path()).status().unwrap();
+        Command::new("chown").arg("postgres:postgres").arg(dir.path()).status().unwrap();
+        let data = dir.path().join("data");
+        let initdb = Self::bin("initdb");
+        Self::as_postgres(&[initdb.to_str().unwrap(), "-D", data.to_str().unwrap(), "-A", "trust", "-U", "postgres"]);
+        let pg = PrivatePg { port: free_port(), dir };
+        pg.ctl("start");
+        pg
+    }
+
+    fn ctl(&self, what: &str) {
+        let opts = format!("-p {} -k {} -c listen_addresses=127.0.0.1", self.port, self.dir.path().display());
+        let log = self.dir.path().join("pg.log");
+        let ctl = Self::bin("pg_ctl");
+        let data = self.dir.path().join("data");
+        Self::as_postgres(&[ctl.to_str().unwrap(), "-D", data.to_str().unwrap(), "-o", &opts, "-l", log.to_str().unwrap(), "-w", "-m", "fast", what]);
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for PrivatePg {
+    fn drop(&mut self) {
+        let ctl = Self::bin("pg_ctl");
+        let data = self.dir.path().join("data");
+        let _ = Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(ctl)
+            .args(["-D", data.to_str().unwrap_or_default(), "-m", "immediate", "stop"])
+            .stdout(Stdio::null())
+            .status();
+    }
+}
+
+#[tokio::test]
+async fn postgres_restarted_under_the_daemon() {
+    if !postgres_available().await {
+        return;
+    }
+    let pg = PrivatePg::start();
+    let sim = spawn_simulator(Shape::Native, 300, "").await;
+    let sink = SmtpSink::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &pg.url(), &sim.url, sink.port, "");
+    let svc = Service::start(&config, dir.path(), "a", free_port());
+    svc.wait_ok("/readyz", Duration::from_secs(30)).await;
+    let store = tthc_watch::store::Store::connect(&pg.url(), 1).await.unwrap();
+    let before = store.count_rows("dossiers").await.unwrap();
+    store.close().await;
+
+    pg.ctl("restart");
+    // New dossiers arrive meanwhile; the service must reconnect and pick them up.
+    sim.sim.advance(chrono::Duration::days(2));
+    let expected = sim.sim.snapshot().len() as i64;
+    let start = Instant::now();
+    loop {
+        if let Ok(store) = tthc_watch::store::Store::connect(&pg.url(), 1).await {
+            let n = store.count_rows("dossiers").await.unwrap_or(0);
+            store.close().await;
+            if n >= expected && n > before {
+                break;
+            }
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "no sync after the restart; log:\n{}", svc.logs());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    svc.wait_ok("/readyz", Duration::from_secs(10)).await;
+    let m = svc.wait_ok("/metrics", Duration::from_secs(10)).await;
+    assert_eq!(metric(&m, "tthc_leader"), Some(1.0), "leads again after the restart:\n{}", svc.logs());
+}
