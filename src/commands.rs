@@ -70,6 +70,7 @@ pub fn adhoc_source(settings: &mut Settings, url: &str, token: Option<&str>, sha
             max_retries: 5,
             overlap_minutes: 10,
             mapping: None,
+            poll: None,
         },
     );
 }

@@ -226,7 +226,7 @@ impl ScheduleSettings {
     }
 }
 
-fn parse_cron(s: &str) -> Result<croner::Cron, String> {
+pub fn parse_cron(s: &str) -> Result<croner::Cron, String> {
     use std::str::FromStr;
     croner::Cron::from_str(s)
         .map_err(|e| format!("'{s}' is not a cron expression such as \"*/5 * * * *\": {e}"))
@@ -293,6 +293,9 @@ pub struct SourceSettings {
     /// Overrides of the shape's field mapping (see `source::mapping`).
     #[serde(default)]
     pub mapping: Option<serde_json::Value>,
+    /// Cron of this source's polls; default `schedule.poll`.
+    #[serde(default)]
+    pub poll: Option<String>,
 }
 
 fn default_true() -> bool {
@@ -547,6 +550,11 @@ impl Settings {
             }
             if src.page_size == 0 || src.page_size > 10_000 {
                 return Err(key_err(&key("page_size"), "expected 1–10000".into()));
+            }
+            if let Some(p) = &src.poll
+                && let Err(e) = parse_cron(p)
+            {
+                return Err(key_err(&key("poll"), e));
             }
             if src.timeout_secs == 0 {
                 return Err(key_err(&key("timeout_secs"), "must be at least 1".into()));

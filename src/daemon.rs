@@ -17,7 +17,7 @@ use crate::clock::{Clock, from_vn, to_vn};
 use crate::commands::{Rules, check_with, digest_with, send_with};
 use crate::config::Settings;
 use crate::server::{AppState, Metrics, SourceLabel};
-use crate::source::sync::sync_all;
+use crate::source::sync::sync_sources;
 use crate::store::Store;
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
@@ -185,6 +185,15 @@ impl Daemon {
         let send_every = chrono::Duration::seconds(settings.schedule.send_every_secs as i64);
         let now = self.clock.now_utc();
         let (mut next_poll, mut next_digest, mut next_send) = (now, next_after(&digest, now), now);
+        // Each source on its own cadence (`sources.NAME.poll`, else `schedule.poll`).
+        let mut sources: Vec<(String, croner::Cron, DateTime<Utc>)> = Vec::new();
+        for (name, src) in settings.sources.iter().filter(|(_, s)| s.enabled) {
+            let cron = match &src.poll {
+                Some(expr) => crate::config::parse_cron(expr).map_err(anyhow::Error::msg)?,
+                None => poll.clone(),
+            };
+            sources.push((name.clone(), cron, now));
+        }
         if leadership.is_none() {
             tracing::info!("another instance leads; waiting to take over");
         }
@@ -216,13 +225,24 @@ impl Daemon {
             }
             state.metrics.leader.set(i64::from(leadership.is_some()));
             if leadership.is_some() {
-                if now >= next_poll {
+                let due: Vec<String> = sources
+                    .iter()
+                    .filter(|(_, _, t)| *t <= now)
+                    .map(|(n, _, _)| n.clone())
+                    .collect();
+                if !due.is_empty() || now >= next_poll {
                     guarded(
-                        self.poll_and_check(&settings, &rules, &store, &state),
+                        self.poll_and_check(&settings, &rules, &store, &state, &due),
                         &self.shutdown,
                     )
                     .await;
-                    next_poll = next_after(&poll, self.clock.now_utc());
+                    let after = self.clock.now_utc();
+                    for (name, cron, t) in sources.iter_mut() {
+                        if due.contains(name) {
+                            *t = next_after(cron, after);
+                        }
+                    }
+                    next_poll = next_after(&poll, after);
                 }
                 if now >= next_digest && !self.shutdown.is_cancelled() {
                     if let Some(Err(e)) = guarded(
@@ -251,7 +271,12 @@ impl Daemon {
             if self.shutdown.is_cancelled() {
                 break;
             }
-            let next = next_poll.min(next_send).min(next_digest);
+            let next_source = sources
+                .iter()
+                .map(|(_, _, t)| *t)
+                .min()
+                .unwrap_or(next_poll);
+            let next = next_poll.min(next_source).min(next_send).min(next_digest);
             let wait = (next - self.clock.now_utc())
                 .to_std()
                 .unwrap_or(Duration::ZERO)
@@ -279,8 +304,9 @@ impl Daemon {
         rules: &Rules,
         store: &Store,
         state: &AppState,
+        due: &[String],
     ) {
-        for s in sync_all(settings, store, &self.clock).await {
+        for s in sync_sources(settings, store, &self.clock, due).await {
             state
                 .metrics
                 .sync_duration

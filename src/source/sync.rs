@@ -190,8 +190,23 @@ async fn poll_newest_first<S: Source>(
 
 /// Polls every enabled source of the configuration once.
 pub async fn sync_all(settings: &Settings, store: &Store, clock: &Clock) -> Vec<SyncSummary> {
+    let names: Vec<String> = settings.sources.keys().cloned().collect();
+    sync_sources(settings, store, clock, &names).await
+}
+
+/// Polls the named enabled sources once.
+pub async fn sync_sources(
+    settings: &Settings,
+    store: &Store,
+    clock: &Clock,
+    names: &[String],
+) -> Vec<SyncSummary> {
     let mut out = Vec::new();
-    for (name, s) in settings.sources.iter().filter(|(_, s)| s.enabled) {
+    for (name, s) in settings
+        .sources
+        .iter()
+        .filter(|(n, s)| s.enabled && names.contains(n))
+    {
         let summary = match RestSource::new(name, s) {
             Ok(mut src) => sync_source(store, &mut src, s.overlap_minutes, clock).await,
             Err(e) => SyncSummary {

@@ -412,14 +412,25 @@ async fn a_failing_source_is_reported_once_then_its_recovery_once() {
     let db = format!("sqlite://{}", dir.path().join("t.db").display());
     let config = write_config(dir.path(), &db, &sim.url, sink.port, "");
     // Few retries so each failed poll ends quickly.
-    let text = std::fs::read_to_string(&config).unwrap().replace("page_size = 200", "page_size = 200\nmax_retries = 1");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("page_size = 200", "page_size = 200\nmax_retries = 1");
     std::fs::write(&config, text).unwrap();
     let svc = Service::start(&config, dir.path(), "a", free_port());
     svc.wait_ok("/healthz", Duration::from_secs(20)).await;
-    let subjects = || sink.messages().iter().map(|m| m["subject"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    let subjects = || {
+        sink.messages()
+            .iter()
+            .map(|m| m["subject"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
     let start = Instant::now();
     while subjects().is_empty() {
-        assert!(start.elapsed() < Duration::from_secs(20), "no stale alert; log:\n{}", svc.logs());
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no stale alert; log:\n{}",
+            svc.logs()
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // Several more failing polls: still one alert, and the service is alive and not ready.
@@ -431,14 +442,30 @@ async fn a_failing_source_is_reported_once_then_its_recovery_once() {
     sim.sim.set_faults(tthc_watch::simulator::Faults::default());
     svc.wait_ok("/readyz", Duration::from_secs(20)).await;
     let start = Instant::now();
-    while !subjects().iter().any(|s| s.contains("Đã khôi phục đồng bộ dữ liệu từ nguồn tinh")) {
-        assert!(start.elapsed() < Duration::from_secs(20), "no recovery message: {:?}\n{}", subjects(), svc.logs());
+    while !subjects()
+        .iter()
+        .any(|s| s.contains("Đã khôi phục đồng bộ dữ liệu từ nguồn tinh"))
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no recovery message: {:?}\n{}",
+            subjects(),
+            svc.logs()
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
     let s = subjects();
-    assert_eq!(s.iter().filter(|x| x.contains("CẢNH BÁO")).count(), 1, "{s:?}");
-    assert_eq!(s.iter().filter(|x| x.contains("Đã khôi phục")).count(), 1, "{s:?}");
+    assert_eq!(
+        s.iter().filter(|x| x.contains("CẢNH BÁO")).count(),
+        1,
+        "{s:?}"
+    );
+    assert_eq!(
+        s.iter().filter(|x| x.contains("Đã khôi phục")).count(),
+        1,
+        "{s:?}"
+    );
 }
 
 /// A private PostgreSQL cluster this test may restart (the shared one serves other tests).
@@ -449,35 +476,79 @@ struct PrivatePg {
 
 impl PrivatePg {
     fn bin(name: &str) -> PathBuf {
-        let versions = std::fs::read_dir("/usr/lib/postgresql").expect("PostgreSQL server binaries in /usr/lib/postgresql");
+        let versions = std::fs::read_dir("/usr/lib/postgresql")
+            .expect("PostgreSQL server binaries in /usr/lib/postgresql");
         let mut v: Vec<PathBuf> = versions.filter_map(|e| e.ok()).map(|e| e.path()).collect();
         v.sort();
-        v.pop().expect("a PostgreSQL version").join("bin").join(name)
+        v.pop()
+            .expect("a PostgreSQL version")
+            .join("bin")
+            .join(name)
     }
 
     fn as_postgres(args: &[&str]) {
-        let status = Command::new("runuser").args(["-u", "postgres", "--"]).args(args).stdout(Stdio::null()).status().expect("runuser");
+        let status = Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .args(args)
+            .stdout(Stdio::null())
+            .status()
+            .expect("runuser");
         assert!(status.success(), "{args:?} failed");
     }
 
     fn start() -> PrivatePg {
         let dir = tempfile::tempdir().unwrap();
-        Command::new("chmod").arg("755").arg(dir.path()).status().unwrap();
-        Command::new("chown").arg("postgres:postgres").arg(dir.path()).status().unwrap();
+        Command::new("chmod")
+            .arg("755")
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        Command::new("chown")
+            .arg("postgres:postgres")
+            .arg(dir.path())
+            .status()
+            .unwrap();
         let data = dir.path().join("data");
         let initdb = Self::bin("initdb");
-        Self::as_postgres(&[initdb.to_str().unwrap(), "-D", data.to_str().unwrap(), "-A", "trust", "-U", "postgres"]);
-        let pg = PrivatePg { port: free_port(), dir };
+        Self::as_postgres(&[
+            initdb.to_str().unwrap(),
+            "-D",
+            data.to_str().unwrap(),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+        ]);
+        let pg = PrivatePg {
+            port: free_port(),
+            dir,
+        };
         pg.ctl("start");
         pg
     }
 
     fn ctl(&self, what: &str) {
-        let opts = format!("-p {} -k {} -c listen_addresses=127.0.0.1", self.port, self.dir.path().display());
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1",
+            self.port,
+            self.dir.path().display()
+        );
         let log = self.dir.path().join("pg.log");
         let ctl = Self::bin("pg_ctl");
         let data = self.dir.path().join("data");
-        Self::as_postgres(&[ctl.to_str().unwrap(), "-D", data.to_str().unwrap(), "-o", &opts, "-l", log.to_str().unwrap(), "-w", "-m", "fast", what]);
+        Self::as_postgres(&[
+            ctl.to_str().unwrap(),
+            "-D",
+            data.to_str().unwrap(),
+            "-o",
+            &opts,
+            "-l",
+            log.to_str().unwrap(),
+            "-w",
+            "-m",
+            "fast",
+            what,
+        ]);
     }
 
     fn url(&self) -> String {
@@ -492,7 +563,13 @@ impl Drop for PrivatePg {
         let _ = Command::new("runuser")
             .args(["-u", "postgres", "--"])
             .arg(ctl)
-            .args(["-D", data.to_str().unwrap_or_default(), "-m", "immediate", "stop"])
+            .args([
+                "-D",
+                data.to_str().unwrap_or_default(),
+                "-m",
+                "immediate",
+                "stop",
+            ])
             .stdout(Stdio::null())
             .status();
     }
@@ -510,7 +587,9 @@ async fn postgres_restarted_under_the_daemon() {
     let config = write_config(dir.path(), &pg.url(), &sim.url, sink.port, "");
     let svc = Service::start(&config, dir.path(), "a", free_port());
     svc.wait_ok("/readyz", Duration::from_secs(30)).await;
-    let store = tthc_watch::store::Store::connect(&pg.url(), 1).await.unwrap();
+    let store = tthc_watch::store::Store::connect(&pg.url(), 1)
+        .await
+        .unwrap();
     let before = store.count_rows("dossiers").await.unwrap();
     store.close().await;
 
@@ -527,10 +606,19 @@ async fn postgres_restarted_under_the_daemon() {
                 break;
             }
         }
-        assert!(start.elapsed() < Duration::from_secs(30), "no sync after the restart; log:\n{}", svc.logs());
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no sync after the restart; log:\n{}",
+            svc.logs()
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     svc.wait_ok("/readyz", Duration::from_secs(10)).await;
     let m = svc.wait_ok("/metrics", Duration::from_secs(10)).await;
-    assert_eq!(metric(&m, "tthc_leader"), Some(1.0), "leads again after the restart:\n{}", svc.logs());
+    assert_eq!(
+        metric(&m, "tthc_leader"),
+        Some(1.0),
+        "leads again after the restart:\n{}",
+        svc.logs()
+    );
 }

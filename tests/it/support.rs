@@ -105,6 +105,7 @@ pub fn source_settings(shape: Shape, url: &str) -> SourceSettings {
         max_retries: 8,
         overlap_minutes: 10,
         mapping: None,
+        poll: None,
     }
 }
 
