@@ -1,6 +1,7 @@
 //! Dossiers, their steps, the append-only history of observed changes, the
 //! due-date history, the quarantine and the per-source sync state.
 
+use super::audit::audit_append;
 use super::{Context, Store, StoreError, with_pool};
 use crate::clock::{fmt_db, parse_db};
 use crate::dossier::{ApplicantKind, Channel, Dossier, Duration, Extension, Pause, Status, Step};
@@ -380,6 +381,9 @@ impl Store {
         let codes: Vec<&str> = latest.keys().copied().collect();
         let insert = insert_sql();
         let update = update_sql();
+        // What this page wrote, for the audit trail: (code, content hash).
+        let mut written: Vec<(String, String)> = Vec::new();
+        let mut removed: Vec<String> = Vec::new();
         with_pool!(self, pool => {
             let mut tx = pool.begin().await.ctx("starting a sync transaction")?;
             // Existing hashes of this page's codes, in chunks (bind-parameter limits).
@@ -400,6 +404,10 @@ impl Store {
             for code in &codes {
                 let d = latest[code];
                 let hash = content_hash(d);
+                let unchanged = matches!(existing.get(*code), Some((_, old)) if *old == hash);
+                if !unchanged {
+                    written.push(((*code).to_owned(), hash.clone()));
+                }
                 let id = match existing.get(*code) {
                     Some((_, old_hash)) if *old_hash == hash => {
                         out.unchanged += 1;
@@ -528,6 +536,7 @@ impl Store {
                         .await
                         .ctx("recording a deletion")?;
                     out.deleted += 1;
+                    removed.push(code.clone());
                 }
             }
             for r in quarantine {
@@ -541,6 +550,10 @@ impl Store {
                     .await
                     .ctx("quarantining a record")?;
                 out.quarantined += 1;
+            }
+            if !written.is_empty() || !removed.is_empty() || !quarantine.is_empty() {
+                let detail = serde_json::json!({ "written": written, "deleted": removed, "quarantined": quarantine.len() });
+                audit_append!(tx, now_s.clone(), "sync_page", source.to_owned(), detail.to_string());
             }
             if let Some(w) = watermark {
                 sqlx::query("INSERT INTO sync_state (source, watermark, last_attempt_at) VALUES ($1, $2, $3) \

@@ -1,6 +1,7 @@
 //! The deadline engine's verdicts: the latest per dossier, and the append-only
 //! history of class changes.
 
+use super::audit::audit_append;
 use super::dossiers::{DossierRow, dossier_cols, opt_fmt, opt_time};
 use super::{Context, Store, StoreError, with_pool};
 use crate::clock::fmt_db;
@@ -235,6 +236,19 @@ impl Store {
                         .await
                         .ctx("recording an alert")?;
                 }
+            }
+            let classes: Vec<serde_json::Value> = changes
+                .iter()
+                .filter(|c| c.previous != Some(c.evaluation.class))
+                .map(|c| serde_json::json!([c.dossier_id, c.previous.map(Class::as_str), c.evaluation.class.as_str()]))
+                .collect();
+            let alerts: Vec<serde_json::Value> = changes
+                .iter()
+                .flat_map(|c| c.alerts.iter().map(move |a| serde_json::json!([c.dossier_id, a.rung.as_str(), a.recipient.email])))
+                .collect();
+            if !classes.is_empty() || !alerts.is_empty() {
+                let detail = serde_json::json!({ "class_changes": classes, "alerts": alerts });
+                audit_append!(tx, now_s.clone(), "evaluations", "check".to_owned(), detail.to_string());
             }
             tx.commit().await.ctx("committing evaluations")?;
             Ok(())

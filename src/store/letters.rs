@@ -1,6 +1,7 @@
 //! Apology letters as records: every draft version with its file and SHA-256,
 //! and the issue date and document number once the centre issues one.
 
+use super::audit::audit_append;
 use super::dossiers::{opt_fmt, opt_time};
 use super::{Context, Store, StoreError, with_pool};
 use crate::clock::fmt_db;
@@ -131,10 +132,14 @@ impl Store {
         now: NaiveDateTime,
     ) -> Result<(), StoreError> {
         with_pool!(self, pool => {
+            let mut tx = pool.begin().await.ctx("starting a letter transaction")?;
             sqlx::query("INSERT INTO letters (dossier_id, version, due_at, generated_at, path, sha256, status) \
                          VALUES ($1, $2, $3, $4, $5, $6, 'draft')")
                 .bind(dossier_id).bind(version).bind(opt_fmt(due_at)).bind(fmt_db(now)).bind(path).bind(sha256)
-                .execute(pool).await.ctx("recording a letter")?;
+                .execute(&mut *tx).await.ctx("recording a letter")?;
+            let detail = serde_json::json!({ "dossier_id": dossier_id, "version": version, "sha256": sha256, "path": path });
+            audit_append!(tx, fmt_db(now), "letter_drafted", dossier_id.to_string(), detail.to_string());
+            tx.commit().await.ctx("committing a letter")?;
             Ok(())
         })
     }
@@ -161,8 +166,12 @@ impl Store {
             });
         }
         with_pool!(self, pool => {
+            let mut tx = pool.begin().await.ctx("starting a letter transaction")?;
             sqlx::query("UPDATE letters SET status = 'issued', issued_at = $1, doc_number = $2 WHERE id = $3 AND status = 'draft'")
-                .bind(fmt_db(issued_at)).bind(number).bind(latest.id).execute(pool).await.ctx("issuing a letter")?;
+                .bind(fmt_db(issued_at)).bind(number).bind(latest.id).execute(&mut *tx).await.ctx("issuing a letter")?;
+            let detail = serde_json::json!({ "code": code, "version": latest.version, "number": number, "sha256": latest.sha256 });
+            audit_append!(tx, fmt_db(issued_at), "letter_issued", d.id.to_string(), detail.to_string());
+            tx.commit().await.ctx("committing an issued letter")?;
         });
         Ok(self.latest_letter(d.id).await?.unwrap_or(latest))
     }

@@ -2,6 +2,7 @@
 //! chosen by the database URL. Both backends run the same SQL text (`$1`
 //! placeholders work in both), with each dialect's own migrations.
 
+pub mod audit;
 mod dossiers;
 mod evaluations;
 mod letters;

@@ -1,6 +1,7 @@
 //! The outbox (one row per email), the ladder's alerts, digests and the reads
 //! that fill messages.
 
+use super::audit::audit_append;
 use super::dossiers::{opt_time, placeholders};
 use super::{Context, Store, StoreError, with_pool};
 use crate::clock::{fmt_db, parse_db};
@@ -198,6 +199,8 @@ impl Store {
                 }
                 q.execute(&mut *tx).await.ctx("linking alerts to their message")?;
             }
+            let detail = serde_json::json!({ "outbox_id": id, "kind": m.kind, "dedupe_key": m.dedupe_key, "subject": m.subject, "message_id": m.message_id, "alerts": alert_ids });
+            audit_append!(tx, now_s.clone(), "message_queued", m.recipient.clone(), detail.to_string());
             tx.commit().await.ctx("committing the outbox")?;
             Ok(true)
         })
@@ -215,8 +218,11 @@ impl Store {
 
     pub async fn mark_sent(&self, id: i64, now: NaiveDateTime) -> Result<(), StoreError> {
         with_pool!(self, pool => {
-            sqlx::query("UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, last_error = NULL WHERE id = $2")
-                .bind(fmt_db(now)).bind(id).execute(pool).await.ctx("marking a message sent")?;
+            let mut tx = pool.begin().await.ctx("starting a delivery transaction")?;
+            let (recipient,): (String,) = sqlx::query_as("UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, last_error = NULL WHERE id = $2 RETURNING recipient")
+                .bind(fmt_db(now)).bind(id).fetch_one(&mut *tx).await.ctx("marking a message sent")?;
+            audit_append!(tx, fmt_db(now), "message_sent", recipient, serde_json::json!({ "outbox_id": id }).to_string());
+            tx.commit().await.ctx("committing a delivery")?;
             Ok(())
         })
     }
