@@ -315,6 +315,89 @@ pub async fn letter_issue(
     Ok(r)
 }
 
+/// `tthc-watch serve`: the API, dashboard, health and metrics, without jobs.
+pub async fn serve(settings: &Settings, clock: Clock, shutdown: CancellationToken) -> Result<()> {
+    let store = open_store(settings).await?;
+    let state = std::sync::Arc::new(crate::server::AppState::new(
+        settings,
+        store.clone(),
+        clock,
+    )?);
+    let listener = tokio::net::TcpListener::bind(&settings.server.listen)
+        .await
+        .with_context(|| format!("binding server.listen = {}", settings.server.listen))?;
+    println!(
+        "serving the API, dashboard and metrics on http://{}",
+        listener.local_addr()?
+    );
+    crate::server::serve(listener, state, shutdown).await?;
+    store.close().await;
+    Ok(())
+}
+
+/// `tthc-watch token create`: prints the token once; only its hash is kept.
+pub async fn token_create(
+    settings: &Settings,
+    role: &str,
+    name: &str,
+    clock: &Clock,
+) -> Result<String> {
+    if crate::api::Role::parse(role).is_none() {
+        anyhow::bail!("--role {role}: expected auditor, centre or admin");
+    }
+    let store = open_store(settings).await?;
+    let (id, token) = store.create_token(name, role, clock.now_vn()).await?;
+    store.close().await;
+    eprintln!("token {id} for {name} ({role}); keep it secret, it is shown only once:");
+    println!("{token}");
+    Ok(token)
+}
+
+pub async fn token_list(settings: &Settings) -> Result<()> {
+    let store = open_store(settings).await?;
+    for t in store.list_tokens().await? {
+        println!(
+            "{:>4}  {:<8} {:<30} created {}{}",
+            t.id,
+            t.role,
+            t.name,
+            t.created_at,
+            t.revoked_at
+                .map(|r| format!(", revoked {r}"))
+                .unwrap_or_default()
+        );
+    }
+    store.close().await;
+    Ok(())
+}
+
+pub async fn token_revoke(settings: &Settings, id: i64, clock: &Clock) -> Result<()> {
+    let store = open_store(settings).await?;
+    let done = store.revoke_token(id, clock.now_vn()).await?;
+    store.close().await;
+    if !done {
+        anyhow::bail!("no live token {id} (see `tthc-watch token list`)");
+    }
+    println!("token {id} revoked");
+    Ok(())
+}
+
+/// `tthc-watch audit verify`: recomputes the hash chain.
+pub async fn audit_verify(settings: &Settings) -> Result<()> {
+    let store = open_store(settings).await?;
+    let v = store.verify_audit().await?;
+    store.close().await;
+    match v {
+        crate::store::audit::Verification::Intact { entries } => {
+            println!("audit trail intact: {entries} entries, every link verified");
+            Ok(())
+        }
+        crate::store::audit::Verification::Broken { id, reason } => {
+            anyhow::bail!("audit trail BROKEN at entry {id}: {reason}")
+        }
+    }
+}
+
 /// `tthc-watch digest`: the centre's morning digest (nothing on days off unless forced).
 pub async fn digest(settings: &Settings, clock: &Clock, force: bool) -> Result<DigestOutcome> {
     let store = open_store(settings).await?;
@@ -506,18 +589,24 @@ pub async fn demo(base: &Settings, a: &DemoArgs) -> Result<()> {
         });
     }
     let rules = Rules::load(&settings)?;
+    let token_file = a.dir.join("auditor-token.txt");
+    if !token_file.exists() {
+        let (_, token) = store
+            .create_token("demo auditor", "auditor", clock.now_vn())
+            .await?;
+        std::fs::write(&token_file, format!("{token}\n"))
+            .with_context(|| format!("writing {}", token_file.display()))?;
+    }
     if !a.once {
         let addr = format!("127.0.0.1:{}", a.port);
         let listener = tokio::net::TcpListener::bind(&addr)
             .await
             .with_context(|| format!("binding {addr} (choose another with --port)"))?;
-        let state = std::sync::Arc::new(crate::server::AppState {
-            store: store.clone(),
-            clock: clock.clone(),
-            metrics: crate::server::Metrics::default(),
-            sources: vec!["tinh".into()],
-            stale_after_minutes: settings.escalation.stale_after_minutes,
-        });
+        let state = std::sync::Arc::new(crate::server::AppState::new(
+            &settings,
+            store.clone(),
+            clock.clone(),
+        )?);
         println!(
             "health and metrics on http://{}/metrics",
             listener.local_addr()?

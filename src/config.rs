@@ -38,6 +38,7 @@ pub struct Settings {
     pub escalation: EscalationSettings,
     pub mail: MailSettings,
     pub letters: LetterSettings,
+    pub kpi: KpiSettings,
     pub server: ServerSettings,
     pub schedule: ScheduleSettings,
     pub log: LogSettings,
@@ -201,6 +202,13 @@ impl LetterSettings {
             crate::letters::LetterTemplate::load(Path::new(&self.template_file))
         }
     }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KpiSettings {
+    pub on_time_pct: f64,
+    pub apology_pct: f64,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -16,7 +16,7 @@
 use crate::clock::{Clock, from_vn, to_vn};
 use crate::commands::{Rules, check_with, digest_with, send_with};
 use crate::config::Settings;
-use crate::server::{AppState, Metrics, SourceLabel};
+use crate::server::{AppState, SourceLabel};
 use crate::source::sync::sync_sources;
 use crate::store::Store;
 use anyhow::{Context, Result, bail};
@@ -158,18 +158,7 @@ impl Daemon {
             .await
             .with_context(|| format!("binding server.listen = {}", settings.server.listen))?;
         tracing::info!(addr = %settings.server.listen, "serving /healthz, /readyz, /metrics");
-        let state = Arc::new(AppState {
-            store: store.clone(),
-            clock: self.clock.clone(),
-            metrics: Metrics::default(),
-            sources: settings
-                .sources
-                .iter()
-                .filter(|(_, s)| s.enabled)
-                .map(|(n, _)| n.clone())
-                .collect(),
-            stale_after_minutes: settings.escalation.stale_after_minutes,
-        });
+        let state = Arc::new(AppState::new(&settings, store.clone(), self.clock.clone())?);
         let http = tokio::spawn(crate::server::serve(
             listener,
             state.clone(),

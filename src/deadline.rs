@@ -306,34 +306,46 @@ impl<'a> Engine<'a> {
         Ok(ev)
     }
 
-    /// Steps that ran past their own due time (finished late, or still running
-    /// past it at `now`), the worst first.
+    /// Steps that made the dossier later than it already was when they started
+    /// (finished past their own due time, or still running past it at `now`),
+    /// with the lateness each added, the worst first.
     pub fn step_delays(
         &self,
         d: &Dossier,
         now: NaiveDateTime,
     ) -> Result<Vec<StepDelay>, DeadlineError> {
         let e = Self::err(d);
+        let per_day = self.hours.minutes_per_day();
         let mut out = Vec::new();
+        // Lateness a step inherited from the steps before it is not its fault:
+        // each step is charged only with the lateness it added.
+        let mut inherited = 0i64;
         for s in &d.steps {
             let Some(due) = s.due_at else { continue };
             let end = s.finished_at.unwrap_or(now);
-            if end <= due {
+            let over = if end > due {
+                self.calendar
+                    .working_minutes_between(self.hours, due, end)
+                    .map_err(&e)?
+            } else {
+                -self
+                    .calendar
+                    .working_minutes_between(self.hours, end, due)
+                    .map_err(&e)?
+            };
+            let added = over - inherited;
+            inherited = over.max(0);
+            if added <= 0 || end <= due {
                 continue;
             }
-            let minutes = self
-                .calendar
-                .working_minutes_between(self.hours, due, end)
-                .map_err(&e)?;
-            let days = self.calendar.count(due.date(), end.date()).map_err(&e)?;
             out.push(StepDelay {
                 step: s.name.clone(),
                 unit: s.unit.clone(),
                 officer: s.officer.clone(),
                 due_at: due,
                 finished_at: s.finished_at,
-                working_days_over: days.max(1),
-                working_minutes_over: minutes,
+                working_days_over: (added / per_day).max(1),
+                working_minutes_over: added,
             });
         }
         out.sort_by_key(|d| std::cmp::Reverse(d.working_minutes_over));

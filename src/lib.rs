@@ -6,6 +6,7 @@
 //! (working days) → … ; `simulator` is the stand-in provincial system; `commands`
 //! is the glue behind each command-line verb.
 
+pub mod api;
 pub mod calendar;
 pub mod check;
 pub mod clock;

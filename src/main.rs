@@ -65,6 +65,21 @@ enum Command {
         #[arg(long, value_parser = now_arg)]
         now: Option<DateTime<Utc>>,
     },
+    /// The auditor API, dashboard, health and metrics, without running jobs.
+    Serve {
+        #[arg(long, value_parser = now_arg)]
+        now: Option<DateTime<Utc>>,
+    },
+    /// API tokens (stored hashed).
+    Token {
+        #[command(subcommand)]
+        op: TokenOp,
+    },
+    /// The hash-chained audit trail.
+    Audit {
+        #[command(subcommand)]
+        op: AuditOp,
+    },
     /// The simulator of a provincial TTHC system alone, as an HTTP server.
     Simulate {
         #[arg(long, default_value = "127.0.0.1:8088")]
@@ -152,6 +167,28 @@ enum Command {
     },
     /// Print the documented default configuration.
     Config,
+}
+
+#[derive(Subcommand)]
+enum TokenOp {
+    /// Create a token (printed once).
+    Create {
+        /// auditor (reads, personal data masked), centre (reads, records issued letters) or admin.
+        #[arg(long)]
+        role: String,
+        #[arg(long, default_value = "unnamed")]
+        name: String,
+    },
+    List,
+    Revoke {
+        id: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditOp {
+    /// Recompute the hash chain and report the first broken link.
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -265,6 +302,26 @@ async fn run(cli: Cli) -> Result<()> {
             .run()
             .await
         }
+        Command::Serve { now } => {
+            let shutdown = tokio_util::sync::CancellationToken::new();
+            signals(
+                shutdown.clone(),
+                std::sync::Arc::new(tokio::sync::Notify::new()),
+            )?;
+            commands::serve(&settings, tthc_watch::daemon::daemon_clock(now), shutdown).await
+        }
+        Command::Token { op } => match op {
+            TokenOp::Create { role, name } => {
+                commands::token_create(&settings, &role, &name, &Clock::System)
+                    .await
+                    .map(|_| ())
+            }
+            TokenOp::List => commands::token_list(&settings).await,
+            TokenOp::Revoke { id } => commands::token_revoke(&settings, id, &Clock::System).await,
+        },
+        Command::Audit {
+            op: AuditOp::Verify,
+        } => commands::audit_verify(&settings).await,
         Command::Simulate {
             listen,
             dossiers,

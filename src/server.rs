@@ -1,6 +1,6 @@
 //! The HTTP side of the service: `/healthz` (alive), `/readyz` (database
-//! reachable, every source synced recently) and Prometheus `/metrics`. Every
-//! instance serves it, leader or not.
+//! reachable, every source synced recently), Prometheus `/metrics`, and the
+//! auditor API and dashboard (`api`). Every instance serves it, leader or not.
 
 use crate::clock::Clock;
 use crate::store::Store;
@@ -106,6 +106,35 @@ pub struct AppState {
     /// Sources that must have synced within `stale_after_minutes` for readiness.
     pub sources: Vec<String>,
     pub stale_after_minutes: i64,
+    pub routing: crate::routing::Routing,
+    pub kpi: crate::config::KpiSettings,
+    /// Failed dashboard logins per client address, for rate limiting.
+    pub logins:
+        std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, (std::time::Instant, u32)>>,
+}
+
+impl AppState {
+    pub fn new(
+        settings: &crate::config::Settings,
+        store: Store,
+        clock: Clock,
+    ) -> Result<AppState, crate::routing::RoutingError> {
+        Ok(AppState {
+            store,
+            clock,
+            metrics: Metrics::default(),
+            sources: settings
+                .sources
+                .iter()
+                .filter(|(_, s)| s.enabled)
+                .map(|(n, _)| n.clone())
+                .collect(),
+            stale_after_minutes: settings.escalation.stale_after_minutes,
+            routing: settings.escalation.routing()?,
+            kpi: settings.kpi.clone(),
+            logins: Default::default(),
+        })
+    }
 }
 
 async fn healthz() -> &'static str {
@@ -206,6 +235,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .merge(crate::api::router(state.clone()))
         .with_state(state)
 }
 
@@ -214,7 +244,10 @@ pub async fn serve(
     state: Arc<AppState>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { shutdown.cancelled().await })
+    .await
 }

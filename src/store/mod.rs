@@ -7,11 +7,13 @@ mod dossiers;
 mod evaluations;
 mod letters;
 mod outbox;
+mod reports;
 
 pub use dossiers::{PageOutcome, QuarantineRecord, StoredDossier, SyncRun, SyncState};
 pub use evaluations::{CheckCandidate, DelayCause, EvaluationChange, StoredEvaluation};
 pub use letters::{IssueError, LetterCandidate, LetterRecord};
 pub use outbox::{DossierLine, NewMessage, OutboxRow, SourceFreshness};
+pub use reports::{DossierFilter, KpiGroup, KpiRow, ListRow, TokenInfo, token_hash};
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{

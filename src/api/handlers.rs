@@ -1,0 +1,545 @@
+//! `/api/v1` handlers. Parameters are parsed by hand so that every 400 names
+//! the parameter and the value that was wrong.
+
+use super::export::{Cell, Table, to_csv, to_xlsx};
+use super::{ApiError, Caller, Role};
+use crate::clock::fmt_db;
+use crate::deadline::Class;
+use crate::escalation::mask_person;
+use crate::server::AppState;
+use crate::store::{DossierFilter, IssueError, KpiGroup, KpiRow, ListRow};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use chrono::{Datelike, NaiveDate};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Arc;
+use utoipa::{IntoParams, ToSchema};
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What was wrong, naming the parameter.
+    pub error: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DossierPage {
+    pub items: Vec<ListRow>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct KpiReport {
+    pub from: String,
+    pub to: String,
+    pub group: String,
+    pub target_on_time_pct: f64,
+    pub target_apology_pct: f64,
+    pub total: KpiRow,
+    pub rows: Vec<KpiRow>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct IssueRequest {
+    /// Document number and symbol, e.g. "125/TB-UBND".
+    pub number: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LetterOut {
+    pub code: String,
+    pub version: i64,
+    pub status: String,
+    pub issued_at: Option<String>,
+    pub doc_number: Option<String>,
+    pub sha256: String,
+}
+
+/// Filters of `/api/v1/dossiers` (all optional).
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documents the parameters; they are parsed by `Params`
+pub struct ListParams {
+    /// Received on or after (YYYY-MM-DD).
+    from: Option<NaiveDate>,
+    /// Received on or before (YYYY-MM-DD).
+    to: Option<NaiveDate>,
+    /// overdue, due_today, due_soon, not_yet_due, paused, no_due_date, late, on_due_day, before_due, closed
+    class: Option<String>,
+    /// Handling unit code.
+    unit: Option<String>,
+    /// Field (lĩnh vực) code.
+    field: Option<String>,
+    /// Officer holding the dossier.
+    officer: Option<String>,
+    source: Option<String>,
+    /// From the previous page's `next_cursor`.
+    #[param(minimum = 0)]
+    cursor: Option<i64>,
+    /// Page size, 1–1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<i64>,
+    /// json (default), csv or xlsx: csv and xlsx export every matching dossier.
+    format: Option<String>,
+}
+
+/// Parameters of `/api/v1/kpis`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct KpiParams {
+    /// unit (default), field, officer, month or all.
+    group: Option<String>,
+    /// Period start (YYYY-MM-DD), default 1 January of this year.
+    from: Option<NaiveDate>,
+    /// Period end (YYYY-MM-DD), default today.
+    to: Option<NaiveDate>,
+    /// json (default), csv or xlsx.
+    format: Option<String>,
+}
+
+struct Params(HashMap<String, String>);
+
+impl Params {
+    fn only(&self, allowed: &[&str]) -> Result<(), ApiError> {
+        match self.0.keys().find(|k| !allowed.contains(&k.as_str())) {
+            Some(k) => Err(ApiError::bad(format!(
+                "unknown parameter '{k}'; expected one of: {}",
+                allowed.join(", ")
+            ))),
+            None => Ok(()),
+        }
+    }
+    fn text(&self, k: &str) -> Option<String> {
+        self.0
+            .get(k)
+            .filter(|v| !v.is_empty())
+            .map(|v| crate::text::nfc(v))
+    }
+    fn date(&self, k: &str) -> Result<Option<NaiveDate>, ApiError> {
+        self.text(k)
+            .map(|v| {
+                NaiveDate::parse_from_str(&v, "%Y-%m-%d").map_err(|_| {
+                    ApiError::bad(format!("parameter '{k}': '{v}' is not a date (YYYY-MM-DD)"))
+                })
+            })
+            .transpose()
+    }
+    fn int(&self, k: &str, lo: i64, hi: i64) -> Result<Option<i64>, ApiError> {
+        self.text(k)
+            .map(|v| match v.parse::<i64>() {
+                Ok(n) if (lo..=hi).contains(&n) => Ok(n),
+                _ => Err(ApiError::bad(format!(
+                    "parameter '{k}': '{v}' is not a whole number from {lo} to {hi}"
+                ))),
+            })
+            .transpose()
+    }
+    fn format(&self) -> Result<Format, ApiError> {
+        match self.text("format").as_deref() {
+            None | Some("json") => Ok(Format::Json),
+            Some("csv") => Ok(Format::Csv),
+            Some("xlsx") => Ok(Format::Xlsx),
+            Some(other) => Err(ApiError::bad(format!(
+                "parameter 'format': '{other}' is not json, csv or xlsx"
+            ))),
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Json,
+    Csv,
+    Xlsx,
+}
+
+fn download(t: &Table, format: Format, name: &str) -> Result<Response, ApiError> {
+    let (bytes, mime, ext) = match format {
+        Format::Csv => (
+            to_csv(t).map_err(ApiError::internal)?,
+            "text/csv; charset=utf-8",
+            "csv",
+        ),
+        _ => (
+            to_xlsx(t).map_err(ApiError::internal)?,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "xlsx",
+        ),
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, mime.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}.{ext}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// Personal data hidden from roles that do not need it.
+fn mask(mut r: ListRow, role: Role) -> ListRow {
+    if !role.sees_personal_data() {
+        if r.applicant_kind == "person" {
+            r.applicant_name = mask_person(&r.applicant_name);
+        }
+        r.applicant_id_no = r.applicant_id_no.map(|_| "***".into());
+        r.applicant_phone = r.applicant_phone.map(|_| "***".into());
+    }
+    r
+}
+
+fn class_label(c: Option<&str>) -> String {
+    c.and_then(Class::parse)
+        .map_or_else(String::new, |c| c.label_vi().to_owned())
+}
+
+fn dossier_table(rows: &[ListRow]) -> Table {
+    Table {
+        sheet: "Hồ sơ".into(),
+        headers: vec![
+            "Nguồn",
+            "Mã hồ sơ",
+            "Thủ tục",
+            "Lĩnh vực",
+            "Đơn vị xử lý",
+            "Cán bộ xử lý",
+            "Người nộp",
+            "Trạng thái",
+            "Ngày tiếp nhận",
+            "Hạn trả kết quả",
+            "Hạn trả ban đầu",
+            "Ngày có kết quả",
+            "Phân loại",
+            "Số ngày làm việc còn lại",
+            "Số ngày làm việc trễ",
+            "Khâu gây chậm",
+            "Đơn vị gây chậm",
+            "Hạn trả khác cách tính",
+        ],
+        rows: rows
+            .iter()
+            .map(|r| {
+                vec![
+                    Cell::text(&r.source),
+                    Cell::text(&r.code),
+                    Cell::text(&r.procedure_name),
+                    Cell::text(&r.field_name),
+                    Cell::text(&r.unit_name),
+                    Cell::opt_text(r.officer.clone()),
+                    Cell::text(&r.applicant_name),
+                    Cell::text(
+                        crate::dossier::Status::parse(&r.status)
+                            .map_or(r.status.as_str(), |s| s.label_vi()),
+                    ),
+                    Cell::opt_time(Some(&r.received_at)),
+                    Cell::opt_time(r.due_at.as_deref()),
+                    Cell::opt_time(r.original_due_at.as_deref()),
+                    Cell::opt_time(r.finished_at.as_deref()),
+                    Cell::text(class_label(r.class.as_deref())),
+                    Cell::opt_num(r.working_days_left.map(|n| n as f64)),
+                    Cell::opt_num(r.working_days_late.map(|n| n as f64)),
+                    Cell::opt_text(r.delay_step.clone()),
+                    Cell::opt_text(r.delay_unit.clone()),
+                    Cell::text(if r.due_mismatch == Some(1) { "có" } else { "" }),
+                ]
+            })
+            .collect(),
+    }
+}
+
+/// Dossiers, filtered, with cursor paging; or every match as CSV/XLSX.
+#[utoipa::path(get, path = "/api/v1/dossiers", params(ListParams),
+    responses(
+        (status = 200, description = "A page of dossiers (or the export)", content(
+            (DossierPage = "application/json"),
+            (String = "text/csv"),
+            (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 400, description = "A bad parameter, named", body = ErrorBody),
+        (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody)))]
+pub async fn list_dossiers(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let p = Params(q);
+    p.only(&[
+        "from", "to", "class", "unit", "field", "officer", "source", "cursor", "limit", "format",
+    ])?;
+    let class = p.text("class");
+    if let Some(c) = &class
+        && Class::parse(c).is_none()
+    {
+        return Err(ApiError::bad(format!(
+            "parameter 'class': '{c}' is not one of {}",
+            Class::ALL
+                .iter()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let filter = DossierFilter {
+        from: p.date("from")?,
+        to: p.date("to")?,
+        class,
+        unit: p.text("unit"),
+        field: p.text("field"),
+        officer: p.text("officer"),
+        source: p.text("source"),
+    };
+    if let (Some(a), Some(b)) = (filter.from, filter.to)
+        && a > b
+    {
+        return Err(ApiError::bad(format!(
+            "parameter 'from' ({a}) is after 'to' ({b})"
+        )));
+    }
+    let cursor = p.int("cursor", 0, i64::MAX)?.unwrap_or(0);
+    let limit = p.int("limit", 1, 1000)?.unwrap_or(100);
+    let format = p.format()?;
+    if format == Format::Json {
+        let mut rows = s.store.list_dossiers(&filter, cursor, limit + 1).await?;
+        let next_cursor = (rows.len() as i64 > limit).then(|| rows[limit as usize - 1].id);
+        rows.truncate(limit as usize);
+        let items = rows.into_iter().map(|r| mask(r, caller.role)).collect();
+        return Ok(Json(DossierPage { items, next_cursor }).into_response());
+    }
+    // Exports take every match, page by page.
+    let mut all = Vec::new();
+    let mut after = cursor;
+    loop {
+        let page = s.store.list_dossiers(&filter, after, 5000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        all.extend(page.into_iter().map(|r| mask(r, caller.role)));
+        if all.len() >= 1_000_000 {
+            break;
+        }
+    }
+    download(&dossier_table(&all), format, "ho-so")
+}
+
+/// One dossier's full timeline: steps, observed changes, due dates, class
+/// changes, alerts with recipients and send times, letters.
+#[utoipa::path(get, path = "/api/v1/dossiers/{source}/{code}",
+    params(("source" = String, Path, description = "Source name"), ("code" = String, Path, description = "Dossier code")),
+    responses(
+        (status = 200, description = "The dossier and its timeline", body = Object),
+        (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody),
+        (status = 404, description = "No such dossier", body = ErrorBody)))]
+pub async fn dossier_timeline(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path((source, code)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let code = crate::text::nfc(&code);
+    let Some(d) = s.store.dossier(&source, &code).await? else {
+        return Err(ApiError::not_found(format!(
+            "no dossier {code} in source {source}"
+        )));
+    };
+    let filter = DossierFilter {
+        source: Some(source.clone()),
+        ..DossierFilter::default()
+    };
+    let row = s
+        .store
+        .list_dossiers(&filter, d.id - 1, 1)
+        .await?
+        .into_iter()
+        .next();
+    let mut timeline = s.store.timeline(d.id).await?;
+    let mut dossier = serde_json::to_value(&d.dossier).map_err(ApiError::internal)?;
+    if !caller.role.sees_personal_data()
+        && let serde_json::Value::Object(m) = &mut dossier
+    {
+        if d.dossier.applicant_kind == crate::dossier::ApplicantKind::Person {
+            m.insert(
+                "applicant_name".into(),
+                mask_person(&d.dossier.applicant_name).into(),
+            );
+        }
+        for k in ["applicant_id_no", "applicant_phone", "applicant_email"] {
+            if m.get(k).is_some_and(|v| !v.is_null()) {
+                m.insert(k.into(), "***".into());
+            }
+        }
+    }
+    if let serde_json::Value::Object(m) = &mut timeline {
+        m.insert("source".into(), source.into());
+        m.insert("dossier".into(), dossier);
+        m.insert(
+            "original_due_at".into(),
+            d.original_due_at.map(fmt_db).into(),
+        );
+        m.insert(
+            "verdict".into(),
+            serde_json::to_value(row.map(|r| mask(r, caller.role))).map_err(ApiError::internal)?,
+        );
+    }
+    Ok(Json(timeline).into_response())
+}
+
+fn kpi_table(rows: &[KpiRow], group: &str) -> Table {
+    let group_header = match group {
+        "field" => "Lĩnh vực",
+        "officer" => "Cán bộ",
+        "month" => "Tháng",
+        "all" => "Toàn đơn vị",
+        _ => "Đơn vị",
+    };
+    let mut headers = vec![group_header];
+    headers.extend([
+        "Tiếp nhận",
+        "Đã giải quyết",
+        "Trước hạn",
+        "Đúng hạn",
+        "Trễ hạn",
+        "Tỷ lệ đúng hạn (%)",
+        "Trễ hạn đã xin lỗi",
+        "Tỷ lệ xin lỗi (%)",
+        "Số ngày trễ bình quân",
+        "Khâu gây chậm nhiều nhất",
+    ]);
+    Table {
+        sheet: "Chỉ số".into(),
+        headers,
+        rows: rows
+            .iter()
+            .map(|r| {
+                vec![
+                    Cell::text(&r.group),
+                    Cell::Number(r.received as f64),
+                    Cell::Number(r.finished as f64),
+                    Cell::Number(r.before_due as f64),
+                    Cell::Number(r.on_due_day as f64),
+                    Cell::Number(r.late as f64),
+                    Cell::opt_num(r.on_time_pct),
+                    Cell::Number(r.late_apologised as f64),
+                    Cell::opt_num(r.apology_pct),
+                    Cell::opt_num(r.avg_working_days_late),
+                    Cell::text(r.top_delay_steps.join("; ")),
+                ]
+            })
+            .collect(),
+    }
+}
+
+/// On-time and apology rates per unit, field, officer or month, against targets.
+#[utoipa::path(get, path = "/api/v1/kpis", params(KpiParams),
+    responses(
+        (status = 200, description = "KPIs (or the export)", content(
+            (KpiReport = "application/json"),
+            (String = "text/csv"),
+            (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 400, description = "A bad parameter, named", body = ErrorBody),
+        (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody)))]
+pub async fn kpis(
+    State(s): State<Arc<AppState>>,
+    _caller: Caller,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let p = Params(q);
+    p.only(&["group", "from", "to", "format"])?;
+    let group_name = p.text("group").unwrap_or_else(|| "unit".into());
+    let group = KpiGroup::parse(&group_name).ok_or_else(|| {
+        ApiError::bad(format!(
+            "parameter 'group': '{group_name}' is not unit, field, officer, month or all"
+        ))
+    })?;
+    let today = s.clock.now_vn().date();
+    let from = p
+        .date("from")?
+        .unwrap_or_else(|| NaiveDate::from_ymd_opt(today.year(), 1, 1).unwrap_or(today));
+    let to = p.date("to")?.unwrap_or(today);
+    if from > to {
+        return Err(ApiError::bad(format!(
+            "parameter 'from' ({from}) is after 'to' ({to})"
+        )));
+    }
+    let format = p.format()?;
+    let rows = s.store.kpis(group, from, to).await?;
+    if format != Format::Json {
+        return download(&kpi_table(&rows, &group_name), format, "chi-so");
+    }
+    let total = s
+        .store
+        .kpis(KpiGroup::All, from, to)
+        .await?
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    Ok(Json(KpiReport {
+        from: from.to_string(),
+        to: to.to_string(),
+        group: group_name,
+        target_on_time_pct: s.kpi.on_time_pct,
+        target_apology_pct: s.kpi.apology_pct,
+        total,
+        rows,
+    })
+    .into_response())
+}
+
+/// Records that the centre issued the latest apology draft of a dossier.
+#[utoipa::path(post, path = "/api/v1/letters/{source}/{code}/issue",
+    params(("source" = String, Path, description = "Source name"), ("code" = String, Path, description = "Dossier code")),
+    request_body = IssueRequest,
+    responses(
+        (status = 200, description = "Recorded", body = LetterOut),
+        (status = 400, description = "A bad field", body = ErrorBody),
+        (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody),
+        (status = 403, description = "Only the centre and admins record issued letters", body = ErrorBody),
+        (status = 404, description = "No such dossier", body = ErrorBody),
+        (status = 409, description = "No draft yet, or already issued", body = ErrorBody)))]
+pub async fn issue_letter(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path((source, code)): Path<(String, String)>,
+    body: Result<Json<IssueRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    if caller.role == Role::Auditor {
+        return Err(ApiError::forbidden(
+            "only the centre and admins record issued letters",
+        ));
+    }
+    let Json(req) = body.map_err(|e| ApiError::bad(format!("body: {}", e.body_text())))?;
+    let number = req.number.trim();
+    if number.is_empty() || number.chars().count() > 50 {
+        return Err(ApiError::bad(
+            "field 'number': expected the document number and symbol, e.g. 125/TB-UBND (1–50 characters)",
+        ));
+    }
+    let code = crate::text::nfc(&code);
+    if s.store.dossier(&source, &code).await?.is_none() {
+        return Err(ApiError::not_found(format!(
+            "no dossier {code} in source {source}"
+        )));
+    }
+    match s
+        .store
+        .issue_letter(&source, &code, &crate::text::nfc(number), s.clock.now_vn())
+        .await
+    {
+        Ok(l) => Ok(Json(LetterOut {
+            code,
+            version: l.version,
+            status: l.status,
+            issued_at: l.issued_at.map(fmt_db),
+            doc_number: l.doc_number,
+            sha256: l.sha256,
+        })
+        .into_response()),
+        Err(e @ (IssueError::NoDraft(_) | IssueError::AlreadyIssued { .. })) => {
+            Err(ApiError::conflict(e.to_string()))
+        }
+        Err(IssueError::Store(e)) => Err(e.into()),
+    }
+}

@@ -1,0 +1,240 @@
+//! The auditor API under `/api/v1` (JSON, bearer tokens, CSV/XLSX exports, an
+//! OpenAPI document generated from this code) and the dashboard.
+//!
+//! Roles: `auditor` reads everything with applicants' personal data masked;
+//! `centre` and `admin` read it unmasked, and may record an issued letter.
+//! Every request is recorded in the audit trail.
+
+pub mod dashboard;
+pub mod export;
+mod handlers;
+mod pages;
+
+use crate::server::AppState;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+use std::sync::Arc;
+use utoipa::OpenApi;
+
+/// What went wrong, for the client: a status and a message that names the bad
+/// parameter. Internal causes are logged, never sent.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn bad(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+        }
+    }
+    pub fn unauthorized(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            message: message.into(),
+        }
+    }
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::FORBIDDEN,
+            message: message.into(),
+        }
+    }
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            message: message.into(),
+        }
+    }
+    pub fn conflict(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::CONFLICT,
+            message: message.into(),
+        }
+    }
+    pub fn internal(cause: impl std::fmt::Display) -> ApiError {
+        tracing::error!(error = %cause, "API request failed");
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: "internal error; see the server log".into(),
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> ApiError {
+        ApiError::internal(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, axum::Json(json!({ "error": self.message }))).into_response()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Auditor,
+    Centre,
+    Admin,
+}
+
+impl Role {
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "auditor" => Some(Role::Auditor),
+            "centre" => Some(Role::Centre),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+
+    /// Personal data (names, phone and ID numbers) is masked for auditors.
+    pub fn sees_personal_data(self) -> bool {
+        matches!(self, Role::Centre | Role::Admin)
+    }
+}
+
+/// The authenticated caller.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub name: String,
+    pub role: Role,
+}
+
+pub const COOKIE: &str = "tthc_token";
+
+/// The token from `Authorization: Bearer …` or the dashboard cookie.
+fn token_of(parts: &Parts) -> Option<String> {
+    if let Some(b) = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    {
+        return Some(b.trim().to_owned());
+    }
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().strip_prefix(&format!("{COOKIE}=")))
+        .map(str::to_owned)
+        .next()
+}
+
+pub async fn caller_of(state: &AppState, parts: &Parts) -> Result<Caller, ApiError> {
+    let Some(token) = token_of(parts) else {
+        return Err(ApiError::unauthorized(
+            "missing token: send Authorization: Bearer <token> (tthc-watch token create --role auditor)",
+        ));
+    };
+    match state.store.find_token(&token).await? {
+        Some(t) => Ok(Caller {
+            name: t.name,
+            role: Role::parse(&t.role)
+                .ok_or_else(|| ApiError::internal(format!("token {} has role {}", t.id, t.role)))?,
+        }),
+        None => Err(ApiError::unauthorized("unknown or revoked token")),
+    }
+}
+
+impl FromRequestParts<Arc<AppState>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Caller, ApiError> {
+        caller_of(state, parts).await
+    }
+}
+
+/// Records every API and dashboard request in the audit trail.
+async fn audit_access(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let who = match caller_of(&state, &parts).await {
+        Ok(c) => format!("{} ({:?})", c.name, c.role).to_lowercase(),
+        Err(_) => "anonymous".to_owned(),
+    };
+    let method = parts.method.to_string();
+    let path = parts.uri.path().to_owned();
+    let query = parts.uri.query().unwrap_or_default().to_owned();
+    let resp = next.run(Request::from_parts(parts, body)).await;
+    let detail =
+        json!({ "method": method, "path": path, "query": query, "status": resp.status().as_u16() });
+    if let Err(e) = state
+        .store
+        .audit("api_access", &who, &detail, state.clock.now_vn())
+        .await
+    {
+        tracing::error!(error = %e, "cannot record an API access");
+    }
+    resp
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "tthc-watch auditor API", description = "Overdue-dossier history, KPIs and exports. Authenticate with `Authorization: Bearer <token>` (`tthc-watch token create --role auditor`)."),
+    paths(handlers::list_dossiers, handlers::dossier_timeline, handlers::kpis, handlers::issue_letter),
+    components(schemas(handlers::DossierPage, crate::store::ListRow, handlers::KpiReport, crate::store::KpiRow, handlers::IssueRequest, handlers::LetterOut, handlers::ErrorBody)),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        if let Some(c) = openapi.components.as_mut() {
+            c.add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
+        }
+    }
+}
+
+async fn openapi_json() -> Response {
+    match ApiDoc::openapi().to_pretty_json() {
+        Ok(s) => ([(header::CONTENT_TYPE, "application/json")], s).into_response(),
+        Err(e) => ApiError::internal(e).into_response(),
+    }
+}
+
+pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi_json))
+        .route("/api/v1/dossiers", get(handlers::list_dossiers))
+        .route(
+            "/api/v1/dossiers/{source}/{code}",
+            get(handlers::dossier_timeline),
+        )
+        .route("/api/v1/kpis", get(handlers::kpis))
+        .route(
+            "/api/v1/letters/{source}/{code}/issue",
+            post(handlers::issue_letter),
+        )
+        .route("/", get(pages::root))
+        .route("/dashboard", get(pages::dashboard))
+        .route(
+            "/dashboard/login",
+            get(pages::login_page).post(pages::login),
+        )
+        .layer(axum::middleware::from_fn_with_state(state, audit_access))
+        .layer(DefaultBodyLimit::max(16 * 1024))
+}

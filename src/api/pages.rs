@@ -1,0 +1,230 @@
+//! The dashboard pages: a token login (cookie), then the server-rendered
+//! Vietnamese overview for centre staff and leaders.
+
+use super::dashboard::{
+    Counts, DashboardData, LetterRow, RateRow, Row, SourceRow, TrendPoint, render_dashboard,
+    render_login,
+};
+use super::{ApiError, COOKIE, Caller};
+use crate::notify::{vn_date, vn_datetime};
+use crate::server::AppState;
+use crate::store::{DossierLine, KpiGroup, KpiRow};
+use axum::Form;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::{Datelike, Months, NaiveDate};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const LOGIN_ATTEMPTS_PER_MINUTE: u32 = 10;
+
+pub async fn root() -> Redirect {
+    Redirect::to("/dashboard")
+}
+
+pub async fn login_page() -> Result<Response, ApiError> {
+    Ok(Html(render_login("/dashboard/login", None).map_err(ApiError::internal)?).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    token: String,
+}
+
+pub async fn login(
+    State(s): State<Arc<AppState>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, ApiError> {
+    {
+        let mut logins = s
+            .logins
+            .lock()
+            .map_err(|_| ApiError::internal("login limiter poisoned"))?;
+        let e = logins.entry(addr.ip()).or_insert((Instant::now(), 0));
+        if e.0.elapsed() > Duration::from_secs(60) {
+            *e = (Instant::now(), 0);
+        }
+        if e.1 >= LOGIN_ATTEMPTS_PER_MINUTE {
+            return Err(ApiError {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                message: "too many login attempts; wait a minute".into(),
+            });
+        }
+        e.1 += 1;
+    }
+    let token = form.token.trim();
+    if s.store.find_token(token).await?.is_none() {
+        let page = render_login(
+            "/dashboard/login",
+            Some("Mã truy cập không đúng hoặc đã bị thu hồi."),
+        )
+        .map_err(ApiError::internal)?;
+        return Ok((StatusCode::UNAUTHORIZED, Html(page)).into_response());
+    }
+    let cookie = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200");
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/dashboard")).into_response())
+}
+
+fn days_text(l: &DossierLine) -> String {
+    match (l.class.as_str(), l.working_days_left, l.working_days_late) {
+        ("overdue", _, Some(n)) => format!("quá {n} ngày"),
+        ("due_today", _, _) => "hôm nay".into(),
+        (_, Some(n), _) => format!("còn {n} ngày"),
+        _ => String::new(),
+    }
+}
+
+fn rate(r: &KpiRow) -> RateRow {
+    RateRow {
+        name: r.group.clone(),
+        received: r.received as u64,
+        finished: r.finished as u64,
+        before_due: r.before_due as u64,
+        on_due_day: r.on_due_day as u64,
+        late: r.late as u64,
+        on_time_pct: r.on_time_pct,
+        late_apologised: r.late_apologised as u64,
+        apology_pct: r.apology_pct,
+    }
+}
+
+/// Everything on the dashboard, from the store.
+pub async fn dashboard_data(
+    s: &AppState,
+    role_sees_personal: bool,
+) -> Result<DashboardData, ApiError> {
+    let now = s.clock.now_vn();
+    let today = now.date();
+    let year_start = NaiveDate::from_ymd_opt(today.year(), 1, 1).unwrap_or(today);
+    let lines = s.store.at_risk_lines().await?;
+    let row = |l: &DossierLine| Row {
+        code: l.code.clone(),
+        procedure: l.procedure_name.clone(),
+        applicant: if role_sees_personal || l.applicant_kind != "person" {
+            l.applicant_name.clone()
+        } else {
+            crate::escalation::mask_person(&l.applicant_name)
+        },
+        unit: l.unit_name.clone(),
+        field: l.field_name.clone(),
+        due: l
+            .due_at
+            .as_deref()
+            .and_then(crate::clock::parse_db)
+            .map(vn_datetime)
+            .unwrap_or_default(),
+        days: days_text(l),
+        step: l.current_step.clone(),
+        link: None,
+    };
+    let pick = |c: &str| {
+        lines
+            .iter()
+            .filter(|l| l.class == c)
+            .map(row)
+            .collect::<Vec<_>>()
+    };
+    let classes = s.store.count_by_class().await?;
+    let open: i64 = classes
+        .iter()
+        .filter(|(c, _)| c.is_open())
+        .map(|(_, n)| n)
+        .sum();
+    let (overdue, due_today, due_soon) = (pick("overdue"), pick("due_today"), pick("due_soon"));
+    // Twelve months up to this one, oldest first.
+    let first_month =
+        NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap_or(today) - Months::new(11);
+    let monthly = s.store.kpis(KpiGroup::Month, first_month, today).await?;
+    let trend = (0..12)
+        .map(|i| {
+            let m = first_month + Months::new(i);
+            let key = m.format("%Y-%m").to_string();
+            let r = monthly.iter().find(|r| r.group == key);
+            TrendPoint {
+                label: m.format("%m/%Y").to_string(),
+                finished: r.map_or(0, |r| r.finished as u64),
+                on_time_pct: r.and_then(|r| r.on_time_pct),
+            }
+        })
+        .collect();
+    let overall = s
+        .store
+        .kpis(KpiGroup::All, year_start, today)
+        .await?
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    let letters = s.store.pending_letters(50).await?;
+    let sources = s
+        .store
+        .sync_freshness()
+        .await?
+        .into_iter()
+        .map(|(name, ok, _)| SourceRow {
+            name,
+            last_success: ok.map(vn_datetime),
+            stale: ok.is_none_or(|t| (now - t).num_minutes() >= s.stale_after_minutes),
+        })
+        .collect();
+    Ok(DashboardData {
+        committee: s.routing.committee.name.clone(),
+        generated_at: vn_datetime(now),
+        counts: Counts {
+            overdue: overdue.len() as u64,
+            due_today: due_today.len() as u64,
+            due_soon: due_soon.len() as u64,
+            open: open as u64,
+        },
+        due_today,
+        due_soon,
+        overdue,
+        by_unit: s
+            .store
+            .kpis(KpiGroup::Unit, year_start, today)
+            .await?
+            .iter()
+            .map(rate)
+            .collect(),
+        by_field: s
+            .store
+            .kpis(KpiGroup::Field, year_start, today)
+            .await?
+            .iter()
+            .map(rate)
+            .collect(),
+        target_on_time_pct: s.kpi.on_time_pct,
+        target_apology_pct: s.kpi.apology_pct,
+        overall: RateRow {
+            name: "Toàn đơn vị".into(),
+            ..rate(&overall)
+        },
+        trend,
+        letters_pending: letters
+            .into_iter()
+            .map(|(code, version, generated, unit)| LetterRow {
+                code,
+                version,
+                generated: vn_datetime(generated),
+                unit,
+            })
+            .collect(),
+        sources,
+        period_label: format!("Năm {} (đến {})", today.year(), vn_date(now)),
+    })
+}
+
+pub async fn dashboard(
+    State(s): State<Arc<AppState>>,
+    caller: Result<Caller, ApiError>,
+) -> Result<Response, ApiError> {
+    let Ok(caller) = caller else {
+        return Ok(Redirect::to("/dashboard/login").into_response());
+    };
+    let data = dashboard_data(&s, caller.role.sees_personal_data()).await?;
+    let page = render_dashboard(&data).map_err(ApiError::internal)?;
+    Ok(([(header::CACHE_CONTROL, "no-store")], Html(page)).into_response())
+}

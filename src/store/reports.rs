@@ -1,0 +1,438 @@
+//! Reads for auditors and leaders: filtered dossier lists with cursor paging,
+//! one dossier's timeline, KPI aggregates, API tokens.
+
+use super::audit::audit_append;
+use super::dossiers::{opt_time, placeholders};
+use super::{Context, Store, StoreError, with_pool};
+use crate::clock::fmt_db;
+use chrono::{NaiveDate, NaiveDateTime};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// Filters of the dossier list; every value is bound, never spliced.
+#[derive(Clone, Debug, Default)]
+pub struct DossierFilter {
+    /// Received on or after this day.
+    pub from: Option<NaiveDate>,
+    /// Received on or before this day.
+    pub to: Option<NaiveDate>,
+    pub class: Option<String>,
+    pub unit: Option<String>,
+    pub field: Option<String>,
+    pub officer: Option<String>,
+    pub source: Option<String>,
+}
+
+#[derive(Clone, Debug, sqlx::FromRow, Serialize, utoipa::ToSchema)]
+pub struct ListRow {
+    /// Cursor position (internal id).
+    pub id: i64,
+    pub source: String,
+    pub code: String,
+    pub procedure_name: String,
+    pub field_code: String,
+    pub field_name: String,
+    pub unit_code: String,
+    pub unit_name: String,
+    pub officer: Option<String>,
+    pub applicant_name: String,
+    pub applicant_kind: String,
+    pub applicant_id_no: Option<String>,
+    pub applicant_phone: Option<String>,
+    pub status: String,
+    pub received_at: String,
+    pub due_at: Option<String>,
+    pub original_due_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub class: Option<String>,
+    pub working_days_left: Option<i64>,
+    pub working_days_late: Option<i64>,
+    pub due_mismatch: Option<i64>,
+    pub delay_step: Option<String>,
+    pub delay_unit: Option<String>,
+    pub delay_days: Option<i64>,
+}
+
+/// KPI aggregates for one group (a unit, field, officer or month).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct KpiRow {
+    pub group: String,
+    pub received: i64,
+    pub finished: i64,
+    pub before_due: i64,
+    pub on_due_day: i64,
+    pub late: i64,
+    /// (before + on the due day) / finished, in percent; none when nothing finished.
+    pub on_time_pct: Option<f64>,
+    pub late_apologised: i64,
+    /// Late dossiers with an issued apology / late dossiers, in percent.
+    pub apology_pct: Option<f64>,
+    pub avg_working_days_late: Option<f64>,
+    /// The steps that caused most delays: "step @ unit (n)".
+    pub top_delay_steps: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KpiGroup {
+    Unit,
+    Field,
+    Officer,
+    Month,
+    All,
+}
+
+impl KpiGroup {
+    pub fn parse(s: &str) -> Option<KpiGroup> {
+        match s {
+            "unit" => Some(KpiGroup::Unit),
+            "field" => Some(KpiGroup::Field),
+            "officer" => Some(KpiGroup::Officer),
+            "month" => Some(KpiGroup::Month),
+            "all" => Some(KpiGroup::All),
+            _ => None,
+        }
+    }
+
+    /// SQL for the group's key; `t` is the time column the month is taken from.
+    fn key(self, t: &str) -> String {
+        match self {
+            KpiGroup::Unit => "d.unit_name".into(),
+            KpiGroup::Field => "d.field_name".into(),
+            // The handling officer: the first one at the handling unit.
+            KpiGroup::Officer => "COALESCE((SELECT s.officer FROM dossier_steps s WHERE s.dossier_id = d.id AND s.unit = d.unit_name ORDER BY s.seq LIMIT 1), '(chưa rõ)')".into(),
+            KpiGroup::Month => format!("substr({t}, 1, 7)"),
+            KpiGroup::All => "'all'".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct TokenInfo {
+    pub id: i64,
+    pub name: String,
+    pub role: String,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn day_start(d: NaiveDate) -> String {
+    format!("{} 00:00:00", d.format("%Y-%m-%d"))
+}
+
+fn day_end(d: NaiveDate) -> String {
+    format!("{} 23:59:59", d.format("%Y-%m-%d"))
+}
+
+const LIST_COLS: &str = "d.id, d.source, d.code, d.procedure_name, d.field_code, d.field_name, d.unit_code, d.unit_name, \
+     d.officer, d.applicant_name, d.applicant_kind, d.applicant_id_no, d.applicant_phone, d.status, d.received_at, \
+     d.due_at, d.original_due_at, COALESCE(d.finished_at, d.returned_at) AS finished_at, e.class, e.working_days_left, \
+     e.working_days_late, e.due_mismatch, e.delay_step, e.delay_unit, e.delay_days";
+
+impl Store {
+    /// Up to `limit` dossiers after id `after` matching `f`, by id.
+    pub async fn list_dossiers(
+        &self,
+        f: &DossierFilter,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<ListRow>, StoreError> {
+        let mut sql = format!(
+            "SELECT {LIST_COLS} FROM dossiers d LEFT JOIN evaluations e ON e.dossier_id = d.id WHERE d.deleted = 0 AND d.id > $1"
+        );
+        let mut args: Vec<String> = Vec::new();
+        let mut push = |cond: &str, v: String| {
+            args.push(v);
+            sql.push_str(&format!(" AND {cond} ${}", args.len() + 1));
+        };
+        if let Some(d) = f.from {
+            push("d.received_at >=", day_start(d));
+        }
+        if let Some(d) = f.to {
+            push("d.received_at <=", day_end(d));
+        }
+        if let Some(c) = &f.class {
+            push("e.class =", c.clone());
+        }
+        if let Some(u) = &f.unit {
+            push("d.unit_code =", u.clone());
+        }
+        if let Some(x) = &f.field {
+            push("d.field_code =", x.clone());
+        }
+        if let Some(o) = &f.officer {
+            push("d.officer =", o.clone());
+        }
+        if let Some(s) = &f.source {
+            push("d.source =", s.clone());
+        }
+        sql.push_str(&format!(" ORDER BY d.id LIMIT ${}", args.len() + 2));
+        with_pool!(self, pool => {
+            let mut q = sqlx::query_as::<_, ListRow>(&sql).bind(after);
+            for a in &args {
+                q = q.bind(a.clone());
+            }
+            q.bind(limit).fetch_all(pool).await.ctx("listing dossiers")
+        })
+    }
+
+    /// KPIs per group over a period: received in it, finished in it.
+    pub async fn kpis(
+        &self,
+        group: KpiGroup,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<KpiRow>, StoreError> {
+        let (a, b) = (day_start(from), day_end(to));
+        let rkey = group.key("d.received_at");
+        let fkey = group.key("COALESCE(d.finished_at, d.returned_at)");
+        let received_sql = format!(
+            "SELECT {rkey} AS g, COUNT(*) FROM dossiers d WHERE d.deleted = 0 AND d.received_at >= $1 AND d.received_at <= $2 GROUP BY g"
+        );
+        let finished_sql = format!(
+            "SELECT {fkey} AS g, \
+             SUM(CASE WHEN e.class = 'before_due' THEN 1 ELSE 0 END), \
+             SUM(CASE WHEN e.class = 'on_due_day' THEN 1 ELSE 0 END), \
+             SUM(CASE WHEN e.class = 'late' THEN 1 ELSE 0 END), \
+             SUM(CASE WHEN e.class = 'late' AND EXISTS (SELECT 1 FROM letters l WHERE l.dossier_id = d.id AND l.status = 'issued') THEN 1 ELSE 0 END), \
+             CAST(SUM(CASE WHEN e.class = 'late' THEN e.working_days_late ELSE 0 END) AS BIGINT) \
+             FROM dossiers d JOIN evaluations e ON e.dossier_id = d.id \
+             WHERE d.deleted = 0 AND e.class IN ('before_due', 'on_due_day', 'late') \
+             AND COALESCE(d.finished_at, d.returned_at) >= $1 AND COALESCE(d.finished_at, d.returned_at) <= $2 GROUP BY g"
+        );
+        let steps_sql = format!(
+            "SELECT {fkey} AS g, e.delay_step || ' @ ' || e.delay_unit, COUNT(*) FROM dossiers d JOIN evaluations e ON e.dossier_id = d.id \
+             WHERE d.deleted = 0 AND e.class = 'late' AND e.delay_step IS NOT NULL \
+             AND COALESCE(d.finished_at, d.returned_at) >= $1 AND COALESCE(d.finished_at, d.returned_at) <= $2 \
+             GROUP BY g, e.delay_step, e.delay_unit"
+        );
+        type Fin = (
+            Option<String>,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+        );
+        type Rows = (
+            Vec<(Option<String>, i64)>,
+            Vec<Fin>,
+            Vec<(Option<String>, Option<String>, i64)>,
+        );
+        let (received, finished, steps): Rows = with_pool!(self, pool => {
+            let r = sqlx::query_as(&received_sql).bind(&a).bind(&b).fetch_all(pool).await.ctx("counting received dossiers")?;
+            let f = sqlx::query_as(&finished_sql).bind(&a).bind(&b).fetch_all(pool).await.ctx("counting finished dossiers")?;
+            let s = sqlx::query_as(&steps_sql).bind(&a).bind(&b).fetch_all(pool).await.ctx("counting delaying steps")?;
+            (r, f, s)
+        });
+        let mut rows: std::collections::BTreeMap<String, KpiRow> = Default::default();
+        let row = |rows: &mut std::collections::BTreeMap<String, KpiRow>, g: Option<String>| {
+            let g = g.unwrap_or_default();
+            rows.entry(g.clone())
+                .or_insert_with(|| KpiRow {
+                    group: g,
+                    ..KpiRow::default()
+                })
+                .clone()
+        };
+        for (g, n) in received {
+            let mut r = row(&mut rows, g);
+            r.received = n;
+            rows.insert(r.group.clone(), r);
+        }
+        for (g, before, on_day, late, apologised, days_late) in finished {
+            let mut r = row(&mut rows, g);
+            r.before_due = before.unwrap_or(0);
+            r.on_due_day = on_day.unwrap_or(0);
+            r.late = late.unwrap_or(0);
+            r.finished = r.before_due + r.on_due_day + r.late;
+            r.late_apologised = apologised.unwrap_or(0);
+            r.on_time_pct = (r.finished > 0)
+                .then(|| round1(100.0 * (r.before_due + r.on_due_day) as f64 / r.finished as f64));
+            r.apology_pct =
+                (r.late > 0).then(|| round1(100.0 * r.late_apologised as f64 / r.late as f64));
+            r.avg_working_days_late =
+                (r.late > 0).then(|| round1(days_late.unwrap_or(0) as f64 / r.late as f64));
+            rows.insert(r.group.clone(), r);
+        }
+        let mut by_group: std::collections::BTreeMap<String, Vec<(String, i64)>> =
+            Default::default();
+        for (g, step, n) in steps {
+            by_group
+                .entry(g.unwrap_or_default())
+                .or_default()
+                .push((step.unwrap_or_default(), n));
+        }
+        for (g, mut v) in by_group {
+            v.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
+            if let Some(r) = rows.get_mut(&g) {
+                r.top_delay_steps = v
+                    .into_iter()
+                    .take(3)
+                    .map(|(s, n)| format!("{s} ({n})"))
+                    .collect();
+            }
+        }
+        Ok(rows.into_values().collect())
+    }
+
+    pub async fn create_token(
+        &self,
+        name: &str,
+        role: &str,
+        now: NaiveDateTime,
+    ) -> Result<(i64, String), StoreError> {
+        use rand::RngCore;
+        let mut bytes = [0u8; 24];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        let token = format!("tw_{}", hex::encode(bytes));
+        let hash = token_hash(&token);
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await.ctx("starting a token transaction")?;
+            let (id,): (i64,) = sqlx::query_as("INSERT INTO api_tokens (name, role, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
+                .bind(name).bind(role).bind(&hash).bind(fmt_db(now)).fetch_one(&mut *tx).await.ctx("creating a token")?;
+            audit_append!(tx, fmt_db(now), "token_created", name.to_owned(), serde_json::json!({ "id": id, "role": role }).to_string());
+            tx.commit().await.ctx("committing a token")?;
+            Ok((id, token))
+        })
+    }
+
+    /// The live token matching `token`.
+    pub async fn find_token(&self, token: &str) -> Result<Option<TokenInfo>, StoreError> {
+        let row: Option<(i64, String, String, String, Option<String>)> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT id, name, role, created_at, revoked_at FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL")
+                .bind(token_hash(token)).fetch_optional(pool).await.ctx("checking a token")?
+        });
+        Ok(
+            row.map(|(id, name, role, created_at, revoked_at)| TokenInfo {
+                id,
+                name,
+                role,
+                created_at,
+                revoked_at,
+            }),
+        )
+    }
+
+    pub async fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
+        let rows: Vec<(i64, String, String, String, Option<String>)> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT id, name, role, created_at, revoked_at FROM api_tokens ORDER BY id").fetch_all(pool).await.ctx("listing tokens")?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(id, name, role, created_at, revoked_at)| TokenInfo {
+                id,
+                name,
+                role,
+                created_at,
+                revoked_at,
+            })
+            .collect())
+    }
+
+    /// True when a live token was revoked.
+    pub async fn revoke_token(&self, id: i64, now: NaiveDateTime) -> Result<bool, StoreError> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await.ctx("starting a token transaction")?;
+            let r = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(fmt_db(now)).bind(id).execute(&mut *tx).await.ctx("revoking a token")?;
+            let done = r.rows_affected() == 1;
+            if done {
+                audit_append!(tx, fmt_db(now), "token_revoked", id.to_string(), "{}".to_owned());
+            }
+            tx.commit().await.ctx("committing a token")?;
+            Ok(done)
+        })
+    }
+
+    /// Steps, history, due dates, class changes, alerts and letters of one dossier.
+    pub async fn timeline(&self, dossier_id: i64) -> Result<serde_json::Value, StoreError> {
+        type Hist = (String, String, String);
+        type Due = (Option<String>, String, String);
+        type Cls = (String, Option<String>, String, Option<String>);
+        type Alert = (
+            String,
+            String,
+            Option<String>,
+            String,
+            String,
+            Option<i64>,
+            Option<String>,
+            Option<String>,
+        );
+        let (history, dues, classes, alerts): (Vec<Hist>, Vec<Due>, Vec<Cls>, Vec<Alert>) = with_pool!(self, pool => {
+            let h = sqlx::query_as("SELECT observed_at, kind, changes FROM dossier_history WHERE dossier_id = $1 ORDER BY id")
+                .bind(dossier_id).fetch_all(pool).await.ctx("reading history")?;
+            let d = sqlx::query_as("SELECT due_at, observed_at, reason FROM due_date_history WHERE dossier_id = $1 ORDER BY id")
+                .bind(dossier_id).fetch_all(pool).await.ctx("reading due dates")?;
+            let c = sqlx::query_as("SELECT at, from_class, to_class, due_at FROM classification_history WHERE dossier_id = $1 ORDER BY id")
+                .bind(dossier_id).fetch_all(pool).await.ctx("reading class changes")?;
+            let a = sqlx::query_as("SELECT a.rung, a.recipient, a.recipient_name, a.recipient_role, a.created_at, a.outbox_id, o.status, o.sent_at \
+                                    FROM alerts a LEFT JOIN outbox o ON o.id = a.outbox_id WHERE a.dossier_id = $1 ORDER BY a.id")
+                .bind(dossier_id).fetch_all(pool).await.ctx("reading alerts")?;
+            (h, d, c, a)
+        });
+        let letters = self.letters_of(dossier_id).await?;
+        Ok(serde_json::json!({
+            "history": history.into_iter().map(|(at, kind, changes)| serde_json::json!({
+                "observed_at": at, "kind": kind, "changes": serde_json::from_str::<serde_json::Value>(&changes).unwrap_or_default() })).collect::<Vec<_>>(),
+            "due_dates": dues.into_iter().map(|(due, at, reason)| serde_json::json!({ "due_at": due, "observed_at": at, "reason": reason })).collect::<Vec<_>>(),
+            "classes": classes.into_iter().map(|(at, from, to, due)| serde_json::json!({ "at": at, "from": from, "to": to, "due_at": due })).collect::<Vec<_>>(),
+            "alerts": alerts.into_iter().map(|(rung, to, name, role, at, outbox, status, sent)| serde_json::json!({
+                "rung": rung, "recipient": to, "recipient_name": name, "role": role, "fired_at": at,
+                "message": outbox, "status": status, "sent_at": sent })).collect::<Vec<_>>(),
+            "letters": letters.into_iter().map(|l| serde_json::json!({
+                "version": l.version, "status": l.status, "generated_at": fmt_db(l.generated_at), "sha256": l.sha256,
+                "issued_at": l.issued_at.map(fmt_db), "doc_number": l.doc_number, "due_at": l.due_at.map(fmt_db) })).collect::<Vec<_>>(),
+        }))
+    }
+
+    /// Latest drafts not yet issued: (code, version, generated_at, unit).
+    pub async fn pending_letters(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<(String, i64, NaiveDateTime, String)>, StoreError> {
+        let rows: Vec<(String, i64, String, String)> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT d.code, l.version, l.generated_at, d.unit_name FROM letters l JOIN dossiers d ON d.id = l.dossier_id \
+                            WHERE l.status = 'draft' AND l.version = (SELECT MAX(version) FROM letters m WHERE m.dossier_id = l.dossier_id) \
+                            ORDER BY l.generated_at LIMIT $1")
+                .bind(limit).fetch_all(pool).await.ctx("reading pending letters")?
+        });
+        rows.into_iter()
+            .map(|(c, v, g, u)| {
+                Ok((
+                    c,
+                    v,
+                    opt_time(Some(&g), "generated_at")?.unwrap_or_default(),
+                    u,
+                ))
+            })
+            .collect()
+    }
+
+    /// Ids of dossiers by (source, code), for API paths.
+    pub async fn dossier_ids(&self, codes: &[String]) -> Result<Vec<i64>, StoreError> {
+        if codes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT id FROM dossiers WHERE code IN ({}) ORDER BY id",
+            placeholders(1, codes.len())
+        );
+        let rows: Vec<(i64,)> = with_pool!(self, pool => {
+            let mut q = sqlx::query_as(&sql);
+            for c in codes {
+                q = q.bind(c.clone());
+            }
+            q.fetch_all(pool).await.ctx("finding dossiers")?
+        });
+        Ok(rows.into_iter().map(|(i,)| i).collect())
+    }
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
