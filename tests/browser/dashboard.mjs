@@ -1,0 +1,39 @@
+// Logs in to the tthc-watch dashboard as a person would, in Debian's headless
+// Chromium, and prints what the page shows as JSON.
+// Usage: node dashboard.mjs BASE_URL TOKEN [SCREENSHOT_DIR]
+import { chromium } from 'playwright-core';
+
+const [base, token, shots] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+try {
+  const out = {};
+  for (const [name, viewport] of [['desktop', { width: 1280, height: 900 }], ['phone', { width: 390, height: 844 }]]) {
+    const page = await browser.newPage({ viewport, locale: 'vi-VN' });
+    await page.goto(`${base}/dashboard`);
+    out[`${name}_login_url`] = page.url();
+    await page.fill('input[name="token"]', token);
+    await Promise.all([page.waitForURL(`${base}/dashboard`), page.click('button[type="submit"], input[type="submit"]')]);
+    const text = async (id) => (await page.textContent(`#${id}`))?.trim();
+    out[name] = {
+      overdue: await text('count-overdue'),
+      due_today: await text('count-due-today'),
+      due_soon: await text('count-due-soon'),
+      open: await text('count-open'),
+      overall: await text('overall-on-time'),
+      trend: await page.locator('svg#trend').count(),
+      // Nothing may stick out sideways on a phone.
+      overflow: await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth),
+    };
+    if (shots) {
+      await page.screenshot({ path: `${shots}/dashboard-${name}.png`, fullPage: false });
+    }
+    await page.close();
+  }
+  console.log(JSON.stringify(out));
+} finally {
+  await browser.close();
+}
