@@ -45,6 +45,7 @@ pub struct KpiReport {
 #[derive(Deserialize, ToSchema)]
 pub struct IssueRequest {
     /// Document number and symbol, e.g. "125/TB-UBND".
+    #[schema(min_length = 1, max_length = 50, pattern = r"\S")]
     pub number: String,
 }
 
@@ -58,6 +59,45 @@ pub struct LetterOut {
     pub sha256: String,
 }
 
+/// Export formats (documentation of the `format` parameter).
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum ExportFormat {
+    Json,
+    Csv,
+    Xlsx,
+}
+
+/// Deadline classes (documentation of the `class` parameter).
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum ClassName {
+    Overdue,
+    DueToday,
+    DueSoon,
+    NotYetDue,
+    Paused,
+    NoDueDate,
+    Late,
+    OnDueDay,
+    BeforeDue,
+    Closed,
+}
+
+/// KPI groupings (documentation of the `group` parameter).
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum GroupName {
+    Unit,
+    Field,
+    Officer,
+    Month,
+    All,
+}
+
 /// Filters of `/api/v1/dossiers` (all optional).
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -67,8 +107,8 @@ pub struct ListParams {
     from: Option<NaiveDate>,
     /// Received on or before (YYYY-MM-DD).
     to: Option<NaiveDate>,
-    /// overdue, due_today, due_soon, not_yet_due, paused, no_due_date, late, on_due_day, before_due, closed
-    class: Option<String>,
+    /// Deadline class.
+    class: Option<ClassName>,
     /// Handling unit code.
     unit: Option<String>,
     /// Field (lĩnh vực) code.
@@ -83,7 +123,7 @@ pub struct ListParams {
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
     /// json (default), csv or xlsx: csv and xlsx export every matching dossier.
-    format: Option<String>,
+    format: Option<ExportFormat>,
 }
 
 /// Parameters of `/api/v1/kpis`.
@@ -92,13 +132,13 @@ pub struct ListParams {
 #[allow(dead_code)]
 pub struct KpiParams {
     /// unit (default), field, officer, month or all.
-    group: Option<String>,
+    group: Option<GroupName>,
     /// Period start (YYYY-MM-DD), default 1 January of this year.
     from: Option<NaiveDate>,
     /// Period end (YYYY-MM-DD), default today.
     to: Option<NaiveDate>,
     /// json (default), csv or xlsx.
-    format: Option<String>,
+    format: Option<ExportFormat>,
 }
 
 struct Params(HashMap<String, String>);
@@ -113,14 +153,25 @@ impl Params {
             None => Ok(()),
         }
     }
+    /// A text filter; empty means absent.
     fn text(&self, k: &str) -> Option<String> {
         self.0
             .get(k)
             .filter(|v| !v.is_empty())
             .map(|v| crate::text::nfc(v))
     }
+    /// A typed value: present but empty is an error.
+    fn typed(&self, k: &str) -> Result<Option<String>, ApiError> {
+        match self.0.get(k) {
+            Some(v) if v.trim().is_empty() => {
+                Err(ApiError::bad(format!("parameter '{k}' is empty")))
+            }
+            Some(v) => Ok(Some(crate::text::nfc(v))),
+            None => Ok(None),
+        }
+    }
     fn date(&self, k: &str) -> Result<Option<NaiveDate>, ApiError> {
-        self.text(k)
+        self.typed(k)?
             .map(|v| {
                 NaiveDate::parse_from_str(&v, "%Y-%m-%d").map_err(|_| {
                     ApiError::bad(format!("parameter '{k}': '{v}' is not a date (YYYY-MM-DD)"))
@@ -129,7 +180,7 @@ impl Params {
             .transpose()
     }
     fn int(&self, k: &str, lo: i64, hi: i64) -> Result<Option<i64>, ApiError> {
-        self.text(k)
+        self.typed(k)?
             .map(|v| match v.parse::<i64>() {
                 Ok(n) if (lo..=hi).contains(&n) => Ok(n),
                 _ => Err(ApiError::bad(format!(
@@ -139,7 +190,7 @@ impl Params {
             .transpose()
     }
     fn format(&self) -> Result<Format, ApiError> {
-        match self.text("format").as_deref() {
+        match self.typed("format")?.as_deref() {
             None | Some("json") => Ok(Format::Json),
             Some("csv") => Ok(Format::Csv),
             Some("xlsx") => Ok(Format::Xlsx),
@@ -272,7 +323,7 @@ pub async fn list_dossiers(
     p.only(&[
         "from", "to", "class", "unit", "field", "officer", "source", "cursor", "limit", "format",
     ])?;
-    let class = p.text("class");
+    let class = p.typed("class")?;
     if let Some(c) = &class
         && Class::parse(c).is_none()
     {
@@ -294,13 +345,7 @@ pub async fn list_dossiers(
         officer: p.text("officer"),
         source: p.text("source"),
     };
-    if let (Some(a), Some(b)) = (filter.from, filter.to)
-        && a > b
-    {
-        return Err(ApiError::bad(format!(
-            "parameter 'from' ({a}) is after 'to' ({b})"
-        )));
-    }
+    // from > to is an empty period: no dossiers, not an error.
     let cursor = p.int("cursor", 0, i64::MAX)?.unwrap_or(0);
     let limit = p.int("limit", 1, 1000)?.unwrap_or(100);
     let format = p.format()?;
@@ -448,7 +493,7 @@ pub async fn kpis(
 ) -> Result<Response, ApiError> {
     let p = Params(q);
     p.only(&["group", "from", "to", "format"])?;
-    let group_name = p.text("group").unwrap_or_else(|| "unit".into());
+    let group_name = p.typed("group")?.unwrap_or_else(|| "unit".into());
     let group = KpiGroup::parse(&group_name).ok_or_else(|| {
         ApiError::bad(format!(
             "parameter 'group': '{group_name}' is not unit, field, officer, month or all"
@@ -459,11 +504,7 @@ pub async fn kpis(
         .date("from")?
         .unwrap_or_else(|| NaiveDate::from_ymd_opt(today.year(), 1, 1).unwrap_or(today));
     let to = p.date("to")?.unwrap_or(today);
-    if from > to {
-        return Err(ApiError::bad(format!(
-            "parameter 'from' ({from}) is after 'to' ({to})"
-        )));
-    }
+    // from > to is an empty period: zero counts, not an error.
     let format = p.format()?;
     let rows = s.store.kpis(group, from, to).await?;
     if format != Format::Json {

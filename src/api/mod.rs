@@ -189,7 +189,7 @@ async fn audit_access(State(state): State<Arc<AppState>>, req: Request, next: Ne
 #[openapi(
     info(title = "tthc-watch auditor API", description = "Overdue-dossier history, KPIs and exports. Authenticate with `Authorization: Bearer <token>` (`tthc-watch token create --role auditor`)."),
     paths(handlers::list_dossiers, handlers::dossier_timeline, handlers::kpis, handlers::issue_letter),
-    components(schemas(handlers::DossierPage, crate::store::ListRow, handlers::KpiReport, crate::store::KpiRow, handlers::IssueRequest, handlers::LetterOut, handlers::ErrorBody)),
+    components(schemas(handlers::ClassName, handlers::ExportFormat, handlers::GroupName, handlers::DossierPage, crate::store::ListRow, handlers::KpiReport, crate::store::KpiRow, handlers::IssueRequest, handlers::LetterOut, handlers::ErrorBody)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]

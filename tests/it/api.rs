@@ -109,7 +109,7 @@ async fn authentication_and_bad_parameters_are_named() {
         ("limit=abc", "'limit'"),
         ("format=pdf", "'format'"),
         ("colour=red", "'colour'"),
-        ("from=2026-11-02&to=2026-11-01", "'from'"),
+        ("to=", "'to'"),
     ] {
         let (status, body) = api
             .get(&format!("/api/v1/dossiers?{query}"), Some(&api.auditor))
