@@ -382,6 +382,31 @@ pub async fn token_revoke(settings: &Settings, id: i64, clock: &Clock) -> Result
     Ok(())
 }
 
+/// `tthc-watch retention --before DATE [--yes]`: removes dossiers finished or
+/// closed before DATE (a dry run without --yes), recorded in the audit trail.
+pub async fn retention(
+    settings: &Settings,
+    before: NaiveDate,
+    apply: bool,
+    clock: &Clock,
+) -> Result<()> {
+    let store = open_store(settings).await?;
+    let r = store.retention(before, apply, clock.now_vn()).await?;
+    store.close().await;
+    if apply {
+        println!(
+            "removed {} dossiers finished or closed before {before} and {} letter records; recorded in the audit trail",
+            r.dossiers, r.letters
+        );
+    } else {
+        println!(
+            "would remove {} dossiers finished or closed before {before} and {} letter records; add --yes to do it",
+            r.dossiers, r.letters
+        );
+    }
+    Ok(())
+}
+
 /// `tthc-watch audit verify`: recomputes the hash chain.
 pub async fn audit_verify(settings: &Settings) -> Result<()> {
     let store = open_store(settings).await?;

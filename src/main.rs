@@ -80,6 +80,14 @@ enum Command {
         #[command(subcommand)]
         op: AuditOp,
     },
+    /// Remove dossiers finished or closed before a date (an explicit, audited admin decision).
+    Retention {
+        #[arg(long)]
+        before: NaiveDate,
+        /// Without it, only count what would go.
+        #[arg(long)]
+        yes: bool,
+    },
     /// The simulator of a provincial TTHC system alone, as an HTTP server.
     Simulate {
         #[arg(long, default_value = "127.0.0.1:8088")]
@@ -322,6 +330,9 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Audit {
             op: AuditOp::Verify,
         } => commands::audit_verify(&settings).await,
+        Command::Retention { before, yes } => {
+            commands::retention(&settings, before, yes, &Clock::System).await
+        }
         Command::Simulate {
             listen,
             dossiers,

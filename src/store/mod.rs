@@ -13,7 +13,7 @@ pub use dossiers::{PageOutcome, QuarantineRecord, StoredDossier, SyncRun, SyncSt
 pub use evaluations::{CheckCandidate, DelayCause, EvaluationChange, StoredEvaluation};
 pub use letters::{IssueError, LetterCandidate, LetterRecord};
 pub use outbox::{DossierLine, NewMessage, OutboxRow, SourceFreshness};
-pub use reports::{DossierFilter, KpiGroup, KpiRow, ListRow, TokenInfo, token_hash};
+pub use reports::{DossierFilter, KpiGroup, KpiRow, ListRow, Retention, TokenInfo, token_hash};
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{

@@ -436,3 +436,64 @@ impl Store {
 fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
+
+/// What a retention run removes (or would remove).
+#[derive(Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Retention {
+    pub dossiers: i64,
+    pub letters: i64,
+}
+
+impl Store {
+    /// Removes dossiers that were finished or closed before `before`, with their
+    /// steps, history, verdicts, alerts and letter records, in one transaction,
+    /// recorded in the audit trail. With `apply = false` only counts them.
+    /// Never called by the daemon: retention is an explicit admin decision.
+    pub async fn retention(
+        &self,
+        before: NaiveDate,
+        apply: bool,
+        now: NaiveDateTime,
+    ) -> Result<Retention, StoreError> {
+        let cut = day_start(before);
+        let which = "SELECT d.id FROM dossiers d JOIN evaluations e ON e.dossier_id = d.id \
+                     WHERE e.class IN ('before_due', 'on_due_day', 'late', 'closed') \
+                     AND COALESCE(d.finished_at, d.returned_at, d.source_updated_at) < $1";
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await.ctx("starting a retention transaction")?;
+            let ids: Vec<(i64,)> = sqlx::query_as(which).bind(&cut).fetch_all(&mut *tx).await.ctx("selecting old dossiers")?;
+            let ids: Vec<i64> = ids.into_iter().map(|(i,)| i).collect();
+            let mut out = Retention { dossiers: ids.len() as i64, letters: 0 };
+            for chunk in ids.chunks(500) {
+                let sql = format!("SELECT COUNT(*) FROM letters WHERE dossier_id IN ({})", placeholders(1, chunk.len()));
+                let mut q = sqlx::query_as::<_, (i64,)>(&sql);
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                out.letters += q.fetch_one(&mut *tx).await.ctx("counting old letters")?.0;
+            }
+            if !apply {
+                return Ok(out);
+            }
+            for chunk in ids.chunks(500) {
+                let list = placeholders(1, chunk.len());
+                for (table, col) in [
+                    ("dossier_steps", "dossier_id"), ("dossier_history", "dossier_id"), ("due_date_history", "dossier_id"),
+                    ("classification_history", "dossier_id"), ("alerts", "dossier_id"), ("letters", "dossier_id"),
+                    ("evaluations", "dossier_id"), ("dossiers", "id"),
+                ] {
+                    let sql = format!("DELETE FROM {table} WHERE {col} IN ({list})");
+                    let mut q = sqlx::query(&sql);
+                    for id in chunk {
+                        q = q.bind(*id);
+                    }
+                    q.execute(&mut *tx).await.ctx("removing old records")?;
+                }
+            }
+            let detail = serde_json::json!({ "before": before.to_string(), "dossiers": out.dossiers, "letters": out.letters });
+            audit_append!(tx, fmt_db(now), "retention", "admin".to_owned(), detail.to_string());
+            tx.commit().await.ctx("committing the retention")?;
+            Ok(out)
+        })
+    }
+}

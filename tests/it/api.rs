@@ -587,3 +587,78 @@ async fn dashboard_needs_a_login_and_shows_todays_numbers() {
             && page.contains("id=\"trend\"")
     );
 }
+
+async fn retention_removes_only_old_finished_dossiers(backend: Backend) {
+    let api = spawn_api(backend).await;
+    let before = chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
+    let old: Vec<String> = api
+        .sim
+        .sim
+        .snapshot()
+        .into_iter()
+        .filter(|d| {
+            d.status.is_closed()
+                && d.finished_at
+                    .or(d.returned_at)
+                    .unwrap_or(d.updated_at)
+                    .date()
+                    < before
+        })
+        .map(|d| d.code)
+        .collect();
+    assert!(!old.is_empty());
+    let total = api.db.store.count_rows("dossiers").await.unwrap();
+    let dry = api
+        .db
+        .store
+        .retention(before, false, t("2026-11-25 09:00"))
+        .await
+        .unwrap();
+    assert_eq!(dry.dossiers as usize, old.len());
+    assert_eq!(
+        api.db.store.count_rows("dossiers").await.unwrap(),
+        total,
+        "a dry run removes nothing"
+    );
+    let done = api
+        .db
+        .store
+        .retention(before, true, t("2026-11-25 09:00"))
+        .await
+        .unwrap();
+    assert_eq!(done, dry);
+    assert_eq!(
+        api.db.store.count_rows("dossiers").await.unwrap(),
+        total - old.len() as i64
+    );
+    assert!(
+        api.db
+            .store
+            .dossier("tinh", &old[0])
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let logged = api.db.store.audit_entries("retention", 5).await.unwrap();
+    assert!(
+        logged.len() == 1 && logged[0].detail.contains("2026-10-01"),
+        "{logged:?}"
+    );
+    assert!(matches!(
+        api.db.store.verify_audit().await.unwrap(),
+        tthc_watch::store::audit::Verification::Intact { .. }
+    ));
+    api.db.cleanup_ref().await;
+}
+
+#[tokio::test]
+async fn retention_is_explicit_and_audited_sqlite() {
+    retention_removes_only_old_finished_dossiers(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn retention_is_explicit_and_audited_postgres() {
+    if postgres_available().await {
+        retention_removes_only_old_finished_dossiers(Backend::Postgres).await;
+    }
+}

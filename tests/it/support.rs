@@ -120,8 +120,8 @@ pub struct TestDb {
     pub store: Store,
     #[allow(dead_code)]
     pub url: String,
-    _dir: Option<tempfile::TempDir>,
-    pg_admin: Option<(String, String)>,
+    pub _dir: Option<tempfile::TempDir>,
+    pub pg_admin: Option<(String, String)>,
 }
 
 impl TestDb {
@@ -158,6 +158,19 @@ impl TestDb {
                     _dir: None,
                     pg_admin: Some((admin, name)),
                 }
+            }
+        }
+    }
+
+    /// As `cleanup`, for a database owned by something else (dropped later).
+    pub async fn cleanup_ref(&self) {
+        if let Some((admin, name)) = &self.pg_admin {
+            self.store.close().await;
+            if let Ok(conn) = sqlx::PgPool::connect(admin).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&conn)
+                    .await;
+                conn.close().await;
             }
         }
     }

@@ -379,3 +379,46 @@ async fn wrong_credentials_fail_with_a_clear_error() {
     );
     db.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_full_disk_is_a_clear_error_and_nothing_is_half_written() {
+    let sim = spawn_simulator(Shape::Native, 300, "").await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("full.db").display());
+    // One connection, so the page limit below applies to every write.
+    let store = tthc_watch::store::Store::connect(&url, 1).await.unwrap();
+    let db = TestDb {
+        store,
+        url,
+        _dir: None,
+        pg_admin: None,
+    };
+    assert_eq!(sync(&db, &sim, Shape::Native).await.error, None);
+    let before = (
+        db.store.count_rows("dossiers").await.unwrap(),
+        db.store.count_rows("dossier_history").await.unwrap(),
+    );
+    // The disk is full: SQLite may not grow the file any more.
+    if let tthc_watch::store::Store::Sqlite(pool) = &db.store {
+        let (pages,): (i64,) = sqlx::query_as("PRAGMA page_count")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        sqlx::query(&format!("PRAGMA max_page_count = {pages}"))
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    sim.sim.advance(chrono::Duration::days(20));
+    let s = sync(&db, &sim, Shape::Native).await;
+    let err = s.error.expect("a full disk fails the sync");
+    assert!(
+        err.contains("full"),
+        "the error says the disk is full: {err}"
+    );
+    let after = (
+        db.store.count_rows("dossiers").await.unwrap(),
+        db.store.count_rows("dossier_history").await.unwrap(),
+    );
+    assert_eq!(after, before, "the failed page was rolled back whole");
+}
