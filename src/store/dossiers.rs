@@ -332,16 +332,6 @@ const DOSSIER_COLUMNS: [&str; 27] = [
     "content_hash",
 ];
 
-fn insert_sql() -> String {
-    // $28 source, $29 code, $30 now (first_seen_at, last_changed_at), original_due_at = due_at.
-    format!(
-        "INSERT INTO dossiers ({}, source, code, first_seen_at, last_changed_at, original_due_at, deleted) \
-         VALUES ({}, $28, $29, $30, $30, $18, 0) RETURNING id",
-        DOSSIER_COLUMNS.join(", "),
-        placeholders(1, DOSSIER_COLUMNS.len())
-    )
-}
-
 fn update_sql() -> String {
     let sets: Vec<String> = DOSSIER_COLUMNS
         .iter()
@@ -378,8 +368,12 @@ impl Store {
                 out.unchanged += 1;
             }
         }
-        let codes: Vec<&str> = latest.keys().copied().collect();
-        let insert = insert_sql();
+        let mut codes: Vec<&str> = latest.keys().copied().collect();
+        codes.sort_unstable();
+        let hashes: HashMap<&str, String> = codes
+            .iter()
+            .map(|c| (*c, content_hash(latest[c])))
+            .collect();
         let update = update_sql();
         // What this page wrote, for the audit trail: (code, content hash).
         let mut written: Vec<(String, String)> = Vec::new();
@@ -401,118 +395,162 @@ impl Store {
                     existing.insert(code, (id, hash));
                 }
             }
+            let mut new: Vec<&Dossier> = Vec::new();
+            let mut changed: Vec<(i64, &Dossier)> = Vec::new();
             for code in &codes {
                 let d = latest[code];
-                let hash = content_hash(d);
-                let unchanged = matches!(existing.get(*code), Some((_, old)) if *old == hash);
-                if !unchanged {
-                    written.push(((*code).to_owned(), hash.clone()));
+                match existing.get(*code) {
+                    Some((_, old)) if *old == hashes[code] => out.unchanged += 1,
+                    Some((id, _)) => changed.push((*id, d)),
+                    None => new.push(d),
                 }
-                let id = match existing.get(*code) {
-                    Some((_, old_hash)) if *old_hash == hash => {
-                        out.unchanged += 1;
-                        continue;
-                    }
-                    Some((id, _)) => {
-                        let old_row: DossierRow = sqlx::query_as(&format!("{SELECT_DOSSIER} WHERE id = $1"))
-                            .bind(*id)
-                            .fetch_one(&mut *tx)
-                            .await
-                            .ctx("reading a changed dossier")?;
-                        let old_steps = sqlx::query_as::<_, StepRow>(&format!("{SELECT_STEPS} WHERE dossier_id = $1 ORDER BY seq"))
-                            .bind(*id)
-                            .fetch_all(&mut *tx)
-                            .await
-                            .ctx("reading a changed dossier's steps")?
-                            .into_iter()
-                            .map(StepRow::into_step)
-                            .collect::<Result<Vec<_>, _>>()?;
-                        let old = old_row.into_stored(old_steps)?;
-                        let q = sqlx::query(&update);
-                        bind_dossier!(q, d, hash.clone())
-                            .bind(now_s.clone())
-                            .bind(*id)
-                            .execute(&mut *tx)
-                            .await
-                            .ctx("updating a dossier")?;
-                        let kind = if old.deleted { "restored" } else { "changed" };
-                        sqlx::query("INSERT INTO dossier_history (dossier_id, observed_at, kind, changes, source_updated_at) VALUES ($1, $2, $3, $4, $5)")
-                            .bind(*id)
-                            .bind(now_s.clone())
-                            .bind(kind)
-                            .bind(diff(&old.dossier, d).to_string())
-                            .bind(fmt_db(d.updated_at))
-                            .execute(&mut *tx)
-                            .await
-                            .ctx("recording a dossier change")?;
-                        if old.dossier.due_at != d.due_at {
-                            let reason = if d.extension.is_some() && old.dossier.extension.is_none() {
-                                "extension"
-                            } else if d.pauses.len() != old.dossier.pauses.len()
-                                || d.pauses.last() != old.dossier.pauses.last()
-                            {
-                                "pause"
-                            } else {
-                                "changed in source"
-                            };
-                            sqlx::query("INSERT INTO due_date_history (dossier_id, due_at, observed_at, reason) VALUES ($1, $2, $3, $4)")
-                                .bind(*id)
-                                .bind(opt_fmt(d.due_at))
-                                .bind(now_s.clone())
-                                .bind(reason)
-                                .execute(&mut *tx)
-                                .await
-                                .ctx("recording a due-date change")?;
-                        }
-                        sqlx::query("DELETE FROM dossier_steps WHERE dossier_id = $1")
-                            .bind(*id)
-                            .execute(&mut *tx)
-                            .await
-                            .ctx("replacing a dossier's steps")?;
-                        out.changed += 1;
-                        *id
-                    }
-                    None => {
-                        let q = sqlx::query_as::<_, (i64,)>(&insert);
-                        let (id,) = bind_dossier!(q, d, hash.clone())
-                            .bind(source)
-                            .bind(d.code.clone())
-                            .bind(now_s.clone())
-                            .fetch_one(&mut *tx)
-                            .await
-                            .ctx("inserting a dossier")?;
-                        sqlx::query("INSERT INTO dossier_history (dossier_id, observed_at, kind, changes, source_updated_at) VALUES ($1, $2, 'created', '{}', $3)")
-                            .bind(id)
-                            .bind(now_s.clone())
-                            .bind(fmt_db(d.updated_at))
-                            .execute(&mut *tx)
-                            .await
-                            .ctx("recording a new dossier")?;
-                        sqlx::query("INSERT INTO due_date_history (dossier_id, due_at, observed_at, reason) VALUES ($1, $2, $3, 'first seen')")
-                            .bind(id)
-                            .bind(opt_fmt(d.due_at))
-                            .bind(now_s.clone())
-                            .execute(&mut *tx)
-                            .await
-                            .ctx("recording a first due date")?;
-                        out.created += 1;
-                        id
-                    }
-                };
-                for (seq, s) in d.steps.iter().enumerate() {
-                    sqlx::query("INSERT INTO dossier_steps (dossier_id, seq, name, unit, officer, started_at, finished_at, due_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-                        .bind(id)
-                        .bind(seq as i64)
+            }
+            // Rows for the history tables, written in multi-row statements below:
+            // (dossier id, kind, changes) and (dossier id, due date, reason).
+            let mut history: Vec<(i64, &'static str, String, String)> = Vec::new();
+            let mut dues: Vec<(i64, Option<String>, &'static str)> = Vec::new();
+            let mut with_steps: Vec<(i64, &Dossier)> = Vec::new();
+
+            // New dossiers: multi-row INSERT … RETURNING, mapped back by code.
+            const PER_ROW: usize = 30;
+            for chunk in new.chunks(100) {
+                let rows: Vec<String> = (0..chunk.len())
+                    .map(|k| {
+                        let o = k * PER_ROW;
+                        format!(
+                            "({}, ${}, ${}, ${}, ${}, ${}, 0)",
+                            placeholders(o + 1, DOSSIER_COLUMNS.len()),
+                            o + 28,
+                            o + 29,
+                            o + 30,
+                            o + 30,
+                            o + 18
+                        )
+                    })
+                    .collect();
+                let sql = format!(
+                    "INSERT INTO dossiers ({}, source, code, first_seen_at, last_changed_at, original_due_at, deleted) VALUES {} RETURNING id, code",
+                    DOSSIER_COLUMNS.join(", "),
+                    rows.join(", ")
+                );
+                let mut q = sqlx::query_as::<_, (i64, String)>(&sql);
+                for d in chunk {
+                    q = bind_dossier!(q, d, hashes[d.code.as_str()].clone()).bind(source).bind(d.code.clone()).bind(now_s.clone());
+                }
+                for (id, code) in q.fetch_all(&mut *tx).await.ctx("inserting dossiers")? {
+                    let d = latest[code.as_str()];
+                    history.push((id, "created", "{}".into(), fmt_db(d.updated_at)));
+                    dues.push((id, opt_fmt(d.due_at), "first seen"));
+                    with_steps.push((id, d));
+                    written.push((code.clone(), hashes[code.as_str()].clone()));
+                    out.created += 1;
+                }
+            }
+
+            // Changed dossiers: the old versions (for the diff), then one UPDATE each.
+            let mut old_rows: HashMap<i64, StoredDossier> = HashMap::new();
+            for chunk in changed.chunks(500) {
+                let ids = placeholders(1, chunk.len());
+                let sql = format!("{SELECT_DOSSIER} WHERE d.id IN ({ids})");
+                let mut q = sqlx::query_as::<_, DossierRow>(&sql);
+                for (id, _) in chunk {
+                    q = q.bind(*id);
+                }
+                let rows = q.fetch_all(&mut *tx).await.ctx("reading changed dossiers")?;
+                let sql = format!("{SELECT_STEPS} WHERE dossier_id IN ({ids}) ORDER BY dossier_id, seq");
+                let mut q = sqlx::query_as::<_, StepRow>(&sql);
+                for (id, _) in chunk {
+                    q = q.bind(*id);
+                }
+                let mut steps: HashMap<i64, Vec<Step>> = HashMap::new();
+                for r in q.fetch_all(&mut *tx).await.ctx("reading changed dossiers' steps")? {
+                    let id = r.dossier_id;
+                    steps.entry(id).or_default().push(r.into_step()?);
+                }
+                for r in rows {
+                    let id = r.id;
+                    old_rows.insert(id, r.into_stored(steps.remove(&id).unwrap_or_default())?);
+                }
+            }
+            for (id, d) in &changed {
+                let old = old_rows.remove(id).ok_or_else(|| StoreError::Corrupt(format!("dossier {} vanished during a sync", d.code)))?;
+                let q = sqlx::query(&update);
+                bind_dossier!(q, d, hashes[d.code.as_str()].clone())
+                    .bind(now_s.clone())
+                    .bind(*id)
+                    .execute(&mut *tx)
+                    .await
+                    .ctx("updating a dossier")?;
+                let kind = if old.deleted { "restored" } else { "changed" };
+                history.push((*id, kind, diff(&old.dossier, d).to_string(), fmt_db(d.updated_at)));
+                if old.dossier.due_at != d.due_at {
+                    let reason = if d.extension.is_some() && old.dossier.extension.is_none() {
+                        "extension"
+                    } else if d.pauses.len() != old.dossier.pauses.len() || d.pauses.last() != old.dossier.pauses.last() {
+                        "pause"
+                    } else {
+                        "changed in source"
+                    };
+                    dues.push((*id, opt_fmt(d.due_at), reason));
+                }
+                with_steps.push((*id, d));
+                written.push((d.code.clone(), hashes[d.code.as_str()].clone()));
+                out.changed += 1;
+            }
+            for chunk in changed.chunks(500) {
+                let sql = format!("DELETE FROM dossier_steps WHERE dossier_id IN ({})", placeholders(1, chunk.len()));
+                let mut q = sqlx::query(&sql);
+                for (id, _) in chunk {
+                    q = q.bind(*id);
+                }
+                q.execute(&mut *tx).await.ctx("replacing dossiers' steps")?;
+            }
+
+            // Steps, history and due dates: multi-row inserts.
+            let steps: Vec<(i64, usize, &Step)> = with_steps
+                .iter()
+                .flat_map(|(id, d)| d.steps.iter().enumerate().map(move |(seq, s)| (*id, seq, s)))
+                .collect();
+            for chunk in steps.chunks(400) {
+                let rows: Vec<String> = (0..chunk.len()).map(|k| format!("({})", placeholders(k * 8 + 1, 8))).collect();
+                let sql = format!(
+                    "INSERT INTO dossier_steps (dossier_id, seq, name, unit, officer, started_at, finished_at, due_at) VALUES {}",
+                    rows.join(", ")
+                );
+                let mut q = sqlx::query(&sql);
+                for (id, seq, s) in chunk {
+                    q = q
+                        .bind(*id)
+                        .bind(*seq as i64)
                         .bind(s.name.clone())
                         .bind(s.unit.clone())
                         .bind(s.officer.clone())
                         .bind(fmt_db(s.started_at))
                         .bind(opt_fmt(s.finished_at))
-                        .bind(opt_fmt(s.due_at))
-                        .execute(&mut *tx)
-                        .await
-                        .ctx("storing a dossier's steps")?;
+                        .bind(opt_fmt(s.due_at));
                 }
+                q.execute(&mut *tx).await.ctx("storing dossiers' steps")?;
+            }
+            for chunk in history.chunks(500) {
+                let rows: Vec<String> = (0..chunk.len()).map(|k| format!("({})", placeholders(k * 5 + 1, 5))).collect();
+                let sql = format!(
+                    "INSERT INTO dossier_history (dossier_id, observed_at, kind, changes, source_updated_at) VALUES {}",
+                    rows.join(", ")
+                );
+                let mut q = sqlx::query(&sql);
+                for (id, kind, changes, updated) in chunk {
+                    q = q.bind(*id).bind(now_s.clone()).bind(*kind).bind(changes.clone()).bind(updated.clone());
+                }
+                q.execute(&mut *tx).await.ctx("recording dossier changes")?;
+            }
+            for chunk in dues.chunks(500) {
+                let rows: Vec<String> = (0..chunk.len()).map(|k| format!("({})", placeholders(k * 4 + 1, 4))).collect();
+                let sql = format!("INSERT INTO due_date_history (dossier_id, due_at, observed_at, reason) VALUES {}", rows.join(", "));
+                let mut q = sqlx::query(&sql);
+                for (id, due, reason) in chunk {
+                    q = q.bind(*id).bind(due.clone()).bind(now_s.clone()).bind(*reason);
+                }
+                q.execute(&mut *tx).await.ctx("recording due dates")?;
             }
             for code in deleted_codes {
                 let row: Option<(i64, i64)> = sqlx::query_as("SELECT id, deleted FROM dossiers WHERE source = $1 AND code = $2")

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Province-scale benchmark: the built-in simulator on loopback as the source,
+# seeded, and tthc-watch (release build) syncing, checking and serving.
+#
+#   bash bench/run.sh 10000            # smoke (CI runs this as a check that it still works)
+#   bash bench/run.sh 200000 1000000   # the real scales
+#
+# For each scale it measures, in the same run:
+#   1. initial sync into SQLite and into PostgreSQL (dossiers/s);
+#   2. the transport limit: every page fetched with curl, nothing parsed;
+#   3. the storage limit: the same rows loaded by sqlite3 .import and PostgreSQL COPY;
+#   4. incremental sync with ~1% of dossiers changed, and with none changed;
+#   5. check over all dossiers; the digest; the API's overdue query p50/p99;
+#   6. peak RSS of each tthc-watch process (GNU time).
+# Results are appended to bench/results-SCALE.txt and printed; bench/RESULTS.md
+# holds the figures written down with their context.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SCALES=("${@:-10000}")
+PG_ADMIN=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
+NOW=2026-11-25T08:00:00+07:00
+cargo build --release --quiet
+BIN=$PWD/target/release/tthc-watch
+TIME=/usr/bin/time
+[ -x "$TIME" ] || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+secs() { python3 -c "import time; print(time.time())"; }
+elapsed() { python3 -c "print(f'{$2 - $1:.3f}')"; }
+rate() { python3 -c "print(f'{$1 / max($2, 1e-9):,.0f}')"; }
+# Runs a command under GNU time; prints "SECONDS RSS_MB" on the last line of $OUT.
+measure() {
+  local out=$1; shift
+  $TIME -f "%e %M" -o "$out.time" "$@" >"$out" 2>&1
+  read -r s k <"$out.time"
+  echo "$s $((k / 1024))"
+}
+
+for N in "${SCALES[@]}"; do
+  WORK=$(mktemp -d /tmp/tthc-bench.XXXX)
+  RES=bench/results-$N.txt
+  : >"$RES"
+  log() { echo "$*" | tee -a "$RES"; }
+  log "== $N dossiers — $(date -u +%F) — $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB =="
+  SP=$(port)
+  "$BIN" simulate --listen 127.0.0.1:$SP --dossiers "$N" --seed 1 --token bench --speed 0 --now $NOW >"$WORK/sim.log" 2>&1 &
+  SIM=$!
+  trap 'kill $SIM 2>/dev/null || true; kill $API 2>/dev/null || true' EXIT
+  API=
+  until curl -sf "http://127.0.0.1:$SP/admin/clock" >/dev/null; do sleep 0.5; done
+  SRC="--source-url http://127.0.0.1:$SP --source-token bench"
+
+  # 2. Transport limit: pages as fast as curl fetches them, nothing parsed but the cursor.
+  t0=$(secs); rev=0; pages=0; bytes=0
+  while :; do
+    curl -s -H "Authorization: Bearer bench" "http://127.0.0.1:$SP/api/v1/dossiers?since_rev=$rev&limit=1000" -o "$WORK/page.json"
+    bytes=$((bytes + $(stat -c %s "$WORK/page.json")))
+    pages=$((pages + 1))
+    tailj=$(tail -c 80 "$WORK/page.json")
+    rev=$(echo "$tailj" | grep -o '"next_rev":[0-9]*' | cut -d: -f2)
+    echo "$tailj" | grep -q '"has_more":true' || break
+  done
+  t1=$(secs); TRANSPORT=$(elapsed "$t0" "$t1")
+  log "transport limit: $pages pages, $((bytes / 1048576)) MiB in ${TRANSPORT} s ($(rate "$N" "$TRANSPORT") dossiers/s)"
+
+  # 1. Initial sync into SQLite.
+  DB=sqlite://$WORK/bench.db
+  read -r S RSS < <(measure "$WORK/sync-sqlite" "$BIN" sync $SRC --database-url "$DB" --now $NOW)
+  log "initial sync SQLite: ${S} s, $(rate "$N" "$S") dossiers/s, $(python3 -c "print(f'{$S / $TRANSPORT:.2f}')")× transport, peak RSS ${RSS} MB | $(grep -o 'fetched.*' "$WORK/sync-sqlite" | head -1)"
+
+  # 1. Initial sync into PostgreSQL (a fresh database).
+  PGDB=tthc_bench_$$
+  psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS $PGDB" -qc "CREATE DATABASE $PGDB" >/dev/null
+  PGURL=${PG_ADMIN%/*}/$PGDB
+  read -r S RSS < <(measure "$WORK/sync-pg" "$BIN" sync $SRC --database-url "$PGURL" --now $NOW)
+  log "initial sync PostgreSQL: ${S} s, $(rate "$N" "$S") dossiers/s, $(python3 -c "print(f'{$S / $TRANSPORT:.2f}')")× transport, peak RSS ${RSS} MB"
+
+  # 3. Storage limit: the same rows by sqlite3 .import and COPY.
+  sqlite3 -csv "$WORK/bench.db" "SELECT * FROM dossiers" >"$WORK/dossiers.csv"
+  sqlite3 "$WORK/bench.db" ".schema dossiers" | sed 's/CREATE TABLE dossiers/CREATE TABLE raw/' >"$WORK/raw.sql"
+  t0=$(secs)
+  sqlite3 "$WORK/raw.db" ".read $WORK/raw.sql" ".mode csv" ".import $WORK/dossiers.csv raw"
+  t1=$(secs); log "storage limit SQLite (.import of the dossiers table): $(elapsed "$t0" "$t1") s, $(rate "$N" "$(elapsed "$t0" "$t1")") rows/s"
+  psql "$PGURL" -qc "CREATE TABLE raw (LIKE dossiers INCLUDING DEFAULTS)" >/dev/null
+  t0=$(secs)
+  psql "$PGURL" -qc "\\copy raw FROM '$WORK/dossiers.csv' WITH (FORMAT csv)" >/dev/null
+  t1=$(secs); log "storage limit PostgreSQL (COPY of the dossiers table): $(elapsed "$t0" "$t1") s, $(rate "$N" "$(elapsed "$t0" "$t1")") rows/s"
+
+  # 5. check over every dossier (first evaluation), then again (only the open ones).
+  read -r S RSS < <(measure "$WORK/check1" "$BIN" check --database-url "$DB" --now $NOW)
+  log "check, first (every dossier): ${S} s, peak RSS ${RSS} MB | $(grep -o 'check: evaluated.*' "$WORK/check1")"
+  read -r S RSS < <(measure "$WORK/check2" "$BIN" check --database-url "$DB" --now $NOW)
+  log "check, again (open ones only): ${S} s, peak RSS ${RSS} MB | $(grep -o 'check: evaluated.*' "$WORK/check2")"
+
+  # 4. Incremental syncs: nothing changed; then about 1% changed.
+  read -r S RSS < <(measure "$WORK/inc0" "$BIN" sync $SRC --database-url "$DB" --now $NOW)
+  log "incremental sync, nothing changed: ${S} s (process start included), peak RSS ${RSS} MB | $(grep -o 'fetched.*' "$WORK/inc0")"
+  # About 1% of dossiers change in 270 simulated minutes, whatever the scale.
+  MIN=270
+  curl -s -X POST -H 'content-type: application/json' -d "{\"minutes\": $MIN}" "http://127.0.0.1:$SP/admin/advance" >/dev/null
+  read -r S RSS < <(measure "$WORK/inc1" "$BIN" sync $SRC --database-url "$DB" --now $NOW)
+  log "incremental sync after $MIN simulated minutes: ${S} s, peak RSS ${RSS} MB | $(grep -o 'fetched.*' "$WORK/inc1")"
+
+  # 5. Digest.
+  read -r S RSS < <(measure "$WORK/digest" env TTHC_WATCH__MAIL__TRANSPORT=file TTHC_WATCH__MAIL__FILE_DIR="$WORK/mail" \
+    "$BIN" digest --force --database-url "$DB" --now $NOW)
+  log "digest: ${S} s, peak RSS ${RSS} MB"
+
+  # 5. The API's overdue query under load.
+  AP=$(port)
+  TOKEN=$(TTHC_WATCH__DATABASE__URL="$DB" "$BIN" token create --role auditor --name bench 2>/dev/null)
+  TTHC_WATCH__DATABASE__URL="$DB" TTHC_WATCH__SERVER__LISTEN=127.0.0.1:$AP $TIME -f "%M" -o "$WORK/serve.time" "$BIN" serve >"$WORK/serve.log" 2>&1 &
+  API=$!
+  until curl -sf "http://127.0.0.1:$AP/healthz" >/dev/null; do sleep 0.2; done
+  python3 - "$AP" "$TOKEN" <<'PY' | tee -a "$RES"
+import http.client, statistics, sys, time
+port, token = int(sys.argv[1]), sys.argv[2]
+c = http.client.HTTPConnection("127.0.0.1", port)
+h = {"Authorization": f"Bearer {token}"}
+lat = []
+for i in range(300):
+    t = time.perf_counter()
+    c.request("GET", "/api/v1/dossiers?class=overdue&limit=100", headers=h)
+    r = c.getresponse(); r.read()
+    assert r.status == 200, r.status
+    lat.append((time.perf_counter() - t) * 1000)
+lat.sort()
+print(f"API overdue query (300 requests, first 100 rows): p50 {lat[149]:.1f} ms, p99 {lat[296]:.1f} ms, max {lat[-1]:.1f} ms")
+PY
+  kill -INT $API; wait $API 2>/dev/null || true
+  log "serve peak RSS: $(( $(cat "$WORK/serve.time" | tail -1) / 1024 )) MB"
+  kill $SIM; wait $SIM 2>/dev/null || true
+  psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS $PGDB WITH (FORCE)" >/dev/null
+  rm -rf "$WORK"
+done
