@@ -2,7 +2,7 @@
 //! history of class changes.
 
 use super::audit::audit_append;
-use super::dossiers::{DossierRow, dossier_cols, opt_fmt, opt_time};
+use super::dossiers::{DossierRow, dossier_cols, opt_fmt, opt_time, placeholders};
 use super::{Context, Store, StoreError, with_pool};
 use crate::clock::fmt_db;
 use crate::deadline::{Class, Evaluation, StepDelay};
@@ -178,64 +178,93 @@ impl Store {
         let now_s = fmt_db(now);
         with_pool!(self, pool => {
             let mut tx = pool.begin().await.ctx("starting a check transaction")?;
-            for c in changes {
-                let e = &c.evaluation;
-                let class_changed = c.previous != Some(e.class);
-                sqlx::query(
+            // Multi-row statements: a check writes many verdicts at once.
+            for chunk in changes.chunks(400) {
+                let rows: Vec<String> = (0..chunk.len())
+                    .map(|k| {
+                        let o = k * 12;
+                        format!("({}, ${})", placeholders(o + 1, 12), o + 12)
+                    })
+                    .collect();
+                let sql = format!(
                     "INSERT INTO evaluations (dossier_id, class, due_at, computed_due_at, due_mismatch, working_days_left, \
                      working_days_late, delay_step, delay_unit, delay_officer, delay_days, class_since, evaluated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) \
+                     VALUES {} \
                      ON CONFLICT (dossier_id) DO UPDATE SET class = excluded.class, due_at = excluded.due_at, \
                      computed_due_at = excluded.computed_due_at, due_mismatch = excluded.due_mismatch, \
                      working_days_left = excluded.working_days_left, working_days_late = excluded.working_days_late, \
                      delay_step = excluded.delay_step, delay_unit = excluded.delay_unit, delay_officer = excluded.delay_officer, \
                      delay_days = excluded.delay_days, evaluated_at = excluded.evaluated_at, \
-                     class_since = CASE WHEN evaluations.class = excluded.class THEN evaluations.class_since ELSE excluded.class_since END")
-                    .bind(c.dossier_id)
-                    .bind(e.class.as_str())
-                    .bind(opt_fmt(e.due_at))
-                    .bind(opt_fmt(e.computed_due_at))
-                    .bind(i64::from(e.due_mismatch))
-                    .bind(e.working_days_left)
-                    .bind(e.working_days_late)
-                    .bind(e.delay.as_ref().map(|d| d.step.clone()))
-                    .bind(e.delay.as_ref().map(|d| d.unit.clone()))
-                    .bind(e.delay.as_ref().and_then(|d| d.officer.clone()))
-                    .bind(e.delay.as_ref().map(|d| d.working_days_over))
-                    .bind(now_s.clone())
-                    .execute(&mut *tx)
-                    .await
-                    .ctx("saving an evaluation")?;
-                if class_changed {
-                    sqlx::query("INSERT INTO classification_history (dossier_id, at, from_class, to_class, due_at, working_days_left, working_days_late) \
-                                 VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                     class_since = CASE WHEN evaluations.class = excluded.class THEN evaluations.class_since ELSE excluded.class_since END",
+                    rows.join(", ")
+                );
+                let mut q = sqlx::query(&sql);
+                for c in chunk {
+                    let e = &c.evaluation;
+                    q = q
+                        .bind(c.dossier_id)
+                        .bind(e.class.as_str())
+                        .bind(opt_fmt(e.due_at))
+                        .bind(opt_fmt(e.computed_due_at))
+                        .bind(i64::from(e.due_mismatch))
+                        .bind(e.working_days_left)
+                        .bind(e.working_days_late)
+                        .bind(e.delay.as_ref().map(|d| d.step.clone()))
+                        .bind(e.delay.as_ref().map(|d| d.unit.clone()))
+                        .bind(e.delay.as_ref().and_then(|d| d.officer.clone()))
+                        .bind(e.delay.as_ref().map(|d| d.working_days_over))
+                        .bind(now_s.clone());
+                }
+                q.execute(&mut *tx).await.ctx("saving evaluations")?;
+            }
+            let moved: Vec<&EvaluationChange> = changes.iter().filter(|c| c.previous != Some(c.evaluation.class)).collect();
+            for chunk in moved.chunks(500) {
+                let rows: Vec<String> = (0..chunk.len()).map(|k| format!("({})", placeholders(k * 7 + 1, 7))).collect();
+                let sql = format!(
+                    "INSERT INTO classification_history (dossier_id, at, from_class, to_class, due_at, working_days_left, working_days_late) VALUES {}",
+                    rows.join(", ")
+                );
+                let mut q = sqlx::query(&sql);
+                for c in chunk {
+                    let e = &c.evaluation;
+                    q = q
                         .bind(c.dossier_id)
                         .bind(now_s.clone())
                         .bind(c.previous.map(Class::as_str))
                         .bind(e.class.as_str())
                         .bind(opt_fmt(e.due_at))
                         .bind(e.working_days_left)
-                        .bind(e.working_days_late)
-                        .execute(&mut *tx)
-                        .await
-                        .ctx("recording a class change")?;
+                        .bind(e.working_days_late);
                 }
-                let due_key = opt_fmt(e.due_at).unwrap_or_default();
-                for a in &c.alerts {
-                    sqlx::query("INSERT INTO alerts (dossier_id, rung, due_at, recipient, recipient_name, recipient_role, unrouted, created_at) \
-                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (dossier_id, rung, due_at, recipient) DO NOTHING")
-                        .bind(c.dossier_id)
+                q.execute(&mut *tx).await.ctx("recording class changes")?;
+            }
+            let alert_rows: Vec<(i64, String, &crate::escalation::PlannedAlert)> = changes
+                .iter()
+                .flat_map(|c| {
+                    let due_key = opt_fmt(c.evaluation.due_at).unwrap_or_default();
+                    c.alerts.iter().map(move |a| (c.dossier_id, due_key.clone(), a))
+                })
+                .collect();
+            for chunk in alert_rows.chunks(400) {
+                let rows: Vec<String> = (0..chunk.len()).map(|k| format!("({})", placeholders(k * 8 + 1, 8))).collect();
+                let sql = format!(
+                    "INSERT INTO alerts (dossier_id, rung, due_at, recipient, recipient_name, recipient_role, unrouted, created_at) \
+                     VALUES {} ON CONFLICT (dossier_id, rung, due_at, recipient) DO NOTHING",
+                    rows.join(", ")
+                );
+                let mut q = sqlx::query(&sql);
+                for (id, due_key, a) in chunk {
+                    q = q
+                        .bind(*id)
                         .bind(a.rung.as_str())
                         .bind(due_key.clone())
                         .bind(a.recipient.email.clone())
                         .bind(a.recipient.name.clone())
                         .bind(a.recipient.role)
                         .bind(i64::from(a.unrouted))
-                        .bind(now_s.clone())
-                        .execute(&mut *tx)
-                        .await
-                        .ctx("recording an alert")?;
+                        .bind(now_s.clone());
                 }
+                q.execute(&mut *tx).await.ctx("recording alerts")?;
             }
             let classes: Vec<serde_json::Value> = changes
                 .iter()
