@@ -383,10 +383,10 @@ impl Store {
             // Existing hashes of this page's codes, in chunks (bind-parameter limits).
             let mut existing: HashMap<String, (i64, String)> = HashMap::new();
             for chunk in codes.chunks(500) {
-                let sql = format!(
+                let sql = self.sql_for(format!(
                     "SELECT id, code, content_hash FROM dossiers WHERE source = $1 AND code IN ({})",
                     placeholders(2, chunk.len())
-                );
+                ));
                 let mut q = sqlx::query_as::<_, (i64, String, String)>(&sql).bind(source);
                 for c in chunk {
                     q = q.bind(*c);
@@ -412,30 +412,28 @@ impl Store {
             let mut with_steps: Vec<(i64, &Dossier)> = Vec::new();
 
             // New dossiers: multi-row INSERT … RETURNING, mapped back by code.
-            const PER_ROW: usize = 30;
+            const PER_ROW: usize = 32;
             for chunk in new.chunks(100) {
                 let rows: Vec<String> = (0..chunk.len())
                     .map(|k| {
                         let o = k * PER_ROW;
-                        format!(
-                            "({}, ${}, ${}, ${}, ${}, ${}, 0)",
-                            placeholders(o + 1, DOSSIER_COLUMNS.len()),
-                            o + 28,
-                            o + 29,
-                            o + 30,
-                            o + 30,
-                            o + 18
-                        )
+                        // source, code, first_seen_at, last_changed_at, original_due_at
+                        format!("({}, 0)", placeholders(o + 1, DOSSIER_COLUMNS.len() + 5))
                     })
                     .collect();
-                let sql = format!(
+                let sql = self.sql_for(format!(
                     "INSERT INTO dossiers ({}, source, code, first_seen_at, last_changed_at, original_due_at, deleted) VALUES {} RETURNING id, code",
                     DOSSIER_COLUMNS.join(", "),
                     rows.join(", ")
-                );
+                ));
                 let mut q = sqlx::query_as::<_, (i64, String)>(&sql);
                 for d in chunk {
-                    q = bind_dossier!(q, d, hashes[d.code.as_str()].clone()).bind(source).bind(d.code.clone()).bind(now_s.clone());
+                    q = bind_dossier!(q, d, hashes[d.code.as_str()].clone())
+                        .bind(source)
+                        .bind(d.code.clone())
+                        .bind(now_s.clone())
+                        .bind(now_s.clone())
+                        .bind(opt_fmt(d.due_at));
                 }
                 for (id, code) in q.fetch_all(&mut *tx).await.ctx("inserting dossiers")? {
                     let d = latest[code.as_str()];
@@ -513,10 +511,10 @@ impl Store {
                 .collect();
             for chunk in steps.chunks(400) {
                 let rows: Vec<String> = (0..chunk.len()).map(|k| format!("({})", placeholders(k * 8 + 1, 8))).collect();
-                let sql = format!(
+                let sql = self.sql_for(format!(
                     "INSERT INTO dossier_steps (dossier_id, seq, name, unit, officer, started_at, finished_at, due_at) VALUES {}",
                     rows.join(", ")
-                );
+                ));
                 let mut q = sqlx::query(&sql);
                 for (id, seq, s) in chunk {
                     q = q
@@ -533,10 +531,10 @@ impl Store {
             }
             for chunk in history.chunks(500) {
                 let rows: Vec<String> = (0..chunk.len()).map(|k| format!("({})", placeholders(k * 5 + 1, 5))).collect();
-                let sql = format!(
+                let sql = self.sql_for(format!(
                     "INSERT INTO dossier_history (dossier_id, observed_at, kind, changes, source_updated_at) VALUES {}",
                     rows.join(", ")
-                );
+                ));
                 let mut q = sqlx::query(&sql);
                 for (id, kind, changes, updated) in chunk {
                     q = q.bind(*id).bind(now_s.clone()).bind(*kind).bind(changes.clone()).bind(updated.clone());
@@ -545,7 +543,7 @@ impl Store {
             }
             for chunk in dues.chunks(500) {
                 let rows: Vec<String> = (0..chunk.len()).map(|k| format!("({})", placeholders(k * 4 + 1, 4))).collect();
-                let sql = format!("INSERT INTO due_date_history (dossier_id, due_at, observed_at, reason) VALUES {}", rows.join(", "));
+                let sql = self.sql_for(format!("INSERT INTO due_date_history (dossier_id, due_at, observed_at, reason) VALUES {}", rows.join(", ")));
                 let mut q = sqlx::query(&sql);
                 for (id, due, reason) in chunk {
                     q = q.bind(*id).bind(due.clone()).bind(now_s.clone()).bind(*reason);
@@ -724,10 +722,10 @@ impl Store {
     pub async fn steps_of(&self, ids: &[i64]) -> Result<HashMap<i64, Vec<Step>>, StoreError> {
         let mut out: HashMap<i64, Vec<Step>> = HashMap::new();
         for chunk in ids.chunks(500) {
-            let sql = format!(
+            let sql = self.sql_for(format!(
                 "{SELECT_STEPS} WHERE dossier_id IN ({}) ORDER BY dossier_id, seq",
                 placeholders(1, chunk.len())
-            );
+            ));
             let rows: Vec<StepRow> = with_pool!(self, pool => {
                 let mut q = sqlx::query_as::<_, StepRow>(&sql);
                 for id in chunk {

@@ -182,11 +182,10 @@ impl Store {
             for chunk in changes.chunks(400) {
                 let rows: Vec<String> = (0..chunk.len())
                     .map(|k| {
-                        let o = k * 12;
-                        format!("({}, ${})", placeholders(o + 1, 12), o + 12)
+                        format!("({})", placeholders(k * 13 + 1, 13))
                     })
                     .collect();
-                let sql = format!(
+                let sql = self.sql_for(format!(
                     "INSERT INTO evaluations (dossier_id, class, due_at, computed_due_at, due_mismatch, working_days_left, \
                      working_days_late, delay_step, delay_unit, delay_officer, delay_days, class_since, evaluated_at) \
                      VALUES {} \
@@ -197,7 +196,7 @@ impl Store {
                      delay_days = excluded.delay_days, evaluated_at = excluded.evaluated_at, \
                      class_since = CASE WHEN evaluations.class = excluded.class THEN evaluations.class_since ELSE excluded.class_since END",
                     rows.join(", ")
-                );
+                ));
                 let mut q = sqlx::query(&sql);
                 for c in chunk {
                     let e = &c.evaluation;
@@ -213,6 +212,7 @@ impl Store {
                         .bind(e.delay.as_ref().map(|d| d.unit.clone()))
                         .bind(e.delay.as_ref().and_then(|d| d.officer.clone()))
                         .bind(e.delay.as_ref().map(|d| d.working_days_over))
+                        .bind(now_s.clone())
                         .bind(now_s.clone());
                 }
                 q.execute(&mut *tx).await.ctx("saving evaluations")?;
@@ -220,10 +220,10 @@ impl Store {
             let moved: Vec<&EvaluationChange> = changes.iter().filter(|c| c.previous != Some(c.evaluation.class)).collect();
             for chunk in moved.chunks(500) {
                 let rows: Vec<String> = (0..chunk.len()).map(|k| format!("({})", placeholders(k * 7 + 1, 7))).collect();
-                let sql = format!(
+                let sql = self.sql_for(format!(
                     "INSERT INTO classification_history (dossier_id, at, from_class, to_class, due_at, working_days_left, working_days_late) VALUES {}",
                     rows.join(", ")
-                );
+                ));
                 let mut q = sqlx::query(&sql);
                 for c in chunk {
                     let e = &c.evaluation;
@@ -247,11 +247,11 @@ impl Store {
                 .collect();
             for chunk in alert_rows.chunks(400) {
                 let rows: Vec<String> = (0..chunk.len()).map(|k| format!("({})", placeholders(k * 8 + 1, 8))).collect();
-                let sql = format!(
+                let sql = self.sql_for(format!(
                     "INSERT INTO alerts (dossier_id, rung, due_at, recipient, recipient_name, recipient_role, unrouted, created_at) \
                      VALUES {} ON CONFLICT (dossier_id, rung, due_at, recipient) DO NOTHING",
                     rows.join(", ")
-                );
+                ));
                 let mut q = sqlx::query(&sql);
                 for (id, due_key, a) in chunk {
                     q = q
