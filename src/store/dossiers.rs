@@ -253,6 +253,68 @@ fn duration_cols(d: Option<Duration>) -> (Option<&'static str>, Option<i64>) {
     }
 }
 
+/// Reads the stored (id, content hash) of a page's codes, each backend its own
+/// way: SQLite walks the (source, code) index for an IN list; PostgreSQL joins
+/// an array, since with fresh statistics on a growing table it would otherwise
+/// scan the table once per listed code.
+pub(super) trait StoredHashes {
+    async fn stored_hashes(
+        &mut self,
+        source: &str,
+        codes: &[&str],
+    ) -> Result<HashMap<String, (i64, String)>, StoreError>;
+}
+
+impl StoredHashes for sqlx::SqliteConnection {
+    async fn stored_hashes(
+        &mut self,
+        source: &str,
+        codes: &[&str],
+    ) -> Result<HashMap<String, (i64, String)>, StoreError> {
+        let mut out = HashMap::new();
+        for chunk in codes.chunks(500) {
+            let sql = format!(
+                "SELECT id, code, content_hash FROM dossiers WHERE source = ? AND code IN ({})",
+                vec!["?"; chunk.len()].join(", ")
+            );
+            let mut q = sqlx::query_as::<_, (i64, String, String)>(&sql).bind(source);
+            for c in chunk {
+                q = q.bind(*c);
+            }
+            for (id, code, hash) in q
+                .fetch_all(&mut *self)
+                .await
+                .ctx("reading stored dossiers")?
+            {
+                out.insert(code, (id, hash));
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl StoredHashes for sqlx::PgConnection {
+    async fn stored_hashes(
+        &mut self,
+        source: &str,
+        codes: &[&str],
+    ) -> Result<HashMap<String, (i64, String)>, StoreError> {
+        let codes: Vec<String> = codes.iter().map(|c| (*c).to_owned()).collect();
+        let rows: Vec<(i64, String, String)> = sqlx::query_as(
+            "SELECT d.id, d.code, d.content_hash FROM unnest($2::text[]) AS c(code) JOIN dossiers d ON d.source = $1 AND d.code = c.code",
+        )
+        .bind(source)
+        .bind(codes)
+        .fetch_all(&mut *self)
+        .await
+        .ctx("reading stored dossiers")?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, code, hash)| (code, (id, hash)))
+            .collect())
+    }
+}
+
 /// `$first, $first+1, …` for an IN list.
 pub(super) fn placeholders(first: usize, n: usize) -> String {
     (first..first + n)
@@ -380,21 +442,7 @@ impl Store {
         let mut removed: Vec<String> = Vec::new();
         with_pool!(self, pool => {
             let mut tx = pool.begin().await.ctx("starting a sync transaction")?;
-            // Existing hashes of this page's codes, in chunks (bind-parameter limits).
-            let mut existing: HashMap<String, (i64, String)> = HashMap::new();
-            for chunk in codes.chunks(500) {
-                let sql = self.sql_for(format!(
-                    "SELECT id, code, content_hash FROM dossiers WHERE source = $1 AND code IN ({})",
-                    placeholders(2, chunk.len())
-                ));
-                let mut q = sqlx::query_as::<_, (i64, String, String)>(&sql).bind(source);
-                for c in chunk {
-                    q = q.bind(*c);
-                }
-                for (id, code, hash) in q.fetch_all(&mut *tx).await.ctx("reading stored dossiers")? {
-                    existing.insert(code, (id, hash));
-                }
-            }
+            let existing = tx.stored_hashes(source, &codes).await?;
             let mut new: Vec<&Dossier> = Vec::new();
             let mut changed: Vec<(i64, &Dossier)> = Vec::new();
             for code in &codes {
