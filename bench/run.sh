@@ -19,8 +19,13 @@ cd "$(dirname "$0")/.."
 SCALES=("${@:-10000}")
 PG_ADMIN=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
 NOW=2026-11-25T08:00:00+07:00
-cargo build --release --quiet
-BIN=$PWD/target/release/tthc-watch
+# BENCH_BIN=target/debug/tthc-watch runs the smoke scale without a release build (CI).
+if [ -n "${BENCH_BIN:-}" ]; then
+  BIN=$PWD/$BENCH_BIN
+else
+  cargo build --release --quiet
+  BIN=$PWD/target/release/tthc-watch
+fi
 TIME=/usr/bin/time
 [ -x "$TIME" ] || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
 
