@@ -43,7 +43,7 @@ measure() {
 
 for N in "${SCALES[@]}"; do
   WORK=$(mktemp -d /tmp/tthc-bench.XXXX)
-  RES=bench/results-$N.txt
+  RES=${BENCH_OUT:-bench}/results-$N.txt
   : >"$RES"
   log() { echo "$*" | tee -a "$RES"; }
   log "== $N dossiers — $(date -u +%F) — $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB =="
