@@ -248,6 +248,14 @@ impl Simulator {
         }
     }
 
+    /// Every listing's preamble: authentication, then the request-level faults.
+    async fn admit(&self, headers: &HeaderMap) -> Result<Faults, Response> {
+        self.check_auth(headers)?;
+        let faults = self.faults();
+        self.request_faults(&faults).await?;
+        Ok(faults)
+    }
+
     fn issue_session(&self) -> (String, u64) {
         let ttl = self.faults().token_ttl_secs.unwrap_or(300);
         let n = self.requests.fetch_add(1, Ordering::Relaxed);
@@ -333,13 +341,10 @@ async fn native_list(
     headers: HeaderMap,
     Query(q): Query<NativeQuery>,
 ) -> Response {
-    if let Err(r) = sim.check_auth(&headers) {
-        return r;
-    }
-    let faults = sim.faults();
-    if let Err(r) = sim.request_faults(&faults).await {
-        return r;
-    }
+    let faults = match sim.admit(&headers).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
     let page = sim.native_page(
         q.since_rev,
         q.limit.unwrap_or(500).clamp(1, 10_000),
@@ -353,13 +358,10 @@ async fn igate_list(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Err(r) = sim.check_auth(&headers) {
-        return r;
-    }
-    let faults = sim.faults();
-    if let Err(r) = sim.request_faults(&faults).await {
-        return r;
-    }
+    let faults = match sim.admit(&headers).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
     let page: usize = q.get("page").and_then(|v| v.parse().ok()).unwrap_or(0);
     let size: usize = q
         .get("size")
@@ -380,13 +382,10 @@ async fn opencps_list(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Err(r) = sim.check_auth(&headers) {
-        return r;
-    }
-    let faults = sim.faults();
-    if let Err(r) = sim.request_faults(&faults).await {
-        return r;
-    }
+    let faults = match sim.admit(&headers).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
     let start: usize = q.get("start").and_then(|v| v.parse().ok()).unwrap_or(0);
     let end: usize = q
         .get("end")
@@ -401,13 +400,10 @@ async fn onedoor_list(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Err(r) = sim.check_auth(&headers) {
-        return r;
-    }
-    let faults = sim.faults();
-    if let Err(r) = sim.request_faults(&faults).await {
-        return r;
-    }
+    let faults = match sim.admit(&headers).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
     let page: usize = q
         .get("PageNumber")
         .and_then(|v| v.parse().ok())
