@@ -123,30 +123,29 @@ async fn poll_keyset<S: Source>(
         .and_then(|w| w.parse().ok())
         .unwrap_or(0);
     let mut cursor = Cursor::Revision(start);
+    let name = src.name().to_owned();
+    let mut page = src.fetch(&cursor).await?;
     loop {
-        let page = src.fetch(&cursor).await?;
         summary.pages += 1;
         summary.fetched += page.fetched;
         let watermark = match &page.next {
             Cursor::Revision(r) => r.to_string(),
             Cursor::Page(_) => String::new(),
         };
+        let last = !page.more || page.next == cursor;
+        let next = page.next.clone();
         let (ds, del, bad) = split(page.records);
-        let o = store
-            .apply_page(
-                src.name(),
-                &ds,
-                &del,
-                &bad,
-                Some(&watermark),
-                clock.now_vn(),
-            )
-            .await?;
-        summary.outcome.add(o);
-        if !page.more || page.next == cursor {
+        let apply = store.apply_page(&name, &ds, &del, &bad, Some(&watermark), clock.now_vn());
+        if last {
+            summary.outcome.add(apply.await?);
             return Ok(());
         }
-        cursor = page.next;
+        // Fetch the next page while this one is written: the source's and the
+        // database's work overlap. The watermark moves only with written data.
+        let (written, fetched) = tokio::join!(apply, src.fetch(&next));
+        summary.outcome.add(written?);
+        page = fetched?;
+        cursor = next;
     }
 }
 
