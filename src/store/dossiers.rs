@@ -818,17 +818,6 @@ impl Store {
         })
     }
 
-    /// `(kind, changes JSON)` of one dossier's history, oldest first.
-    pub async fn history(&self, dossier_id: i64) -> Result<Vec<(String, String)>, StoreError> {
-        with_pool!(self, pool => {
-            sqlx::query_as("SELECT kind, changes FROM dossier_history WHERE dossier_id = $1 ORDER BY id")
-                .bind(dossier_id)
-                .fetch_all(pool)
-                .await
-                .ctx("reading a dossier's history")
-        })
-    }
-
     /// `(due_at, reason)` of every due date a dossier has had, oldest first.
     pub async fn due_date_history(
         &self,

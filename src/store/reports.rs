@@ -412,25 +412,6 @@ impl Store {
             })
             .collect()
     }
-
-    /// Ids of dossiers by (source, code), for API paths.
-    pub async fn dossier_ids(&self, codes: &[String]) -> Result<Vec<i64>, StoreError> {
-        if codes.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            "SELECT id FROM dossiers WHERE code IN ({}) ORDER BY id",
-            placeholders(1, codes.len())
-        );
-        let rows: Vec<(i64,)> = with_pool!(self, pool => {
-            let mut q = sqlx::query_as(&sql);
-            for c in codes {
-                q = q.bind(c.clone());
-            }
-            q.fetch_all(pool).await.ctx("finding dossiers")?
-        });
-        Ok(rows.into_iter().map(|(i,)| i).collect())
-    }
 }
 
 fn round1(x: f64) -> f64 {
