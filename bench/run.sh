@@ -43,6 +43,8 @@ measure() {
 
 for N in "${SCALES[@]}"; do
   WORK=$(mktemp -d /tmp/tthc-bench.XXXX)
+  # check drafts apology letters: into the scratch folder, not the working tree.
+  export TTHC_WATCH__LETTERS__DIR=$WORK/letters
   RES=${BENCH_OUT:-bench}/results-$N.txt
   : >"$RES"
   log() { echo "$*" | tee -a "$RES"; }

@@ -4,7 +4,7 @@
 # auditor token and once with a centre token. Any failure exits non-zero.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=${TTHC_WATCH_BIN:-target/debug/tthc-watch}
+BIN=$PWD/${TTHC_WATCH_BIN:-target/debug/tthc-watch}
 VENV=${SCHEMATHESIS_VENV:-/tmp/tthc-schemathesis}
 if [ ! -x "$VENV/bin/schemathesis" ]; then
   python3 -m venv "$VENV"
@@ -21,6 +21,8 @@ for _ in $(seq 1 60); do
 done
 AUDITOR=$(cat "$DIR/auditor-token.txt")
 CENTRE=$(TTHC_WATCH__DATABASE__URL="sqlite://$DIR/tthc-watch.db" "$BIN" token create --role centre --name schemathesis 2>/dev/null)
+# schemathesis keeps a cache in the current folder: not in the working tree.
+cd "$DIR"
 for TOKEN in "$AUDITOR" "$CENTRE"; do
   "$VENV/bin/schemathesis" run "http://127.0.0.1:$PORT/api/v1/openapi.json" --url "http://127.0.0.1:$PORT" \
     -H "Authorization: Bearer $TOKEN" --checks all -n 50

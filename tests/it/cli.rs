@@ -7,6 +7,10 @@ use tthc_watch::config::Shape;
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_tthc-watch"));
     c.env_remove("TTHC_WATCH_CONFIG");
+    // Drafts and mail go to a scratch folder, never into the working tree.
+    let scratch = std::env::temp_dir().join(format!("tthc-watch-cli-{}", std::process::id()));
+    c.env("TTHC_WATCH__LETTERS__DIR", scratch.join("letters"));
+    c.env("TTHC_WATCH__MAIL__FILE_DIR", scratch.join("mail"));
     c
 }
 
