@@ -289,22 +289,9 @@ pub async fn letter_issue(
 ) -> Result<LetterRecord> {
     let store = open_store(settings).await?;
     let code = crate::text::nfc(code);
-    let source = match source {
-        Some(s) => s.to_owned(),
-        None => {
-            let sources = store.sources_of(&code).await?;
-            match sources.as_slice() {
-                [one] => one.clone(),
-                [] => anyhow::bail!("dossier {code} is not in the database"),
-                many => anyhow::bail!(
-                    "dossier code {code} exists in several sources ({}); say which with --source",
-                    many.join(", ")
-                ),
-            }
-        }
-    };
+    let d = crate::letters::drafts::find_dossier(&store, &code, source).await?;
     let r = store
-        .issue_letter(&source, &code, number, clock.now_vn())
+        .issue_letter(&d.source, &code, number, clock.now_vn())
         .await?;
     println!(
         "apology for {code} recorded as issued: number {number}, version {}, on {}",

@@ -188,25 +188,35 @@ impl Drafter<'_> {
         code: &str,
         source: Option<&str>,
     ) -> Result<StoredDossier, DraftError> {
-        let source = match source {
-            Some(s) => s.to_owned(),
-            None => {
-                let sources = self.store.sources_of(code).await?;
-                match sources.as_slice() {
-                    [] => return Err(DraftError::UnknownDossier(code.to_owned())),
-                    [one] => one.clone(),
-                    many => {
-                        return Err(DraftError::Ambiguous {
-                            code: code.to_owned(),
-                            sources: many.join(", "),
-                        });
-                    }
+        find_dossier(self.store, code, source).await
+    }
+}
+
+/// The dossier a person means by its code, naming the sources when the code is
+/// ambiguous (codes are unique only within a source).
+pub async fn find_dossier(
+    store: &Store,
+    code: &str,
+    source: Option<&str>,
+) -> Result<StoredDossier, DraftError> {
+    let source = match source {
+        Some(s) => s.to_owned(),
+        None => {
+            let sources = store.sources_of(code).await?;
+            match sources.as_slice() {
+                [] => return Err(DraftError::UnknownDossier(code.to_owned())),
+                [one] => one.clone(),
+                many => {
+                    return Err(DraftError::Ambiguous {
+                        code: code.to_owned(),
+                        sources: many.join(", "),
+                    });
                 }
             }
-        };
-        self.store
-            .dossier(&source, code)
-            .await?
-            .ok_or_else(|| DraftError::UnknownDossier(code.to_owned()))
-    }
+        }
+    };
+    store
+        .dossier(&source, code)
+        .await?
+        .ok_or_else(|| DraftError::UnknownDossier(code.to_owned()))
 }
