@@ -10,6 +10,30 @@ use tthc_watch::notify::digest::DigestOutcome;
 use tthc_watch::source::rest::RestSource;
 use tthc_watch::source::sync::sync_source;
 
+/// A real SMTP server, a fresh database, settings sending to the one and
+/// storing in the other, and the rules loaded from them.
+struct Mailroom {
+    sink: SmtpSink,
+    db: TestDb,
+    settings: tthc_watch::config::Settings,
+    rules: Rules,
+}
+
+impl Mailroom {
+    async fn new(backend: Backend) -> Mailroom {
+        let sink = SmtpSink::start();
+        let db = TestDb::new(backend).await;
+        let settings = test_settings(&db.url, sink.port);
+        let rules = Rules::load(&settings).unwrap();
+        Mailroom {
+            sink,
+            db,
+            settings,
+            rules,
+        }
+    }
+}
+
 fn at(s: &str) -> Clock {
     Clock::fixed(from_vn(t(s)))
 }
@@ -20,10 +44,12 @@ fn text(m: &serde_json::Value) -> &str {
 
 /// One dossier through Tết 2026: each rung fires on the right working day, once.
 async fn ladder_through_tet(backend: Backend) {
-    let sink = SmtpSink::start();
-    let db = TestDb::new(backend).await;
-    let settings = test_settings(&db.url, sink.port);
-    let rules = Rules::load(&settings).unwrap();
+    let Mailroom {
+        sink,
+        db,
+        settings,
+        rules,
+    } = Mailroom::new(backend).await;
     // Received Monday 09/02/2026, 10 working days: due Monday 02/03/2026 08:00 (Tết 14–22/02 off).
     let d = scripted_dossier(
         "H56-260209-0000001",
@@ -121,10 +147,12 @@ async fn ladder_through_tet_postgres() {
 #[tokio::test]
 async fn each_leader_gets_one_email_listing_their_dossiers_once() {
     let sim = spawn_simulator(Shape::Native, 1200, "").await;
-    let sink = SmtpSink::start();
-    let db = TestDb::new(Backend::Sqlite).await;
-    let settings = test_settings(&db.url, sink.port);
-    let rules = Rules::load(&settings).unwrap();
+    let Mailroom {
+        sink,
+        db,
+        settings,
+        rules,
+    } = Mailroom::new(Backend::Sqlite).await;
     let clock = Clock::fixed(from_vn(sim.sim.now()));
     let mut src = RestSource::new("tinh", &source_settings(Shape::Native, &sim.url)).unwrap();
     assert_eq!(
@@ -253,10 +281,12 @@ async fn each_leader_gets_one_email_listing_their_dossiers_once() {
 
 #[tokio::test]
 async fn smtp_refusing_for_a_while_then_accepting_delivers_everything_once() {
-    let sink = SmtpSink::start();
-    let db = TestDb::new(Backend::Sqlite).await;
-    let settings = test_settings(&db.url, sink.port);
-    let rules = Rules::load(&settings).unwrap();
+    let Mailroom {
+        sink,
+        db,
+        settings,
+        rules,
+    } = Mailroom::new(Backend::Sqlite).await;
     let d = scripted_dossier(
         "H56-261118-0000002",
         "XD",
@@ -322,10 +352,12 @@ async fn smtp_refusing_for_a_while_then_accepting_delivers_everything_once() {
 
 #[tokio::test]
 async fn permanent_refusal_is_recorded_and_shown_in_the_digest() {
-    let sink = SmtpSink::start();
-    let db = TestDb::new(Backend::Sqlite).await;
-    let settings = test_settings(&db.url, sink.port);
-    let rules = Rules::load(&settings).unwrap();
+    let Mailroom {
+        sink,
+        db,
+        settings,
+        rules,
+    } = Mailroom::new(Backend::Sqlite).await;
     let d = scripted_dossier(
         "H56-261118-0000003",
         "HT",
@@ -371,10 +403,12 @@ async fn permanent_refusal_is_recorded_and_shown_in_the_digest() {
 
 #[tokio::test]
 async fn an_unrouted_field_goes_to_the_centre_and_the_chair() {
-    let sink = SmtpSink::start();
-    let db = TestDb::new(Backend::Sqlite).await;
-    let settings = test_settings(&db.url, sink.port);
-    let rules = Rules::load(&settings).unwrap();
+    let Mailroom {
+        sink,
+        db,
+        settings,
+        rules,
+    } = Mailroom::new(Backend::Sqlite).await;
     // "ANNINH" has no vice-chair in routing.
     let mut d = scripted_dossier(
         "H56-261118-0000004",
@@ -435,10 +469,12 @@ async fn an_unrouted_field_goes_to_the_centre_and_the_chair() {
 
 #[tokio::test]
 async fn no_digest_on_a_day_off() {
-    let sink = SmtpSink::start();
-    let db = TestDb::new(Backend::Sqlite).await;
-    let settings = test_settings(&db.url, sink.port);
-    let rules = Rules::load(&settings).unwrap();
+    let Mailroom {
+        sink,
+        db,
+        settings,
+        rules,
+    } = Mailroom::new(Backend::Sqlite).await;
     // 24/11/2026, Ngày Văn hóa Việt Nam.
     let out = digest_with(&settings, &rules, &db.store, &at("2026-11-24 07:30"), false)
         .await
@@ -453,10 +489,12 @@ async fn no_digest_on_a_day_off() {
 
 #[tokio::test]
 async fn stale_source_alerts_once_per_outage_and_once_on_recovery() {
-    let sink = SmtpSink::start();
-    let db = TestDb::new(Backend::Sqlite).await;
-    let settings = test_settings(&db.url, sink.port);
-    let rules = Rules::load(&settings).unwrap();
+    let Mailroom {
+        sink,
+        db,
+        settings,
+        rules,
+    } = Mailroom::new(Backend::Sqlite).await;
     let run = |at: &str, error: Option<&str>| tthc_watch::store::SyncRun {
         source: "tinh".into(),
         started_at: t(at),
