@@ -470,7 +470,7 @@ async fn an_unrouted_field_goes_to_the_centre_and_the_chair() {
 #[tokio::test]
 async fn no_digest_on_a_day_off() {
     let Mailroom {
-        sink,
+        sink: _sink,
         db,
         settings,
         rules,
