@@ -50,27 +50,44 @@ for N in "${SCALES[@]}"; do
   log() { echo "$*" | tee -a "$RES"; }
   log "== $N dossiers — $(date -u +%F) — $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB =="
   SP=$(port)
-  "$BIN" simulate --listen 127.0.0.1:$SP --dossiers "$N" --seed 1 --token bench --speed 0 --now $NOW >"$WORK/sim.log" 2>&1 &
+  # --prerender: every record is rendered before the clock starts, so what is
+  # measured is serving pages, not the simulator generating its world.
+  "$BIN" simulate --listen 127.0.0.1:$SP --dossiers "$N" --seed 1 --token bench --speed 0 --now $NOW --prerender >"$WORK/sim.log" 2>&1 &
   SIM=$!
   trap 'kill $SIM 2>/dev/null || true; kill $API 2>/dev/null || true' EXIT
   API=
   until curl -sf "http://127.0.0.1:$SP/admin/clock" >/dev/null; do sleep 0.5; done
   SRC="--source-url http://127.0.0.1:$SP --source-token bench"
 
-  # 2. Transport limit: pages as fast as curl fetches them, nothing parsed but the cursor.
-  t0=$(secs); rev=0; pages=0; bytes=0
+  # 2. Transport limit: every page over one keep-alive connection, as the sync
+  # fetches them, nothing parsed but the cursor (curl started per page would
+  # measure process starts). Then the same with a curl process per page.
+  read -r TRANSPORT pages bytes < <(python3 - "$SP" <<'PY'
+import http.client, re, sys, time
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]))
+rev = pages = size = 0
+t = time.perf_counter()
+while True:
+    c.request("GET", f"/api/v1/dossiers?since_rev={rev}&limit=1000", headers={"Authorization": "Bearer bench"})
+    body = c.getresponse().read()
+    pages += 1; size += len(body)
+    # Keys come sorted: has_more first, next_rev last; nothing else is parsed.
+    rev = int(re.search(rb'"next_rev":(\d+)', body[-40:]).group(1))
+    if not body.startswith(b'{"has_more":true'):
+        break
+print(f"{time.perf_counter() - t:.3f} {pages} {size}")
+PY
+)
+  t0=$(secs); rev=0
   while :; do
     curl -s -H "Authorization: Bearer bench" "http://127.0.0.1:$SP/api/v1/dossiers?since_rev=$rev&limit=1000" -o "$WORK/page.json"
-    bytes=$((bytes + $(stat -c %s "$WORK/page.json")))
-    pages=$((pages + 1))
-    # Keys come sorted: has_more first, next_rev last; nothing else is parsed.
     rev=$(tail -c 40 "$WORK/page.json" | grep -o '"next_rev":[0-9]*' | cut -d: -f2)
     head -c 20 "$WORK/page.json" | grep -q '"has_more":true' || break
   done
-  t1=$(secs); TRANSPORT=$(elapsed "$t0" "$t1")
+  t1=$(secs); CURL=$(elapsed "$t0" "$t1")
   # The dossiers visible at the simulated now (the rest arrive later).
   N=$(curl -s "http://127.0.0.1:$SP/admin/snapshot" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
-  log "transport limit: $N dossiers in $pages pages, $((bytes / 1048576)) MiB in ${TRANSPORT} s ($(rate "$N" "$TRANSPORT") dossiers/s)"
+  log "transport limit: $N dossiers in $pages pages, $((bytes / 1048576)) MiB in ${TRANSPORT} s ($(rate "$N" "$TRANSPORT") dossiers/s); a curl process per page: ${CURL} s ($(rate "$N" "$CURL") dossiers/s)"
 
   # 1. Initial sync into SQLite.
   DB=sqlite://$WORK/bench.db

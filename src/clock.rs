@@ -87,8 +87,34 @@ pub fn parse_now(s: &str) -> Result<DateTime<Utc>, String> {
 /// Storage and wire format of local times.
 pub const DB_TIME: &str = "%Y-%m-%d %H:%M:%S";
 
+/// `DB_TIME` written by hand: chrono's formatter re-reads the format string
+/// on every call, and a sync formats several times per dossier.
 pub fn fmt_db(t: NaiveDateTime) -> String {
-    t.format(DB_TIME).to_string()
+    use chrono::{Datelike, Timelike};
+    let (y, mo, d) = (t.year(), t.month(), t.day());
+    let (h, mi, s) = (t.hour(), t.minute(), t.second());
+    if !(0..=9999).contains(&y) {
+        return t.format(DB_TIME).to_string();
+    }
+    let mut out = String::with_capacity(19);
+    for (n, width, sep) in [
+        (y as u32, 4, '-'),
+        (mo, 2, '-'),
+        (d, 2, ' '),
+        (h, 2, ':'),
+        (mi, 2, ':'),
+        (s, 2, '\0'),
+    ] {
+        let mut div = 10u32.pow(width - 1);
+        while div > 0 {
+            out.push(char::from(b'0' + ((n / div) % 10) as u8));
+            div /= 10;
+        }
+        if sep != '\0' {
+            out.push(sep);
+        }
+    }
+    out
 }
 
 pub fn parse_db(s: &str) -> Option<NaiveDateTime> {
@@ -105,5 +131,18 @@ mod tests {
         assert_eq!(t.to_rfc3339(), "2026-11-25T01:00:00+00:00");
         assert_eq!(to_vn(t), parse_db("2026-11-25 08:00:00").unwrap());
         assert!(parse_now("yesterday").unwrap_err().contains("RFC 3339"));
+    }
+
+    #[test]
+    fn stored_times_are_written_as_chrono_would() {
+        for s in [
+            "2026-01-02 03:04:05",
+            "0999-12-31 23:59:59",
+            "2030-02-02 00:00:00",
+        ] {
+            let t = parse_db(s).unwrap();
+            assert_eq!(fmt_db(t), s);
+            assert_eq!(fmt_db(t), t.format(DB_TIME).to_string());
+        }
     }
 }

@@ -489,6 +489,7 @@ pub struct SimulateArgs {
     pub shape: Shape,
     pub token: String,
     pub faults: String,
+    pub prerender: bool,
 }
 
 pub fn build_simulator(settings: &Settings, a: &SimulateArgs) -> Result<Arc<Simulator>> {
@@ -512,6 +513,12 @@ pub fn build_simulator(settings: &Settings, a: &SimulateArgs) -> Result<Arc<Simu
 /// `tthc-watch simulate`: serves until Ctrl-C.
 pub async fn simulate(settings: &Settings, listen: &str, a: &SimulateArgs) -> Result<()> {
     let sim = build_simulator(settings, a)?;
+    if a.prerender && a.shape == Shape::Native {
+        let started = std::time::Instant::now();
+        let s = sim.clone();
+        tokio::task::spawn_blocking(move || s.prerender()).await?;
+        tracing::info!(secs = started.elapsed().as_secs_f64(), "records rendered");
+    }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
@@ -558,6 +565,7 @@ pub async fn demo(base: &Settings, a: &DemoArgs) -> Result<()> {
             shape: Shape::Native,
             token: token.clone(),
             faults: String::new(),
+            prerender: false,
         },
     )?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -252,6 +252,52 @@ pub struct Dossier {
 }
 
 impl Dossier {
+    /// Every text field in NFC (sources send NFD too). Cheap when it already is.
+    pub fn to_nfc(&mut self) {
+        fn fix(s: &mut String) {
+            if !s.is_ascii() {
+                let n = crate::text::nfc(s);
+                if n != *s {
+                    *s = n;
+                }
+            }
+        }
+        fn fix_opt(s: &mut Option<String>) {
+            if let Some(s) = s {
+                fix(s);
+            }
+        }
+        for s in [
+            &mut self.code,
+            &mut self.procedure_name,
+            &mut self.field_code,
+            &mut self.field_name,
+            &mut self.unit_code,
+            &mut self.unit_name,
+            &mut self.applicant_name,
+        ] {
+            fix(s);
+        }
+        for s in [
+            &mut self.procedure_code,
+            &mut self.officer,
+            &mut self.applicant_id_no,
+            &mut self.applicant_phone,
+            &mut self.applicant_email,
+            &mut self.summary,
+        ] {
+            fix_opt(s);
+        }
+        for step in &mut self.steps {
+            fix(&mut step.name);
+            fix(&mut step.unit);
+            fix_opt(&mut step.officer);
+        }
+        if let Some(e) = &mut self.extension {
+            fix_opt(&mut e.reason);
+        }
+    }
+
     /// The step holding the dossier now: the last one not finished.
     pub fn current_step(&self) -> Option<&Step> {
         self.steps.iter().rev().find(|s| s.finished_at.is_none())

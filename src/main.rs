@@ -110,6 +110,9 @@ enum Command {
         /// e.g. latency=50ms,error=0.1,rate_limit=0.05,truncate=0.05,malformed=0.01,nfd=0.1,repeat=0.2,token_ttl=60
         #[arg(long, default_value = "")]
         faults: String,
+        /// Render every record before listening (benchmarks: measure serving, not first rendering).
+        #[arg(long)]
+        prerender: bool,
     },
     /// One poll of every configured source (or of --source-url).
     Sync {
@@ -250,6 +253,11 @@ fn signals(
     Ok(())
 }
 
+// A sync allocates and frees many short strings per record; mimalloc does that
+// markedly faster than the system allocator (bench/RESULTS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
@@ -342,6 +350,7 @@ async fn run(cli: Cli) -> Result<()> {
             now,
             speed,
             faults,
+            prerender,
         } => {
             let args = commands::SimulateArgs {
                 dossiers,
@@ -351,6 +360,7 @@ async fn run(cli: Cli) -> Result<()> {
                 shape,
                 token,
                 faults,
+                prerender,
             };
             commands::simulate(&settings, &listen, &args).await
         }

@@ -297,6 +297,16 @@ impl World {
         k > 0 && mine[k - 1] as usize == pos
     }
 
+    /// Position of dossier `d`'s latest event among the first `visible`.
+    pub fn latest(&self, d: u32, visible: usize) -> Option<usize> {
+        let d = d as usize;
+        let mine = self
+            .positions
+            .get(self.offsets[d] as usize..self.offsets[d + 1] as usize)?;
+        let k = mine.partition_point(|p| (*p as usize) < visible);
+        (k > 0).then(|| mine[k - 1] as usize)
+    }
+
     pub fn dossier_index(&self, code: &str) -> Option<u32> {
         let n: u32 = code.rsplit('-').next()?.parse().ok()?;
         (n >= 1 && n <= self.spec.dossiers).then_some(n - 1)

@@ -9,8 +9,7 @@ pub mod mapping;
 pub mod rest;
 pub mod sync;
 
-use crate::dossier::Dossier;
-use crate::store::QuarantineRecord;
+use crate::store::{Incoming, QuarantineRecord};
 use std::time::Duration;
 
 /// Where to read next.
@@ -25,7 +24,7 @@ pub enum Cursor {
 /// One record of a page, after parsing.
 #[derive(Debug)]
 pub enum Parsed {
-    Dossier(Box<Dossier>),
+    Dossier(Box<Incoming>),
     Deleted(String),
     Bad(QuarantineRecord),
 }

@@ -6,16 +6,21 @@ use super::mapping::{Mapping, Paging, Records};
 use super::{Cursor, Page, Parsed, SourceError};
 use crate::config::{AuthSettings, SourceSettings};
 use crate::dossier::Dossier;
-use crate::store::QuarantineRecord;
+use crate::store::{Incoming, QuarantineRecord};
 use crate::text::nfc;
 use reqwest::StatusCode;
+use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub struct RestSource {
     pub name: String,
     settings: SourceSettings,
-    pub mapping: Mapping,
+    /// Shared with the blocking thread that parses pages.
+    pub mapping: Arc<Mapping>,
     client: reqwest::Client,
     session: Option<(String, Instant)>,
     /// First retry delay; doubles up to `MAX_BACKOFF`.
@@ -46,7 +51,7 @@ impl RestSource {
         Ok(RestSource {
             name: name.to_owned(),
             settings: settings.clone(),
-            mapping,
+            mapping: Arc::new(mapping),
             client,
             session: None,
             retry_base: Duration::from_millis(200),
@@ -124,7 +129,7 @@ impl RestSource {
         &mut self,
         query: &[(String, String)],
         force_auth: bool,
-    ) -> Result<Value, SourceError> {
+    ) -> Result<bytes::Bytes, SourceError> {
         let session = self.session_token(force_auth).await?;
         let mut req = self
             .client
@@ -179,24 +184,25 @@ impl RestSource {
             .bytes()
             .await
             .map_err(|e| self.transport("reading the page", e))?;
-        // A cut-off body is a transport problem: ask again.
-        serde_json::from_slice(&bytes).map_err(|e| SourceError::Transient {
-            source_name: self.name.clone(),
-            message: format!(
-                "page is not valid JSON ({e}); {} bytes received",
-                bytes.len()
-            ),
-        })
+        Ok(bytes)
     }
 
-    /// GET with retries: transient errors back off exponentially, 429 waits as told,
-    /// 401 re-authenticates once.
-    async fn get(&mut self, query: &[(String, String)]) -> Result<Value, SourceError> {
+    /// GET and parse with retries: transient errors (a cut-off page among
+    /// them) back off exponentially, 429 waits as told, 401 re-authenticates once.
+    async fn get(
+        &mut self,
+        query: &[(String, String)],
+        cursor: &Cursor,
+    ) -> Result<Page, SourceError> {
         let mut attempt = 0u32;
         let mut reauthed = false;
         loop {
-            match self.get_once(query, false).await {
-                Ok(v) => return Ok(v),
+            let page = match self.get_once(query, false).await {
+                Ok(body) => self.parse(body, cursor).await,
+                Err(e) => Err(e),
+            };
+            match page {
+                Ok(p) => return Ok(p),
                 Err(SourceError::Unauthorized { .. })
                     if !reauthed
                         && matches!(self.settings.auth, AuthSettings::TokenEndpoint { .. }) =>
@@ -269,76 +275,165 @@ impl RestSource {
                 });
             }
         }
-        let mut page = self.get(&query).await?;
-        nfc_value(&mut page);
-        let items = page
-            .pointer(&self.mapping.items)
-            .and_then(Value::as_array)
-            .cloned()
-            .ok_or_else(|| SourceError::Rejected {
-                source_name: self.name.clone(),
-                message: format!("page has no array at {}", self.mapping.items),
-            })?;
-        let records = items.iter().map(|r| self.parse(r)).collect();
-        let next = match (&self.mapping.paging, cursor) {
-            (
-                Paging::Keyset {
-                    next_cursor,
-                    has_more,
-                    ..
-                },
-                _,
-            ) => {
-                let next = page
-                    .pointer(next_cursor)
-                    .and_then(Value::as_u64)
-                    .ok_or_else(|| SourceError::Rejected {
-                        source_name: self.name.clone(),
-                        message: format!("page has no number at {next_cursor}"),
-                    })?;
-                let more = page
-                    .pointer(has_more)
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false);
-                Some((Cursor::Revision(next), more))
-            }
-            (_, Cursor::Page(n)) => Some((Cursor::Page(n + 1), items.len() as u64 >= size)),
-            _ => None,
-        };
-        let (next, more) = next.unwrap_or((cursor.clone(), false));
-        Ok(Page {
-            records,
-            next,
-            more,
-            fetched: items.len() as u64,
-        })
+        self.get(&query, cursor).await
     }
 
-    fn parse(&self, rec: &Value) -> Parsed {
-        let result = match self.mapping.records {
-            Records::Native => parse_native(rec),
-            Records::Mapped => self.mapping.map_record(rec).map(Some),
-        }
-        .and_then(|d| match d {
-            Some(d) => check(&d).map(|_| Some(d)),
-            None => Ok(None),
-        });
-        match result {
-            Ok(Some(d)) => Parsed::Dossier(Box::new(d)),
-            Ok(None) => match self.mapping.code_of(rec) {
-                Some(code) => Parsed::Deleted(code),
-                None => Parsed::Bad(QuarantineRecord {
-                    code: None,
-                    reason: "deleted record without a code".into(),
-                    raw: rec.to_string(),
-                }),
+    /// Parsing is the CPU-heavy part of a sync: it runs on a blocking thread,
+    /// beside the database writing the previous page.
+    async fn parse(&self, body: bytes::Bytes, cursor: &Cursor) -> Result<Page, SourceError> {
+        let mapping = self.mapping.clone();
+        let name = self.name.clone();
+        let cursor = cursor.clone();
+        let size = self.settings.page_size as u64;
+        tokio::task::spawn_blocking(move || parse_page(&mapping, &name, &body, &cursor, size))
+            .await
+            .map_err(|e| SourceError::Rejected {
+                source_name: self.name.clone(),
+                message: format!("parsing a page failed: {e}"),
+            })?
+    }
+}
+
+/// The value at a JSON pointer, found without building the values around it;
+/// `root` is the page's top-level object, already split into its members.
+fn pointer<'a>(
+    root: &HashMap<String, &'a RawValue>,
+    whole: Option<&'a RawValue>,
+    ptr: &str,
+) -> Option<&'a RawValue> {
+    let mut segs = ptr
+        .split('/')
+        .skip(1)
+        .map(|s| s.replace("~1", "/").replace("~0", "~"));
+    let Some(first) = segs.next() else {
+        return whole;
+    };
+    let mut cur = *root.get(&first)?;
+    for seg in segs {
+        cur = match serde_json::from_str::<HashMap<String, &'a RawValue>>(cur.get()) {
+            Ok(mut map) => map.remove(&seg)?,
+            Err(_) => {
+                let list = serde_json::from_str::<Vec<&'a RawValue>>(cur.get()).ok()?;
+                *list.get(seg.parse::<usize>().ok()?)?
+            }
+        };
+    }
+    Some(cur)
+}
+
+/// One page's records and where to read next.
+fn parse_page(
+    mapping: &Mapping,
+    name: &str,
+    body: &[u8],
+    cursor: &Cursor,
+    size: u64,
+) -> Result<Page, SourceError> {
+    let rejected = |message: String| SourceError::Rejected {
+        source_name: name.to_owned(),
+        message,
+    };
+    // Top-level members (a page that is a bare array has none). A cut-off
+    // body is a transport problem: ask again.
+    let (root, whole): (HashMap<String, &RawValue>, Option<&RawValue>) =
+        match serde_json::from_slice(body) {
+            Ok(root) => (root, None),
+            Err(_) => match serde_json::from_slice::<&RawValue>(body) {
+                Ok(whole) => (HashMap::new(), Some(whole)),
+                Err(e) => {
+                    return Err(SourceError::Transient {
+                        source_name: name.to_owned(),
+                        message: format!(
+                            "page is not valid JSON ({e}); {} bytes received",
+                            body.len()
+                        ),
+                    });
+                }
             },
+        };
+    let items: Vec<&RawValue> = pointer(&root, whole, &mapping.items)
+        .and_then(|v| serde_json::from_str(v.get()).ok())
+        .ok_or_else(|| rejected(format!("page has no array at {}", mapping.items)))?;
+    let records = items.iter().map(|r| parse_record(mapping, r)).collect();
+    let (next, more) = match (&mapping.paging, cursor) {
+        (
+            Paging::Keyset {
+                next_cursor,
+                has_more,
+                ..
+            },
+            _,
+        ) => {
+            let next = pointer(&root, whole, next_cursor)
+                .and_then(|v| serde_json::from_str::<u64>(v.get()).ok())
+                .ok_or_else(|| rejected(format!("page has no number at {next_cursor}")))?;
+            let more = pointer(&root, whole, has_more)
+                .and_then(|v| serde_json::from_str::<bool>(v.get()).ok())
+                .unwrap_or(false);
+            (Cursor::Revision(next), more)
+        }
+        (_, Cursor::Page(n)) => (Cursor::Page(n + 1), items.len() as u64 >= size),
+        _ => (cursor.clone(), false),
+    };
+    Ok(Page {
+        records,
+        next,
+        more,
+        fetched: items.len() as u64,
+    })
+}
+
+/// One record. A well-formed native record goes straight into a `Dossier`;
+/// anything else (mapped shapes, tombstones, bad records) through a
+/// `serde_json::Value`, whose errors name the field.
+fn parse_record(mapping: &Mapping, raw: &RawValue) -> Parsed {
+    if mapping.records == Records::Native
+        && let Ok(mut d) = serde_json::from_str::<Dossier>(raw.get())
+    {
+        d.to_nfc();
+        return match check(&d) {
+            Ok(()) => Parsed::Dossier(Box::new(Incoming::new(d))),
             Err(reason) => Parsed::Bad(QuarantineRecord {
-                code: self.mapping.code_of(rec),
+                code: Some(d.code),
                 reason,
+                raw: raw.get().to_owned(),
+            }),
+        };
+    }
+    let mut rec: Value = match serde_json::from_str(raw.get()) {
+        Ok(v) => v,
+        Err(e) => {
+            return Parsed::Bad(QuarantineRecord {
+                code: None,
+                reason: format!("record is not valid JSON: {e}"),
+                raw: raw.get().to_owned(),
+            });
+        }
+    };
+    nfc_value(&mut rec);
+    let result = match mapping.records {
+        Records::Native => parse_native(&rec),
+        Records::Mapped => mapping.map_record(&rec).map(Some),
+    }
+    .and_then(|d| match d {
+        Some(d) => check(&d).map(|_| Some(d)),
+        None => Ok(None),
+    });
+    match result {
+        Ok(Some(d)) => Parsed::Dossier(Box::new(Incoming::new(d))),
+        Ok(None) => match mapping.code_of(&rec) {
+            Some(code) => Parsed::Deleted(code),
+            None => Parsed::Bad(QuarantineRecord {
+                code: None,
+                reason: "deleted record without a code".into(),
                 raw: rec.to_string(),
             }),
-        }
+        },
+        Err(reason) => Parsed::Bad(QuarantineRecord {
+            code: mapping.code_of(&rec),
+            reason,
+            raw: rec.to_string(),
+        }),
     }
 }
 
@@ -367,7 +462,7 @@ fn parse_native(rec: &Value) -> Result<Option<Dossier>, String> {
             ));
         }
     }
-    serde_json::from_value::<Dossier>(rec.clone())
+    Dossier::deserialize(rec)
         .map(Some)
         .map_err(|e| format!("record does not match the native shape: {e}"))
 }

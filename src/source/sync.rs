@@ -92,7 +92,7 @@ pub async fn sync_source<S: Source>(
 fn split(
     records: Vec<Parsed>,
 ) -> (
-    Vec<crate::dossier::Dossier>,
+    Vec<crate::store::Incoming>,
     Vec<String>,
     Vec<crate::store::QuarantineRecord>,
 ) {
@@ -166,8 +166,8 @@ async fn poll_newest_first<S: Source>(
         summary.pages += 1;
         summary.fetched += page.fetched;
         let (ds, del, bad) = split(page.records);
-        let oldest = ds.iter().map(|d| d.updated_at).min();
-        newest = newest.max(ds.iter().map(|d| d.updated_at).max());
+        let oldest = ds.iter().map(|d| d.dossier.updated_at).min();
+        newest = newest.max(ds.iter().map(|d| d.dossier.updated_at).max());
         // The watermark moves only when the whole read-back has succeeded.
         let o = store
             .apply_page(src.name(), &ds, &del, &bad, None, clock.now_vn())

@@ -211,6 +211,21 @@ pub fn content_hash(d: &Dossier) -> String {
     hex::encode(Sha256::digest(&bytes))
 }
 
+/// A dossier from a source with its content hash, computed where the record
+/// is parsed (off the thread that writes to the database).
+#[derive(Clone, Debug)]
+pub struct Incoming {
+    pub dossier: Dossier,
+    pub hash: String,
+}
+
+impl Incoming {
+    pub fn new(dossier: Dossier) -> Incoming {
+        let hash = content_hash(&dossier);
+        Incoming { dossier, hash }
+    }
+}
+
 /// Fields that differ between two versions, as `{field: [old, new]}`.
 fn diff(old: &Dossier, new: &Dossier) -> Value {
     let (Ok(Value::Object(a)), Ok(Value::Object(b))) =
@@ -415,7 +430,7 @@ impl Store {
     pub async fn apply_page(
         &self,
         source: &str,
-        dossiers: &[Dossier],
+        dossiers: &[Incoming],
         deleted_codes: &[String],
         quarantine: &[QuarantineRecord],
         watermark: Option<&str>,
@@ -425,17 +440,16 @@ impl Store {
         let now_s = fmt_db(now);
         // A page may repeat a record (a source quirk); the last copy wins.
         let mut latest: HashMap<&str, &Dossier> = HashMap::new();
-        for d in dossiers {
-            if latest.insert(d.code.as_str(), d).is_some() {
+        let mut hashes: HashMap<&str, String> = HashMap::new();
+        for i in dossiers {
+            let code = i.dossier.code.as_str();
+            hashes.insert(code, i.hash.clone());
+            if latest.insert(code, &i.dossier).is_some() {
                 out.unchanged += 1;
             }
         }
         let mut codes: Vec<&str> = latest.keys().copied().collect();
         codes.sort_unstable();
-        let hashes: HashMap<&str, String> = codes
-            .iter()
-            .map(|c| (*c, content_hash(latest[c])))
-            .collect();
         let update = update_sql();
         // What this page wrote, for the audit trail: (code, content hash).
         let mut written: Vec<(String, String)> = Vec::new();

@@ -9,7 +9,7 @@ mod letters;
 mod outbox;
 mod reports;
 
-pub use dossiers::{PageOutcome, QuarantineRecord, StoredDossier, SyncRun, SyncState};
+pub use dossiers::{Incoming, PageOutcome, QuarantineRecord, StoredDossier, SyncRun, SyncState};
 pub use evaluations::{CheckCandidate, DelayCause, EvaluationChange, StoredEvaluation};
 pub use letters::{IssueError, LetterCandidate, LetterRecord};
 pub use outbox::{DossierLine, NewMessage, OutboxRow, SourceFreshness};
@@ -80,7 +80,10 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
-                .foreign_keys(true);
+                .foreign_keys(true)
+                // Multi-row statements journal their pages for statement
+                // rollback: in memory, not in a temporary file.
+                .pragma("temp_store", "memory");
             let pool = SqlitePoolOptions::new()
                 .max_connections(max_connections)
                 .connect_with(opts)

@@ -60,7 +60,14 @@ async fn ladder_through_tet(backend: Backend) {
         "2026-03-02 08:00",
     );
     db.store
-        .apply_page("tinh", &[d], &[], &[], None, t("2026-02-09 09:00"))
+        .apply_page(
+            "tinh",
+            &[tthc_watch::store::Incoming::new(d)],
+            &[],
+            &[],
+            None,
+            t("2026-02-09 09:00"),
+        )
         .await
         .unwrap();
 
@@ -296,7 +303,14 @@ async fn smtp_refusing_for_a_while_then_accepting_delivers_everything_once() {
         "2026-11-26 08:00",
     );
     db.store
-        .apply_page("tinh", &[d], &[], &[], None, t("2026-11-18 09:00"))
+        .apply_page(
+            "tinh",
+            &[tthc_watch::store::Incoming::new(d)],
+            &[],
+            &[],
+            None,
+            t("2026-11-18 09:00"),
+        )
         .await
         .unwrap();
     check_with(&settings, &rules, &db.store, &at("2026-11-23 08:00"))
@@ -367,7 +381,14 @@ async fn permanent_refusal_is_recorded_and_shown_in_the_digest() {
         "2026-11-26 08:00",
     );
     db.store
-        .apply_page("tinh", &[d], &[], &[], None, t("2026-11-18 09:00"))
+        .apply_page(
+            "tinh",
+            &[tthc_watch::store::Incoming::new(d)],
+            &[],
+            &[],
+            None,
+            t("2026-11-18 09:00"),
+        )
         .await
         .unwrap();
     check_with(&settings, &rules, &db.store, &at("2026-11-23 08:00"))
@@ -420,7 +441,14 @@ async fn an_unrouted_field_goes_to_the_centre_and_the_chair() {
     );
     d.field_name = "An ninh trật tự".into();
     db.store
-        .apply_page("tinh", &[d], &[], &[], None, t("2026-11-18 09:00"))
+        .apply_page(
+            "tinh",
+            &[tthc_watch::store::Incoming::new(d)],
+            &[],
+            &[],
+            None,
+            t("2026-11-18 09:00"),
+        )
         .await
         .unwrap();
     let clock = at("2026-11-23 08:00");

@@ -55,7 +55,7 @@ async fn a_late_dossier_gets_a_draft_that_follows_it_until_issued() {
     db.store
         .apply_page(
             "tinh",
-            std::slice::from_ref(&d),
+            &[tthc_watch::store::Incoming::new(d.clone())],
             &[],
             &[],
             None,
@@ -132,7 +132,7 @@ async fn a_late_dossier_gets_a_draft_that_follows_it_until_issued() {
     db.store
         .apply_page(
             "tinh",
-            std::slice::from_ref(&d),
+            &[tthc_watch::store::Incoming::new(d.clone())],
             &[],
             &[],
             None,
@@ -178,7 +178,7 @@ async fn a_late_dossier_gets_a_draft_that_follows_it_until_issued() {
     db.store
         .apply_page(
             "tinh",
-            std::slice::from_ref(&d),
+            &[tthc_watch::store::Incoming::new(d.clone())],
             &[],
             &[],
             None,
