@@ -117,8 +117,29 @@ pub fn fmt_db(t: NaiveDateTime) -> String {
     out
 }
 
+/// Reads `DB_TIME`; the fixed layout is read by hand (chrono's parser re-reads
+/// the format string each time, and a check reads several times per dossier).
 pub fn parse_db(s: &str) -> Option<NaiveDateTime> {
-    NaiveDateTime::parse_from_str(s, DB_TIME).ok()
+    let b = s.as_bytes();
+    let fixed = b.len() == 19
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b' '
+        && b[13] == b':'
+        && b[16] == b':';
+    if !fixed {
+        return NaiveDateTime::parse_from_str(s, DB_TIME).ok();
+    }
+    let num = |from: usize, to: usize| -> Option<u32> {
+        b[from..to].iter().try_fold(0u32, |n, c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    chrono::NaiveDate::from_ymd_opt(num(0, 4)? as i32, num(5, 7)?, num(8, 10)?)?.and_hms_opt(
+        num(11, 13)?,
+        num(14, 16)?,
+        num(17, 19)?,
+    )
 }
 
 #[cfg(test)]
@@ -143,6 +164,15 @@ mod tests {
             let t = parse_db(s).unwrap();
             assert_eq!(fmt_db(t), s);
             assert_eq!(fmt_db(t), t.format(DB_TIME).to_string());
+        }
+        for bad in [
+            "2026-02-30 08:00:00",
+            "2026-01-01 24:00:00",
+            "2026-01-01T08:00:00",
+            "2026-1-01 08:00:00x",
+            "",
+        ] {
+            assert_eq!(parse_db(bad), None, "{bad}");
         }
     }
 }

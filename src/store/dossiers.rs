@@ -253,7 +253,6 @@ macro_rules! dossier_cols {
          d.pauses, d.extension, d.source_updated_at, d.deleted, d.last_changed_at"
     };
 }
-pub(super) use dossier_cols;
 
 const SELECT_DOSSIER: &str = concat!("SELECT ", dossier_cols!(), " FROM dossiers d");
 

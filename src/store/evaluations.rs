@@ -2,7 +2,7 @@
 //! history of class changes.
 
 use super::audit::audit_append;
-use super::dossiers::{DossierRow, dossier_cols, opt_fmt, opt_time, placeholders};
+use super::dossiers::{DossierRow, opt_fmt, opt_time, placeholders};
 use super::{Context, Store, StoreError, with_pool};
 use crate::clock::fmt_db;
 use crate::deadline::{Class, Evaluation, StepDelay};
@@ -68,7 +68,10 @@ impl StoredEvaluation {
     }
 }
 
-/// A dossier due for evaluation, with its previous verdict.
+/// A dossier due for evaluation, with its previous verdict. Only what the
+/// deadline engine and the routing read is loaded (dates, status, duration,
+/// pauses, extension, field and unit codes); names and applicant details are
+/// left empty, since reading them would be most of a check's time.
 pub struct CheckCandidate {
     pub id: i64,
     pub dossier: Dossier,
@@ -102,6 +105,15 @@ struct CandidateRow {
     e_class_since: Option<String>,
 }
 
+/// The columns of a `DossierRow` the engine and routing need; the others are
+/// constants (see `CheckCandidate`).
+const ENGINE_COLS: &str = "d.id, d.source, d.code, NULL AS procedure_code, '' AS procedure_name, \
+     d.field_code, '' AS field_name, d.unit_code, '' AS unit_name, NULL AS officer, '' AS applicant_name, \
+     d.applicant_kind, NULL AS applicant_id_no, NULL AS applicant_phone, NULL AS applicant_email, \
+     NULL AS summary, d.channel, d.status, d.submitted_at, d.received_at, d.due_at, d.original_due_at, \
+     d.finished_at, d.returned_at, d.duration_unit, d.duration_value, d.pauses, d.extension, \
+     d.source_updated_at, d.deleted, d.last_changed_at";
+
 const OPEN_CLASSES: &str =
     "'overdue', 'due_today', 'due_soon', 'not_yet_due', 'paused', 'no_due_date'";
 
@@ -122,7 +134,7 @@ impl Store {
              WHERE d.id > $1 AND d.deleted = 0 \
              AND (e.dossier_id IS NULL OR e.class IN ({OPEN_CLASSES}) OR d.last_changed_at > e.evaluated_at) \
              ORDER BY d.id LIMIT $2",
-            dossier_cols!()
+            ENGINE_COLS
         );
         let rows: Vec<CandidateRow> = with_pool!(self, pool => {
             sqlx::query_as(&sql).bind(after).bind(limit).fetch_all(pool).await.ctx("reading dossiers to check")?
