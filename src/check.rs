@@ -6,7 +6,9 @@
 use crate::deadline::{Class, Engine};
 use crate::escalation::{Ladder, plan_alerts};
 use crate::routing::Routing;
-use crate::store::{DelayCause, EvaluationChange, Store, StoreError, StoredEvaluation};
+use crate::store::{
+    CheckCandidate, DelayCause, EvaluationChange, Store, StoreError, StoredEvaluation,
+};
 use chrono::NaiveDateTime;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -61,13 +63,38 @@ pub async fn run_check(
 ) -> Result<CheckSummary, StoreError> {
     let started = Instant::now();
     let mut summary = CheckSummary::default();
-    let mut after = 0i64;
+    let mut next = store.check_candidates(0, BATCH).await?;
     loop {
-        let batch = store.check_candidates(after, BATCH).await?;
-        let Some(last) = batch.last() else { break };
-        after = last.id;
+        let batch = next;
+        // The batch's order is the database's; the cursor is its highest id.
+        let Some(after) = batch.iter().map(|c| c.id).max() else {
+            break;
+        };
+        // Read the next batch (on another connection) while this one is
+        // evaluated and saved: the database's two sides and ours overlap.
+        let (done, read) = tokio::join!(
+            check_batch(store, engine, escalation, now, &batch, &mut summary),
+            store.check_candidates(after, BATCH)
+        );
+        done?;
+        next = read?;
+    }
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+/// Evaluates one batch and stores the verdicts that changed.
+async fn check_batch(
+    store: &Store,
+    engine: &Engine<'_>,
+    escalation: Option<&Escalation<'_>>,
+    now: NaiveDateTime,
+    batch: &[CheckCandidate],
+    summary: &mut CheckSummary,
+) -> Result<(), StoreError> {
+    {
         let mut verdicts = Vec::with_capacity(batch.len());
-        for c in &batch {
+        for c in batch {
             match engine.evaluate(&c.dossier, now) {
                 Ok(e) => verdicts.push((c, e)),
                 Err(err) => {
@@ -136,8 +163,7 @@ pub async fn run_check(
         }
         store.save_evaluations(&changes, now).await?;
     }
-    summary.elapsed = started.elapsed();
-    Ok(summary)
+    Ok(())
 }
 
 /// Counts by class with Vietnamese labels, for summaries.

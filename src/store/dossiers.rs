@@ -2,6 +2,7 @@
 //! due-date history, the quarantine and the per-source sync state.
 
 use super::audit::audit_append;
+use super::batch::{self, Col};
 use super::{Context, Store, StoreError, with_pool};
 use crate::clock::{fmt_db, parse_db};
 use crate::dossier::{ApplicantKind, Channel, Dossier, Duration, Extension, Pause, Status, Step};
@@ -337,47 +338,7 @@ pub(super) fn placeholders(first: usize, n: usize) -> String {
         .join(", ")
 }
 
-/// Binds every column of `dossiers` that comes from the source, in the order of
-/// `DOSSIER_COLUMNS`, then `content_hash`.
-macro_rules! bind_dossier {
-    ($q:expr, $d:expr, $hash:expr) => {{
-        let d: &Dossier = $d;
-        let (du, dv) = duration_cols(d.duration);
-        $q.bind(d.procedure_code.clone())
-            .bind(d.procedure_name.clone())
-            .bind(d.field_code.clone())
-            .bind(d.field_name.clone())
-            .bind(d.unit_code.clone())
-            .bind(d.unit_name.clone())
-            .bind(d.officer.clone())
-            .bind(d.applicant_name.clone())
-            .bind(d.applicant_kind.as_str())
-            .bind(d.applicant_id_no.clone())
-            .bind(d.applicant_phone.clone())
-            .bind(d.applicant_email.clone())
-            .bind(d.summary.clone())
-            .bind(d.channel.as_str())
-            .bind(d.status.as_str())
-            .bind(opt_fmt(d.submitted_at))
-            .bind(fmt_db(d.received_at))
-            .bind(opt_fmt(d.due_at))
-            .bind(opt_fmt(d.finished_at))
-            .bind(opt_fmt(d.returned_at))
-            .bind(du)
-            .bind(dv)
-            .bind(d.current_step().map(|s| s.name.clone()))
-            .bind(serde_json::to_string(&d.pauses).unwrap_or_else(|_| "[]".into()))
-            .bind(
-                d.extension
-                    .as_ref()
-                    .and_then(|e| serde_json::to_string(e).ok()),
-            )
-            .bind(fmt_db(d.updated_at))
-            .bind($hash)
-    }};
-}
-
-// $1..$27 in this order, shared by INSERT and UPDATE.
+// The columns that come from the source, in `DossierJson` order.
 const DOSSIER_COLUMNS: [&str; 27] = [
     "procedure_code",
     "procedure_name",
@@ -408,18 +369,184 @@ const DOSSIER_COLUMNS: [&str; 27] = [
     "content_hash",
 ];
 
-fn update_sql() -> String {
-    let sets: Vec<String> = DOSSIER_COLUMNS
-        .iter()
-        .enumerate()
-        .map(|(i, c)| format!("{c} = ${}", i + 1))
-        .collect();
-    format!(
-        "UPDATE dossiers SET {}, last_changed_at = $28, deleted = 0, \
-         original_due_at = COALESCE(original_due_at, $18) WHERE id = $29",
-        sets.join(", ")
-    )
+/// A dossier's columns, in `DOSSIER_COLUMNS` order then its key (`code` for
+/// an insert, `id` for an update), as one JSON array (see `batch`).
+#[derive(serde::Serialize)]
+struct DossierJson<'a>(
+    &'a Option<String>,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a Option<String>,
+    &'a str,
+    &'static str,
+    &'a Option<String>,
+    &'a Option<String>,
+    &'a Option<String>,
+    &'a Option<String>,
+    &'static str,
+    &'static str,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<&'static str>,
+    Option<i64>,
+    Option<&'a str>,
+    String,
+    Option<String>,
+    String,
+    &'a str,
+    Key<'a>,
+);
+
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum Key<'a> {
+    Code(&'a str),
+    Id(i64),
 }
+
+impl<'a> DossierJson<'a> {
+    fn new(d: &'a Dossier, hash: &'a str, key: Key<'a>) -> DossierJson<'a> {
+        let (du, dv) = duration_cols(d.duration);
+        DossierJson(
+            &d.procedure_code,
+            &d.procedure_name,
+            &d.field_code,
+            &d.field_name,
+            &d.unit_code,
+            &d.unit_name,
+            &d.officer,
+            &d.applicant_name,
+            d.applicant_kind.as_str(),
+            &d.applicant_id_no,
+            &d.applicant_phone,
+            &d.applicant_email,
+            &d.summary,
+            d.channel.as_str(),
+            d.status.as_str(),
+            opt_fmt(d.submitted_at),
+            fmt_db(d.received_at),
+            opt_fmt(d.due_at),
+            opt_fmt(d.finished_at),
+            opt_fmt(d.returned_at),
+            du,
+            dv,
+            d.current_step().map(|s| s.name.as_str()),
+            serde_json::to_string(&d.pauses).unwrap_or_else(|_| "[]".into()),
+            d.extension
+                .as_ref()
+                .and_then(|e| serde_json::to_string(e).ok()),
+            fmt_db(d.updated_at),
+            hash,
+            key,
+        )
+    }
+}
+
+/// `INSERT INTO dossiers` from `DossierJson` rows; $2 the source, $3 now.
+fn dossier_insert_sql(store: &Store) -> String {
+    let first_due = format!("{{row{DUE_AT}}}");
+    let mut cols = dossier_cols_json();
+    cols.extend([
+        Col::Text("code"),
+        Col::Const("source", "$2"),
+        Col::Const("first_seen_at", "$3"),
+        Col::Const("last_changed_at", "$3"),
+        // The first due date seen is the one the source states now.
+        Col::Const("original_due_at", &first_due),
+        Col::Const("deleted", "0"),
+    ]);
+    batch::insert_sql(store, "dossiers", &cols, "id, code")
+}
+
+/// Position of `due_at` in a `DossierJson` row.
+const DUE_AT: usize = 17;
+
+/// `UPDATE dossiers` from `DossierJson` rows keyed by id; $2 is now. The first
+/// due date ever seen stays.
+fn dossier_update_sql(store: &Store) -> String {
+    let keep_due = format!("COALESCE(original_due_at, {{row{DUE_AT}}})");
+    let mut cols = dossier_cols_json();
+    cols.extend([
+        Col::Const("last_changed_at", "$2"),
+        Col::Const("deleted", "0"),
+        Col::Const("original_due_at", &keep_due),
+    ]);
+    batch::update_sql(store, "dossiers", &cols, "id")
+}
+
+fn dossier_cols_json() -> Vec<Col<'static>> {
+    DOSSIER_COLUMNS
+        .iter()
+        .map(|c| {
+            if *c == "duration_value" {
+                Col::Int(c)
+            } else {
+                Col::Text(c)
+            }
+        })
+        .collect()
+}
+
+#[derive(serde::Serialize)]
+struct StepJson<'a>(
+    i64,
+    i64,
+    &'a str,
+    &'a str,
+    &'a Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+impl<'a> StepJson<'a> {
+    fn new(id: i64, seq: usize, s: &'a Step) -> StepJson<'a> {
+        StepJson(
+            id,
+            seq as i64,
+            &s.name,
+            &s.unit,
+            &s.officer,
+            fmt_db(s.started_at),
+            opt_fmt(s.finished_at),
+            opt_fmt(s.due_at),
+        )
+    }
+}
+
+const STEP_COLS: [Col<'static>; 8] = [
+    Col::Int("dossier_id"),
+    Col::Int("seq"),
+    Col::Text("name"),
+    Col::Text("unit"),
+    Col::Text("officer"),
+    Col::Text("started_at"),
+    Col::Text("finished_at"),
+    Col::Text("due_at"),
+];
+
+/// (dossier id, kind, changes, source updated); $2 is when it was observed.
+const HISTORY_COLS: [Col<'static>; 5] = [
+    Col::Int("dossier_id"),
+    Col::Text("kind"),
+    Col::Text("changes"),
+    Col::Text("source_updated_at"),
+    Col::Const("observed_at", "$2"),
+];
+
+/// (dossier id, due date, reason); $2 is when it was observed.
+const DUE_COLS: [Col<'static>; 4] = [
+    Col::Int("dossier_id"),
+    Col::Text("due_at"),
+    Col::Text("reason"),
+    Col::Const("observed_at", "$2"),
+];
 
 impl Store {
     /// Stores one page of a sync in one transaction: new and changed dossiers
@@ -449,12 +576,17 @@ impl Store {
         }
         let mut codes: Vec<&str> = latest.keys().copied().collect();
         codes.sort_unstable();
-        let update = update_sql();
         // What this page wrote, for the audit trail: (code, content hash).
         let mut written: Vec<(String, String)> = Vec::new();
         let mut removed: Vec<String> = Vec::new();
         with_pool!(self, pool => {
             let mut tx = pool.begin().await.ctx("starting a sync transaction")?;
+            if self.backend() == "postgres" {
+                // A page's commit need not wait for its WAL flush: after a crash
+                // the last pages may be missing, with their watermark, and are
+                // simply fetched again. The database stays consistent.
+                sqlx::query("SET LOCAL synchronous_commit TO OFF").execute(&mut *tx).await.ctx("starting a sync transaction")?;
+            }
             let existing = tx.stored_hashes(source, &codes).await?;
             let mut new: Vec<&Dossier> = Vec::new();
             let mut changed: Vec<(i64, &Dossier)> = Vec::new();
@@ -466,37 +598,24 @@ impl Store {
                     None => new.push(d),
                 }
             }
-            // Rows for the history tables, written in multi-row statements below:
-            // (dossier id, kind, changes) and (dossier id, due date, reason).
+            // Rows for the history tables, written in one statement each below:
+            // (dossier id, kind, changes, source updated) and (dossier id, due date, reason).
             let mut history: Vec<(i64, &'static str, String, String)> = Vec::new();
             let mut dues: Vec<(i64, Option<String>, &'static str)> = Vec::new();
             let mut with_steps: Vec<(i64, &Dossier)> = Vec::new();
 
-            // New dossiers: multi-row INSERT … RETURNING, mapped back by code.
-            const PER_ROW: usize = 32;
-            for chunk in new.chunks(100) {
-                let rows: Vec<String> = (0..chunk.len())
-                    .map(|k| {
-                        let o = k * PER_ROW;
-                        // source, code, first_seen_at, last_changed_at, original_due_at
-                        format!("({}, 0)", placeholders(o + 1, DOSSIER_COLUMNS.len() + 5))
-                    })
-                    .collect();
-                let sql = self.sql_for(format!(
-                    "INSERT INTO dossiers ({}, source, code, first_seen_at, last_changed_at, original_due_at, deleted) VALUES {} RETURNING id, code",
-                    DOSSIER_COLUMNS.join(", "),
-                    rows.join(", ")
-                ));
-                let mut q = sqlx::query_as::<_, (i64, String)>(&sql);
-                for d in chunk {
-                    q = bind_dossier!(q, d, hashes[d.code.as_str()].clone())
-                        .bind(source)
-                        .bind(d.code.clone())
-                        .bind(now_s.clone())
-                        .bind(now_s.clone())
-                        .bind(opt_fmt(d.due_at));
-                }
-                for (id, code) in q.fetch_all(&mut *tx).await.ctx("inserting dossiers")? {
+            // New dossiers: one INSERT … RETURNING for the page, mapped back by code.
+            if !new.is_empty() {
+                let rows: Vec<DossierJson> = new.iter().map(|d| DossierJson::new(d, &hashes[d.code.as_str()], Key::Code(&d.code))).collect();
+                let rows = serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt(format!("encoding dossiers: {e}")))?;
+                let ids: Vec<(i64, String)> = sqlx::query_as(&dossier_insert_sql(self))
+                    .bind(rows)
+                    .bind(source)
+                    .bind(now_s.clone())
+                    .fetch_all(&mut *tx)
+                    .await
+                    .ctx("inserting dossiers")?;
+                for (id, code) in ids {
                     let d = latest[code.as_str()];
                     history.push((id, "created", "{}".into(), fmt_db(d.updated_at)));
                     dues.push((id, opt_fmt(d.due_at), "first seen"));
@@ -533,13 +652,6 @@ impl Store {
             }
             for (id, d) in &changed {
                 let old = old_rows.remove(id).ok_or_else(|| StoreError::Corrupt(format!("dossier {} vanished during a sync", d.code)))?;
-                let q = sqlx::query(&update);
-                bind_dossier!(q, d, hashes[d.code.as_str()].clone())
-                    .bind(now_s.clone())
-                    .bind(*id)
-                    .execute(&mut *tx)
-                    .await
-                    .ctx("updating a dossier")?;
                 let kind = if old.deleted { "restored" } else { "changed" };
                 history.push((*id, kind, diff(&old.dossier, d).to_string(), fmt_db(d.updated_at)));
                 if old.dossier.due_at != d.due_at {
@@ -556,6 +668,16 @@ impl Store {
                 written.push((d.code.clone(), hashes[d.code.as_str()].clone()));
                 out.changed += 1;
             }
+            if !changed.is_empty() {
+                let rows: Vec<DossierJson> = changed.iter().map(|(id, d)| DossierJson::new(d, &hashes[d.code.as_str()], Key::Id(*id))).collect();
+                let rows = serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt(format!("encoding dossiers: {e}")))?;
+                sqlx::query(&dossier_update_sql(self))
+                    .bind(rows)
+                    .bind(now_s.clone())
+                    .execute(&mut *tx)
+                    .await
+                    .ctx("updating dossiers")?;
+            }
             for chunk in changed.chunks(500) {
                 let sql = format!("DELETE FROM dossier_steps WHERE dossier_id IN ({})", placeholders(1, chunk.len()));
                 let mut q = sqlx::query(&sql);
@@ -565,51 +687,33 @@ impl Store {
                 q.execute(&mut *tx).await.ctx("replacing dossiers' steps")?;
             }
 
-            // Steps, history and due dates: multi-row inserts.
-            let steps: Vec<(i64, usize, &Step)> = with_steps
+            // Steps, history and due dates: one statement each.
+            let steps: Vec<StepJson> = with_steps
                 .iter()
-                .flat_map(|(id, d)| d.steps.iter().enumerate().map(move |(seq, s)| (*id, seq, s)))
+                .flat_map(|(id, d)| d.steps.iter().enumerate().map(move |(seq, s)| StepJson::new(*id, seq, s)))
                 .collect();
-            for chunk in steps.chunks(400) {
-                let rows: Vec<String> = (0..chunk.len()).map(|k| format!("({})", placeholders(k * 8 + 1, 8))).collect();
-                let sql = self.sql_for(format!(
-                    "INSERT INTO dossier_steps (dossier_id, seq, name, unit, officer, started_at, finished_at, due_at) VALUES {}",
-                    rows.join(", ")
-                ));
-                let mut q = sqlx::query(&sql);
-                for (id, seq, s) in chunk {
-                    q = q
-                        .bind(*id)
-                        .bind(*seq as i64)
-                        .bind(s.name.clone())
-                        .bind(s.unit.clone())
-                        .bind(s.officer.clone())
-                        .bind(fmt_db(s.started_at))
-                        .bind(opt_fmt(s.finished_at))
-                        .bind(opt_fmt(s.due_at));
-                }
-                q.execute(&mut *tx).await.ctx("storing dossiers' steps")?;
+            let encode = |what: &str, rows: serde_json::Result<String>| {
+                rows.map_err(|e| StoreError::Corrupt(format!("encoding {what}: {e}")))
+            };
+            if !steps.is_empty() {
+                sqlx::query(&batch::insert_sql(self, "dossier_steps", &STEP_COLS, ""))
+                    .bind(encode("steps", serde_json::to_string(&steps))?)
+                    .execute(&mut *tx)
+                    .await
+                    .ctx("storing dossiers' steps")?;
             }
-            for chunk in history.chunks(500) {
-                let rows: Vec<String> = (0..chunk.len()).map(|k| format!("({})", placeholders(k * 5 + 1, 5))).collect();
-                let sql = self.sql_for(format!(
-                    "INSERT INTO dossier_history (dossier_id, observed_at, kind, changes, source_updated_at) VALUES {}",
-                    rows.join(", ")
-                ));
-                let mut q = sqlx::query(&sql);
-                for (id, kind, changes, updated) in chunk {
-                    q = q.bind(*id).bind(now_s.clone()).bind(*kind).bind(changes.clone()).bind(updated.clone());
+            for (table, cols, rows, what) in [
+                ("dossier_history", &HISTORY_COLS[..], encode("history", serde_json::to_string(&history))?, "recording dossier changes"),
+                ("due_date_history", &DUE_COLS[..], encode("due dates", serde_json::to_string(&dues))?, "recording due dates"),
+            ] {
+                if rows != "[]" {
+                    sqlx::query(&batch::insert_sql(self, table, cols, ""))
+                        .bind(rows)
+                        .bind(now_s.clone())
+                        .execute(&mut *tx)
+                        .await
+                        .ctx(what)?;
                 }
-                q.execute(&mut *tx).await.ctx("recording dossier changes")?;
-            }
-            for chunk in dues.chunks(500) {
-                let rows: Vec<String> = (0..chunk.len()).map(|k| format!("({})", placeholders(k * 4 + 1, 4))).collect();
-                let sql = self.sql_for(format!("INSERT INTO due_date_history (dossier_id, due_at, observed_at, reason) VALUES {}", rows.join(", ")));
-                let mut q = sqlx::query(&sql);
-                for (id, due, reason) in chunk {
-                    q = q.bind(*id).bind(due.clone()).bind(now_s.clone()).bind(*reason);
-                }
-                q.execute(&mut *tx).await.ctx("recording due dates")?;
             }
             for code in deleted_codes {
                 let row: Option<(i64, i64)> = sqlx::query_as("SELECT id, deleted FROM dossiers WHERE source = $1 AND code = $2")

@@ -2,11 +2,11 @@
 //! history of class changes.
 
 use super::audit::audit_append;
-use super::dossiers::{DossierRow, opt_fmt, opt_time, placeholders};
+use super::dossiers::{opt_fmt, opt_time, placeholders};
 use super::{Context, Store, StoreError, with_pool};
 use crate::clock::fmt_db;
 use crate::deadline::{Class, Evaluation, StepDelay};
-use crate::dossier::Dossier;
+use crate::dossier::{ApplicantKind, Channel, Dossier, Duration, Extension, Pause, Status};
 use chrono::NaiveDateTime;
 
 /// The step a delay is attributed to (the one furthest past its own due time).
@@ -88,93 +88,185 @@ pub struct EvaluationChange {
     pub alerts: Vec<crate::escalation::PlannedAlert>,
 }
 
-#[derive(sqlx::FromRow)]
-struct CandidateRow {
-    #[sqlx(flatten)]
-    dossier: DossierRow,
-    e_class: Option<String>,
-    e_due_at: Option<String>,
-    e_computed_due_at: Option<String>,
-    e_due_mismatch: Option<i64>,
-    e_days_left: Option<i64>,
-    e_days_late: Option<i64>,
-    e_delay_step: Option<String>,
-    e_delay_unit: Option<String>,
-    e_delay_officer: Option<String>,
-    e_delay_days: Option<i64>,
-    e_class_since: Option<String>,
-}
+/// One dossier to check as the database sends it: a JSON array, in the order
+/// of the columns in `check_candidates`.
+#[derive(serde::Deserialize)]
+struct CandidateRow(
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Vec<Pause>,
+    Option<Extension>,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+);
 
-/// The columns of a `DossierRow` the engine and routing need; the others are
-/// constants (see `CheckCandidate`).
-const ENGINE_COLS: &str = "d.id, d.source, d.code, NULL AS procedure_code, '' AS procedure_name, \
-     d.field_code, '' AS field_name, d.unit_code, '' AS unit_name, NULL AS officer, '' AS applicant_name, \
-     d.applicant_kind, NULL AS applicant_id_no, NULL AS applicant_phone, NULL AS applicant_email, \
-     NULL AS summary, d.channel, d.status, d.submitted_at, d.received_at, d.due_at, d.original_due_at, \
-     d.finished_at, d.returned_at, d.duration_unit, d.duration_value, d.pauses, d.extension, \
-     d.source_updated_at, d.deleted, d.last_changed_at";
+impl CandidateRow {
+    fn into_candidate(self) -> Result<CheckCandidate, StoreError> {
+        let r = self;
+        let code = r.1;
+        let corrupt =
+            |what: &str, v: &str| StoreError::Corrupt(format!("dossier {code} has {what} '{v}'"));
+        let duration = match (r.12.as_deref(), r.13) {
+            (Some("working_days"), Some(v)) => Some(Duration::WorkingDays(v as u32)),
+            (Some("working_hours"), Some(v)) => Some(Duration::WorkingHours(v as u32)),
+            _ => None,
+        };
+        let dossier = Dossier {
+            applicant_kind: ApplicantKind::parse(&r.4)
+                .ok_or_else(|| corrupt("applicant_kind", &r.4))?,
+            channel: Channel::parse(&r.5).ok_or_else(|| corrupt("channel", &r.5))?,
+            status: Status::parse(&r.6).ok_or_else(|| corrupt("status", &r.6))?,
+            submitted_at: opt_time(r.7.as_deref(), "submitted_at")?,
+            received_at: opt_time(Some(&r.8), "received_at")?.unwrap_or_default(),
+            due_at: opt_time(r.9.as_deref(), "due_at")?,
+            finished_at: opt_time(r.10.as_deref(), "finished_at")?,
+            returned_at: opt_time(r.11.as_deref(), "returned_at")?,
+            updated_at: opt_time(Some(&r.16), "source_updated_at")?.unwrap_or_default(),
+            duration,
+            pauses: r.14,
+            extension: r.15,
+            field_code: r.2,
+            unit_code: r.3,
+            code: code.clone(),
+            procedure_code: None,
+            procedure_name: String::new(),
+            field_name: String::new(),
+            unit_name: String::new(),
+            officer: None,
+            applicant_name: String::new(),
+            applicant_id_no: None,
+            applicant_phone: None,
+            applicant_email: None,
+            summary: None,
+            steps: Vec::new(),
+        };
+        let previous = match r.17.as_deref() {
+            None => None,
+            Some(c) => Some(StoredEvaluation {
+                class: Class::parse(c)
+                    .ok_or_else(|| StoreError::Corrupt(format!("evaluation class '{c}'")))?,
+                due_at: opt_time(r.18.as_deref(), "evaluation due_at")?,
+                computed_due_at: opt_time(r.19.as_deref(), "evaluation computed_due_at")?,
+                due_mismatch: r.20.unwrap_or(0) != 0,
+                working_days_left: r.21,
+                working_days_late: r.22,
+                delay: r.23.map(|step| DelayCause {
+                    step,
+                    unit: r.24.unwrap_or_default(),
+                    officer: r.25,
+                    working_days_over: r.26.unwrap_or(0),
+                }),
+                class_since: opt_time(r.27.as_deref(), "evaluation class_since")?,
+            }),
+        };
+        Ok(CheckCandidate {
+            id: r.0,
+            dossier,
+            previous,
+        })
+    }
+}
 
 const OPEN_CLASSES: &str =
     "'overdue', 'due_today', 'due_soon', 'not_yet_due', 'paused', 'no_due_date'";
 
 impl Store {
     /// Up to `limit` dossiers after id `after`, by id, that need evaluating: never
-    /// evaluated, still open, or changed since their last evaluation.
+    /// evaluated, still open, or changed since their last evaluation. The batch
+    /// comes back as one JSON document built by the database: row-by-row
+    /// transfer through the driver was most of a check's time.
     pub async fn check_candidates(
         &self,
         after: i64,
         limit: i64,
     ) -> Result<Vec<CheckCandidate>, StoreError> {
+        // Pauses and extension are stored as JSON text: embedded as JSON
+        // (in the outer query, where SQLite still knows they are JSON).
+        let (embed, aggregate) = match self {
+            Store::Sqlite(_) => ("json({})", "json_group_array(json_array({}))"),
+            Store::Postgres(_) => (
+                "{}::json",
+                "COALESCE(json_agg(json_build_array({}) ORDER BY c0), '[]'::json)::text",
+            ),
+        };
+        let cols = [
+            "d.id",
+            "d.code",
+            "d.field_code",
+            "d.unit_code",
+            "d.applicant_kind",
+            "d.channel",
+            "d.status",
+            "d.submitted_at",
+            "d.received_at",
+            "d.due_at",
+            "d.finished_at",
+            "d.returned_at",
+            "d.duration_unit",
+            "d.duration_value",
+            "d.pauses",
+            "d.extension",
+            "d.source_updated_at",
+            "e.class",
+            "e.due_at",
+            "e.computed_due_at",
+            "e.due_mismatch",
+            "e.working_days_left",
+            "e.working_days_late",
+            "e.delay_step",
+            "e.delay_unit",
+            "e.delay_officer",
+            "e.delay_days",
+            "e.class_since",
+        ];
+        let inner: Vec<String> = cols
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c} AS c{i}"))
+            .collect();
+        let outer: Vec<String> = (0..cols.len())
+            .map(|i| match cols[i] {
+                "d.pauses" | "d.extension" => embed.replace("{}", &format!("c{i}")),
+                _ => format!("c{i}"),
+            })
+            .collect();
         let sql = format!(
-            "SELECT {}, e.class AS e_class, e.due_at AS e_due_at, e.computed_due_at AS e_computed_due_at, \
-             e.due_mismatch AS e_due_mismatch, e.working_days_left AS e_days_left, e.working_days_late AS e_days_late, \
-             e.delay_step AS e_delay_step, e.delay_unit AS e_delay_unit, e.delay_officer AS e_delay_officer, \
-             e.delay_days AS e_delay_days, e.class_since AS e_class_since \
+            "SELECT {} FROM (SELECT {} \
              FROM dossiers d LEFT JOIN evaluations e ON e.dossier_id = d.id \
              WHERE d.id > $1 AND d.deleted = 0 \
              AND (e.dossier_id IS NULL OR e.class IN ({OPEN_CLASSES}) OR d.last_changed_at > e.evaluated_at) \
-             ORDER BY d.id LIMIT $2",
-            ENGINE_COLS
+             ORDER BY d.id LIMIT $2) AS s",
+            aggregate.replace("{}", &outer.join(", ")),
+            inner.join(", ")
         );
-        let rows: Vec<CandidateRow> = with_pool!(self, pool => {
-            sqlx::query_as(&sql).bind(after).bind(limit).fetch_all(pool).await.ctx("reading dossiers to check")?
+        let json: String = with_pool!(self, pool => {
+            sqlx::query_scalar(&sql).bind(after).bind(limit).fetch_one(pool).await.ctx("reading dossiers to check")?
         });
-        rows.into_iter()
-            .map(|r| {
-                let previous = match r.e_class.as_deref() {
-                    None => None,
-                    Some(c) => Some(StoredEvaluation {
-                        class: Class::parse(c).ok_or_else(|| {
-                            StoreError::Corrupt(format!("evaluation class '{c}'"))
-                        })?,
-                        due_at: opt_time(r.e_due_at.as_deref(), "evaluation due_at")?,
-                        computed_due_at: opt_time(
-                            r.e_computed_due_at.as_deref(),
-                            "evaluation computed_due_at",
-                        )?,
-                        due_mismatch: r.e_due_mismatch.unwrap_or(0) != 0,
-                        working_days_left: r.e_days_left,
-                        working_days_late: r.e_days_late,
-                        delay: r.e_delay_step.map(|step| DelayCause {
-                            step,
-                            unit: r.e_delay_unit.unwrap_or_default(),
-                            officer: r.e_delay_officer,
-                            working_days_over: r.e_delay_days.unwrap_or(0),
-                        }),
-                        class_since: opt_time(
-                            r.e_class_since.as_deref(),
-                            "evaluation class_since",
-                        )?,
-                    }),
-                };
-                let stored = r.dossier.into_stored(Vec::new())?;
-                Ok(CheckCandidate {
-                    id: stored.id,
-                    dossier: stored.dossier,
-                    previous,
-                })
-            })
-            .collect()
+        let rows: Vec<CandidateRow> = serde_json::from_str(&json)
+            .map_err(|e| StoreError::Corrupt(format!("dossiers to check: {e}")))?;
+        rows.into_iter().map(CandidateRow::into_candidate).collect()
     }
 
     /// Stores new verdicts in one transaction; a change of class (or of the due

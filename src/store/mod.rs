@@ -3,6 +3,7 @@
 //! placeholders work in both), with each dialect's own migrations.
 
 pub mod audit;
+mod batch;
 mod dossiers;
 mod evaluations;
 mod letters;
