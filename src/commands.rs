@@ -8,7 +8,7 @@ use crate::config::{AuthSettings, LogFormat, Settings, Shape, SourceSettings};
 use crate::deadline::Engine;
 use crate::letters::drafts::{DraftSummary, Drafter};
 use crate::notify::compose::Composer;
-use crate::notify::digest::{DigestOutcome, make_digest};
+use crate::notify::digest::{DigestLimits, DigestOutcome, make_digest};
 use crate::notify::mailer::{DrainSummary, Mailer, drain};
 use crate::notify::templates::Templates;
 use crate::routing::Routing;
@@ -430,8 +430,11 @@ pub async fn digest_with(
         &rules.composer(settings),
         store,
         &rules.calendar,
-        rules.deadline.warning_days,
-        settings.escalation.stale_after_minutes,
+        &DigestLimits {
+            warning_days: rules.deadline.warning_days,
+            stale_after_minutes: settings.escalation.stale_after_minutes,
+            max_items: settings.escalation.digest_max_items,
+        },
         clock.now_vn(),
         force,
     )

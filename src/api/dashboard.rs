@@ -709,15 +709,15 @@ const DASHBOARD_HTML: &str = concat!(
 </section>
 
 <details class="card" open>
-<summary><span>Hồ sơ quá hạn</span> <span class="badge overdue">{{ overdue|length }}</span></summary>
+<summary><span>Hồ sơ quá hạn</span> <span class="badge overdue">{{ counts.overdue }}</span></summary>
 {{ dossier_list(overdue, "overdue", "list-overdue", "Không có hồ sơ quá hạn.") }}
 </details>
 <details class="card">
-<summary><span>Hồ sơ đến hạn hôm nay</span> <span class="badge today">{{ due_today|length }}</span></summary>
+<summary><span>Hồ sơ đến hạn hôm nay</span> <span class="badge today">{{ counts.due_today }}</span></summary>
 {{ dossier_list(due_today, "today", "list-due-today", "Không có hồ sơ đến hạn hôm nay.") }}
 </details>
 <details class="card">
-<summary><span>Hồ sơ sắp đến hạn</span> <span class="badge soon">{{ due_soon|length }}</span></summary>
+<summary><span>Hồ sơ sắp đến hạn</span> <span class="badge soon">{{ counts.due_soon }}</span></summary>
 {{ dossier_list(due_soon, "soon", "list-due-soon", "Không có hồ sơ sắp đến hạn.") }}
 </details>
 

@@ -6,6 +6,7 @@ use super::dashboard::{
     render_login,
 };
 use super::{ApiError, COOKIE, Caller};
+use crate::deadline::Class;
 use crate::notify::{vn_date, vn_datetime};
 use crate::server::AppState;
 use crate::store::{DossierLine, KpiGroup, KpiRow};
@@ -92,6 +93,10 @@ fn rate(r: &KpiRow) -> RateRow {
     }
 }
 
+/// Dossiers listed per class on the dashboard (most urgent first); the tiles
+/// count them all.
+const LIST_LIMIT: i64 = 200;
+
 /// Everything on the dashboard, from the store.
 pub async fn dashboard_data(
     s: &AppState,
@@ -100,7 +105,7 @@ pub async fn dashboard_data(
     let now = s.clock.now_vn();
     let today = now.date();
     let year_start = NaiveDate::from_ymd_opt(today.year(), 1, 1).unwrap_or(today);
-    let lines = s.store.at_risk_lines().await?;
+    let lines = s.store.at_risk_lines(LIST_LIMIT).await?;
     let row = |l: &DossierLine| Row {
         code: l.code.clone(),
         procedure: l.procedure_name.clone(),
@@ -135,6 +140,12 @@ pub async fn dashboard_data(
         .map(|(_, n)| n)
         .sum();
     let (overdue, due_today, due_soon) = (pick("overdue"), pick("due_today"), pick("due_soon"));
+    let count = |class: Class| {
+        classes
+            .iter()
+            .find(|(c, _)| *c == class)
+            .map_or(0, |(_, n)| *n as u64)
+    };
     // Twelve months up to this one, oldest first.
     let first_month =
         NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap_or(today) - Months::new(11);
@@ -174,9 +185,9 @@ pub async fn dashboard_data(
         committee: s.routing.committee.name.clone(),
         generated_at: vn_datetime(now),
         counts: Counts {
-            overdue: overdue.len() as u64,
-            due_today: due_today.len() as u64,
-            due_soon: due_soon.len() as u64,
+            overdue: count(Class::Overdue),
+            due_today: count(Class::DueToday),
+            due_soon: count(Class::DueSoon),
             open: open as u64,
         },
         due_today,

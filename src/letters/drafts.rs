@@ -167,6 +167,10 @@ impl Drafter<'_> {
     pub async fn draft_all(&self, now: NaiveDateTime) -> Result<DraftSummary, DraftError> {
         let mut summary = DraftSummary::default();
         for c in self.store.letter_candidates(self.before_due).await? {
+            if c.current {
+                summary.up_to_date += 1;
+                continue;
+            }
             let Some(s) = self.store.dossier(&c.source, &c.code).await? else {
                 continue;
             };

@@ -66,10 +66,10 @@ impl Composer<'_> {
         } else {
             l.applicant_name.clone()
         };
-        let unrouted = l.unrouted.map(|u| u != 0).unwrap_or_else(|| {
-            self.routing.vice_chair(&l.field_code).is_none()
-                || self.routing.unit(&l.unit_code).is_none()
-        });
+        let unrouted = l
+            .unrouted
+            .map(|u| u != 0)
+            .unwrap_or_else(|| self.unrouted(&l.field_code, &l.unit_code));
         Item {
             rung: rung.map_or(l.class.clone(), |r| r.as_str().to_owned()),
             rung_label: rung.map_or_else(String::new, |r| r.label_vi().to_owned()),
@@ -91,6 +91,11 @@ impl Composer<'_> {
             unrouted,
             letter_attached: false,
         }
+    }
+
+    /// The field has no vice-chair or the unit no head in routing.
+    pub fn unrouted(&self, field_code: &str, unit_code: &str) -> bool {
+        self.routing.vice_chair(field_code).is_none() || self.routing.unit(unit_code).is_none()
     }
 
     pub fn message_id(&self, kind: &str, dedupe_key: &str) -> String {

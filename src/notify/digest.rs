@@ -36,18 +36,32 @@ struct Row {
 #[derive(Serialize)]
 struct Section {
     title: &'static str,
+    /// The first `DigestLimits::max_items`, most urgent first.
     items: Vec<Item>,
+    /// All of the section's dossiers, listed or not.
+    total: usize,
+    /// How many are not listed.
+    more: usize,
 }
 
-fn tally(rows: &mut BTreeMap<String, Row>, name: &str, class: &str) {
+/// What the digest shows.
+pub struct DigestLimits {
+    /// "Sắp đến hạn" means at most this many working days left.
+    pub warning_days: i64,
+    pub stale_after_minutes: i64,
+    /// Dossiers listed per section; the rest are counted.
+    pub max_items: usize,
+}
+
+fn tally(rows: &mut BTreeMap<String, Row>, name: &str, class: &str, n: usize) {
     let r = rows.entry(name.to_owned()).or_insert_with(|| Row {
         name: name.to_owned(),
         ..Row::default()
     });
     match class {
-        "overdue" => r.overdue += 1,
-        "due_today" => r.due_today += 1,
-        _ => r.due_soon += 1,
+        "overdue" => r.overdue += n,
+        "due_today" => r.due_today += n,
+        _ => r.due_soon += n,
     }
 }
 
@@ -66,11 +80,11 @@ pub async fn make_digest(
     composer: &Composer<'_>,
     store: &Store,
     calendar: &Calendar,
-    warning_days: i64,
-    stale_after_minutes: i64,
+    limits: &DigestLimits,
     now: NaiveDateTime,
     force: bool,
 ) -> Result<DigestOutcome, ComposeError> {
+    let (warning_days, stale_after_minutes) = (limits.warning_days, limits.stale_after_minutes);
     let today = now.date();
     if !force && !calendar.is_working_day(today).unwrap_or(true) {
         return Ok(DigestOutcome::DayOff);
@@ -83,37 +97,51 @@ pub async fn make_digest(
         .last_digest_at()
         .await?
         .unwrap_or(now - chrono::Duration::days(1));
-    let lines = store.at_risk_lines().await?;
+    let lines = store.at_risk_lines(limits.max_items as i64).await?;
     let (mut by_unit, mut by_field) = (BTreeMap::new(), BTreeMap::new());
     let mut sections = [
         Section {
             title: "Hồ sơ quá hạn",
             items: vec![],
+            total: 0,
+            more: 0,
         },
         Section {
             title: "Hồ sơ đến hạn hôm nay",
             items: vec![],
+            total: 0,
+            more: 0,
         },
         Section {
             title: "Hồ sơ sắp đến hạn",
             items: vec![],
+            total: 0,
+            more: 0,
         },
     ];
-    for l in &lines {
-        tally(&mut by_unit, &l.unit_name, &l.class);
-        tally(&mut by_field, &l.field_name, &l.class);
-        let k = match l.class.as_str() {
-            "overdue" => 0,
-            "due_today" => 1,
-            _ => 2,
-        };
-        sections[k].items.push(composer.item(l, None));
+    let section = |class: &str| match class {
+        "overdue" => 0,
+        "due_today" => 1,
+        _ => 2,
+    };
+    let mut unrouted = 0;
+    for (field_code, field, unit_code, unit, class, n) in store.at_risk_counts().await? {
+        let n = n as usize;
+        tally(&mut by_unit, &unit, &class, n);
+        tally(&mut by_field, &field, &class, n);
+        sections[section(&class)].total += n;
+        if composer.unrouted(&field_code, &unit_code) {
+            unrouted += n;
+        }
     }
-    let unrouted = sections
-        .iter()
-        .flat_map(|s| &s.items)
-        .filter(|i| i.unrouted)
-        .count();
+    for l in &lines {
+        sections[section(&l.class)]
+            .items
+            .push(composer.item(l, None));
+    }
+    for s in &mut sections {
+        s.more = s.total.saturating_sub(s.items.len());
+    }
     let changes = store.class_changes_since(since).await?;
     let n = |classes: &[&str]| -> i64 {
         changes
@@ -146,11 +174,7 @@ pub async fn make_digest(
         .into_iter()
         .map(|(r, s, e)| serde_json::json!({ "recipient": r, "subject": s, "error": e.unwrap_or_default() }))
         .collect();
-    let counts = (
-        sections[0].items.len(),
-        sections[1].items.len(),
-        sections[2].items.len(),
-    );
+    let counts = (sections[0].total, sections[1].total, sections[2].total);
     let ctx = serde_json::json!({
         "committee": CommitteeCtx::from(composer.routing),
         "centre": composer.routing.centre.name,

@@ -55,6 +55,9 @@ pub struct LetterCandidate {
     pub dossier_id: i64,
     pub source: String,
     pub code: String,
+    /// Its latest letter is issued, or was drafted for this due date after the
+    /// dossier last changed: nothing to draft.
+    pub current: bool,
 }
 
 const COLS: &str =
@@ -86,19 +89,28 @@ impl Store {
         } else {
             ""
         };
+        // Whether the latest letter is current is decided here, as `Drafter::draft`
+        // decides it, so that a check does not load every overdue dossier.
         let sql = format!(
-            "SELECT d.id, d.source, d.code FROM dossiers d JOIN evaluations e ON e.dossier_id = d.id \
+            "SELECT d.id, d.source, d.code, \
+             CASE WHEN l.id IS NOT NULL AND (l.status = 'issued' OR ( \
+               (l.due_at = COALESCE(e.due_at, d.due_at) OR (l.due_at IS NULL AND COALESCE(e.due_at, d.due_at) IS NULL)) \
+               AND d.last_changed_at <= l.generated_at)) THEN 1 ELSE 0 END \
+             FROM dossiers d JOIN evaluations e ON e.dossier_id = d.id \
+             LEFT JOIN letters l ON l.dossier_id = d.id \
+               AND l.version = (SELECT MAX(version) FROM letters m WHERE m.dossier_id = d.id) \
              WHERE d.deleted = 0 AND (e.class = 'overdue'{extra}) ORDER BY d.id"
         );
-        let rows: Vec<(i64, String, String)> = with_pool!(self, pool => {
+        let rows: Vec<(i64, String, String, i32)> = with_pool!(self, pool => {
             sqlx::query_as(&sql).fetch_all(pool).await.ctx("reading dossiers that need apologies")?
         });
         Ok(rows
             .into_iter()
-            .map(|(dossier_id, source, code)| LetterCandidate {
+            .map(|(dossier_id, source, code, current)| LetterCandidate {
                 dossier_id,
                 source,
                 code,
+                current: current != 0,
             })
             .collect())
     }

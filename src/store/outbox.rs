@@ -78,6 +78,9 @@ const LINE_COLS: &str = "d.id AS dossier_id, d.code, d.procedure_name, d.applica
      (SELECT MAX(s.started_at) FROM dossier_steps s WHERE s.dossier_id = d.id AND s.finished_at IS NULL) AS step_since, \
      e.delay_step, e.delay_unit, e.delay_days";
 
+/// `(field code, field name, unit code, unit name, class, dossiers)`.
+pub type AtRiskCount = (String, String, String, String, String, i64);
+
 /// `(source, last success, last error)`.
 pub type SourceFreshness = (String, Option<NaiveDateTime>, Option<String>);
 
@@ -115,15 +118,33 @@ impl Store {
     }
 
     /// Open dossiers at risk or late (for the digest), most urgent first.
-    pub async fn at_risk_lines(&self) -> Result<Vec<DossierLine>, StoreError> {
+    pub async fn at_risk_lines(&self, per_class: i64) -> Result<Vec<DossierLine>, StoreError> {
+        // The most urgent `per_class` of each class: lists for people, who
+        // cannot read tens of thousands of lines (counts come from `at_risk_counts`).
         let sql = format!(
-            "SELECT NULL AS alert_id, NULL AS recipient, NULL AS recipient_name, NULL AS recipient_role, NULL AS rung, NULL AS unrouted, {LINE_COLS} \
+            "SELECT * FROM (SELECT NULL AS alert_id, NULL AS recipient, NULL AS recipient_name, NULL AS recipient_role, NULL AS rung, NULL AS unrouted, {LINE_COLS}, \
+             ROW_NUMBER() OVER (PARTITION BY e.class ORDER BY e.working_days_late DESC, e.working_days_left, e.due_at, d.code) AS rn \
              FROM dossiers d JOIN evaluations e ON e.dossier_id = d.id \
-             WHERE d.deleted = 0 AND e.class IN ('overdue', 'due_today', 'due_soon') \
-             ORDER BY e.working_days_late DESC, e.working_days_left, e.due_at, d.code"
+             WHERE d.deleted = 0 AND e.class IN ('overdue', 'due_today', 'due_soon')) AS t \
+             WHERE rn <= $1 ORDER BY working_days_late DESC, working_days_left, due_at, code"
         );
         with_pool!(self, pool => {
-            sqlx::query_as(&sql).fetch_all(pool).await.ctx("reading dossiers at risk")
+            sqlx::query_as(&sql).bind(per_class).fetch_all(pool).await.ctx("reading dossiers at risk")
+        })
+    }
+
+    /// Dossiers at risk counted by (field code, field, unit code, unit, class).
+    pub async fn at_risk_counts(&self) -> Result<Vec<AtRiskCount>, StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT d.field_code, d.field_name, d.unit_code, d.unit_name, e.class, COUNT(*) \
+                 FROM dossiers d JOIN evaluations e ON e.dossier_id = d.id \
+                 WHERE d.deleted = 0 AND e.class IN ('overdue', 'due_today', 'due_soon') \
+                 GROUP BY d.field_code, d.field_name, d.unit_code, d.unit_name, e.class",
+            )
+            .fetch_all(pool)
+            .await
+            .ctx("counting dossiers at risk")
         })
     }
 

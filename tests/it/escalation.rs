@@ -192,7 +192,7 @@ async fn each_leader_gets_one_email_listing_their_dossiers_once() {
             .map(|m| text(m).to_owned())
             .unwrap_or_default()
     };
-    let at_risk = db.store.at_risk_lines().await.unwrap();
+    let at_risk = db.store.at_risk_lines(i64::MAX).await.unwrap();
     assert!(at_risk.len() > 10, "{}", at_risk.len());
     for l in &at_risk {
         let vice = rules.routing.vice_chair(&l.field_code).unwrap();
@@ -283,6 +283,27 @@ async fn each_leader_gets_one_email_listing_their_dossiers_once() {
             .unwrap(),
         DigestOutcome::AlreadyDone
     );
+
+    // At province scale the lists are cut (most urgent first); the counts are not.
+    let mut capped = settings.clone();
+    capped.escalation.digest_max_items = 1;
+    let next_day = Clock::fixed(clock.now_utc() + chrono::Duration::days(1));
+    digest_with(&capped, &rules, &db.store, &next_day, true)
+        .await
+        .unwrap();
+    send_with(&settings, &db.store, &next_day).await.unwrap();
+    let dt = text(&sink.messages().pop().unwrap()).to_owned();
+    assert!(due_soon > 1, "{due_soon}");
+    assert!(dt.contains(&format!("HỒ SƠ QUÁ HẠN ({overdue})")), "{dt}");
+    assert!(
+        dt.contains(&format!("HỒ SƠ SẮP ĐẾN HẠN ({due_soon})")),
+        "{dt}"
+    );
+    assert!(
+        dt.contains(&format!("… và {} hồ sơ khác", due_soon - 1)),
+        "{dt}"
+    );
+    assert!(dt.contains(&format!("- Quá hạn: {overdue}")), "{dt}");
     db.cleanup().await;
 }
 
