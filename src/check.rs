@@ -55,15 +55,27 @@ pub struct Escalation<'a> {
     pub ladder: &'a Ladder,
 }
 
+/// Which dossiers a check evaluates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Never evaluated, still open, or changed since their last verdict.
+    Due,
+    /// Every stored dossier: after a calendar or rules correction, which can
+    /// change finished dossiers' verdicts too.
+    All,
+}
+
 pub async fn run_check(
     store: &Store,
     engine: &Engine<'_>,
     escalation: Option<&Escalation<'_>>,
     now: NaiveDateTime,
+    scope: Scope,
 ) -> Result<CheckSummary, StoreError> {
+    let all = scope == Scope::All;
     let started = Instant::now();
     let mut summary = CheckSummary::default();
-    let mut next = store.check_candidates(0, BATCH).await?;
+    let mut next = store.check_candidates(0, BATCH, all).await?;
     loop {
         let batch = next;
         // The batch's order is the database's; the cursor is its highest id.
@@ -74,7 +86,7 @@ pub async fn run_check(
         // evaluated and saved: the database's two sides and ours overlap.
         let (done, read) = tokio::join!(
             check_batch(store, engine, escalation, now, &batch, &mut summary),
-            store.check_candidates(after, BATCH)
+            store.check_candidates(after, BATCH, all)
         );
         done?;
         next = read?;

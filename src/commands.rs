@@ -2,7 +2,7 @@
 //! the library, print a summary. `anyhow` lives here and in `main`, nowhere else.
 
 use crate::calendar::{Calendar, OfficeHours};
-use crate::check::{CheckSummary, Escalation, class_table, run_check};
+use crate::check::{CheckSummary, Escalation, Scope, class_table, run_check};
 use crate::clock::Clock;
 use crate::config::{AuthSettings, LogFormat, Settings, Shape, SourceSettings};
 use crate::deadline::Engine;
@@ -169,10 +169,10 @@ impl Rules {
 
 /// `tthc-watch check`: evaluates every dossier that needs it at `now`, fires
 /// the escalation ladder and queues the messages.
-pub async fn check(settings: &Settings, clock: &Clock) -> Result<CheckSummary> {
+pub async fn check(settings: &Settings, clock: &Clock, scope: Scope) -> Result<CheckSummary> {
     let store = open_store(settings).await?;
     let rules = Rules::load(settings)?;
-    let summary = check_with(settings, &rules, &store, clock).await?;
+    let summary = check_scoped(settings, &rules, &store, clock, scope).await?;
     println!("{}", class_table(&store.count_by_class().await?));
     for (title, by_officer) in [
         (
@@ -200,6 +200,17 @@ pub async fn check_with(
     store: &Store,
     clock: &Clock,
 ) -> Result<CheckSummary> {
+    check_scoped(settings, rules, store, clock, Scope::Due).await
+}
+
+/// `check_with` over the dossiers of `scope`.
+pub async fn check_scoped(
+    settings: &Settings,
+    rules: &Rules,
+    store: &Store,
+    clock: &Clock,
+    scope: Scope,
+) -> Result<CheckSummary> {
     let now = clock.now_vn();
     if let Some(w) = rules.calendar.coverage_warning(now.date()) {
         tracing::warn!("{w}");
@@ -210,7 +221,7 @@ pub async fn check_with(
         routing: &rules.routing,
         ladder: &rules.ladder,
     };
-    let summary = run_check(store, &engine, Some(&escalation), now)
+    let summary = run_check(store, &engine, Some(&escalation), now, scope)
         .await
         .context("evaluating deadlines")?;
     println!("{summary}");

@@ -4,6 +4,7 @@ use anyhow::Result;
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
+use tthc_watch::check::Scope;
 use tthc_watch::clock::{Clock, parse_now};
 use tthc_watch::commands;
 use tthc_watch::config::{Settings, Shape};
@@ -135,6 +136,10 @@ enum Command {
         now: Option<DateTime<Utc>>,
         #[arg(long)]
         database_url: Option<String>,
+        /// Re-evaluate every stored dossier, finished ones too (after a
+        /// calendar or rules correction); by default only those that need it.
+        #[arg(long)]
+        all: bool,
     },
     /// Make the centre's morning digest (nothing on days off unless --force).
     Digest {
@@ -381,11 +386,16 @@ async fn run(cli: Cli) -> Result<()> {
                 .await
                 .map(|_| ())
         }
-        Command::Check { now, database_url } => {
+        Command::Check {
+            now,
+            database_url,
+            all,
+        } => {
             if let Some(url) = database_url {
                 settings.database.url = url;
             }
-            commands::check(&settings, &Clock::from_option(now))
+            let scope = if all { Scope::All } else { Scope::Due };
+            commands::check(&settings, &Clock::from_option(now), scope)
                 .await
                 .map(|_| ())
         }

@@ -194,14 +194,22 @@ const OPEN_CLASSES: &str =
 
 impl Store {
     /// Up to `limit` dossiers after id `after`, by id, that need evaluating: never
-    /// evaluated, still open, or changed since their last evaluation. The batch
+    /// evaluated, still open, or changed since their last evaluation (or every
+    /// one, with `all`). The batch
     /// comes back as one JSON document built by the database: row-by-row
     /// transfer through the driver was most of a check's time.
     pub async fn check_candidates(
         &self,
         after: i64,
         limit: i64,
+        all: bool,
     ) -> Result<Vec<CheckCandidate>, StoreError> {
+        let due = if all {
+            ""
+        } else {
+            "AND (e.dossier_id IS NULL OR e.class IN (__OPEN__) OR d.last_changed_at > e.evaluated_at)"
+        }
+        .replace("__OPEN__", OPEN_CLASSES);
         // Pauses and extension are stored as JSON text: embedded as JSON
         // (in the outer query, where SQLite still knows they are JSON).
         let (embed, aggregate) = match self {
@@ -255,8 +263,7 @@ impl Store {
         let sql = format!(
             "SELECT {} FROM (SELECT {} \
              FROM dossiers d LEFT JOIN evaluations e ON e.dossier_id = d.id \
-             WHERE d.id > $1 AND d.deleted = 0 \
-             AND (e.dossier_id IS NULL OR e.class IN ({OPEN_CLASSES}) OR d.last_changed_at > e.evaluated_at) \
+             WHERE d.id > $1 AND d.deleted = 0 {due} \
              ORDER BY d.id LIMIT $2) AS s",
             aggregate.replace("{}", &outer.join(", ")),
             inner.join(", ")

@@ -5,7 +5,7 @@
 use crate::support::*;
 use std::collections::BTreeMap;
 use tthc_watch::calendar::{Calendar, OfficeHours};
-use tthc_watch::check::run_check;
+use tthc_watch::check::{Scope, run_check};
 use tthc_watch::clock::{Clock, from_vn};
 use tthc_watch::config::Shape;
 use tthc_watch::deadline::{Class, Engine, Rules};
@@ -29,7 +29,9 @@ async fn check_roundtrip(backend: Backend) {
     );
     let engine = Engine::new(&cal, &hours, &rules);
     let now = sim.sim.now();
-    let s = run_check(&db.store, &engine, None, now).await.unwrap();
+    let s = run_check(&db.store, &engine, None, now, Scope::Due)
+        .await
+        .unwrap();
     let truth = sim.sim.snapshot();
     assert_eq!(s.evaluated as usize, truth.len());
     assert_eq!(s.errors, 0);
@@ -54,8 +56,16 @@ async fn check_roundtrip(backend: Backend) {
     );
 
     // Same moment again: nothing to write.
-    let again = run_check(&db.store, &engine, None, now).await.unwrap();
+    let again = run_check(&db.store, &engine, None, now, Scope::Due)
+        .await
+        .unwrap();
     assert_eq!((again.changed, again.class_changes), (0, 0), "{again}");
+    assert!(again.evaluated < s.evaluated, "only open ones: {again}");
+    // Everything again (after a calendar correction): all read, nothing differs.
+    let all = run_check(&db.store, &engine, None, now, Scope::All)
+        .await
+        .unwrap();
+    assert_eq!((all.evaluated, all.changed), (s.evaluated, 0), "{all}");
 
     // The next working morning, without a poll: due-soon dossiers move on.
     let next = cal
@@ -63,7 +73,9 @@ async fn check_roundtrip(backend: Backend) {
         .unwrap()
         .and_hms_opt(8, 0, 0)
         .unwrap();
-    let later = run_check(&db.store, &engine, None, next).await.unwrap();
+    let later = run_check(&db.store, &engine, None, next, Scope::Due)
+        .await
+        .unwrap();
     assert!(later.class_changes > 0, "{later}");
     let moved = truth
         .iter()
