@@ -163,6 +163,7 @@ impl Rules {
             templates: &self.templates,
             mask_applicant: settings.escalation.mask_applicant,
             domain,
+            max_items: settings.escalation.max_listed,
         }
     }
 }
@@ -444,7 +445,7 @@ pub async fn digest_with(
         &DigestLimits {
             warning_days: rules.deadline.warning_days,
             stale_after_minutes: settings.escalation.stale_after_minutes,
-            max_items: settings.escalation.digest_max_items,
+            max_items: settings.escalation.max_listed,
         },
         clock.now_vn(),
         force,

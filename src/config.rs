@@ -118,7 +118,7 @@ pub struct EscalationSettings {
     pub no_apology_after_days: u32,
     pub stale_after_minutes: i64,
     pub mask_applicant: bool,
-    pub digest_max_items: usize,
+    pub max_listed: usize,
     pub templates_dir: String,
     pub notify: crate::escalation::Notify,
 }

@@ -10,7 +10,7 @@ use crate::store::{DossierLine, NewMessage, Store};
 use chrono::NaiveDateTime;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ComposeError {
@@ -27,6 +27,8 @@ pub struct Composer<'a> {
     pub mask_applicant: bool,
     /// Domain of Message-IDs (the sender's).
     pub domain: String,
+    /// Dossiers listed per message or digest section (the rest are counted).
+    pub max_items: usize,
 }
 
 #[derive(Serialize)]
@@ -109,29 +111,19 @@ impl Composer<'_> {
         store: &Store,
         now: NaiveDateTime,
     ) -> Result<u64, ComposeError> {
-        let mut by_recipient: BTreeMap<String, Vec<DossierLine>> = BTreeMap::new();
-        for l in store.unsent_alerts().await? {
-            by_recipient
-                .entry(l.recipient.clone().unwrap_or_default())
-                .or_default()
-                .push(l);
-        }
         let mut made = 0;
-        for (recipient, mut lines) in by_recipient {
+        for recipient in store.unsent_alert_recipients().await? {
+            let unsent = store
+                .unsent_alerts(&recipient, self.max_items as i64)
+                .await?;
+            let lines = &unsent.lines;
+            let Some(first) = lines.first() else { continue };
             let rung = |l: &DossierLine| {
                 l.rung
                     .as_deref()
                     .and_then(Rung::parse)
                     .unwrap_or(Rung::DueSoon)
             };
-            lines.sort_by_key(|l| {
-                (
-                    rung(l).urgency(),
-                    std::cmp::Reverse(l.working_days_late.unwrap_or(0)),
-                    l.working_days_left.unwrap_or(0),
-                    l.code.clone(),
-                )
-            });
             let mut items: Vec<Item> = lines.iter().map(|l| self.item(l, Some(rung(l)))).collect();
             // The unit head gets the apology draft of each late dossier, ready to sign.
             let mut attachments = Vec::new();
@@ -147,15 +139,23 @@ impl Composer<'_> {
                     }));
                 }
             }
-            let count = |r: Rung| lines.iter().filter(|l| rung(l) == r).count();
-            let name = lines[0]
+            let count = |r: Rung| -> i64 {
+                unsent
+                    .by_rung
+                    .iter()
+                    .filter(|(name, _, _)| Rung::parse(name) == Some(r))
+                    .map(|(_, n, _)| n)
+                    .sum()
+            };
+            let total = unsent.ids.len();
+            let name = first
                 .recipient_name
                 .clone()
                 .unwrap_or_else(|| recipient.clone());
             let ctx = serde_json::json!({
                 "committee": CommitteeCtx::from(self.routing),
                 "recipient": { "name": name, "email": recipient },
-                "total": lines.len(),
+                "total": total,
                 "counts": {
                     "overdue": count(Rung::Overdue) + count(Rung::NoApology),
                     "due_today": count(Rung::DueToday),
@@ -163,10 +163,11 @@ impl Composer<'_> {
                     "no_apology": count(Rung::NoApology),
                 },
                 "items": items,
-                "unrouted": items.iter().filter(|i| i.unrouted).count(),
+                "more": total.saturating_sub(lines.len()),
+                "unrouted": unsent.by_rung.iter().map(|(_, _, u)| u).sum::<i64>(),
             });
             let rendered = self.templates.render("alert", &ctx)?;
-            let ids: Vec<i64> = lines.iter().filter_map(|l| l.alert_id).collect();
+            let ids = &unsent.ids;
             let key = format!(
                 "alert:{recipient}:{}",
                 ids.first().copied().unwrap_or_default()
@@ -182,7 +183,7 @@ impl Composer<'_> {
                 html: rendered.html,
                 attachments: serde_json::Value::Array(attachments).to_string(),
             };
-            if store.enqueue(&m, &ids, now).await? {
+            if store.enqueue(&m, ids, now).await? {
                 made += 1;
             }
         }

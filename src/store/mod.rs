@@ -13,7 +13,7 @@ mod reports;
 pub use dossiers::{Incoming, PageOutcome, QuarantineRecord, StoredDossier, SyncRun, SyncState};
 pub use evaluations::{CheckCandidate, DelayCause, EvaluationChange, StoredEvaluation};
 pub use letters::{IssueError, LetterCandidate, LetterRecord};
-pub use outbox::{AtRiskCount, DossierLine, NewMessage, OutboxRow, SourceFreshness};
+pub use outbox::{AtRiskCount, DossierLine, NewMessage, OutboxRow, SourceFreshness, UnsentAlerts};
 pub use reports::{DossierFilter, KpiGroup, KpiRow, ListRow, Retention, TokenInfo, token_hash};
 
 use sqlx::postgres::{PgPool, PgPoolOptions};

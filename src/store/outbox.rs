@@ -78,6 +78,16 @@ const LINE_COLS: &str = "d.id AS dossier_id, d.code, d.procedure_name, d.applica
      (SELECT MAX(s.started_at) FROM dossier_steps s WHERE s.dossier_id = d.id AND s.finished_at IS NULL) AS step_since, \
      e.delay_step, e.delay_unit, e.delay_days";
 
+/// A recipient's alerts not yet in a message.
+pub struct UnsentAlerts {
+    /// Every one, oldest first.
+    pub ids: Vec<i64>,
+    /// `(rung, alerts, of which unrouted)`.
+    pub by_rung: Vec<(String, i64, i64)>,
+    /// The most urgent ones, to list.
+    pub lines: Vec<DossierLine>,
+}
+
 /// `(field code, field name, unit code, unit name, class, dossiers)`.
 pub type AtRiskCount = (String, String, String, String, String, i64);
 
@@ -106,14 +116,49 @@ impl Store {
     }
 
     /// Alerts not yet put into a message, with their dossier.
-    pub async fn unsent_alerts(&self) -> Result<Vec<DossierLine>, StoreError> {
+    /// Who has alerts not yet in a message.
+    pub async fn unsent_alert_recipients(&self) -> Result<Vec<String>, StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT DISTINCT recipient FROM alerts WHERE outbox_id IS NULL ORDER BY recipient")
+                .fetch_all(pool)
+                .await
+                .ctx("reading unsent alerts")
+        })
+    }
+
+    /// One recipient's unsent alerts: every id and the count per rung, and the
+    /// lines of the most urgent `limit` (rung, then days late, days left, code).
+    pub async fn unsent_alerts(
+        &self,
+        recipient: &str,
+        limit: i64,
+    ) -> Result<UnsentAlerts, StoreError> {
         let sql = format!(
             "SELECT a.id AS alert_id, a.recipient, a.recipient_name, a.recipient_role, a.rung, a.unrouted, {LINE_COLS} \
              FROM alerts a JOIN dossiers d ON d.id = a.dossier_id JOIN evaluations e ON e.dossier_id = d.id \
-             WHERE a.outbox_id IS NULL ORDER BY a.recipient, a.id"
+             WHERE a.outbox_id IS NULL AND a.recipient = $1 \
+             ORDER BY CASE a.rung WHEN 'no_apology' THEN 0 WHEN 'overdue' THEN 1 WHEN 'due_today' THEN 2 ELSE 3 END, \
+             COALESCE(e.working_days_late, 0) DESC, COALESCE(e.working_days_left, 0), d.code LIMIT $2"
         );
         with_pool!(self, pool => {
-            sqlx::query_as(&sql).fetch_all(pool).await.ctx("reading unsent alerts")
+            let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM alerts WHERE outbox_id IS NULL AND recipient = $1 ORDER BY id")
+                .bind(recipient)
+                .fetch_all(pool)
+                .await
+                .ctx("reading unsent alerts")?;
+            let by_rung: Vec<(String, i64, i64)> = sqlx::query_as(
+                "SELECT rung, COUNT(*), SUM(CASE WHEN unrouted <> 0 THEN 1 ELSE 0 END) FROM alerts WHERE outbox_id IS NULL AND recipient = $1 GROUP BY rung")
+                .bind(recipient)
+                .fetch_all(pool)
+                .await
+                .ctx("counting unsent alerts")?;
+            let lines = sqlx::query_as(&sql)
+                .bind(recipient)
+                .bind(limit)
+                .fetch_all(pool)
+                .await
+                .ctx("reading unsent alerts")?;
+            Ok(UnsentAlerts { ids, by_rung, lines })
         })
     }
 

@@ -301,7 +301,7 @@ async fn kill_9_in_the_middle_then_restart_sends_every_alert_once() {
             .filter(|(s, _)| s == "sent")
             .map(|(_, n)| n)
             .sum();
-        if pending == 0 && sent > 0 && store.unsent_alerts().await.unwrap().is_empty() {
+        if pending == 0 && sent > 0 && store.unsent_alert_recipients().await.unwrap().is_empty() {
             break;
         }
         assert!(

@@ -286,7 +286,7 @@ async fn each_leader_gets_one_email_listing_their_dossiers_once() {
 
     // At province scale the lists are cut (most urgent first); the counts are not.
     let mut capped = settings.clone();
-    capped.escalation.digest_max_items = 1;
+    capped.escalation.max_listed = 1;
     let next_day = Clock::fixed(clock.now_utc() + chrono::Duration::days(1));
     digest_with(&capped, &rules, &db.store, &next_day, true)
         .await
@@ -304,6 +304,56 @@ async fn each_leader_gets_one_email_listing_their_dossiers_once() {
         "{dt}"
     );
     assert!(dt.contains(&format!("- Quá hạn: {overdue}")), "{dt}");
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_long_alert_list_is_cut_to_the_most_urgent_and_counts_the_rest() {
+    let sim = spawn_simulator(Shape::Native, 1200, "").await;
+    let Mailroom {
+        sink,
+        db,
+        mut settings,
+        rules,
+    } = Mailroom::new(Backend::Sqlite).await;
+    settings.escalation.max_listed = 2;
+    let clock = Clock::fixed(from_vn(sim.sim.now()));
+    let mut src = RestSource::new("tinh", &source_settings(Shape::Native, &sim.url)).unwrap();
+    assert_eq!(
+        sync_source(&db.store, &mut src, 10, &clock).await.error,
+        None
+    );
+    check_with(&settings, &rules, &db.store, &clock)
+        .await
+        .unwrap();
+    send_with(&settings, &db.store, &clock).await.unwrap();
+    let msgs = sink.messages();
+    let long = msgs
+        .iter()
+        .map(text)
+        .find(|t| !t.contains("báo cáo 1 hồ sơ") && !t.contains("báo cáo 2 hồ sơ"))
+        .expect("someone has more than two alerts");
+    let total: usize = long
+        .split("báo cáo ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    // Two listed (numbered 1. and 2.), the rest counted.
+    assert!(
+        long.contains("\n1. [") && long.contains("\n2. [") && !long.contains("\n3. ["),
+        "{long}"
+    );
+    assert!(
+        long.contains(&format!("… và {} hồ sơ khác", total - 2)),
+        "{long}"
+    );
+    // Every alert went into that message: nothing is left to send.
+    check_with(&settings, &rules, &db.store, &clock)
+        .await
+        .unwrap();
+    send_with(&settings, &db.store, &clock).await.unwrap();
+    assert_eq!(sink.messages().len(), msgs.len());
     db.cleanup().await;
 }
 
