@@ -84,7 +84,11 @@ impl Store {
                 .foreign_keys(true)
                 // Multi-row statements journal their pages for statement
                 // rollback: in memory, not in a temporary file.
-                .pragma("temp_store", "memory");
+                .pragma("temp_store", "memory")
+                // Checkpoint every 40 MB of WAL rather than 4 MB: a sync
+                // rewrites the same index pages, copied back once instead of
+                // ten times (15% of a large initial sync).
+                .pragma("wal_autocheckpoint", "10000");
             let pool = SqlitePoolOptions::new()
                 .max_connections(max_connections)
                 .connect_with(opts)
