@@ -14,7 +14,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::time::Instant;
 
-const BATCH: i64 = 5000;
+/// Dossiers per batch; two are in memory at once (one read ahead). At 1M,
+/// 5,000 was 4% faster than 3,000 but took peak RSS from ~100 to ~141 MB.
+const BATCH: i64 = 3000;
 
 #[derive(Debug, Default)]
 pub struct CheckSummary {

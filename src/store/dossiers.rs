@@ -625,17 +625,17 @@ impl Store {
                 }
             }
 
-            // Changed dossiers: the old versions (for the diff), then one UPDATE each.
+            // Changed dossiers: the old versions (for the diff), then one UPDATE for all.
             let mut old_rows: HashMap<i64, StoredDossier> = HashMap::new();
             for chunk in changed.chunks(500) {
                 let ids = placeholders(1, chunk.len());
-                let sql = format!("{SELECT_DOSSIER} WHERE d.id IN ({ids})");
+                let sql = self.sql_for(format!("{SELECT_DOSSIER} WHERE d.id IN ({ids})"));
                 let mut q = sqlx::query_as::<_, DossierRow>(&sql);
                 for (id, _) in chunk {
                     q = q.bind(*id);
                 }
                 let rows = q.fetch_all(&mut *tx).await.ctx("reading changed dossiers")?;
-                let sql = format!("{SELECT_STEPS} WHERE dossier_id IN ({ids}) ORDER BY dossier_id, seq");
+                let sql = self.sql_for(format!("{SELECT_STEPS} WHERE dossier_id IN ({ids}) ORDER BY dossier_id, seq"));
                 let mut q = sqlx::query_as::<_, StepRow>(&sql);
                 for (id, _) in chunk {
                     q = q.bind(*id);
@@ -679,7 +679,7 @@ impl Store {
                     .ctx("updating dossiers")?;
             }
             for chunk in changed.chunks(500) {
-                let sql = format!("DELETE FROM dossier_steps WHERE dossier_id IN ({})", placeholders(1, chunk.len()));
+                let sql = self.sql_for(format!("DELETE FROM dossier_steps WHERE dossier_id IN ({})", placeholders(1, chunk.len())));
                 let mut q = sqlx::query(&sql);
                 for (id, _) in chunk {
                     q = q.bind(*id);
