@@ -411,7 +411,8 @@ enum Key<'a> {
 }
 
 impl<'a> DossierJson<'a> {
-    fn new(d: &'a Dossier, hash: &'a str, key: Key<'a>) -> DossierJson<'a> {
+    fn new(i: &'a Incoming, key: Key<'a>) -> DossierJson<'a> {
+        let d = &i.dossier;
         let (du, dv) = duration_cols(d.duration);
         DossierJson(
             &d.procedure_code,
@@ -442,7 +443,7 @@ impl<'a> DossierJson<'a> {
                 .as_ref()
                 .and_then(|e| serde_json::to_string(e).ok()),
             fmt_db(d.updated_at),
-            hash,
+            &i.hash,
             key,
         )
     }
@@ -565,12 +566,9 @@ impl Store {
         let mut out = PageOutcome::default();
         let now_s = fmt_db(now);
         // A page may repeat a record (a source quirk); the last copy wins.
-        let mut latest: HashMap<&str, &Dossier> = HashMap::new();
-        let mut hashes: HashMap<&str, String> = HashMap::new();
+        let mut latest: HashMap<&str, &Incoming> = HashMap::new();
         for i in dossiers {
-            let code = i.dossier.code.as_str();
-            hashes.insert(code, i.hash.clone());
-            if latest.insert(code, &i.dossier).is_some() {
+            if latest.insert(i.dossier.code.as_str(), i).is_some() {
                 out.unchanged += 1;
             }
         }
@@ -581,23 +579,20 @@ impl Store {
         let mut removed: Vec<String> = Vec::new();
         with_pool!(self, pool => {
             let mut tx = pool.begin().await.ctx("starting a sync transaction")?;
-            if self.backend() == "postgres" {
-                // A page's commit need not wait for its WAL flush: after a crash
-                // the last pages may be missing, with their watermark, and are
-                // simply fetched again. The database stays consistent.
-                sqlx::query("SET LOCAL synchronous_commit TO OFF").execute(&mut *tx).await.ctx("starting a sync transaction")?;
-            }
             let existing = tx.stored_hashes(source, &codes).await?;
-            let mut new: Vec<&Dossier> = Vec::new();
-            let mut changed: Vec<(i64, &Dossier)> = Vec::new();
+            let mut new: Vec<&Incoming> = Vec::new();
+            let mut changed: Vec<(i64, &Incoming)> = Vec::new();
             for code in &codes {
-                let d = latest[code];
+                let i = latest[code];
                 match existing.get(*code) {
-                    Some((_, old)) if *old == hashes[code] => out.unchanged += 1,
-                    Some((id, _)) => changed.push((*id, d)),
-                    None => new.push(d),
+                    Some((_, old)) if *old == i.hash => out.unchanged += 1,
+                    Some((id, _)) => changed.push((*id, i)),
+                    None => new.push(i),
                 }
             }
+            let encode = |what: &str, rows: serde_json::Result<String>| {
+                rows.map_err(|e| StoreError::Corrupt(format!("encoding {what}: {e}")))
+            };
             // Rows for the history tables, written in one statement each below:
             // (dossier id, kind, changes, source updated) and (dossier id, due date, reason).
             let mut history: Vec<(i64, &'static str, String, String)> = Vec::new();
@@ -606,8 +601,8 @@ impl Store {
 
             // New dossiers: one INSERT … RETURNING for the page, mapped back by code.
             if !new.is_empty() {
-                let rows: Vec<DossierJson> = new.iter().map(|d| DossierJson::new(d, &hashes[d.code.as_str()], Key::Code(&d.code))).collect();
-                let rows = serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt(format!("encoding dossiers: {e}")))?;
+                let rows: Vec<DossierJson> = new.iter().map(|i| DossierJson::new(i, Key::Code(&i.dossier.code))).collect();
+                let rows = encode("dossiers", serde_json::to_string(&rows))?;
                 let ids: Vec<(i64, String)> = sqlx::query_as(&dossier_insert_sql(self))
                     .bind(rows)
                     .bind(source)
@@ -616,11 +611,12 @@ impl Store {
                     .await
                     .ctx("inserting dossiers")?;
                 for (id, code) in ids {
-                    let d = latest[code.as_str()];
+                    let i = latest[code.as_str()];
+                    let d = &i.dossier;
                     history.push((id, "created", "{}".into(), fmt_db(d.updated_at)));
                     dues.push((id, opt_fmt(d.due_at), "first seen"));
                     with_steps.push((id, d));
-                    written.push((code.clone(), hashes[code.as_str()].clone()));
+                    written.push((code, i.hash.clone()));
                     out.created += 1;
                 }
             }
@@ -650,7 +646,8 @@ impl Store {
                     old_rows.insert(id, r.into_stored(steps.remove(&id).unwrap_or_default())?);
                 }
             }
-            for (id, d) in &changed {
+            for (id, i) in &changed {
+                let d = &i.dossier;
                 let old = old_rows.remove(id).ok_or_else(|| StoreError::Corrupt(format!("dossier {} vanished during a sync", d.code)))?;
                 let kind = if old.deleted { "restored" } else { "changed" };
                 history.push((*id, kind, diff(&old.dossier, d).to_string(), fmt_db(d.updated_at)));
@@ -665,12 +662,12 @@ impl Store {
                     dues.push((*id, opt_fmt(d.due_at), reason));
                 }
                 with_steps.push((*id, d));
-                written.push((d.code.clone(), hashes[d.code.as_str()].clone()));
+                written.push((d.code.clone(), i.hash.clone()));
                 out.changed += 1;
             }
             if !changed.is_empty() {
-                let rows: Vec<DossierJson> = changed.iter().map(|(id, d)| DossierJson::new(d, &hashes[d.code.as_str()], Key::Id(*id))).collect();
-                let rows = serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt(format!("encoding dossiers: {e}")))?;
+                let rows: Vec<DossierJson> = changed.iter().map(|(id, i)| DossierJson::new(i, Key::Id(*id))).collect();
+                let rows = encode("dossiers", serde_json::to_string(&rows))?;
                 sqlx::query(&dossier_update_sql(self))
                     .bind(rows)
                     .bind(now_s.clone())
@@ -692,9 +689,6 @@ impl Store {
                 .iter()
                 .flat_map(|(id, d)| d.steps.iter().enumerate().map(move |(seq, s)| StepJson::new(*id, seq, s)))
                 .collect();
-            let encode = |what: &str, rows: serde_json::Result<String>| {
-                rows.map_err(|e| StoreError::Corrupt(format!("encoding {what}: {e}")))
-            };
             if !steps.is_empty() {
                 sqlx::query(&batch::insert_sql(self, "dossier_steps", &STEP_COLS, ""))
                     .bind(encode("steps", serde_json::to_string(&steps))?)
