@@ -109,18 +109,66 @@ struct CandidateRow(
     Vec<Pause>,
     Option<Extension>,
     String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<i64>,
-    Option<String>,
+    EvaluationRow,
 );
+
+/// The columns of `evaluations` a `StoredEvaluation` is read from, in this
+/// order; all empty for a dossier never evaluated (a left join).
+#[derive(serde::Deserialize, sqlx::FromRow)]
+struct EvaluationRow {
+    class: Option<String>,
+    due_at: Option<String>,
+    computed_due_at: Option<String>,
+    due_mismatch: Option<i64>,
+    working_days_left: Option<i64>,
+    working_days_late: Option<i64>,
+    delay_step: Option<String>,
+    delay_unit: Option<String>,
+    delay_officer: Option<String>,
+    delay_days: Option<i64>,
+    class_since: Option<String>,
+}
+
+const EVALUATION_COLS: [&str; 11] = [
+    "class",
+    "due_at",
+    "computed_due_at",
+    "due_mismatch",
+    "working_days_left",
+    "working_days_late",
+    "delay_step",
+    "delay_unit",
+    "delay_officer",
+    "delay_days",
+    "class_since",
+];
+
+impl EvaluationRow {
+    fn into_stored(self) -> Result<Option<StoredEvaluation>, StoreError> {
+        let Some(c) = self.class else {
+            return Ok(None);
+        };
+        Ok(Some(StoredEvaluation {
+            class: Class::parse(&c)
+                .ok_or_else(|| StoreError::Corrupt(format!("evaluation class '{c}'")))?,
+            due_at: opt_time(self.due_at.as_deref(), "evaluation due_at")?,
+            computed_due_at: opt_time(
+                self.computed_due_at.as_deref(),
+                "evaluation computed_due_at",
+            )?,
+            due_mismatch: self.due_mismatch.unwrap_or(0) != 0,
+            working_days_left: self.working_days_left,
+            working_days_late: self.working_days_late,
+            delay: self.delay_step.map(|step| DelayCause {
+                step,
+                unit: self.delay_unit.unwrap_or_default(),
+                officer: self.delay_officer,
+                working_days_over: self.delay_days.unwrap_or(0),
+            }),
+            class_since: opt_time(self.class_since.as_deref(), "evaluation class_since")?,
+        }))
+    }
+}
 
 impl CandidateRow {
     fn into_candidate(self) -> Result<CheckCandidate, StoreError> {
@@ -162,29 +210,10 @@ impl CandidateRow {
             summary: None,
             steps: Vec::new(),
         };
-        let previous = match r.17.as_deref() {
-            None => None,
-            Some(c) => Some(StoredEvaluation {
-                class: Class::parse(c)
-                    .ok_or_else(|| StoreError::Corrupt(format!("evaluation class '{c}'")))?,
-                due_at: opt_time(r.18.as_deref(), "evaluation due_at")?,
-                computed_due_at: opt_time(r.19.as_deref(), "evaluation computed_due_at")?,
-                due_mismatch: r.20.unwrap_or(0) != 0,
-                working_days_left: r.21,
-                working_days_late: r.22,
-                delay: r.23.map(|step| DelayCause {
-                    step,
-                    unit: r.24.unwrap_or_default(),
-                    officer: r.25,
-                    working_days_over: r.26.unwrap_or(0),
-                }),
-                class_since: opt_time(r.27.as_deref(), "evaluation class_since")?,
-            }),
-        };
         Ok(CheckCandidate {
             id: r.0,
             dossier,
-            previous,
+            previous: r.17.into_stored()?,
         })
     }
 }
@@ -212,10 +241,11 @@ impl Store {
         .replace("__OPEN__", OPEN_CLASSES);
         // Pauses and extension are stored as JSON text: embedded as JSON
         // (in the outer query, where SQLite still knows they are JSON).
-        let (embed, aggregate) = match self {
-            Store::Sqlite(_) => ("json({})", "json_group_array(json_array({}))"),
+        let (embed, array, aggregate) = match self {
+            Store::Sqlite(_) => ("json({})", "json_array", "json_group_array(json_array({}))"),
             Store::Postgres(_) => (
                 "{}::json",
+                "json_build_array",
                 "COALESCE(json_agg(json_build_array({}) ORDER BY c0), '[]'::json)::text",
             ),
         };
@@ -237,29 +267,26 @@ impl Store {
             "d.pauses",
             "d.extension",
             "d.source_updated_at",
-            "e.class",
-            "e.due_at",
-            "e.computed_due_at",
-            "e.due_mismatch",
-            "e.working_days_left",
-            "e.working_days_late",
-            "e.delay_step",
-            "e.delay_unit",
-            "e.delay_officer",
-            "e.delay_days",
-            "e.class_since",
         ];
+        let evaluation: Vec<String> = EVALUATION_COLS.iter().map(|c| format!("e.{c}")).collect();
         let inner: Vec<String> = cols
             .iter()
+            .copied()
+            .chain(evaluation.iter().map(String::as_str))
             .enumerate()
             .map(|(i, c)| format!("{c} AS c{i}"))
             .collect();
-        let outer: Vec<String> = (0..cols.len())
+        // The dossier's columns, then the evaluation's as one nested array.
+        let mut outer: Vec<String> = (0..cols.len())
             .map(|i| match cols[i] {
                 "d.pauses" | "d.extension" => embed.replace("{}", &format!("c{i}")),
                 _ => format!("c{i}"),
             })
             .collect();
+        let nested: Vec<String> = (cols.len()..cols.len() + EVALUATION_COLS.len())
+            .map(|i| format!("c{i}"))
+            .collect();
+        outer.push(format!("{array}({})", nested.join(", ")));
         let sql = format!(
             "SELECT {} FROM (SELECT {} \
              FROM dossiers d LEFT JOIN evaluations e ON e.dossier_id = d.id \
@@ -400,41 +427,14 @@ impl Store {
         &self,
         dossier_id: i64,
     ) -> Result<Option<StoredEvaluation>, StoreError> {
-        type Row = (
-            String,
-            Option<String>,
-            Option<String>,
-            i64,
-            Option<i64>,
-            Option<i64>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<i64>,
-            String,
+        let sql = format!(
+            "SELECT {} FROM evaluations WHERE dossier_id = $1",
+            EVALUATION_COLS.join(", ")
         );
-        let row: Option<Row> = with_pool!(self, pool => {
-            sqlx::query_as("SELECT class, due_at, computed_due_at, due_mismatch, working_days_left, working_days_late, \
-                            delay_step, delay_unit, delay_officer, delay_days, class_since FROM evaluations WHERE dossier_id = $1")
-                .bind(dossier_id).fetch_optional(pool).await.ctx("reading an evaluation")?
+        let row: Option<EvaluationRow> = with_pool!(self, pool => {
+            sqlx::query_as(&sql).bind(dossier_id).fetch_optional(pool).await.ctx("reading an evaluation")?
         });
-        let Some(r) = row else { return Ok(None) };
-        Ok(Some(StoredEvaluation {
-            class: Class::parse(&r.0)
-                .ok_or_else(|| StoreError::Corrupt(format!("evaluation class '{}'", r.0)))?,
-            due_at: opt_time(r.1.as_deref(), "evaluation due_at")?,
-            computed_due_at: opt_time(r.2.as_deref(), "evaluation computed_due_at")?,
-            due_mismatch: r.3 != 0,
-            working_days_left: r.4,
-            working_days_late: r.5,
-            delay: r.6.map(|step| DelayCause {
-                step,
-                unit: r.7.unwrap_or_default(),
-                officer: r.8,
-                working_days_over: r.9.unwrap_or(0),
-            }),
-            class_since: opt_time(Some(&r.10), "evaluation class_since")?,
-        }))
+        row.map_or(Ok(None), EvaluationRow::into_stored)
     }
 
     /// `(class, count)` over the latest evaluations of live dossiers.
