@@ -135,14 +135,23 @@ async fn poll_keyset<S: Source>(
         let last = !page.more || page.next == cursor;
         let next = page.next.clone();
         let (ds, del, bad) = split(page.records);
-        let apply = store.apply_page(&name, &ds, &del, &bad, Some(&watermark), clock.now_vn());
+        let (store, source, now) = (store.clone(), name.clone(), clock.now_vn());
+        let apply = async move {
+            store
+                .apply_page(&source, &ds, &del, &bad, Some(&watermark), now)
+                .await
+        };
         if last {
             summary.outcome.add(apply.await?);
             return Ok(());
         }
-        // Fetch the next page while this one is written: the source's and the
-        // database's work overlap. The watermark moves only with written data.
-        let (written, fetched) = tokio::join!(apply, src.fetch(&next));
+        // Fetch (and parse) the next page while this one is written, on
+        // another thread: SQLite's writes hold the thread they run on. The
+        // watermark moves only with written data.
+        let (written, fetched) = tokio::join!(tokio::spawn(apply), src.fetch(&next));
+        let written = written.map_err(|e| {
+            StoreError::Corrupt(format!("writing a page of source {name} stopped: {e}"))
+        })?;
         summary.outcome.add(written?);
         page = fetched?;
         cursor = next;

@@ -11,6 +11,8 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
+mod sqlite;
+
 /// What one page of a sync did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PageOutcome {
@@ -268,44 +270,15 @@ fn duration_cols(d: Option<Duration>) -> (Option<&'static str>, Option<i64>) {
     }
 }
 
-/// Reads the stored (id, content hash) of a page's codes, each backend its own
-/// way: SQLite walks the (source, code) index for an IN list; PostgreSQL joins
-/// an array, since with fresh statistics on a growing table it would otherwise
-/// scan the table once per listed code.
+/// Reads the stored (id, content hash) of a page's codes. PostgreSQL joins an
+/// array: with fresh statistics on a growing table an IN list made it scan the
+/// table once per listed code.
 pub(super) trait StoredHashes {
     async fn stored_hashes(
         &mut self,
         source: &str,
         codes: &[&str],
     ) -> Result<HashMap<String, (i64, String)>, StoreError>;
-}
-
-impl StoredHashes for sqlx::SqliteConnection {
-    async fn stored_hashes(
-        &mut self,
-        source: &str,
-        codes: &[&str],
-    ) -> Result<HashMap<String, (i64, String)>, StoreError> {
-        let mut out = HashMap::new();
-        for chunk in codes.chunks(500) {
-            let sql = format!(
-                "SELECT id, code, content_hash FROM dossiers WHERE source = ? AND code IN ({})",
-                vec!["?"; chunk.len()].join(", ")
-            );
-            let mut q = sqlx::query_as::<_, (i64, String, String)>(&sql).bind(source);
-            for c in chunk {
-                q = q.bind(*c);
-            }
-            for (id, code, hash) in q
-                .fetch_all(&mut *self)
-                .await
-                .ctx("reading stored dossiers")?
-            {
-                out.insert(code, (id, hash));
-            }
-        }
-        Ok(out)
-    }
 }
 
 impl StoredHashes for sqlx::PgConnection {
@@ -549,6 +522,243 @@ const DUE_COLS: [Col<'static>; 4] = [
     Col::Const("observed_at", "$2"),
 ];
 
+/// A sync page's dossiers, deduplicated, in code order.
+pub(super) struct Page<'a> {
+    source: &'a str,
+    latest: &'a HashMap<&'a str, &'a Incoming>,
+    codes: &'a [&'a str],
+    /// When the page is stored, as stored.
+    now: &'a str,
+}
+
+/// Writes a page's new and changed dossiers with their steps, history and
+/// due-date history, each backend its own fastest way; returns (code,
+/// content hash) of each dossier written, for the audit trail.
+pub(super) trait WriteDossiers {
+    async fn write_dossiers(
+        &mut self,
+        store: &Store,
+        page: &Page<'_>,
+        out: &mut PageOutcome,
+    ) -> Result<Vec<(String, String)>, StoreError>;
+}
+
+impl WriteDossiers for sqlx::SqliteConnection {
+    async fn write_dossiers(
+        &mut self,
+        _store: &Store,
+        page: &Page<'_>,
+        out: &mut PageOutcome,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let mut handle = self
+            .lock_handle()
+            .await
+            .ctx("locking the SQLite connection")?;
+        // SAFETY: sqlx's worker cannot use the handle while `handle` is held,
+        // and the borrowed connection (which never closes it) drops first.
+        // Nothing here awaits, so the page is written on this thread.
+        let conn = unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr()) }
+            .map_err(|source| StoreError::Sqlite {
+                what: "using the SQLite connection",
+                source,
+            })?;
+        let written = sqlite::write_dossiers(&conn, page, out);
+        drop(conn);
+        written
+    }
+}
+
+impl WriteDossiers for sqlx::PgConnection {
+    /// Rows go in one statement per table and page, as one JSON parameter (`batch`).
+    async fn write_dossiers(
+        &mut self,
+        store: &Store,
+        page: &Page<'_>,
+        out: &mut PageOutcome,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let mut written: Vec<(String, String)> = Vec::new();
+        let existing = self.stored_hashes(page.source, page.codes).await?;
+        let mut new: Vec<&Incoming> = Vec::new();
+        let mut changed: Vec<(i64, &Incoming)> = Vec::new();
+        for code in page.codes {
+            let i = page.latest[code];
+            match existing.get(*code) {
+                Some((_, old)) if *old == i.hash => out.unchanged += 1,
+                Some((id, _)) => changed.push((*id, i)),
+                None => new.push(i),
+            }
+        }
+        let encode = |what: &str, rows: serde_json::Result<String>| {
+            rows.map_err(|e| StoreError::Corrupt(format!("encoding {what}: {e}")))
+        };
+        // Rows for the history tables, written in one statement each below:
+        // (dossier id, kind, changes, source updated) and (dossier id, due date, reason).
+        let mut history: Vec<(i64, &'static str, String, String)> = Vec::new();
+        let mut dues: Vec<(i64, Option<String>, &'static str)> = Vec::new();
+        let mut with_steps: Vec<(i64, &Dossier)> = Vec::new();
+
+        // New dossiers: one INSERT … RETURNING for the page, mapped back by code.
+        if !new.is_empty() {
+            let rows: Vec<DossierJson> = new
+                .iter()
+                .map(|i| DossierJson::new(i, Key::Code(&i.dossier.code)))
+                .collect();
+            let rows = encode("dossiers", serde_json::to_string(&rows))?;
+            let ids: Vec<(i64, String)> = sqlx::query_as(&dossier_insert_sql(store))
+                .bind(rows)
+                .bind(page.source)
+                .bind(page.now)
+                .fetch_all(&mut *self)
+                .await
+                .ctx("inserting dossiers")?;
+            for (id, code) in ids {
+                let i = page.latest[code.as_str()];
+                let d = &i.dossier;
+                history.push((id, "created", "{}".into(), fmt_db(d.updated_at)));
+                dues.push((id, opt_fmt(d.due_at), "first seen"));
+                with_steps.push((id, d));
+                written.push((code, i.hash.clone()));
+                out.created += 1;
+            }
+        }
+
+        // Changed dossiers: the old versions (for the diff), then one UPDATE for all.
+        let mut old_rows: HashMap<i64, StoredDossier> = HashMap::new();
+        for chunk in changed.chunks(500) {
+            let ids = placeholders(1, chunk.len());
+            let sql = store.sql_for(format!("{SELECT_DOSSIER} WHERE d.id IN ({ids})"));
+            let mut q = sqlx::query_as::<_, DossierRow>(&sql);
+            for (id, _) in chunk {
+                q = q.bind(*id);
+            }
+            let rows = q
+                .fetch_all(&mut *self)
+                .await
+                .ctx("reading changed dossiers")?;
+            let sql = store.sql_for(format!(
+                "{SELECT_STEPS} WHERE dossier_id IN ({ids}) ORDER BY dossier_id, seq"
+            ));
+            let mut q = sqlx::query_as::<_, StepRow>(&sql);
+            for (id, _) in chunk {
+                q = q.bind(*id);
+            }
+            let mut steps: HashMap<i64, Vec<Step>> = HashMap::new();
+            for r in q
+                .fetch_all(&mut *self)
+                .await
+                .ctx("reading changed dossiers' steps")?
+            {
+                let id = r.dossier_id;
+                steps.entry(id).or_default().push(r.into_step()?);
+            }
+            for r in rows {
+                let id = r.id;
+                old_rows.insert(id, r.into_stored(steps.remove(&id).unwrap_or_default())?);
+            }
+        }
+        for (id, i) in &changed {
+            let d = &i.dossier;
+            let old = old_rows.remove(id).ok_or_else(|| {
+                StoreError::Corrupt(format!("dossier {} vanished during a sync", d.code))
+            })?;
+            let (kind, changes, due_reason) = change_entry(&old, d);
+            history.push((*id, kind, changes, fmt_db(d.updated_at)));
+            if let Some(reason) = due_reason {
+                dues.push((*id, opt_fmt(d.due_at), reason));
+            }
+            with_steps.push((*id, d));
+            written.push((d.code.clone(), i.hash.clone()));
+            out.changed += 1;
+        }
+        if !changed.is_empty() {
+            let rows: Vec<DossierJson> = changed
+                .iter()
+                .map(|(id, i)| DossierJson::new(i, Key::Id(*id)))
+                .collect();
+            let rows = encode("dossiers", serde_json::to_string(&rows))?;
+            sqlx::query(&dossier_update_sql(store))
+                .bind(rows)
+                .bind(page.now)
+                .execute(&mut *self)
+                .await
+                .ctx("updating dossiers")?;
+        }
+        for chunk in changed.chunks(500) {
+            let sql = store.sql_for(format!(
+                "DELETE FROM dossier_steps WHERE dossier_id IN ({})",
+                placeholders(1, chunk.len())
+            ));
+            let mut q = sqlx::query(&sql);
+            for (id, _) in chunk {
+                q = q.bind(*id);
+            }
+            q.execute(&mut *self)
+                .await
+                .ctx("replacing dossiers' steps")?;
+        }
+
+        // Steps, history and due dates: one statement each.
+        let steps: Vec<StepJson> = with_steps
+            .iter()
+            .flat_map(|(id, d)| {
+                d.steps
+                    .iter()
+                    .enumerate()
+                    .map(move |(seq, s)| StepJson::new(*id, seq, s))
+            })
+            .collect();
+        if !steps.is_empty() {
+            sqlx::query(&batch::insert_sql(store, "dossier_steps", &STEP_COLS, ""))
+                .bind(encode("steps", serde_json::to_string(&steps))?)
+                .execute(&mut *self)
+                .await
+                .ctx("storing dossiers' steps")?;
+        }
+        for (table, cols, rows, what) in [
+            (
+                "dossier_history",
+                &HISTORY_COLS[..],
+                encode("history", serde_json::to_string(&history))?,
+                "recording dossier changes",
+            ),
+            (
+                "due_date_history",
+                &DUE_COLS[..],
+                encode("due dates", serde_json::to_string(&dues))?,
+                "recording due dates",
+            ),
+        ] {
+            if rows != "[]" {
+                sqlx::query(&batch::insert_sql(store, table, cols, ""))
+                    .bind(rows)
+                    .bind(page.now)
+                    .execute(&mut *self)
+                    .await
+                    .ctx(what)?;
+            }
+        }
+        Ok(written)
+    }
+}
+
+/// What a change of a stored dossier records: the history kind, the fields
+/// that changed (`{field: [old, new]}`), and why the due date moved, if it did.
+fn change_entry(old: &StoredDossier, d: &Dossier) -> (&'static str, String, Option<&'static str>) {
+    let kind = if old.deleted { "restored" } else { "changed" };
+    let due_reason = (old.dossier.due_at != d.due_at).then(|| {
+        if d.extension.is_some() && old.dossier.extension.is_none() {
+            "extension"
+        } else if d.pauses.len() != old.dossier.pauses.len()
+            || d.pauses.last() != old.dossier.pauses.last()
+        {
+            "pause"
+        } else {
+            "changed in source"
+        }
+    });
+    (kind, diff(&old.dossier, d).to_string(), due_reason)
+}
+
 impl Store {
     /// Stores one page of a sync in one transaction: new and changed dossiers
     /// (with steps, history and due-date history), deletions, quarantined
@@ -574,141 +784,11 @@ impl Store {
         }
         let mut codes: Vec<&str> = latest.keys().copied().collect();
         codes.sort_unstable();
-        // What this page wrote, for the audit trail: (code, content hash).
-        let mut written: Vec<(String, String)> = Vec::new();
         let mut removed: Vec<String> = Vec::new();
         with_pool!(self, pool => {
             let mut tx = pool.begin().await.ctx("starting a sync transaction")?;
-            let existing = tx.stored_hashes(source, &codes).await?;
-            let mut new: Vec<&Incoming> = Vec::new();
-            let mut changed: Vec<(i64, &Incoming)> = Vec::new();
-            for code in &codes {
-                let i = latest[code];
-                match existing.get(*code) {
-                    Some((_, old)) if *old == i.hash => out.unchanged += 1,
-                    Some((id, _)) => changed.push((*id, i)),
-                    None => new.push(i),
-                }
-            }
-            let encode = |what: &str, rows: serde_json::Result<String>| {
-                rows.map_err(|e| StoreError::Corrupt(format!("encoding {what}: {e}")))
-            };
-            // Rows for the history tables, written in one statement each below:
-            // (dossier id, kind, changes, source updated) and (dossier id, due date, reason).
-            let mut history: Vec<(i64, &'static str, String, String)> = Vec::new();
-            let mut dues: Vec<(i64, Option<String>, &'static str)> = Vec::new();
-            let mut with_steps: Vec<(i64, &Dossier)> = Vec::new();
-
-            // New dossiers: one INSERT … RETURNING for the page, mapped back by code.
-            if !new.is_empty() {
-                let rows: Vec<DossierJson> = new.iter().map(|i| DossierJson::new(i, Key::Code(&i.dossier.code))).collect();
-                let rows = encode("dossiers", serde_json::to_string(&rows))?;
-                let ids: Vec<(i64, String)> = sqlx::query_as(&dossier_insert_sql(self))
-                    .bind(rows)
-                    .bind(source)
-                    .bind(now_s.clone())
-                    .fetch_all(&mut *tx)
-                    .await
-                    .ctx("inserting dossiers")?;
-                for (id, code) in ids {
-                    let i = latest[code.as_str()];
-                    let d = &i.dossier;
-                    history.push((id, "created", "{}".into(), fmt_db(d.updated_at)));
-                    dues.push((id, opt_fmt(d.due_at), "first seen"));
-                    with_steps.push((id, d));
-                    written.push((code, i.hash.clone()));
-                    out.created += 1;
-                }
-            }
-
-            // Changed dossiers: the old versions (for the diff), then one UPDATE for all.
-            let mut old_rows: HashMap<i64, StoredDossier> = HashMap::new();
-            for chunk in changed.chunks(500) {
-                let ids = placeholders(1, chunk.len());
-                let sql = self.sql_for(format!("{SELECT_DOSSIER} WHERE d.id IN ({ids})"));
-                let mut q = sqlx::query_as::<_, DossierRow>(&sql);
-                for (id, _) in chunk {
-                    q = q.bind(*id);
-                }
-                let rows = q.fetch_all(&mut *tx).await.ctx("reading changed dossiers")?;
-                let sql = self.sql_for(format!("{SELECT_STEPS} WHERE dossier_id IN ({ids}) ORDER BY dossier_id, seq"));
-                let mut q = sqlx::query_as::<_, StepRow>(&sql);
-                for (id, _) in chunk {
-                    q = q.bind(*id);
-                }
-                let mut steps: HashMap<i64, Vec<Step>> = HashMap::new();
-                for r in q.fetch_all(&mut *tx).await.ctx("reading changed dossiers' steps")? {
-                    let id = r.dossier_id;
-                    steps.entry(id).or_default().push(r.into_step()?);
-                }
-                for r in rows {
-                    let id = r.id;
-                    old_rows.insert(id, r.into_stored(steps.remove(&id).unwrap_or_default())?);
-                }
-            }
-            for (id, i) in &changed {
-                let d = &i.dossier;
-                let old = old_rows.remove(id).ok_or_else(|| StoreError::Corrupt(format!("dossier {} vanished during a sync", d.code)))?;
-                let kind = if old.deleted { "restored" } else { "changed" };
-                history.push((*id, kind, diff(&old.dossier, d).to_string(), fmt_db(d.updated_at)));
-                if old.dossier.due_at != d.due_at {
-                    let reason = if d.extension.is_some() && old.dossier.extension.is_none() {
-                        "extension"
-                    } else if d.pauses.len() != old.dossier.pauses.len() || d.pauses.last() != old.dossier.pauses.last() {
-                        "pause"
-                    } else {
-                        "changed in source"
-                    };
-                    dues.push((*id, opt_fmt(d.due_at), reason));
-                }
-                with_steps.push((*id, d));
-                written.push((d.code.clone(), i.hash.clone()));
-                out.changed += 1;
-            }
-            if !changed.is_empty() {
-                let rows: Vec<DossierJson> = changed.iter().map(|(id, i)| DossierJson::new(i, Key::Id(*id))).collect();
-                let rows = encode("dossiers", serde_json::to_string(&rows))?;
-                sqlx::query(&dossier_update_sql(self))
-                    .bind(rows)
-                    .bind(now_s.clone())
-                    .execute(&mut *tx)
-                    .await
-                    .ctx("updating dossiers")?;
-            }
-            for chunk in changed.chunks(500) {
-                let sql = self.sql_for(format!("DELETE FROM dossier_steps WHERE dossier_id IN ({})", placeholders(1, chunk.len())));
-                let mut q = sqlx::query(&sql);
-                for (id, _) in chunk {
-                    q = q.bind(*id);
-                }
-                q.execute(&mut *tx).await.ctx("replacing dossiers' steps")?;
-            }
-
-            // Steps, history and due dates: one statement each.
-            let steps: Vec<StepJson> = with_steps
-                .iter()
-                .flat_map(|(id, d)| d.steps.iter().enumerate().map(move |(seq, s)| StepJson::new(*id, seq, s)))
-                .collect();
-            if !steps.is_empty() {
-                sqlx::query(&batch::insert_sql(self, "dossier_steps", &STEP_COLS, ""))
-                    .bind(encode("steps", serde_json::to_string(&steps))?)
-                    .execute(&mut *tx)
-                    .await
-                    .ctx("storing dossiers' steps")?;
-            }
-            for (table, cols, rows, what) in [
-                ("dossier_history", &HISTORY_COLS[..], encode("history", serde_json::to_string(&history))?, "recording dossier changes"),
-                ("due_date_history", &DUE_COLS[..], encode("due dates", serde_json::to_string(&dues))?, "recording due dates"),
-            ] {
-                if rows != "[]" {
-                    sqlx::query(&batch::insert_sql(self, table, cols, ""))
-                        .bind(rows)
-                        .bind(now_s.clone())
-                        .execute(&mut *tx)
-                        .await
-                        .ctx(what)?;
-                }
-            }
+            let page = Page { source, latest: &latest, codes: &codes, now: &now_s };
+            let written = tx.write_dossiers(self, &page, &mut out).await?;
             for code in deleted_codes {
                 let row: Option<(i64, i64)> = sqlx::query_as("SELECT id, deleted FROM dossiers WHERE source = $1 AND code = $2")
                     .bind(source)

@@ -34,6 +34,11 @@ pub enum StoreError {
         what: &'static str,
         source: sqlx::Error,
     },
+    #[error("database error while {what}: {source}")]
+    Sqlite {
+        what: &'static str,
+        source: rusqlite::Error,
+    },
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
 }
