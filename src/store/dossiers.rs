@@ -104,6 +104,7 @@ pub(super) struct DossierRow {
     source_updated_at: String,
     deleted: i64,
     last_changed_at: String,
+    steps: String,
 }
 
 type SyncStateRow = (
@@ -112,17 +113,6 @@ type SyncStateRow = (
     Option<String>,
     Option<String>,
 );
-
-#[derive(sqlx::FromRow)]
-pub(super) struct StepRow {
-    dossier_id: i64,
-    name: String,
-    unit: String,
-    officer: Option<String>,
-    started_at: String,
-    finished_at: Option<String>,
-    due_at: Option<String>,
-}
 
 fn time(s: &str, what: &str) -> Result<NaiveDateTime, StoreError> {
     parse_db(s).ok_or_else(|| StoreError::Corrupt(format!("{what} '{s}' is not a stored time")))
@@ -137,7 +127,7 @@ pub(super) fn opt_fmt(t: Option<NaiveDateTime>) -> Option<String> {
 }
 
 impl DossierRow {
-    pub(super) fn into_stored(self, steps: Vec<Step>) -> Result<StoredDossier, StoreError> {
+    pub(super) fn into_stored(self) -> Result<StoredDossier, StoreError> {
         let corrupt = |what: &str, v: &str| {
             StoreError::Corrupt(format!("dossier {} has {what} '{v}'", self.code))
         };
@@ -148,6 +138,8 @@ impl DossierRow {
         };
         let pauses: Vec<Pause> =
             serde_json::from_str(&self.pauses).map_err(|e| corrupt("pauses", &e.to_string()))?;
+        let steps: Vec<Step> =
+            serde_json::from_str(&self.steps).map_err(|e| corrupt("steps", &e.to_string()))?;
         let extension: Option<Extension> = match &self.extension {
             Some(s) => {
                 Some(serde_json::from_str(s).map_err(|e| corrupt("extension", &e.to_string()))?)
@@ -195,19 +187,6 @@ impl DossierRow {
     }
 }
 
-impl StepRow {
-    pub(super) fn into_step(self) -> Result<Step, StoreError> {
-        Ok(Step {
-            started_at: time(&self.started_at, "step started_at")?,
-            finished_at: opt_time(self.finished_at.as_deref(), "step finished_at")?,
-            due_at: opt_time(self.due_at.as_deref(), "step due_at")?,
-            name: self.name,
-            unit: self.unit,
-            officer: self.officer,
-        })
-    }
-}
-
 /// Content hash: equal hashes mean nothing to write.
 pub fn content_hash(d: &Dossier) -> String {
     let bytes = serde_json::to_vec(d).unwrap_or_default();
@@ -220,12 +199,72 @@ pub fn content_hash(d: &Dossier) -> String {
 pub struct Incoming {
     pub dossier: Dossier,
     pub hash: String,
+    cols: Columns,
 }
 
 impl Incoming {
     pub fn new(dossier: Dossier) -> Incoming {
         let hash = content_hash(&dossier);
-        Incoming { dossier, hash }
+        let cols = Columns::new(&dossier);
+        Incoming {
+            dossier,
+            hash,
+            cols,
+        }
+    }
+}
+
+/// The stored columns that take work to make (times formatted, JSON encoded),
+/// made with the content hash, off the thread that writes.
+#[derive(Clone, Debug)]
+struct Columns {
+    submitted: Option<String>,
+    received: String,
+    due: Option<String>,
+    finished: Option<String>,
+    returned: Option<String>,
+    duration: (Option<&'static str>, Option<i64>),
+    pauses: String,
+    extension: Option<String>,
+    updated: String,
+    steps: String,
+    /// When the current (unfinished) step started.
+    step_since: Option<String>,
+    /// The first officer at the dossier's own unit, for the KPIs by officer.
+    handling_officer: Option<String>,
+}
+
+impl Columns {
+    fn new(d: &Dossier) -> Columns {
+        let encode =
+            |v: serde_json::Result<String>, empty: &str| v.unwrap_or_else(|_| empty.into());
+        Columns {
+            submitted: opt_fmt(d.submitted_at),
+            received: fmt_db(d.received_at),
+            due: opt_fmt(d.due_at),
+            finished: opt_fmt(d.finished_at),
+            returned: opt_fmt(d.returned_at),
+            duration: duration_cols(d.duration),
+            pauses: encode(serde_json::to_string(&d.pauses), "[]"),
+            extension: d
+                .extension
+                .as_ref()
+                .and_then(|e| serde_json::to_string(e).ok()),
+            updated: fmt_db(d.updated_at),
+            steps: encode(serde_json::to_string(&d.steps), "[]"),
+            step_since: opt_fmt(
+                d.steps
+                    .iter()
+                    .filter(|s| s.finished_at.is_none())
+                    .map(|s| s.started_at)
+                    .max(),
+            ),
+            handling_officer: d
+                .steps
+                .iter()
+                .find(|s| s.unit == d.unit_name)
+                .and_then(|s| s.officer.clone()),
+        }
     }
 }
 
@@ -253,14 +292,11 @@ macro_rules! dossier_cols {
          d.unit_code, d.unit_name, d.officer, d.applicant_name, d.applicant_kind, d.applicant_id_no, \
          d.applicant_phone, d.applicant_email, d.summary, d.channel, d.status, d.submitted_at, d.received_at, \
          d.due_at, d.original_due_at, d.finished_at, d.returned_at, d.duration_unit, d.duration_value, \
-         d.pauses, d.extension, d.source_updated_at, d.deleted, d.last_changed_at"
+         d.pauses, d.extension, d.source_updated_at, d.deleted, d.last_changed_at, d.steps"
     };
 }
 
 const SELECT_DOSSIER: &str = concat!("SELECT ", dossier_cols!(), " FROM dossiers d");
-
-pub(super) const SELECT_STEPS: &str =
-    "SELECT dossier_id, name, unit, officer, started_at, finished_at, due_at FROM dossier_steps";
 
 fn duration_cols(d: Option<Duration>) -> (Option<&'static str>, Option<i64>) {
     match d {
@@ -312,7 +348,7 @@ pub(super) fn placeholders(first: usize, n: usize) -> String {
 }
 
 // The columns that come from the source, in `DossierJson` order.
-const DOSSIER_COLUMNS: [&str; 27] = [
+const DOSSIER_COLUMNS: [&str; 30] = [
     "procedure_code",
     "procedure_name",
     "field_code",
@@ -340,6 +376,9 @@ const DOSSIER_COLUMNS: [&str; 27] = [
     "extension",
     "source_updated_at",
     "content_hash",
+    "steps",
+    "step_since",
+    "handling_officer",
 ];
 
 /// A dossier's columns, in `DOSSIER_COLUMNS` order then its key (`code` for
@@ -361,18 +400,21 @@ struct DossierJson<'a>(
     &'a Option<String>,
     &'static str,
     &'static str,
-    Option<String>,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
+    &'a Option<String>,
+    &'a str,
+    &'a Option<String>,
+    &'a Option<String>,
+    &'a Option<String>,
     Option<&'static str>,
     Option<i64>,
     Option<&'a str>,
-    String,
-    Option<String>,
-    String,
     &'a str,
+    &'a Option<String>,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a Option<String>,
+    &'a Option<String>,
     Key<'a>,
 );
 
@@ -385,8 +427,7 @@ enum Key<'a> {
 
 impl<'a> DossierJson<'a> {
     fn new(i: &'a Incoming, key: Key<'a>) -> DossierJson<'a> {
-        let d = &i.dossier;
-        let (du, dv) = duration_cols(d.duration);
+        let (d, c) = (&i.dossier, &i.cols);
         DossierJson(
             &d.procedure_code,
             &d.procedure_name,
@@ -403,20 +444,21 @@ impl<'a> DossierJson<'a> {
             &d.summary,
             d.channel.as_str(),
             d.status.as_str(),
-            opt_fmt(d.submitted_at),
-            fmt_db(d.received_at),
-            opt_fmt(d.due_at),
-            opt_fmt(d.finished_at),
-            opt_fmt(d.returned_at),
-            du,
-            dv,
+            &c.submitted,
+            &c.received,
+            &c.due,
+            &c.finished,
+            &c.returned,
+            c.duration.0,
+            c.duration.1,
             d.current_step().map(|s| s.name.as_str()),
-            serde_json::to_string(&d.pauses).unwrap_or_else(|_| "[]".into()),
-            d.extension
-                .as_ref()
-                .and_then(|e| serde_json::to_string(e).ok()),
-            fmt_db(d.updated_at),
+            &c.pauses,
+            &c.extension,
+            &c.updated,
             &i.hash,
+            &c.steps,
+            &c.step_since,
+            &c.handling_officer,
             key,
         )
     }
@@ -466,44 +508,6 @@ fn dossier_cols_json() -> Vec<Col<'static>> {
         })
         .collect()
 }
-
-#[derive(serde::Serialize)]
-struct StepJson<'a>(
-    i64,
-    i64,
-    &'a str,
-    &'a str,
-    &'a Option<String>,
-    String,
-    Option<String>,
-    Option<String>,
-);
-
-impl<'a> StepJson<'a> {
-    fn new(id: i64, seq: usize, s: &'a Step) -> StepJson<'a> {
-        StepJson(
-            id,
-            seq as i64,
-            &s.name,
-            &s.unit,
-            &s.officer,
-            fmt_db(s.started_at),
-            opt_fmt(s.finished_at),
-            opt_fmt(s.due_at),
-        )
-    }
-}
-
-const STEP_COLS: [Col<'static>; 8] = [
-    Col::Int("dossier_id"),
-    Col::Int("seq"),
-    Col::Text("name"),
-    Col::Text("unit"),
-    Col::Text("officer"),
-    Col::Text("started_at"),
-    Col::Text("finished_at"),
-    Col::Text("due_at"),
-];
 
 /// (dossier id, kind, changes, source updated); $2 is when it was observed.
 const HISTORY_COLS: [Col<'static>; 5] = [
@@ -595,7 +599,6 @@ impl WriteDossiers for sqlx::PgConnection {
         // (dossier id, kind, changes, source updated) and (dossier id, due date, reason).
         let mut history: Vec<(i64, &'static str, String, String)> = Vec::new();
         let mut dues: Vec<(i64, Option<String>, &'static str)> = Vec::new();
-        let mut with_steps: Vec<(i64, &Dossier)> = Vec::new();
 
         // New dossiers: one INSERT … RETURNING for the page, mapped back by code.
         if !new.is_empty() {
@@ -616,7 +619,6 @@ impl WriteDossiers for sqlx::PgConnection {
                 let d = &i.dossier;
                 history.push((id, "created", "{}".into(), fmt_db(d.updated_at)));
                 dues.push((id, opt_fmt(d.due_at), "first seen"));
-                with_steps.push((id, d));
                 written.push((code, i.hash.clone()));
                 out.created += 1;
             }
@@ -631,29 +633,12 @@ impl WriteDossiers for sqlx::PgConnection {
             for (id, _) in chunk {
                 q = q.bind(*id);
             }
-            let rows = q
-                .fetch_all(&mut *self)
-                .await
-                .ctx("reading changed dossiers")?;
-            let sql = store.sql_for(format!(
-                "{SELECT_STEPS} WHERE dossier_id IN ({ids}) ORDER BY dossier_id, seq"
-            ));
-            let mut q = sqlx::query_as::<_, StepRow>(&sql);
-            for (id, _) in chunk {
-                q = q.bind(*id);
-            }
-            let mut steps: HashMap<i64, Vec<Step>> = HashMap::new();
             for r in q
                 .fetch_all(&mut *self)
                 .await
-                .ctx("reading changed dossiers' steps")?
+                .ctx("reading changed dossiers")?
             {
-                let id = r.dossier_id;
-                steps.entry(id).or_default().push(r.into_step()?);
-            }
-            for r in rows {
-                let id = r.id;
-                old_rows.insert(id, r.into_stored(steps.remove(&id).unwrap_or_default())?);
+                old_rows.insert(r.id, r.into_stored()?);
             }
         }
         for (id, i) in &changed {
@@ -666,7 +651,6 @@ impl WriteDossiers for sqlx::PgConnection {
             if let Some(reason) = due_reason {
                 dues.push((*id, opt_fmt(d.due_at), reason));
             }
-            with_steps.push((*id, d));
             written.push((d.code.clone(), i.hash.clone()));
             out.changed += 1;
         }
@@ -682,37 +666,6 @@ impl WriteDossiers for sqlx::PgConnection {
                 .execute(&mut *self)
                 .await
                 .ctx("updating dossiers")?;
-        }
-        for chunk in changed.chunks(500) {
-            let sql = store.sql_for(format!(
-                "DELETE FROM dossier_steps WHERE dossier_id IN ({})",
-                placeholders(1, chunk.len())
-            ));
-            let mut q = sqlx::query(&sql);
-            for (id, _) in chunk {
-                q = q.bind(*id);
-            }
-            q.execute(&mut *self)
-                .await
-                .ctx("replacing dossiers' steps")?;
-        }
-
-        // Steps, history and due dates: one statement each.
-        let steps: Vec<StepJson> = with_steps
-            .iter()
-            .flat_map(|(id, d)| {
-                d.steps
-                    .iter()
-                    .enumerate()
-                    .map(move |(seq, s)| StepJson::new(*id, seq, s))
-            })
-            .collect();
-        if !steps.is_empty() {
-            sqlx::query(&batch::insert_sql(store, "dossier_steps", &STEP_COLS, ""))
-                .bind(encode("steps", serde_json::to_string(&steps))?)
-                .execute(&mut *self)
-                .await
-                .ctx("storing dossiers' steps")?;
         }
         for (table, cols, rows, what) in [
             (
@@ -919,15 +872,7 @@ impl Store {
                 .await
                 .ctx("reading a dossier")?;
             let Some(row) = row else { return Ok(None) };
-            let steps = sqlx::query_as::<_, StepRow>(&format!("{SELECT_STEPS} WHERE dossier_id = $1 ORDER BY seq"))
-                .bind(row.id)
-                .fetch_all(pool)
-                .await
-                .ctx("reading a dossier's steps")?
-                .into_iter()
-                .map(StepRow::into_step)
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(Some(row.into_stored(steps)?))
+            Ok(Some(row.into_stored()?))
         })
     }
 
@@ -940,19 +885,8 @@ impl Store {
                 .fetch_all(pool)
                 .await
                 .ctx("reading dossiers")?;
-            let step_rows: Vec<StepRow> = sqlx::query_as(&format!(
-                "{SELECT_STEPS} WHERE dossier_id IN (SELECT id FROM dossiers WHERE source = $1) ORDER BY dossier_id, seq"))
-                .bind(source)
-                .fetch_all(pool)
-                .await
-                .ctx("reading steps")?;
-            let mut steps: HashMap<i64, Vec<Step>> = HashMap::new();
-            for s in step_rows {
-                let id = s.dossier_id;
-                steps.entry(id).or_default().push(s.into_step()?);
-            }
             rows.into_iter()
-                .map(|r| { let st = steps.remove(&r.id).unwrap_or_default(); r.into_stored(st) })
+                .map(DossierRow::into_stored)
                 .collect()
         })
     }
@@ -962,19 +896,21 @@ impl Store {
         let mut out: HashMap<i64, Vec<Step>> = HashMap::new();
         for chunk in ids.chunks(500) {
             let sql = self.sql_for(format!(
-                "{SELECT_STEPS} WHERE dossier_id IN ({}) ORDER BY dossier_id, seq",
+                "SELECT id, steps FROM dossiers WHERE id IN ({})",
                 placeholders(1, chunk.len())
             ));
-            let rows: Vec<StepRow> = with_pool!(self, pool => {
-                let mut q = sqlx::query_as::<_, StepRow>(&sql);
+            let rows: Vec<(i64, String)> = with_pool!(self, pool => {
+                let mut q = sqlx::query_as::<_, (i64, String)>(&sql);
                 for id in chunk {
                     q = q.bind(*id);
                 }
                 q.fetch_all(pool).await.ctx("reading steps")?
             });
-            for r in rows {
-                let id = r.dossier_id;
-                out.entry(id).or_default().push(r.into_step()?);
+            for (id, steps) in rows {
+                let steps = serde_json::from_str(&steps).map_err(|e| {
+                    StoreError::Corrupt(format!("dossier {id} has steps that do not parse: {e}"))
+                })?;
+                out.insert(id, steps);
             }
         }
         Ok(out)
@@ -1029,8 +965,9 @@ impl Store {
     /// Number of rows in a table (tests and the demo summary).
     pub async fn count_rows(&self, table: &str) -> Result<i64, StoreError> {
         let table = match table {
-            "dossiers" | "dossier_steps" | "dossier_history" | "due_date_history"
-            | "quarantine" | "sync_runs" => table,
+            "dossiers" | "dossier_history" | "due_date_history" | "quarantine" | "sync_runs" => {
+                table
+            }
             other => return Err(StoreError::Corrupt(format!("no table '{other}'"))),
         };
         let sql = format!("SELECT COUNT(*) FROM {table}");

@@ -90,10 +90,14 @@ impl Store {
                 // Multi-row statements journal their pages for statement
                 // rollback: in memory, not in a temporary file.
                 .pragma("temp_store", "memory")
-                // Checkpoint every 40 MB of WAL rather than 4 MB: a sync
+                // 16 KB pages for a new database: a sync writes fewer, fuller
+                // b-tree pages and WAL frames (200k sync ~15% faster than 4 KB).
+                // An existing file keeps its page size.
+                .page_size(16384)
+                // Checkpoint every 40 MB of WAL rather than 16 MB: a sync
                 // rewrites the same index pages, copied back once instead of
-                // ten times (15% of a large initial sync).
-                .pragma("wal_autocheckpoint", "10000");
+                // several times.
+                .pragma("wal_autocheckpoint", "2500");
             let pool = SqlitePoolOptions::new()
                 .max_connections(max_connections)
                 .connect_with(opts)

@@ -75,7 +75,7 @@ pub struct DossierLine {
 const LINE_COLS: &str = "d.id AS dossier_id, d.code, d.procedure_name, d.applicant_name, d.applicant_kind, d.field_code, \
      d.field_name, d.unit_code, d.unit_name, d.officer, d.received_at, e.class, e.due_at, e.computed_due_at, \
      e.working_days_left, e.working_days_late, d.current_step, \
-     (SELECT MAX(s.started_at) FROM dossier_steps s WHERE s.dossier_id = d.id AND s.finished_at IS NULL) AS step_since, \
+     d.step_since, \
      e.delay_step, e.delay_unit, e.delay_days";
 
 /// A recipient's alerts not yet in a message.

@@ -99,7 +99,7 @@ impl KpiGroup {
             KpiGroup::Unit => "d.unit_name".into(),
             KpiGroup::Field => "d.field_name".into(),
             // The handling officer: the first one at the handling unit.
-            KpiGroup::Officer => "COALESCE((SELECT s.officer FROM dossier_steps s WHERE s.dossier_id = d.id AND s.unit = d.unit_name ORDER BY s.seq LIMIT 1), '(chưa rõ)')".into(),
+            KpiGroup::Officer => "COALESCE(d.handling_officer, '(chưa rõ)')".into(),
             KpiGroup::Month => format!("substr({t}, 1, 7)"),
             KpiGroup::All => "'all'".into(),
         }
@@ -459,7 +459,7 @@ impl Store {
             for chunk in ids.chunks(500) {
                 let list = placeholders(1, chunk.len());
                 for (table, col) in [
-                    ("dossier_steps", "dossier_id"), ("dossier_history", "dossier_id"), ("due_date_history", "dossier_id"),
+                    ("dossier_history", "dossier_id"), ("due_date_history", "dossier_id"),
                     ("classification_history", "dossier_id"), ("alerts", "dossier_id"), ("letters", "dossier_id"),
                     ("evaluations", "dossier_id"), ("dossiers", "id"),
                 ] {
