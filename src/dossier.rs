@@ -174,8 +174,11 @@ pub struct Step {
     pub name: String,
     pub unit: String,
     pub officer: Option<String>,
+    #[serde(with = "crate::clock::iso")]
     pub started_at: NaiveDateTime,
+    #[serde(default, with = "crate::clock::iso::option")]
     pub finished_at: Option<NaiveDateTime>,
+    #[serde(default, with = "crate::clock::iso::option")]
     pub due_at: Option<NaiveDateTime>,
 }
 
@@ -202,17 +205,24 @@ impl PauseKind {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pause {
     pub kind: PauseKind,
+    #[serde(with = "crate::clock::iso")]
     pub started_at: NaiveDateTime,
+    #[serde(default, with = "crate::clock::iso::option")]
     pub ended_at: Option<NaiveDateTime>,
+    #[serde(default, with = "crate::clock::iso::option")]
     pub due_before: Option<NaiveDateTime>,
+    #[serde(default, with = "crate::clock::iso::option")]
     pub due_after: Option<NaiveDateTime>,
 }
 
 /// Gia hạn: allowed once, with the apology letter.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Extension {
+    #[serde(with = "crate::clock::iso")]
     pub at: NaiveDateTime,
+    #[serde(with = "crate::clock::iso")]
     pub due_before: NaiveDateTime,
+    #[serde(with = "crate::clock::iso")]
     pub due_after: NaiveDateTime,
     pub reason: Option<String>,
 }
@@ -237,17 +247,23 @@ pub struct Dossier {
     pub summary: Option<String>,
     pub channel: Channel,
     pub status: Status,
+    #[serde(default, with = "crate::clock::iso::option")]
     pub submitted_at: Option<NaiveDateTime>,
+    #[serde(with = "crate::clock::iso")]
     pub received_at: NaiveDateTime,
     /// Ngày hẹn trả as the source states it now (None: the procedure has no due date).
+    #[serde(default, with = "crate::clock::iso::option")]
     pub due_at: Option<NaiveDateTime>,
+    #[serde(default, with = "crate::clock::iso::option")]
     pub finished_at: Option<NaiveDateTime>,
+    #[serde(default, with = "crate::clock::iso::option")]
     pub returned_at: Option<NaiveDateTime>,
     pub duration: Option<Duration>,
     pub steps: Vec<Step>,
     pub pauses: Vec<Pause>,
     pub extension: Option<Extension>,
     /// The source's own last-modified time.
+    #[serde(with = "crate::clock::iso")]
     pub updated_at: NaiveDateTime,
 }
 

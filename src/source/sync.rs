@@ -27,6 +27,9 @@ pub struct SyncSummary {
     pub pages: u64,
     pub outcome: PageOutcome,
     pub elapsed: std::time::Duration,
+    /// Of which the database spent writing pages (the rest: waiting for the
+    /// source and parsing, where they did not overlap with writing).
+    pub writing: std::time::Duration,
     pub error: Option<String>,
 }
 
@@ -35,7 +38,7 @@ impl fmt::Display for SyncSummary {
         let o = &self.outcome;
         write!(
             f,
-            "source {}: fetched {} in {} pages, new {}, changed {}, unchanged {}, deleted {}, quarantined {}, {:.2} s",
+            "source {}: fetched {} in {} pages, new {}, changed {}, unchanged {}, deleted {}, quarantined {}, {:.2} s ({:.2} s writing)",
             self.source,
             self.fetched,
             self.pages,
@@ -44,7 +47,8 @@ impl fmt::Display for SyncSummary {
             o.unchanged,
             o.deleted,
             o.quarantined,
-            self.elapsed.as_secs_f64()
+            self.elapsed.as_secs_f64(),
+            self.writing.as_secs_f64()
         )?;
         if let Some(e) = &self.error {
             write!(f, "; FAILED: {e}")?;
@@ -110,6 +114,9 @@ fn split(
     (ds, del, bad)
 }
 
+/// Pages fetched and parsed ahead of the one being written.
+const PAGES_AHEAD: usize = 2;
+
 async fn poll_keyset<S: Source>(
     store: &Store,
     src: &mut S,
@@ -122,40 +129,53 @@ async fn poll_keyset<S: Source>(
         .as_deref()
         .and_then(|w| w.parse().ok())
         .unwrap_or(0);
-    let mut cursor = Cursor::Revision(start);
     let name = src.name().to_owned();
-    let mut page = src.fetch(&cursor).await?;
-    loop {
-        summary.pages += 1;
-        summary.fetched += page.fetched;
-        let watermark = match &page.next {
-            Cursor::Revision(r) => r.to_string(),
-            Cursor::Page(_) => String::new(),
-        };
-        let last = !page.more || page.next == cursor;
-        let next = page.next.clone();
-        let (ds, del, bad) = split(page.records);
-        let (store, source, now) = (store.clone(), name.clone(), clock.now_vn());
-        let apply = async move {
-            store
-                .apply_page(&source, &ds, &del, &bad, Some(&watermark), now)
-                .await
-        };
-        if last {
-            summary.outcome.add(apply.await?);
-            return Ok(());
+    // Fetching (and parsing) runs ahead of writing, a few pages at most: the
+    // source's work, the parsing and the database's work overlap on the
+    // cores. SQLite's writes hold the thread they run on, so each page is
+    // written on a task of its own. Pages are written in order; the
+    // watermark moves only with written data.
+    let (ahead, mut pages) = tokio::sync::mpsc::channel(PAGES_AHEAD);
+    let fetch = async move {
+        let mut cursor = Cursor::Revision(start);
+        loop {
+            let page = src.fetch(&cursor).await?;
+            let last = !page.more || page.next == cursor;
+            cursor = page.next.clone();
+            // The writer stopped on an error: it reports it.
+            if ahead.send(page).await.is_err() || last {
+                return Ok::<(), SyncError>(());
+            }
         }
-        // Fetch (and parse) the next page while this one is written, on
-        // another thread: SQLite's writes hold the thread they run on. The
-        // watermark moves only with written data.
-        let (written, fetched) = tokio::join!(tokio::spawn(apply), src.fetch(&next));
-        let written = written.map_err(|e| {
-            StoreError::Corrupt(format!("writing a page of source {name} stopped: {e}"))
-        })?;
-        summary.outcome.add(written?);
-        page = fetched?;
-        cursor = next;
-    }
+    };
+    let write = async move {
+        while let Some(page) = pages.recv().await {
+            summary.pages += 1;
+            summary.fetched += page.fetched;
+            let watermark = match &page.next {
+                Cursor::Revision(r) => r.to_string(),
+                Cursor::Page(_) => String::new(),
+            };
+            let (ds, del, bad) = split(page.records);
+            let (store, source, now) = (store.clone(), name.clone(), clock.now_vn());
+            let started = Instant::now();
+            let written = tokio::spawn(async move {
+                store
+                    .apply_page(&source, &ds, &del, &bad, Some(&watermark), now)
+                    .await
+            })
+            .await
+            .map_err(|e| {
+                StoreError::Corrupt(format!("writing a page of source {name} stopped: {e}"))
+            })??;
+            summary.writing += started.elapsed();
+            summary.outcome.add(written);
+        }
+        Ok::<(), SyncError>(())
+    };
+    let (fetched, written) = tokio::join!(fetch, write);
+    written?;
+    fetched
 }
 
 async fn poll_newest_first<S: Source>(
@@ -178,9 +198,11 @@ async fn poll_newest_first<S: Source>(
         let oldest = ds.iter().map(|d| d.dossier.updated_at).min();
         newest = newest.max(ds.iter().map(|d| d.dossier.updated_at).max());
         // The watermark moves only when the whole read-back has succeeded.
+        let started = Instant::now();
         let o = store
             .apply_page(src.name(), &ds, &del, &bad, None, clock.now_vn())
             .await?;
+        summary.writing += started.elapsed();
         summary.outcome.add(o);
         let reached_watermark = matches!((oldest, stop_before), (Some(o), Some(s)) if o < s);
         if !page.more || reached_watermark {

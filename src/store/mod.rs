@@ -94,10 +94,10 @@ impl Store {
                 // b-tree pages and WAL frames (200k sync ~15% faster than 4 KB).
                 // An existing file keeps its page size.
                 .page_size(16384)
-                // Checkpoint every 40 MB of WAL rather than 16 MB: a sync
+                // Checkpoint every 160 MB of WAL rather than 16 MB: a sync
                 // rewrites the same index pages, copied back once instead of
-                // several times.
-                .pragma("wal_autocheckpoint", "2500");
+                // many times (1M sync: ~27 s -> ~25 s).
+                .pragma("wal_autocheckpoint", "10000");
             let pool = SqlitePoolOptions::new()
                 .max_connections(max_connections)
                 .connect_with(opts)
