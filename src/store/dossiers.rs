@@ -3,6 +3,7 @@
 
 use super::audit::audit_append;
 use super::batch::{self, Col};
+use super::copy::CopyRows;
 use super::{Context, Store, StoreError, with_pool};
 use crate::clock::{fmt_db, parse_db};
 use crate::dossier::{ApplicantKind, Channel, Dossier, Duration, Extension, Pause, Status, Step};
@@ -381,111 +382,80 @@ const DOSSIER_COLUMNS: [&str; 30] = [
     "handling_officer",
 ];
 
-/// A dossier's columns, in `DOSSIER_COLUMNS` order then its key (`code` for
-/// an insert, `id` for an update), as one JSON array (see `batch`).
-#[derive(serde::Serialize)]
-struct DossierJson<'a>(
-    &'a Option<String>,
-    &'a str,
-    &'a str,
-    &'a str,
-    &'a str,
-    &'a str,
-    &'a Option<String>,
-    &'a str,
-    &'static str,
-    &'a Option<String>,
-    &'a Option<String>,
-    &'a Option<String>,
-    &'a Option<String>,
-    &'static str,
-    &'static str,
-    &'a Option<String>,
-    &'a str,
-    &'a Option<String>,
-    &'a Option<String>,
-    &'a Option<String>,
-    Option<&'static str>,
-    Option<i64>,
-    Option<&'a str>,
-    &'a str,
-    &'a Option<String>,
-    &'a str,
-    &'a str,
-    &'a str,
-    &'a Option<String>,
-    &'a Option<String>,
-    Key<'a>,
-);
-
-#[derive(serde::Serialize)]
+/// One stored column's value.
+#[derive(Clone, Copy, Debug, serde::Serialize)]
 #[serde(untagged)]
-enum Key<'a> {
-    Code(&'a str),
-    Id(i64),
+pub(super) enum Val<'a> {
+    Text(Option<&'a str>),
+    Int(Option<i64>),
 }
 
-impl<'a> DossierJson<'a> {
-    fn new(i: &'a Incoming, key: Key<'a>) -> DossierJson<'a> {
-        let (d, c) = (&i.dossier, &i.cols);
-        DossierJson(
-            &d.procedure_code,
-            &d.procedure_name,
-            &d.field_code,
-            &d.field_name,
-            &d.unit_code,
-            &d.unit_name,
-            &d.officer,
-            &d.applicant_name,
-            d.applicant_kind.as_str(),
-            &d.applicant_id_no,
-            &d.applicant_phone,
-            &d.applicant_email,
-            &d.summary,
-            d.channel.as_str(),
-            d.status.as_str(),
-            &c.submitted,
-            &c.received,
-            &c.due,
-            &c.finished,
-            &c.returned,
-            c.duration.0,
-            c.duration.1,
-            d.current_step().map(|s| s.name.as_str()),
-            &c.pauses,
-            &c.extension,
-            &c.updated,
-            &i.hash,
-            &c.steps,
-            &c.step_since,
-            &c.handling_officer,
-            key,
-        )
+impl Incoming {
+    /// The values of `DOSSIER_COLUMNS`, in order: what every backend writes.
+    pub(super) fn values(&self) -> [Val<'_>; DOSSIER_COLUMNS.len()] {
+        fn t(v: &str) -> Val<'_> {
+            Val::Text(Some(v))
+        }
+        fn o(v: &Option<String>) -> Val<'_> {
+            Val::Text(v.as_deref())
+        }
+        let (d, c) = (&self.dossier, &self.cols);
+        [
+            o(&d.procedure_code),
+            t(&d.procedure_name),
+            t(&d.field_code),
+            t(&d.field_name),
+            t(&d.unit_code),
+            t(&d.unit_name),
+            o(&d.officer),
+            t(&d.applicant_name),
+            t(d.applicant_kind.as_str()),
+            o(&d.applicant_id_no),
+            o(&d.applicant_phone),
+            o(&d.applicant_email),
+            o(&d.summary),
+            t(d.channel.as_str()),
+            t(d.status.as_str()),
+            o(&c.submitted),
+            t(&c.received),
+            o(&c.due),
+            o(&c.finished),
+            o(&c.returned),
+            Val::Text(c.duration.0),
+            Val::Int(c.duration.1),
+            Val::Text(d.current_step().map(|s| s.name.as_str())),
+            t(&c.pauses),
+            o(&c.extension),
+            t(&c.updated),
+            t(&self.hash),
+            t(&c.steps),
+            o(&c.step_since),
+            o(&c.handling_officer),
+        ]
     }
 }
 
-/// `INSERT INTO dossiers` from `DossierJson` rows; $2 the source, $3 now.
-fn dossier_insert_sql(store: &Store) -> String {
-    let first_due = format!("{{row{DUE_AT}}}");
-    let mut cols = dossier_cols_json();
-    cols.extend([
-        Col::Text("code"),
-        Col::Const("source", "$2"),
-        Col::Const("first_seen_at", "$3"),
-        Col::Const("last_changed_at", "$3"),
-        // The first due date seen is the one the source states now.
-        Col::Const("original_due_at", &first_due),
-        Col::Const("deleted", "0"),
-    ]);
-    batch::insert_sql(store, "dossiers", &cols, "id, code")
+/// A dossier's `values()` then its id, as one JSON array (see `batch`).
+struct DossierJson<'a>(&'a Incoming, i64);
+
+impl serde::Serialize for DossierJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(DOSSIER_COLUMNS.len() + 1))?;
+        for v in self.0.values() {
+            seq.serialize_element(&v)?;
+        }
+        seq.serialize_element(&self.1)?;
+        seq.end()
+    }
 }
 
-/// Position of `due_at` in a `DossierJson` row.
+/// Position of `due_at` in `DOSSIER_COLUMNS`.
 const DUE_AT: usize = 17;
 
 /// `UPDATE dossiers` from `DossierJson` rows keyed by id; $2 is now. The first
 /// due date ever seen stays.
-fn dossier_update_sql(store: &Store) -> String {
+fn dossier_update_sql() -> String {
     let keep_due = format!("COALESCE(original_due_at, {{row{DUE_AT}}})");
     let mut cols = dossier_cols_json();
     cols.extend([
@@ -493,7 +463,7 @@ fn dossier_update_sql(store: &Store) -> String {
         Col::Const("deleted", "0"),
         Col::Const("original_due_at", &keep_due),
     ]);
-    batch::update_sql(store, "dossiers", &cols, "id")
+    batch::update_sql("dossiers", &cols, "id")
 }
 
 fn dossier_cols_json() -> Vec<Col<'static>> {
@@ -508,23 +478,6 @@ fn dossier_cols_json() -> Vec<Col<'static>> {
         })
         .collect()
 }
-
-/// (dossier id, kind, changes, source updated); $2 is when it was observed.
-const HISTORY_COLS: [Col<'static>; 5] = [
-    Col::Int("dossier_id"),
-    Col::Text("kind"),
-    Col::Text("changes"),
-    Col::Text("source_updated_at"),
-    Col::Const("observed_at", "$2"),
-];
-
-/// (dossier id, due date, reason); $2 is when it was observed.
-const DUE_COLS: [Col<'static>; 4] = [
-    Col::Int("dossier_id"),
-    Col::Text("due_at"),
-    Col::Text("reason"),
-    Col::Const("observed_at", "$2"),
-];
 
 /// A sync page's dossiers, deduplicated, in code order.
 pub(super) struct Page<'a> {
@@ -573,7 +526,8 @@ impl WriteDossiers for sqlx::SqliteConnection {
 }
 
 impl WriteDossiers for sqlx::PgConnection {
-    /// Rows go in one statement per table and page, as one JSON parameter (`batch`).
+    /// New rows go in by `COPY`; changed dossiers in one `UPDATE` fed one
+    /// JSON parameter (`batch`).
     async fn write_dossiers(
         &mut self,
         store: &Store,
@@ -600,28 +554,39 @@ impl WriteDossiers for sqlx::PgConnection {
         let mut history: Vec<(i64, &'static str, String, String)> = Vec::new();
         let mut dues: Vec<(i64, Option<String>, &'static str)> = Vec::new();
 
-        // New dossiers: one INSERT … RETURNING for the page, mapped back by code.
+        // New dossiers: numbered from the table's sequence, then one COPY.
         if !new.is_empty() {
-            let rows: Vec<DossierJson> = new
-                .iter()
-                .map(|i| DossierJson::new(i, Key::Code(&i.dossier.code)))
-                .collect();
-            let rows = encode("dossiers", serde_json::to_string(&rows))?;
-            let ids: Vec<(i64, String)> = sqlx::query_as(&dossier_insert_sql(store))
-                .bind(rows)
-                .bind(page.source)
-                .bind(page.now)
-                .fetch_all(&mut *self)
-                .await
-                .ctx("inserting dossiers")?;
-            for (id, code) in ids {
-                let i = page.latest[code.as_str()];
-                let d = &i.dossier;
-                history.push((id, "created", "{}".into(), fmt_db(d.updated_at)));
-                dues.push((id, opt_fmt(d.due_at), "first seen"));
-                written.push((code, i.hash.clone()));
+            let ids: Vec<i64> =
+                sqlx::query_scalar("SELECT nextval('dossiers_id_seq') FROM generate_series(1, $1)")
+                    .bind(new.len() as i64)
+                    .fetch_all(&mut *self)
+                    .await
+                    .ctx("numbering new dossiers")?;
+            let mut rows = CopyRows::default();
+            for (id, i) in ids.into_iter().zip(&new) {
+                rows.int(Some(id));
+                for v in i.values() {
+                    rows.val(v);
+                }
+                // code, source, first seen, last changed, the first due date
+                // seen (the one stated now), not deleted.
+                rows.text(Some(&i.dossier.code))
+                    .text(Some(page.source))
+                    .text(Some(page.now))
+                    .text(Some(page.now))
+                    .text(i.cols.due.as_deref())
+                    .int(Some(0))
+                    .end_row();
+                history.push((id, "created", "{}".into(), i.cols.updated.clone()));
+                dues.push((id, i.cols.due.clone(), "first seen"));
+                written.push((i.dossier.code.clone(), i.hash.clone()));
                 out.created += 1;
             }
+            let target = format!(
+                "dossiers (id, {}, code, source, first_seen_at, last_changed_at, original_due_at, deleted)",
+                DOSSIER_COLUMNS.join(", ")
+            );
+            rows.send(self, &target, "inserting dossiers").await?;
         }
 
         // Changed dossiers: the old versions (for the diff), then one UPDATE for all.
@@ -655,41 +620,37 @@ impl WriteDossiers for sqlx::PgConnection {
             out.changed += 1;
         }
         if !changed.is_empty() {
-            let rows: Vec<DossierJson> = changed
-                .iter()
-                .map(|(id, i)| DossierJson::new(i, Key::Id(*id)))
-                .collect();
+            let rows: Vec<DossierJson> =
+                changed.iter().map(|(id, i)| DossierJson(i, *id)).collect();
             let rows = encode("dossiers", serde_json::to_string(&rows))?;
-            sqlx::query(&dossier_update_sql(store))
+            sqlx::query(&dossier_update_sql())
                 .bind(rows)
                 .bind(page.now)
                 .execute(&mut *self)
                 .await
                 .ctx("updating dossiers")?;
         }
-        for (table, cols, rows, what) in [
-            (
-                "dossier_history",
-                &HISTORY_COLS[..],
-                encode("history", serde_json::to_string(&history))?,
-                "recording dossier changes",
-            ),
-            (
-                "due_date_history",
-                &DUE_COLS[..],
-                encode("due dates", serde_json::to_string(&dues))?,
-                "recording due dates",
-            ),
-        ] {
-            if rows != "[]" {
-                sqlx::query(&batch::insert_sql(store, table, cols, ""))
-                    .bind(rows)
-                    .bind(page.now)
-                    .execute(&mut *self)
-                    .await
-                    .ctx(what)?;
-            }
+        let mut rows = CopyRows::default();
+        for (id, kind, changes, updated) in &history {
+            rows.int(Some(*id))
+                .text(Some(page.now))
+                .text(Some(kind))
+                .text(Some(changes))
+                .text(Some(updated))
+                .end_row();
         }
+        let target = "dossier_history (dossier_id, observed_at, kind, changes, source_updated_at)";
+        rows.send(self, target, "recording dossier changes").await?;
+        let mut rows = CopyRows::default();
+        for (id, due, reason) in &dues {
+            rows.int(Some(*id))
+                .text(due.as_deref())
+                .text(Some(page.now))
+                .text(Some(reason))
+                .end_row();
+        }
+        let target = "due_date_history (dossier_id, due_at, observed_at, reason)";
+        rows.send(self, target, "recording due dates").await?;
         Ok(written)
     }
 }

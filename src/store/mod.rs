@@ -4,6 +4,7 @@
 
 pub mod audit;
 mod batch;
+mod copy;
 mod dossiers;
 mod evaluations;
 mod letters;

@@ -8,10 +8,10 @@
 //! A prepared statement binds and steps in a microsecond or two.
 
 use super::{
-    DOSSIER_COLUMNS, DUE_AT, DossierRow, Incoming, Page, PageOutcome, SELECT_DOSSIER, change_entry,
+    DOSSIER_COLUMNS, DUE_AT, DossierRow, Incoming, Page, PageOutcome, SELECT_DOSSIER, Val,
+    change_entry,
 };
 use crate::store::StoreError;
-use rusqlite::types::ToSql;
 use rusqlite::{Connection, OptionalExtension, Statement};
 
 /// Attaches what we were doing to a rusqlite error.
@@ -62,41 +62,11 @@ fn update_sql() -> String {
 
 /// Binds `?1..?N` (`DOSSIER_COLUMNS`) of `insert_sql`/`update_sql`.
 fn bind_columns(st: &mut Statement<'_>, i: &Incoming) -> rusqlite::Result<()> {
-    let (d, c) = (&i.dossier, &i.cols);
-    let values: [&dyn ToSql; DOSSIER_COLUMNS.len()] = [
-        &d.procedure_code,
-        &d.procedure_name,
-        &d.field_code,
-        &d.field_name,
-        &d.unit_code,
-        &d.unit_name,
-        &d.officer,
-        &d.applicant_name,
-        &d.applicant_kind.as_str(),
-        &d.applicant_id_no,
-        &d.applicant_phone,
-        &d.applicant_email,
-        &d.summary,
-        &d.channel.as_str(),
-        &d.status.as_str(),
-        &c.submitted,
-        &c.received,
-        &c.due,
-        &c.finished,
-        &c.returned,
-        &c.duration.0,
-        &c.duration.1,
-        &d.current_step().map(|s| s.name.as_str()),
-        &c.pauses,
-        &c.extension,
-        &c.updated,
-        &i.hash,
-        &c.steps,
-        &c.step_since,
-        &c.handling_officer,
-    ];
-    for (n, v) in values.into_iter().enumerate() {
-        st.raw_bind_parameter(n + 1, v)?;
+    for (n, v) in i.values().into_iter().enumerate() {
+        match v {
+            Val::Text(t) => st.raw_bind_parameter(n + 1, t)?,
+            Val::Int(v) => st.raw_bind_parameter(n + 1, v)?,
+        }
     }
     Ok(())
 }
