@@ -4,6 +4,7 @@
 //! rest go on.
 
 use crate::deadline::{Class, Engine};
+use crate::dossier::Dossier;
 use crate::escalation::{Ladder, plan_alerts};
 use crate::routing::Routing;
 use crate::store::{
@@ -84,14 +85,17 @@ pub async fn run_check(
         let Some(after) = batch.iter().map(|c| c.id).max() else {
             break;
         };
-        // Read the next batch (on another connection) while this one is
-        // evaluated and saved: the database's two sides and ours overlap.
-        let (done, read) = tokio::join!(
-            check_batch(store, engine, escalation, now, &batch, &mut summary),
-            store.check_candidates(after, BATCH, all)
-        );
+        // Read the next batch (on another connection and thread: SQLite's
+        // reads hold the thread they run on) while this one is evaluated and
+        // saved, so that both cores work.
+        let reader = store.clone();
+        let read = tokio::spawn(async move { reader.check_candidates(after, BATCH, all).await });
+        let done = check_batch(store, engine, escalation, now, &batch, &mut summary).await;
+        let read = read
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("reading dossiers to check stopped: {e}")));
         done?;
-        next = read?;
+        next = read??;
     }
     summary.elapsed = started.elapsed();
     Ok(summary)
@@ -118,13 +122,6 @@ async fn check_batch(
                 }
             }
         }
-        // Only dossiers at risk or late need their steps, for the delay cause.
-        let needs_steps: Vec<i64> = verdicts
-            .iter()
-            .filter(|(_, e)| e.class.is_at_risk() || e.class == Class::Late)
-            .map(|(c, _)| c.id)
-            .collect();
-        let mut steps = store.steps_of(&needs_steps).await?;
         let overdue: Vec<i64> = verdicts
             .iter()
             .filter(|(_, e)| e.class == Class::Overdue)
@@ -139,16 +136,11 @@ async fn check_batch(
             summary.evaluated += 1;
             *summary.by_class.entry(e.class).or_default() += 1;
             summary.due_mismatches += u64::from(e.due_mismatch);
-            let delay = match steps.remove(&c.id) {
-                Some(s) => {
-                    let mut d = c.dossier.clone();
-                    d.steps = s;
-                    engine
-                        .step_delays(&d, now)
-                        .ok()
-                        .and_then(|v| v.first().map(DelayCause::from))
-                }
-                None => None,
+            // Only dossiers at risk or late need their steps, for the delay cause.
+            let delay = if e.class.is_at_risk() || e.class == Class::Late {
+                delay_cause(engine, c, now)
+            } else {
+                None
             };
             let new = StoredEvaluation::new(&e, delay);
             if c.previous.as_ref().is_some_and(|p| p.same_as(&new)) {
@@ -178,6 +170,25 @@ async fn check_batch(
         store.save_evaluations(&changes, now).await?;
     }
     Ok(())
+}
+
+/// The step a dossier's delay is attributed to, from its stored steps.
+fn delay_cause(engine: &Engine<'_>, c: &CheckCandidate, now: NaiveDateTime) -> Option<DelayCause> {
+    let steps = match serde_json::from_str(&c.steps_json) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(code = %c.dossier.code, error = %e, "stored steps do not parse; no delay cause");
+            return None;
+        }
+    };
+    let d = Dossier {
+        steps,
+        ..c.dossier.clone()
+    };
+    engine
+        .step_delays(&d, now)
+        .ok()
+        .and_then(|v| v.first().map(DelayCause::from))
 }
 
 /// Counts by class with Vietnamese labels, for summaries.

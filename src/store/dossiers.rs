@@ -507,21 +507,7 @@ impl WriteDossiers for sqlx::SqliteConnection {
         page: &Page<'_>,
         out: &mut PageOutcome,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        let mut handle = self
-            .lock_handle()
-            .await
-            .ctx("locking the SQLite connection")?;
-        // SAFETY: sqlx's worker cannot use the handle while `handle` is held,
-        // and the borrowed connection (which never closes it) drops first.
-        // Nothing here awaits, so the page is written on this thread.
-        let conn = unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr()) }
-            .map_err(|source| StoreError::Sqlite {
-                what: "using the SQLite connection",
-                source,
-            })?;
-        let written = sqlite::write_dossiers(&conn, page, out);
-        drop(conn);
-        written
+        super::with_rusqlite(self, |c| sqlite::write_dossiers(c, page, out)).await
     }
 }
 
@@ -850,31 +836,6 @@ impl Store {
                 .map(DossierRow::into_stored)
                 .collect()
         })
-    }
-
-    /// Steps of the given dossiers, by dossier id.
-    pub async fn steps_of(&self, ids: &[i64]) -> Result<HashMap<i64, Vec<Step>>, StoreError> {
-        let mut out: HashMap<i64, Vec<Step>> = HashMap::new();
-        for chunk in ids.chunks(500) {
-            let sql = self.sql_for(format!(
-                "SELECT id, steps FROM dossiers WHERE id IN ({})",
-                placeholders(1, chunk.len())
-            ));
-            let rows: Vec<(i64, String)> = with_pool!(self, pool => {
-                let mut q = sqlx::query_as::<_, (i64, String)>(&sql);
-                for id in chunk {
-                    q = q.bind(*id);
-                }
-                q.fetch_all(pool).await.ctx("reading steps")?
-            });
-            for (id, steps) in rows {
-                let steps = serde_json::from_str(&steps).map_err(|e| {
-                    StoreError::Corrupt(format!("dossier {id} has steps that do not parse: {e}"))
-                })?;
-                out.insert(id, steps);
-            }
-        }
-        Ok(out)
     }
 
     /// `(value, count)` of live dossiers grouped by one column (status, field_name, unit_name, source).

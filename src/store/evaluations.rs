@@ -3,7 +3,7 @@
 
 use super::audit::audit_append;
 use super::dossiers::{opt_fmt, opt_time, placeholders};
-use super::{Context, Store, StoreError, with_pool};
+use super::{Context, Sq, Store, StoreError, with_pool, with_rusqlite};
 use crate::clock::fmt_db;
 use crate::deadline::{Class, Evaluation, StepDelay};
 use crate::dossier::{ApplicantKind, Channel, Dossier, Duration, Extension, Pause, Status};
@@ -75,6 +75,9 @@ impl StoredEvaluation {
 pub struct CheckCandidate {
     pub id: i64,
     pub dossier: Dossier,
+    /// The steps as stored (JSON), read only for the few dossiers whose
+    /// delay is attributed to a step.
+    pub steps_json: String,
     pub previous: Option<StoredEvaluation>,
 }
 
@@ -108,6 +111,7 @@ struct CandidateRow(
     Option<i64>,
     Vec<Pause>,
     Option<Extension>,
+    String,
     String,
     EvaluationRow,
 );
@@ -213,9 +217,81 @@ impl CandidateRow {
         Ok(CheckCandidate {
             id: r.0,
             dossier,
-            previous: r.17.into_stored()?,
+            steps_json: r.17,
+            previous: r.18.into_stored()?,
         })
     }
+}
+
+/// The dossier columns a check reads, in `CandidateRow` order.
+const CANDIDATE_COLS: [&str; 18] = [
+    "d.id",
+    "d.code",
+    "d.field_code",
+    "d.unit_code",
+    "d.applicant_kind",
+    "d.channel",
+    "d.status",
+    "d.submitted_at",
+    "d.received_at",
+    "d.due_at",
+    "d.finished_at",
+    "d.returned_at",
+    "d.duration_unit",
+    "d.duration_value",
+    "d.pauses",
+    "d.extension",
+    "d.source_updated_at",
+    "d.steps",
+];
+
+/// A `CandidateRow` from `CANDIDATE_COLS` then `EVALUATION_COLS`, in order.
+fn candidate_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CandidateRow> {
+    fn json<T: serde::de::DeserializeOwned>(i: usize, s: &str) -> rusqlite::Result<T> {
+        serde_json::from_str(s).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+        })
+    }
+    let pauses: String = r.get(14)?;
+    let extension: Option<String> = r.get(15)?;
+    let e = CANDIDATE_COLS.len();
+    Ok(CandidateRow(
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+        r.get(9)?,
+        r.get(10)?,
+        r.get(11)?,
+        r.get(12)?,
+        r.get(13)?,
+        if pauses == "[]" {
+            Vec::new()
+        } else {
+            json(14, &pauses)?
+        },
+        extension.map(|x| json(15, &x)).transpose()?,
+        r.get(16)?,
+        r.get(17)?,
+        EvaluationRow {
+            class: r.get(e)?,
+            due_at: r.get(e + 1)?,
+            computed_due_at: r.get(e + 2)?,
+            due_mismatch: r.get(e + 3)?,
+            working_days_left: r.get(e + 4)?,
+            working_days_late: r.get(e + 5)?,
+            delay_step: r.get(e + 6)?,
+            delay_unit: r.get(e + 7)?,
+            delay_officer: r.get(e + 8)?,
+            delay_days: r.get(e + 9)?,
+            class_since: r.get(e + 10)?,
+        },
+    ))
 }
 
 const OPEN_CLASSES: &str =
@@ -224,9 +300,9 @@ const OPEN_CLASSES: &str =
 impl Store {
     /// Up to `limit` dossiers after id `after`, by id, that need evaluating: never
     /// evaluated, still open, or changed since their last evaluation (or every
-    /// one, with `all`). The batch
-    /// comes back as one JSON document built by the database: row-by-row
-    /// transfer through the driver was most of a check's time.
+    /// one, with `all`). Row-by-row transfer through sqlx was most of a
+    /// check's time: SQLite's rows are read through rusqlite, PostgreSQL's
+    /// batch comes as one JSON document.
     pub async fn check_candidates(
         &self,
         after: i64,
@@ -239,36 +315,33 @@ impl Store {
             "AND (e.dossier_id IS NULL OR e.class IN (__OPEN__) OR d.last_changed_at > e.evaluated_at)"
         }
         .replace("__OPEN__", OPEN_CLASSES);
-        // Pauses and extension are stored as JSON text: embedded as JSON
-        // (in the outer query, where SQLite still knows they are JSON).
-        let (embed, array, aggregate) = match self {
-            Store::Sqlite(_) => ("json({})", "json_array", "json_group_array(json_array({}))"),
-            Store::Postgres(_) => (
-                "{}::json",
-                "json_build_array",
-                "COALESCE(json_agg(json_build_array({}) ORDER BY c0), '[]'::json)::text",
-            ),
-        };
-        let cols = [
-            "d.id",
-            "d.code",
-            "d.field_code",
-            "d.unit_code",
-            "d.applicant_kind",
-            "d.channel",
-            "d.status",
-            "d.submitted_at",
-            "d.received_at",
-            "d.due_at",
-            "d.finished_at",
-            "d.returned_at",
-            "d.duration_unit",
-            "d.duration_value",
-            "d.pauses",
-            "d.extension",
-            "d.source_updated_at",
-        ];
         let evaluation: Vec<String> = EVALUATION_COLS.iter().map(|c| format!("e.{c}")).collect();
+        if let Store::Sqlite(pool) = self {
+            // Rows stepped through a prepared statement on this thread.
+            let sql = format!(
+                "SELECT {}, {} FROM dossiers d LEFT JOIN evaluations e ON e.dossier_id = d.id \
+                 WHERE d.id > ?1 AND d.deleted = 0 {due} ORDER BY d.id LIMIT ?2",
+                CANDIDATE_COLS.join(", "),
+                evaluation.join(", ")
+            );
+            let what = "reading dossiers to check";
+            let mut conn = pool.acquire().await.ctx(what)?;
+            return with_rusqlite(&mut conn, |c| {
+                let mut st = c.prepare(&sql).sq(what)?;
+                let rows = st.query_map((after, limit), candidate_row).sq(what)?;
+                rows.map(|r| r.sq(what)?.into_candidate()).collect()
+            })
+            .await;
+        }
+        // PostgreSQL: the batch comes back as one JSON document built by the
+        // server. Pauses and extension are stored as JSON text: embedded as JSON
+        // (in the outer query, where SQLite still knows they are JSON).
+        let (embed, array, aggregate) = (
+            "{}::json",
+            "json_build_array",
+            "COALESCE(json_agg(json_build_array({}) ORDER BY c0), '[]'::json)::text",
+        );
+        let cols = CANDIDATE_COLS;
         let inner: Vec<String> = cols
             .iter()
             .copied()

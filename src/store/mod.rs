@@ -55,6 +55,39 @@ impl<T> Context<T> for Result<T, sqlx::Error> {
     }
 }
 
+/// Attaches what we were doing to a rusqlite error.
+pub(crate) trait Sq<T> {
+    fn sq(self, what: &'static str) -> Result<T, StoreError>;
+}
+
+impl<T> Sq<T> for rusqlite::Result<T> {
+    fn sq(self, what: &'static str) -> Result<T, StoreError> {
+        self.map_err(|source| StoreError::Sqlite { what, source })
+    }
+}
+
+/// Runs `f` on a pooled SQLite connection through rusqlite: prepared
+/// statements stepped on this thread, for bulk work. sqlx's SQLite driver
+/// hands every statement and row to a worker thread and copies each value
+/// through it; for a sync page or a check batch that was most of the time.
+pub(crate) async fn with_rusqlite<T>(
+    conn: &mut sqlx::SqliteConnection,
+    f: impl FnOnce(&rusqlite::Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let mut handle = conn
+        .lock_handle()
+        .await
+        .ctx("locking the SQLite connection")?;
+    // SAFETY: sqlx's worker cannot use the handle while `handle` is held, and
+    // the borrowed connection (which never closes it) is dropped first.
+    // Nothing here awaits: `f` runs on this thread.
+    let c = unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr()) }
+        .sq("using the SQLite connection")?;
+    let out = f(&c);
+    drop(c);
+    out
+}
+
 #[derive(Clone, Debug)]
 pub enum Store {
     Sqlite(SqlitePool),

@@ -11,19 +11,8 @@ use super::{
     DOSSIER_COLUMNS, DUE_AT, DossierRow, Incoming, Page, PageOutcome, SELECT_DOSSIER, Val,
     change_entry,
 };
-use crate::store::StoreError;
+use crate::store::{Sq, StoreError};
 use rusqlite::{Connection, OptionalExtension, Statement};
-
-/// Attaches what we were doing to a rusqlite error.
-trait Sq<T> {
-    fn sq(self, what: &'static str) -> Result<T, StoreError>;
-}
-
-impl<T> Sq<T> for rusqlite::Result<T> {
-    fn sq(self, what: &'static str) -> Result<T, StoreError> {
-        self.map_err(|source| StoreError::Sqlite { what, source })
-    }
-}
 
 /// `INSERT INTO dossiers`: `?1..?N` are `DOSSIER_COLUMNS`, then code, source, now.
 fn insert_sql() -> String {
@@ -99,9 +88,6 @@ impl<'c> Statements<'c> {
     }
 }
 
-/// `PRAGMA cache_size` of a connection that writes sync pages (negative: KiB).
-const WRITER_CACHE_KIB: i64 = -32 * 1024;
-
 /// Writes a page's new and changed dossiers (in code order) with their history
 /// and due-date history; returns (code, content hash) of each written.
 pub(super) fn write_dossiers(
@@ -109,11 +95,6 @@ pub(super) fn write_dossiers(
     page: &Page<'_>,
     out: &mut PageOutcome,
 ) -> Result<Vec<(String, String)>, StoreError> {
-    // The connection that writes keeps 32 MB of pages (SQLite's default is
-    // 2 MB): the index pages a sync touches stay in memory instead of being
-    // read back from the file for every insert (1M sync: 33–40 s -> 28–31 s).
-    c.pragma_update(None, "cache_size", WRITER_CACHE_KIB)
-        .sq("sizing the page cache")?;
     let mut st = Statements::prepare(c).sq("preparing the sync statements")?;
     let (now, n) = (page.now, DOSSIER_COLUMNS.len());
     let mut written = Vec::new();
