@@ -10,6 +10,7 @@ use crate::store::{PageOutcome, Store, StoreError, SyncRun};
 use chrono::NaiveDateTime;
 use std::fmt;
 use std::time::Instant;
+use tokio_util::task::AbortOnDropHandle;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -159,15 +160,15 @@ async fn poll_keyset<S: Source>(
             let (ds, del, bad) = split(page.records);
             let (store, source, now) = (store.clone(), name.clone(), clock.now_vn());
             let started = Instant::now();
-            let written = tokio::spawn(async move {
+            // Aborted if this poll is dropped (shutdown): the page's transaction
+            // then rolls back instead of committing behind the daemon's back.
+            let written = AbortOnDropHandle::new(tokio::spawn(async move {
                 store
                     .apply_page(&source, &ds, &del, &bad, Some(&watermark), now)
                     .await
-            })
+            }))
             .await
-            .map_err(|e| {
-                StoreError::Corrupt(format!("writing a page of source {name} stopped: {e}"))
-            })??;
+            .map_err(|e| StoreError::Task(format!("writing a page of source {name}: {e}")))??;
             summary.writing += started.elapsed();
             summary.outcome.add(written);
         }

@@ -4,7 +4,7 @@
 use super::audit::audit_append;
 use super::batch::{self, Col};
 use super::copy::CopyRows;
-use super::{Context, Store, StoreError, with_pool};
+use super::{BeginWrite, Context, Store, StoreError, with_pool};
 use crate::clock::{fmt_db, parse_db};
 use crate::dossier::{ApplicantKind, Channel, Dossier, Duration, Extension, Pause, Status, Step};
 use chrono::NaiveDateTime;
@@ -686,7 +686,7 @@ impl Store {
         codes.sort_unstable();
         let mut removed: Vec<String> = Vec::new();
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await.ctx("starting a sync transaction")?;
+            let mut tx = pool.begin_write().await.ctx("starting a sync transaction")?;
             let page = Page { source, latest: &latest, codes: &codes, now: &now_s };
             let written = tx.write_dossiers(self, &page, &mut out).await?;
             for code in deleted_codes {

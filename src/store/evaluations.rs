@@ -75,8 +75,8 @@ impl StoredEvaluation {
 pub struct CheckCandidate {
     pub id: i64,
     pub dossier: Dossier,
-    /// The steps as stored (JSON), read only for the few dossiers whose
-    /// delay is attributed to a step.
+    /// The steps as stored (JSON), parsed only for the dossiers whose delay
+    /// is attributed to a step.
     pub steps_json: String,
     pub previous: Option<StoredEvaluation>,
 }

@@ -96,62 +96,88 @@ pub(super) fn write_dossiers(
     out: &mut PageOutcome,
 ) -> Result<Vec<(String, String)>, StoreError> {
     let mut st = Statements::prepare(c).sq("preparing the sync statements")?;
-    let (now, n) = (page.now, DOSSIER_COLUMNS.len());
     let mut written = Vec::new();
     for code in page.codes {
         let i = page.latest[code];
-        let stored: Option<(i64, String)> = st
-            .lookup
-            .query_row((page.source, *code), |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()
-            .sq("reading stored dossiers")?;
-        match stored {
-            Some((_, hash)) if hash == i.hash => {
-                out.unchanged += 1;
-                continue;
-            }
-            Some((id, _)) => {
-                let old = st
-                    .old_row
-                    .query_row([id], dossier_row)
-                    .sq("reading a changed dossier")?
-                    .into_stored()?;
-                let (kind, changes, due_reason) = change_entry(&old, &i.dossier);
-                let what = "updating dossiers";
-                bind_columns(&mut st.update, i).sq(what)?;
-                st.update.raw_bind_parameter(n + 1, now).sq(what)?;
-                st.update.raw_bind_parameter(n + 2, id).sq(what)?;
-                st.update.raw_execute().sq(what)?;
-                st.history
-                    .execute((id, now, kind, changes, &i.cols.updated))
-                    .sq("recording dossier changes")?;
-                if let Some(reason) = due_reason {
-                    st.due
-                        .execute((id, &i.cols.due, now, reason))
-                        .sq("recording due dates")?;
-                }
-                out.changed += 1;
-            }
-            None => {
-                let what = "inserting dossiers";
-                bind_columns(&mut st.insert, i).sq(what)?;
-                st.insert.raw_bind_parameter(n + 1, code).sq(what)?;
-                st.insert.raw_bind_parameter(n + 2, page.source).sq(what)?;
-                st.insert.raw_bind_parameter(n + 3, now).sq(what)?;
-                st.insert.raw_execute().sq(what)?;
-                let id = c.last_insert_rowid();
-                st.history
-                    .execute((id, now, "created", "{}", &i.cols.updated))
-                    .sq("recording dossier changes")?;
-                st.due
-                    .execute((id, &i.cols.due, now, "first seen"))
-                    .sq("recording due dates")?;
-                out.created += 1;
-            }
+        // An error names the dossier it happened on.
+        let wrote = write_one(c, &mut st, page, i, out).map_err(|e| match e {
+            StoreError::Sqlite { what, source } => StoreError::Dossier {
+                code: (*code).to_owned(),
+                what,
+                source,
+            },
+            other => other,
+        })?;
+        if wrote {
+            written.push((i.dossier.code.clone(), i.hash.clone()));
         }
-        written.push((i.dossier.code.clone(), i.hash.clone()));
     }
     Ok(written)
+}
+
+/// Writes one dossier if it is new or changed; whether it wrote.
+fn write_one(
+    c: &Connection,
+    st: &mut Statements<'_>,
+    page: &Page<'_>,
+    i: &Incoming,
+    out: &mut PageOutcome,
+) -> Result<bool, StoreError> {
+    let (now, n, code) = (page.now, DOSSIER_COLUMNS.len(), i.dossier.code.as_str());
+    let stored: Option<(i64, String)> = st
+        .lookup
+        .query_row((page.source, code), |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .sq("reading stored dossiers")?;
+    match stored {
+        Some((_, hash)) if hash == i.hash => {
+            out.unchanged += 1;
+            return Ok(false);
+        }
+        Some((id, _)) => {
+            let old = st
+                .old_row
+                .query_row([id], dossier_row)
+                .optional()
+                .sq("reading a changed dossier")?
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!("dossier {code} vanished during a sync"))
+                })?
+                .into_stored()?;
+            let (kind, changes, due_reason) = change_entry(&old, &i.dossier);
+            let what = "updating dossiers";
+            bind_columns(&mut st.update, i).sq(what)?;
+            st.update.raw_bind_parameter(n + 1, now).sq(what)?;
+            st.update.raw_bind_parameter(n + 2, id).sq(what)?;
+            st.update.raw_execute().sq(what)?;
+            st.history
+                .execute((id, now, kind, changes, &i.cols.updated))
+                .sq("recording dossier changes")?;
+            if let Some(reason) = due_reason {
+                st.due
+                    .execute((id, &i.cols.due, now, reason))
+                    .sq("recording due dates")?;
+            }
+            out.changed += 1;
+        }
+        None => {
+            let what = "inserting dossiers";
+            bind_columns(&mut st.insert, i).sq(what)?;
+            st.insert.raw_bind_parameter(n + 1, code).sq(what)?;
+            st.insert.raw_bind_parameter(n + 2, page.source).sq(what)?;
+            st.insert.raw_bind_parameter(n + 3, now).sq(what)?;
+            st.insert.raw_execute().sq(what)?;
+            let id = c.last_insert_rowid();
+            st.history
+                .execute((id, now, "created", "{}", &i.cols.updated))
+                .sq("recording dossier changes")?;
+            st.due
+                .execute((id, &i.cols.due, now, "first seen"))
+                .sq("recording due dates")?;
+            out.created += 1;
+        }
+    }
+    Ok(true)
 }
 
 /// A `DossierRow` from the columns of `SELECT_DOSSIER`, in order.
