@@ -494,7 +494,6 @@ pub(super) struct Page<'a> {
 pub(super) trait WriteDossiers {
     async fn write_dossiers(
         &mut self,
-        store: &Store,
         page: &Page<'_>,
         out: &mut PageOutcome,
     ) -> Result<Vec<(String, String)>, StoreError>;
@@ -503,7 +502,6 @@ pub(super) trait WriteDossiers {
 impl WriteDossiers for sqlx::SqliteConnection {
     async fn write_dossiers(
         &mut self,
-        _store: &Store,
         page: &Page<'_>,
         out: &mut PageOutcome,
     ) -> Result<Vec<(String, String)>, StoreError> {
@@ -516,7 +514,6 @@ impl WriteDossiers for sqlx::PgConnection {
     /// JSON parameter (`batch`).
     async fn write_dossiers(
         &mut self,
-        store: &Store,
         page: &Page<'_>,
         out: &mut PageOutcome,
     ) -> Result<Vec<(String, String)>, StoreError> {
@@ -532,13 +529,25 @@ impl WriteDossiers for sqlx::PgConnection {
                 None => new.push(i),
             }
         }
-        let encode = |what: &str, rows: serde_json::Result<String>| {
-            rows.map_err(|e| StoreError::Corrupt(format!("encoding {what}: {e}")))
+        // The history tables' rows, each table in one COPY at the end.
+        let mut history = CopyRows::default();
+        let mut dues = CopyRows::default();
+        let mut record = |id: i64, i: &Incoming, kind: &str, changes: &str, due: Option<&str>| {
+            history
+                .int(Some(id))
+                .text(Some(page.now))
+                .text(Some(kind))
+                .text(Some(changes))
+                .text(Some(&i.cols.updated))
+                .end_row();
+            if let Some(reason) = due {
+                dues.int(Some(id))
+                    .text(i.cols.due.as_deref())
+                    .text(Some(page.now))
+                    .text(Some(reason))
+                    .end_row();
+            }
         };
-        // Rows for the history tables, written in one statement each below:
-        // (dossier id, kind, changes, source updated) and (dossier id, due date, reason).
-        let mut history: Vec<(i64, &'static str, String, String)> = Vec::new();
-        let mut dues: Vec<(i64, Option<String>, &'static str)> = Vec::new();
 
         // New dossiers: numbered from the table's sequence, then one COPY.
         if !new.is_empty() {
@@ -563,8 +572,7 @@ impl WriteDossiers for sqlx::PgConnection {
                     .text(i.cols.due.as_deref())
                     .int(Some(0))
                     .end_row();
-                history.push((id, "created", "{}".into(), i.cols.updated.clone()));
-                dues.push((id, i.cols.due.clone(), "first seen"));
+                record(id, i, "created", "{}", Some("first seen"));
                 written.push((i.dossier.code.clone(), i.hash.clone()));
                 out.created += 1;
             }
@@ -579,7 +587,7 @@ impl WriteDossiers for sqlx::PgConnection {
         let mut old_rows: HashMap<i64, StoredDossier> = HashMap::new();
         for chunk in changed.chunks(500) {
             let ids = placeholders(1, chunk.len());
-            let sql = store.sql_for(format!("{SELECT_DOSSIER} WHERE d.id IN ({ids})"));
+            let sql = format!("{SELECT_DOSSIER} WHERE d.id IN ({ids})");
             let mut q = sqlx::query_as::<_, DossierRow>(&sql);
             for (id, _) in chunk {
                 q = q.bind(*id);
@@ -598,17 +606,15 @@ impl WriteDossiers for sqlx::PgConnection {
                 StoreError::Corrupt(format!("dossier {} vanished during a sync", d.code))
             })?;
             let (kind, changes, due_reason) = change_entry(&old, d);
-            history.push((*id, kind, changes, fmt_db(d.updated_at)));
-            if let Some(reason) = due_reason {
-                dues.push((*id, opt_fmt(d.due_at), reason));
-            }
+            record(*id, i, kind, &changes, due_reason);
             written.push((d.code.clone(), i.hash.clone()));
             out.changed += 1;
         }
         if !changed.is_empty() {
             let rows: Vec<DossierJson> =
                 changed.iter().map(|(id, i)| DossierJson(i, *id)).collect();
-            let rows = encode("dossiers", serde_json::to_string(&rows))?;
+            let rows = serde_json::to_string(&rows)
+                .map_err(|e| StoreError::Corrupt(format!("encoding dossiers: {e}")))?;
             sqlx::query(&dossier_update_sql())
                 .bind(rows)
                 .bind(page.now)
@@ -616,27 +622,12 @@ impl WriteDossiers for sqlx::PgConnection {
                 .await
                 .ctx("updating dossiers")?;
         }
-        let mut rows = CopyRows::default();
-        for (id, kind, changes, updated) in &history {
-            rows.int(Some(*id))
-                .text(Some(page.now))
-                .text(Some(kind))
-                .text(Some(changes))
-                .text(Some(updated))
-                .end_row();
-        }
         let target = "dossier_history (dossier_id, observed_at, kind, changes, source_updated_at)";
-        rows.send(self, target, "recording dossier changes").await?;
-        let mut rows = CopyRows::default();
-        for (id, due, reason) in &dues {
-            rows.int(Some(*id))
-                .text(due.as_deref())
-                .text(Some(page.now))
-                .text(Some(reason))
-                .end_row();
-        }
+        history
+            .send(self, target, "recording dossier changes")
+            .await?;
         let target = "due_date_history (dossier_id, due_at, observed_at, reason)";
-        rows.send(self, target, "recording due dates").await?;
+        dues.send(self, target, "recording due dates").await?;
         Ok(written)
     }
 }
@@ -688,7 +679,7 @@ impl Store {
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await.ctx("starting a sync transaction")?;
             let page = Page { source, latest: &latest, codes: &codes, now: &now_s };
-            let written = tx.write_dossiers(self, &page, &mut out).await?;
+            let written = tx.write_dossiers(&page, &mut out).await?;
             for code in deleted_codes {
                 let row: Option<(i64, i64)> = sqlx::query_as("SELECT id, deleted FROM dossiers WHERE source = $1 AND code = $2")
                     .bind(source)

@@ -316,31 +316,28 @@ impl Store {
         }
         .replace("__OPEN__", OPEN_CLASSES);
         let evaluation: Vec<String> = EVALUATION_COLS.iter().map(|c| format!("e.{c}")).collect();
-        if let Store::Sqlite(pool) = self {
-            // Rows stepped through a prepared statement on this thread.
-            let sql = format!(
-                "SELECT {}, {} FROM dossiers d LEFT JOIN evaluations e ON e.dossier_id = d.id \
+        let pool = match self {
+            Store::Postgres(pool) => pool,
+            Store::Sqlite(pool) => {
+                // Rows stepped through a prepared statement on this thread.
+                let sql = format!(
+                    "SELECT {}, {} FROM dossiers d LEFT JOIN evaluations e ON e.dossier_id = d.id \
                  WHERE d.id > ?1 AND d.deleted = 0 {due} ORDER BY d.id LIMIT ?2",
-                CANDIDATE_COLS.join(", "),
-                evaluation.join(", ")
-            );
-            let what = "reading dossiers to check";
-            let mut conn = pool.acquire().await.ctx(what)?;
-            return with_rusqlite(&mut conn, |c| {
-                let mut st = c.prepare(&sql).sq(what)?;
-                let rows = st.query_map((after, limit), candidate_row).sq(what)?;
-                rows.map(|r| r.sq(what)?.into_candidate()).collect()
-            })
-            .await;
-        }
+                    CANDIDATE_COLS.join(", "),
+                    evaluation.join(", ")
+                );
+                let what = "reading dossiers to check";
+                let mut conn = pool.acquire().await.ctx(what)?;
+                return with_rusqlite(&mut conn, |c| {
+                    let mut st = c.prepare(&sql).sq(what)?;
+                    let rows = st.query_map((after, limit), candidate_row).sq(what)?;
+                    rows.map(|r| r.sq(what)?.into_candidate()).collect()
+                })
+                .await;
+            }
+        };
         // PostgreSQL: the batch comes back as one JSON document built by the
-        // server. Pauses and extension are stored as JSON text: embedded as JSON
-        // (in the outer query, where SQLite still knows they are JSON).
-        let (embed, array, aggregate) = (
-            "{}::json",
-            "json_build_array",
-            "COALESCE(json_agg(json_build_array({}) ORDER BY c0), '[]'::json)::text",
-        );
+        // server. Pauses and extension are stored as JSON text: embedded as JSON.
         let cols = CANDIDATE_COLS;
         let inner: Vec<String> = cols
             .iter()
@@ -352,25 +349,29 @@ impl Store {
         // The dossier's columns, then the evaluation's as one nested array.
         let mut outer: Vec<String> = (0..cols.len())
             .map(|i| match cols[i] {
-                "d.pauses" | "d.extension" => embed.replace("{}", &format!("c{i}")),
+                "d.pauses" | "d.extension" => format!("c{i}::json"),
                 _ => format!("c{i}"),
             })
             .collect();
         let nested: Vec<String> = (cols.len()..cols.len() + EVALUATION_COLS.len())
             .map(|i| format!("c{i}"))
             .collect();
-        outer.push(format!("{array}({})", nested.join(", ")));
+        outer.push(format!("json_build_array({})", nested.join(", ")));
         let sql = format!(
-            "SELECT {} FROM (SELECT {} \
+            "SELECT COALESCE(json_agg(json_build_array({}) ORDER BY c0), '[]'::json)::text \
+             FROM (SELECT {} \
              FROM dossiers d LEFT JOIN evaluations e ON e.dossier_id = d.id \
              WHERE d.id > $1 AND d.deleted = 0 {due} \
              ORDER BY d.id LIMIT $2) AS s",
-            aggregate.replace("{}", &outer.join(", ")),
+            outer.join(", "),
             inner.join(", ")
         );
-        let json: String = with_pool!(self, pool => {
-            sqlx::query_scalar(&sql).bind(after).bind(limit).fetch_one(pool).await.ctx("reading dossiers to check")?
-        });
+        let json: String = sqlx::query_scalar(&sql)
+            .bind(after)
+            .bind(limit)
+            .fetch_one(pool)
+            .await
+            .ctx("reading dossiers to check")?;
         let rows: Vec<CandidateRow> = serde_json::from_str(&json)
             .map_err(|e| StoreError::Corrupt(format!("dossiers to check: {e}")))?;
         rows.into_iter().map(CandidateRow::into_candidate).collect()

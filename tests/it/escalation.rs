@@ -32,6 +32,22 @@ impl Mailroom {
             rules,
         }
     }
+
+    /// Syncs the simulated province and checks it at the simulator's now.
+    async fn sync_and_check(&self, sim: &TestSim) -> Clock {
+        let clock = Clock::fixed(from_vn(sim.sim.now()));
+        let mut src = RestSource::new("tinh", &source_settings(Shape::Native, &sim.url)).unwrap();
+        assert_eq!(
+            sync_source(&self.db.store, &mut src, 10, &clock)
+                .await
+                .error,
+            None
+        );
+        check_with(&self.settings, &self.rules, &self.db.store, &clock)
+            .await
+            .unwrap();
+        clock
+    }
 }
 
 fn at(s: &str) -> Clock {
@@ -154,21 +170,14 @@ async fn ladder_through_tet_postgres() {
 #[tokio::test]
 async fn each_leader_gets_one_email_listing_their_dossiers_once() {
     let sim = spawn_simulator(Shape::Native, 1200, "").await;
+    let room = Mailroom::new(Backend::Sqlite).await;
+    let clock = room.sync_and_check(&sim).await;
     let Mailroom {
         sink,
         db,
         settings,
         rules,
-    } = Mailroom::new(Backend::Sqlite).await;
-    let clock = Clock::fixed(from_vn(sim.sim.now()));
-    let mut src = RestSource::new("tinh", &source_settings(Shape::Native, &sim.url)).unwrap();
-    assert_eq!(
-        sync_source(&db.store, &mut src, 10, &clock).await.error,
-        None
-    );
-    check_with(&settings, &rules, &db.store, &clock)
-        .await
-        .unwrap();
+    } = room;
     let sent = send_with(&settings, &db.store, &clock).await.unwrap();
     let msgs = sink.messages();
     assert_eq!(sent.sent as usize, msgs.len());
@@ -310,22 +319,15 @@ async fn each_leader_gets_one_email_listing_their_dossiers_once() {
 #[tokio::test]
 async fn a_long_alert_list_is_cut_to_the_most_urgent_and_counts_the_rest() {
     let sim = spawn_simulator(Shape::Native, 1200, "").await;
+    let mut room = Mailroom::new(Backend::Sqlite).await;
+    room.settings.escalation.max_listed = 2;
+    let clock = room.sync_and_check(&sim).await;
     let Mailroom {
         sink,
         db,
-        mut settings,
+        settings,
         rules,
-    } = Mailroom::new(Backend::Sqlite).await;
-    settings.escalation.max_listed = 2;
-    let clock = Clock::fixed(from_vn(sim.sim.now()));
-    let mut src = RestSource::new("tinh", &source_settings(Shape::Native, &sim.url)).unwrap();
-    assert_eq!(
-        sync_source(&db.store, &mut src, 10, &clock).await.error,
-        None
-    );
-    check_with(&settings, &rules, &db.store, &clock)
-        .await
-        .unwrap();
+    } = room;
     send_with(&settings, &db.store, &clock).await.unwrap();
     let msgs = sink.messages();
     let long = msgs
