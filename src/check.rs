@@ -134,17 +134,23 @@ async fn check_batch(
             Some(_) => store.issued_apologies(&overdue).await?,
             None => Default::default(),
         };
+        // Only dossiers at risk or late need their steps, for the delay cause.
+        let needs_steps =
+            |e: &crate::deadline::Evaluation| e.class.is_at_risk() || e.class == Class::Late;
+        let ids: Vec<i64> = verdicts
+            .iter()
+            .filter(|(_, e)| needs_steps(e))
+            .map(|(c, _)| c.id)
+            .collect();
+        let mut steps = store.steps_of(&ids).await?;
         let mut changes = Vec::new();
         for (c, e) in verdicts {
             summary.evaluated += 1;
             *summary.by_class.entry(e.class).or_default() += 1;
             summary.due_mismatches += u64::from(e.due_mismatch);
-            // Only dossiers at risk or late need their steps, for the delay cause.
-            let delay = if e.class.is_at_risk() || e.class == Class::Late {
-                delay_cause(engine, c, now)
-            } else {
-                None
-            };
+            let delay = steps
+                .remove(&c.id)
+                .and_then(|json| delay_cause(engine, c, &json, now));
             let new = StoredEvaluation::new(&e, delay);
             if c.previous.as_ref().is_some_and(|p| p.same_as(&new)) {
                 continue;
@@ -176,8 +182,13 @@ async fn check_batch(
 }
 
 /// The step a dossier's delay is attributed to, from its stored steps.
-fn delay_cause(engine: &Engine<'_>, c: &CheckCandidate, now: NaiveDateTime) -> Option<DelayCause> {
-    let steps = match serde_json::from_str(&c.steps_json) {
+fn delay_cause(
+    engine: &Engine<'_>,
+    c: &CheckCandidate,
+    steps_json: &str,
+    now: NaiveDateTime,
+) -> Option<DelayCause> {
+    let steps = match serde_json::from_str(steps_json) {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!(code = %c.dossier.code, error = %e, "stored steps do not parse; no delay cause");

@@ -270,14 +270,7 @@ pub struct Dossier {
 impl Dossier {
     /// Every text field in NFC (sources send NFD too). Cheap when it already is.
     pub fn to_nfc(&mut self) {
-        fn fix(s: &mut String) {
-            if !s.is_ascii() {
-                let n = crate::text::nfc(s);
-                if n != *s {
-                    *s = n;
-                }
-            }
-        }
+        use crate::text::make_nfc as fix;
         fn fix_opt(s: &mut Option<String>) {
             if let Some(s) = s {
                 fix(s);

@@ -14,6 +14,27 @@ use std::collections::HashMap;
 
 mod sqlite;
 
+/// Why a dossier has its first due date. A dossier first seen with a due date
+/// has no stored row for it, nor a "created" history row: both are implied by
+/// its own row (`first_seen_at`, `original_due_at`), so a new dossier costs
+/// one row. One first seen without a due date keeps an explicit row (NULL):
+/// its `original_due_at` is the first due date it got later.
+pub(super) const FIRST_SEEN: &str = "first seen";
+
+/// A dossier's observed changes `(observed_at, kind, changes)`, oldest first,
+/// the implied "created" entry first; $1 is the dossier's id.
+pub(super) const HISTORY_SQL: &str = "SELECT observed_at, kind, changes FROM (\
+     SELECT 0 AS id, first_seen_at AS observed_at, 'created' AS kind, '{}' AS changes FROM dossiers WHERE id = $1 \
+     UNION ALL SELECT id, observed_at, kind, changes FROM dossier_history WHERE dossier_id = $1) AS h ORDER BY id";
+
+/// Every due date a dossier has had `(due_at, observed_at, reason)`, oldest
+/// first, the implied first one included (see `FIRST_SEEN`); $1 is its id.
+pub(super) const DUE_DATES_SQL: &str = "SELECT due_at, observed_at, reason FROM (\
+     SELECT 0 AS id, original_due_at AS due_at, first_seen_at AS observed_at, 'first seen' AS reason FROM dossiers \
+     WHERE id = $1 AND original_due_at IS NOT NULL \
+     AND NOT EXISTS (SELECT 1 FROM due_date_history f WHERE f.dossier_id = $1 AND f.reason = 'first seen') \
+     UNION ALL SELECT id, due_at, observed_at, reason FROM due_date_history WHERE dossier_id = $1) AS h ORDER BY id";
+
 /// What one page of a sync did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PageOutcome {
@@ -190,8 +211,21 @@ impl DossierRow {
 
 /// Content hash: equal hashes mean nothing to write.
 pub fn content_hash(d: &Dossier) -> String {
-    let bytes = serde_json::to_vec(d).unwrap_or_default();
-    hex::encode(Sha256::digest(&bytes))
+    // The JSON is streamed into the hash, not built first.
+    struct Hashing(Sha256);
+    impl std::io::Write for Hashing {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.update(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut h = Hashing(Sha256::new());
+    // Serialising a plain struct into a sink that never fails cannot fail.
+    let _ = serde_json::to_writer(&mut h, d);
+    hex::encode(h.0.finalize())
 }
 
 /// A dossier from a source with its content hash, computed where the record
@@ -269,20 +303,51 @@ impl Columns {
     }
 }
 
-/// Fields that differ between two versions, as `{field: [old, new]}`.
+/// Fields that differ between two versions, as `{field: [old, new]}` (values
+/// as the dossier serialises them). Compared field by field: only what
+/// changed is converted to JSON.
 fn diff(old: &Dossier, new: &Dossier) -> Value {
-    let (Ok(Value::Object(a)), Ok(Value::Object(b))) =
-        (serde_json::to_value(old), serde_json::to_value(new))
-    else {
-        return Value::Null;
-    };
     let mut out = Map::new();
-    for (k, nv) in &b {
-        let ov = a.get(k).cloned().unwrap_or(Value::Null);
-        if &ov != nv {
-            out.insert(k.clone(), Value::Array(vec![ov, nv.clone()]));
-        }
+    macro_rules! fields {
+        ($($f:ident),* $(,)?) => {
+            // Every field is listed: a field added to `Dossier` and not here
+            // does not compile.
+            let Dossier { $($f: _),* } = new;
+            $(
+                if old.$f != new.$f {
+                    out.insert(stringify!($f).to_owned(), serde_json::json!([old.$f, new.$f]));
+                }
+            )*
+        };
     }
+    fields!(
+        code,
+        procedure_code,
+        procedure_name,
+        field_code,
+        field_name,
+        unit_code,
+        unit_name,
+        officer,
+        applicant_name,
+        applicant_kind,
+        applicant_id_no,
+        applicant_phone,
+        applicant_email,
+        summary,
+        channel,
+        status,
+        submitted_at,
+        received_at,
+        due_at,
+        finished_at,
+        returned_at,
+        duration,
+        steps,
+        pauses,
+        extension,
+        updated_at,
+    );
     Value::Object(out)
 }
 
@@ -529,25 +594,8 @@ impl WriteDossiers for sqlx::PgConnection {
                 None => new.push(i),
             }
         }
-        // The history tables' rows, each table in one COPY at the end.
-        let mut history = CopyRows::default();
+        // Due-date history rows, in one COPY at the end (with the history's).
         let mut dues = CopyRows::default();
-        let mut record = |id: i64, i: &Incoming, kind: &str, changes: &str, due: Option<&str>| {
-            history
-                .int(Some(id))
-                .text(Some(page.now))
-                .text(Some(kind))
-                .text(Some(changes))
-                .text(Some(&i.cols.updated))
-                .end_row();
-            if let Some(reason) = due {
-                dues.int(Some(id))
-                    .text(i.cols.due.as_deref())
-                    .text(Some(page.now))
-                    .text(Some(reason))
-                    .end_row();
-            }
-        };
 
         // New dossiers: numbered from the table's sequence, then one COPY.
         if !new.is_empty() {
@@ -572,7 +620,14 @@ impl WriteDossiers for sqlx::PgConnection {
                     .text(i.cols.due.as_deref())
                     .int(Some(0))
                     .end_row();
-                record(id, i, "created", "{}", Some("first seen"));
+                // The first sighting is implied by the row (see `FIRST_SEEN`).
+                if i.cols.due.is_none() {
+                    dues.int(Some(id))
+                        .text(None)
+                        .text(Some(page.now))
+                        .text(Some(FIRST_SEEN))
+                        .end_row();
+                }
                 written.push((i.dossier.code.clone(), i.hash.clone()));
                 out.created += 1;
             }
@@ -600,13 +655,27 @@ impl WriteDossiers for sqlx::PgConnection {
                 old_rows.insert(r.id, r.into_stored()?);
             }
         }
+        let mut history = CopyRows::default();
         for (id, i) in &changed {
             let d = &i.dossier;
             let old = old_rows.remove(id).ok_or_else(|| {
                 StoreError::Corrupt(format!("dossier {} vanished during a sync", d.code))
             })?;
             let (kind, changes, due_reason) = change_entry(&old, d);
-            record(*id, i, kind, &changes, due_reason);
+            history
+                .int(Some(*id))
+                .text(Some(page.now))
+                .text(Some(kind))
+                .text(Some(&changes))
+                .text(Some(&i.cols.updated))
+                .end_row();
+            if let Some(reason) = due_reason {
+                dues.int(Some(*id))
+                    .text(i.cols.due.as_deref())
+                    .text(Some(page.now))
+                    .text(Some(reason))
+                    .end_row();
+            }
             written.push((d.code.clone(), i.hash.clone()));
             out.changed += 1;
         }
@@ -863,15 +932,15 @@ impl Store {
         &self,
         dossier_id: i64,
     ) -> Result<Vec<(Option<NaiveDateTime>, String)>, StoreError> {
-        let rows: Vec<(Option<String>, String)> = with_pool!(self, pool => {
-            sqlx::query_as("SELECT due_at, reason FROM due_date_history WHERE dossier_id = $1 ORDER BY id")
+        let rows: Vec<(Option<String>, String, String)> = with_pool!(self, pool => {
+            sqlx::query_as(DUE_DATES_SQL)
                 .bind(dossier_id)
                 .fetch_all(pool)
                 .await
                 .ctx("reading a due-date history")?
         });
         rows.into_iter()
-            .map(|(d, r)| Ok((opt_time(d.as_deref(), "due_at")?, r)))
+            .map(|(d, _, r)| Ok((opt_time(d.as_deref(), "due_at")?, r)))
             .collect()
     }
 
@@ -888,5 +957,94 @@ impl Store {
             let (n,): (i64,) = sqlx::query_as(&sql).fetch_one(pool).await.ctx("counting rows")?;
             Ok(n)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dossier::{PauseKind, Step};
+
+    fn t(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap()
+    }
+
+    /// The definition: both versions as JSON objects, compared key by key.
+    fn diff_by_json(old: &Dossier, new: &Dossier) -> Value {
+        let (Value::Object(a), Value::Object(b)) = (
+            serde_json::to_value(old).unwrap(),
+            serde_json::to_value(new).unwrap(),
+        ) else {
+            unreachable!()
+        };
+        let mut out = Map::new();
+        for (k, nv) in &b {
+            if a[k] != *nv {
+                out.insert(k.clone(), Value::Array(vec![a[k].clone(), nv.clone()]));
+            }
+        }
+        Value::Object(out)
+    }
+
+    #[test]
+    fn diff_names_exactly_the_changed_fields_with_both_values() {
+        let old = Dossier {
+            code: "H56-260728-0001".into(),
+            procedure_code: Some("1.004227".into()),
+            procedure_name: "Đăng ký biến động đất đai".into(),
+            field_code: "DD".into(),
+            field_name: "Đất đai".into(),
+            unit_code: "PKT".into(),
+            unit_name: "Phòng Kinh tế".into(),
+            officer: Some("Mai Thị Ngọc".into()),
+            applicant_name: "Lý Thị Bình".into(),
+            applicant_kind: ApplicantKind::Person,
+            applicant_id_no: None,
+            applicant_phone: Some("0968565711".into()),
+            applicant_email: None,
+            summary: None,
+            channel: Channel::Online,
+            status: Status::Processing,
+            submitted_at: None,
+            received_at: t("2026-07-28 07:00"),
+            due_at: Some(t("2026-08-10 17:00")),
+            finished_at: None,
+            returned_at: None,
+            duration: Some(Duration::WorkingDays(10)),
+            steps: vec![Step {
+                name: "Tiếp nhận hồ sơ".into(),
+                unit: "Trung tâm Phục vụ hành chính công".into(),
+                officer: None,
+                started_at: t("2026-07-28 07:00"),
+                finished_at: None,
+                due_at: None,
+            }],
+            pauses: vec![],
+            extension: None,
+            updated_at: t("2026-07-28 08:00"),
+        };
+        assert_eq!(diff(&old, &old), serde_json::json!({}));
+        let mut new = old.clone();
+        new.status = Status::Finished;
+        new.officer = None;
+        new.due_at = Some(t("2026-08-12 17:00"));
+        new.finished_at = Some(t("2026-08-11 10:30"));
+        new.steps[0].finished_at = Some(t("2026-07-28 08:00"));
+        new.pauses.push(Pause {
+            kind: PauseKind::Fee,
+            started_at: t("2026-07-29 09:00"),
+            ended_at: Some(t("2026-07-30 09:00")),
+            due_before: old.due_at,
+            due_after: new.due_at,
+        });
+        new.updated_at = t("2026-08-11 10:30");
+        let d = diff(&old, &new);
+        assert_eq!(d, diff_by_json(&old, &new));
+        assert_eq!(d["status"], serde_json::json!(["processing", "finished"]));
+        assert_eq!(
+            d["due_at"],
+            serde_json::json!(["2026-08-10T17:00:00", "2026-08-12T17:00:00"])
+        );
+        assert_eq!(d.as_object().unwrap().len(), 7);
     }
 }

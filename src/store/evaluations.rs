@@ -8,6 +8,7 @@ use crate::clock::fmt_db;
 use crate::deadline::{Class, Evaluation, StepDelay};
 use crate::dossier::{ApplicantKind, Channel, Dossier, Duration, Extension, Pause, Status};
 use chrono::NaiveDateTime;
+use std::collections::HashMap;
 
 /// The step a delay is attributed to (the one furthest past its own due time).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,14 +71,12 @@ impl StoredEvaluation {
 
 /// A dossier due for evaluation, with its previous verdict. Only what the
 /// deadline engine and the routing read is loaded (dates, status, duration,
-/// pauses, extension, field and unit codes); names and applicant details are
-/// left empty, since reading them would be most of a check's time.
+/// pauses, extension, field and unit codes); names, applicant details and
+/// steps are left empty, since reading them would be most of a check's time
+/// (the steps of the few dossiers whose delay is attributed: `steps_of`).
 pub struct CheckCandidate {
     pub id: i64,
     pub dossier: Dossier,
-    /// The steps as stored (JSON), parsed only for the dossiers whose delay
-    /// is attributed to a step.
-    pub steps_json: String,
     pub previous: Option<StoredEvaluation>,
 }
 
@@ -111,7 +110,6 @@ struct CandidateRow(
     Option<i64>,
     Vec<Pause>,
     Option<Extension>,
-    String,
     String,
     EvaluationRow,
 );
@@ -217,14 +215,13 @@ impl CandidateRow {
         Ok(CheckCandidate {
             id: r.0,
             dossier,
-            steps_json: r.17,
-            previous: r.18.into_stored()?,
+            previous: r.17.into_stored()?,
         })
     }
 }
 
 /// The dossier columns a check reads, in `CandidateRow` order.
-const CANDIDATE_COLS: [&str; 18] = [
+const CANDIDATE_COLS: [&str; 17] = [
     "d.id",
     "d.code",
     "d.field_code",
@@ -242,7 +239,6 @@ const CANDIDATE_COLS: [&str; 18] = [
     "d.pauses",
     "d.extension",
     "d.source_updated_at",
-    "d.steps",
 ];
 
 /// A `CandidateRow` from `CANDIDATE_COLS` then `EVALUATION_COLS`, in order.
@@ -277,7 +273,6 @@ fn candidate_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CandidateRow> {
         },
         extension.map(|x| json(15, &x)).transpose()?,
         r.get(16)?,
-        r.get(17)?,
         EvaluationRow {
             class: r.get(e)?,
             due_at: r.get(e + 1)?,
@@ -375,6 +370,26 @@ impl Store {
         let rows: Vec<CandidateRow> = serde_json::from_str(&json)
             .map_err(|e| StoreError::Corrupt(format!("dossiers to check: {e}")))?;
         rows.into_iter().map(CandidateRow::into_candidate).collect()
+    }
+
+    /// The stored steps (JSON) of these dossiers, by id: for the few whose
+    /// delay a check attributes to a step.
+    pub async fn steps_of(&self, ids: &[i64]) -> Result<HashMap<i64, String>, StoreError> {
+        let mut out = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let sql = self.sql_for(format!(
+                "SELECT id, steps FROM dossiers WHERE id IN ({})",
+                placeholders(1, chunk.len())
+            ));
+            with_pool!(self, pool => {
+                let mut q = sqlx::query_as::<_, (i64, String)>(&sql);
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                out.extend(q.fetch_all(pool).await.ctx("reading steps of dossiers")?);
+            });
+        }
+        Ok(out)
     }
 
     /// Stores new verdicts in one transaction; a change of class (or of the due

@@ -2,7 +2,7 @@
 //! one dossier's timeline, KPI aggregates, API tokens.
 
 use super::audit::audit_append;
-use super::dossiers::{opt_time, placeholders};
+use super::dossiers::{DUE_DATES_SQL, HISTORY_SQL, opt_time, placeholders};
 use super::{Context, Store, StoreError, with_pool};
 use crate::clock::fmt_db;
 use chrono::{NaiveDate, NaiveDateTime};
@@ -364,9 +364,9 @@ impl Store {
             Option<String>,
         );
         let (history, dues, classes, alerts): (Vec<Hist>, Vec<Due>, Vec<Cls>, Vec<Alert>) = with_pool!(self, pool => {
-            let h = sqlx::query_as("SELECT observed_at, kind, changes FROM dossier_history WHERE dossier_id = $1 ORDER BY id")
+            let h = sqlx::query_as(HISTORY_SQL)
                 .bind(dossier_id).fetch_all(pool).await.ctx("reading history")?;
-            let d = sqlx::query_as("SELECT due_at, observed_at, reason FROM due_date_history WHERE dossier_id = $1 ORDER BY id")
+            let d = sqlx::query_as(DUE_DATES_SQL)
                 .bind(dossier_id).fetch_all(pool).await.ctx("reading due dates")?;
             let c = sqlx::query_as("SELECT at, from_class, to_class, due_at FROM classification_history WHERE dossier_id = $1 ORDER BY id")
                 .bind(dossier_id).fetch_all(pool).await.ctx("reading class changes")?;

@@ -8,8 +8,8 @@
 //! A prepared statement binds and steps in a microsecond or two.
 
 use super::{
-    DOSSIER_COLUMNS, DUE_AT, DossierRow, Incoming, Page, PageOutcome, SELECT_DOSSIER, Val,
-    change_entry,
+    DOSSIER_COLUMNS, DUE_AT, DossierRow, FIRST_SEEN, Incoming, Page, PageOutcome, SELECT_DOSSIER,
+    Val, change_entry,
 };
 use crate::store::{Sq, StoreError};
 use rusqlite::{Connection, OptionalExtension, Statement};
@@ -167,13 +167,12 @@ fn write_one(
             st.insert.raw_bind_parameter(n + 2, page.source).sq(what)?;
             st.insert.raw_bind_parameter(n + 3, now).sq(what)?;
             st.insert.raw_execute().sq(what)?;
-            let id = c.last_insert_rowid();
-            st.history
-                .execute((id, now, "created", "{}", &i.cols.updated))
-                .sq("recording dossier changes")?;
-            st.due
-                .execute((id, &i.cols.due, now, "first seen"))
-                .sq("recording due dates")?;
+            // The first sighting is implied by the row (see `FIRST_SEEN`).
+            if i.cols.due.is_none() {
+                st.due
+                    .execute((c.last_insert_rowid(), None::<&str>, now, FIRST_SEEN))
+                    .sq("recording due dates")?;
+            }
             out.created += 1;
         }
     }
