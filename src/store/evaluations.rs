@@ -289,6 +289,9 @@ fn candidate_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CandidateRow> {
     ))
 }
 
+/// Rows per multi-row statement when verdicts and alerts are saved.
+const ROWS_PER_STATEMENT: usize = 400;
+
 const OPEN_CLASSES: &str =
     "'overdue', 'due_today', 'due_soon', 'not_yet_due', 'paused', 'no_due_date'";
 
@@ -375,21 +378,33 @@ impl Store {
     /// The stored steps (JSON) of these dossiers, by id: for the few whose
     /// delay a check attributes to a step.
     pub async fn steps_of(&self, ids: &[i64]) -> Result<HashMap<i64, String>, StoreError> {
-        let mut out = HashMap::with_capacity(ids.len());
-        for chunk in ids.chunks(500) {
-            let sql = self.sql_for(format!(
-                "SELECT id, steps FROM dossiers WHERE id IN ({})",
-                placeholders(1, chunk.len())
-            ));
-            with_pool!(self, pool => {
-                let mut q = sqlx::query_as::<_, (i64, String)>(&sql);
-                for id in chunk {
-                    q = q.bind(*id);
-                }
-                out.extend(q.fetch_all(pool).await.ctx("reading steps of dossiers")?);
-            });
+        let what = "reading steps of dossiers";
+        if ids.is_empty() {
+            return Ok(HashMap::new());
         }
-        Ok(out)
+        match self {
+            Store::Sqlite(pool) => {
+                let mut conn = pool.acquire().await.ctx(what)?;
+                with_rusqlite(&mut conn, |c| {
+                    let mut st = c
+                        .prepare_cached("SELECT steps FROM dossiers WHERE id = ?1")
+                        .sq(what)?;
+                    ids.iter()
+                        .map(|id| Ok((*id, st.query_row([id], |r| r.get(0)).sq(what)?)))
+                        .collect()
+                })
+                .await
+            }
+            Store::Postgres(pool) => {
+                let rows: Vec<(i64, String)> =
+                    sqlx::query_as("SELECT id, steps FROM dossiers WHERE id = ANY($1)")
+                        .bind(ids)
+                        .fetch_all(pool)
+                        .await
+                        .ctx(what)?;
+                Ok(rows.into_iter().collect())
+            }
+        }
     }
 
     /// Stores new verdicts in one transaction; a change of class (or of the due
@@ -406,7 +421,7 @@ impl Store {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await.ctx("starting a check transaction")?;
             // Multi-row statements: a check writes many verdicts at once.
-            for chunk in changes.chunks(400) {
+            for chunk in changes.chunks(ROWS_PER_STATEMENT) {
                 let rows: Vec<String> = (0..chunk.len())
                     .map(|k| {
                         format!("({})", placeholders(k * 13 + 1, 13))
@@ -424,7 +439,9 @@ impl Store {
                      class_since = CASE WHEN evaluations.class = excluded.class THEN evaluations.class_since ELSE excluded.class_since END",
                     rows.join(", ")
                 ));
-                let mut q = sqlx::query(&sql);
+                // Only the full-size statement is worth caching: every other
+                // length would be cached once each (thousands of parameters).
+                let mut q = sqlx::query(&sql).persistent(chunk.len() == ROWS_PER_STATEMENT);
                 for c in chunk {
                     let e = &c.evaluation;
                     q = q
@@ -445,13 +462,13 @@ impl Store {
                 q.execute(&mut *tx).await.ctx("saving evaluations")?;
             }
             let moved: Vec<&EvaluationChange> = changes.iter().filter(|c| c.previous != Some(c.evaluation.class)).collect();
-            for chunk in moved.chunks(500) {
+            for chunk in moved.chunks(ROWS_PER_STATEMENT) {
                 let rows: Vec<String> = (0..chunk.len()).map(|k| format!("({})", placeholders(k * 7 + 1, 7))).collect();
                 let sql = self.sql_for(format!(
                     "INSERT INTO classification_history (dossier_id, at, from_class, to_class, due_at, working_days_left, working_days_late) VALUES {}",
                     rows.join(", ")
                 ));
-                let mut q = sqlx::query(&sql);
+                let mut q = sqlx::query(&sql).persistent(chunk.len() == ROWS_PER_STATEMENT);
                 for c in chunk {
                     let e = &c.evaluation;
                     q = q
@@ -472,14 +489,14 @@ impl Store {
                     c.alerts.iter().map(move |a| (c.dossier_id, due_key.clone(), a))
                 })
                 .collect();
-            for chunk in alert_rows.chunks(400) {
+            for chunk in alert_rows.chunks(ROWS_PER_STATEMENT) {
                 let rows: Vec<String> = (0..chunk.len()).map(|k| format!("({})", placeholders(k * 8 + 1, 8))).collect();
                 let sql = self.sql_for(format!(
                     "INSERT INTO alerts (dossier_id, rung, due_at, recipient, recipient_name, recipient_role, unrouted, created_at) \
                      VALUES {} ON CONFLICT (dossier_id, rung, due_at, recipient) DO NOTHING",
                     rows.join(", ")
                 ));
-                let mut q = sqlx::query(&sql);
+                let mut q = sqlx::query(&sql).persistent(chunk.len() == ROWS_PER_STATEMENT);
                 for (id, due_key, a) in chunk {
                     q = q
                         .bind(*id)

@@ -104,7 +104,8 @@ impl Store {
                 placeholders(1, chunk.len())
             );
             let rows: Vec<(i64,)> = with_pool!(self, pool => {
-                let mut q = sqlx::query_as(&sql);
+                // Not cached: each length of the list is a statement of its own.
+                let mut q = sqlx::query_as(&sql).persistent(false);
                 for id in chunk {
                     q = q.bind(*id);
                 }
