@@ -209,25 +209,6 @@ impl DossierRow {
     }
 }
 
-/// Content hash: equal hashes mean nothing to write.
-pub fn content_hash(d: &Dossier) -> String {
-    // The JSON is streamed into the hash, not built first.
-    struct Hashing(Sha256);
-    impl std::io::Write for Hashing {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.update(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut h = Hashing(Sha256::new());
-    // Serialising a plain struct into a sink that never fails cannot fail.
-    let _ = serde_json::to_writer(&mut h, d);
-    hex::encode(h.0.finalize())
-}
-
 /// A dossier from a source with its content hash, computed where the record
 /// is parsed (off the thread that writes to the database).
 #[derive(Clone, Debug)]
@@ -239,13 +220,41 @@ pub struct Incoming {
 
 impl Incoming {
     pub fn new(dossier: Dossier) -> Incoming {
-        let hash = content_hash(&dossier);
         let cols = Columns::new(&dossier);
-        Incoming {
+        let mut i = Incoming {
             dossier,
-            hash,
+            hash: String::new(),
             cols,
+        };
+        i.hash = i.content_hash();
+        i
+    }
+
+    /// Content hash: equal hashes mean nothing to write. Taken over the code
+    /// and the stored column values (every field of the dossier, in the form
+    /// it is stored), so the dossier is not serialised a second time. Each
+    /// value is tagged and length-prefixed: no two dossiers feed the same
+    /// bytes. (Hashes of an older form differ once; a dossier whose content
+    /// did not change then only gets its hash rewritten, see `is_rehash`.)
+    fn content_hash(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(self.dossier.code.as_bytes());
+        for (k, v) in self.values().into_iter().enumerate() {
+            match v {
+                _ if k == CONTENT_HASH => {}
+                Val::Text(None) | Val::Int(None) => h.update([0]),
+                Val::Text(Some(t)) => {
+                    h.update([1]);
+                    h.update((t.len() as u64).to_le_bytes());
+                    h.update(t.as_bytes());
+                }
+                Val::Int(Some(n)) => {
+                    h.update([2]);
+                    h.update(n.to_le_bytes());
+                }
+            }
         }
+        hex::encode(h.finalize())
     }
 }
 
@@ -515,8 +524,9 @@ impl serde::Serialize for DossierJson<'_> {
     }
 }
 
-/// Position of `due_at` in `DOSSIER_COLUMNS`.
+/// Positions of `due_at` and `content_hash` in `DOSSIER_COLUMNS`.
 const DUE_AT: usize = 17;
+const CONTENT_HASH: usize = 26;
 
 /// `UPDATE dossiers` from `DossierJson` rows keyed by id; $2 is now. The first
 /// due date ever seen stays.
@@ -656,11 +666,19 @@ impl WriteDossiers for sqlx::PgConnection {
             }
         }
         let mut history = CopyRows::default();
+        let mut updated: Vec<DossierJson> = Vec::with_capacity(changed.len());
+        let (mut rehash_ids, mut rehashes) = (Vec::new(), Vec::new());
         for (id, i) in &changed {
             let d = &i.dossier;
             let old = old_rows.remove(id).ok_or_else(|| {
                 StoreError::Corrupt(format!("dossier {} vanished during a sync", d.code))
             })?;
+            if is_rehash(&old, d) {
+                rehash_ids.push(*id);
+                rehashes.push(i.hash.as_str());
+                out.unchanged += 1;
+                continue;
+            }
             let (kind, changes, due_reason) = change_entry(&old, d);
             history
                 .int(Some(*id))
@@ -676,13 +694,12 @@ impl WriteDossiers for sqlx::PgConnection {
                     .text(Some(reason))
                     .end_row();
             }
+            updated.push(DossierJson(i, *id));
             written.push((d.code.clone(), i.hash.clone()));
             out.changed += 1;
         }
-        if !changed.is_empty() {
-            let rows: Vec<DossierJson> =
-                changed.iter().map(|(id, i)| DossierJson(i, *id)).collect();
-            let rows = serde_json::to_string(&rows)
+        if !updated.is_empty() {
+            let rows = serde_json::to_string(&updated)
                 .map_err(|e| StoreError::Corrupt(format!("encoding dossiers: {e}")))?;
             sqlx::query(&dossier_update_sql())
                 .bind(rows)
@@ -690,6 +707,16 @@ impl WriteDossiers for sqlx::PgConnection {
                 .execute(&mut *self)
                 .await
                 .ctx("updating dossiers")?;
+        }
+        if !rehash_ids.is_empty() {
+            sqlx::query(
+                "UPDATE dossiers d SET content_hash = r.hash FROM unnest($1::bigint[], $2::text[]) AS r(id, hash) WHERE d.id = r.id",
+            )
+            .bind(rehash_ids)
+            .bind(rehashes)
+            .execute(&mut *self)
+            .await
+            .ctx("updating content hashes")?;
         }
         let target = "dossier_history (dossier_id, observed_at, kind, changes, source_updated_at)";
         history
@@ -699,6 +726,12 @@ impl WriteDossiers for sqlx::PgConnection {
         dues.send(self, target, "recording due dates").await?;
         Ok(written)
     }
+}
+
+/// Whether a dossier whose hash differs has in fact not changed (its stored
+/// hash is of an older form): only the hash is rewritten, nothing recorded.
+fn is_rehash(old: &StoredDossier, d: &Dossier) -> bool {
+    !old.deleted && old.dossier == *d
 }
 
 /// What a change of a stored dossier records: the history kind, the fields

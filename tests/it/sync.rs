@@ -136,6 +136,69 @@ async fn native_sync_stores_every_field_then_only_changes_postgres() {
     }
 }
 
+/// Hashes stored by an older version (another form of hash) make every
+/// re-read record look changed; the content is compared and only the hash
+/// is rewritten: no history, no "last changed", nothing to re-check.
+async fn older_hashes_are_rewritten_silently(backend: Backend) {
+    let sim = spawn_simulator(Shape::Native, 200, "").await;
+    let db = TestDb::new(backend).await;
+    let s1 = sync(&db, &sim, Shape::Native).await;
+    assert_eq!(s1.error, None);
+    let before = stored(&db).await;
+    let sql = [
+        "UPDATE dossiers SET content_hash = 'old-' || content_hash",
+        "UPDATE sync_state SET watermark = NULL",
+    ];
+    for q in sql {
+        match &db.store {
+            tthc_watch::store::Store::Sqlite(p) => sqlx::query(q).execute(p).await.map(|_| ()),
+            tthc_watch::store::Store::Postgres(p) => sqlx::query(q).execute(p).await.map(|_| ()),
+        }
+        .unwrap();
+    }
+    let changed_at = |db: &TestDb| {
+        let store = db.store.clone();
+        async move {
+            let all = store.all_dossiers("tinh").await.unwrap();
+            all.into_iter()
+                .map(|s| (s.dossier.code, s.last_changed_at))
+                .collect::<HashMap<_, _>>()
+        }
+    };
+    let times = changed_at(&db).await;
+
+    let s2 = sync(&db, &sim, Shape::Native).await;
+    assert_eq!(s2.error, None);
+    assert_eq!(
+        (s2.outcome.created, s2.outcome.changed, s2.outcome.unchanged),
+        (0, 0, s1.outcome.created),
+        "{s2}"
+    );
+    assert_eq!(db.store.count_rows("dossier_history").await.unwrap(), 0);
+    assert_eq!(stored(&db).await, before);
+    assert_eq!(changed_at(&db).await, times);
+    let q = "SELECT COUNT(*) FROM dossiers WHERE content_hash LIKE 'old-%'";
+    let (old,): (i64,) = match &db.store {
+        tthc_watch::store::Store::Sqlite(p) => sqlx::query_as(q).fetch_one(p).await,
+        tthc_watch::store::Store::Postgres(p) => sqlx::query_as(q).fetch_one(p).await,
+    }
+    .unwrap();
+    assert_eq!(old, 0, "every hash is in the current form again");
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn older_hashes_are_rewritten_silently_sqlite() {
+    older_hashes_are_rewritten_silently(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn older_hashes_are_rewritten_silently_postgres() {
+    if postgres_available().await {
+        older_hashes_are_rewritten_silently(Backend::Postgres).await;
+    }
+}
+
 async fn shape_roundtrip(shape: Shape, backend: Backend) {
     let sim = spawn_simulator(shape, 250, "").await;
     let db = TestDb::new(backend).await;

@@ -9,7 +9,7 @@
 
 use super::{
     DOSSIER_COLUMNS, DUE_AT, DossierRow, FIRST_SEEN, Incoming, Page, PageOutcome, SELECT_DOSSIER,
-    Val, change_entry,
+    Val, change_entry, is_rehash,
 };
 use crate::store::{Sq, StoreError};
 use rusqlite::{Connection, OptionalExtension, Statement};
@@ -66,6 +66,7 @@ struct Statements<'c> {
     insert: Statement<'c>,
     update: Statement<'c>,
     old_row: Statement<'c>,
+    rehash: Statement<'c>,
     history: Statement<'c>,
     due: Statement<'c>,
 }
@@ -77,6 +78,7 @@ impl<'c> Statements<'c> {
             insert: c.prepare(&insert_sql())?,
             update: c.prepare(&update_sql())?,
             old_row: c.prepare(&format!("{SELECT_DOSSIER} WHERE d.id = ?1"))?,
+            rehash: c.prepare("UPDATE dossiers SET content_hash = ?1 WHERE id = ?2")?,
             history: c.prepare(
                 "INSERT INTO dossier_history (dossier_id, observed_at, kind, changes, source_updated_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -91,6 +93,31 @@ impl<'c> Statements<'c> {
 /// Writes a page's new and changed dossiers (in code order) with their history
 /// and due-date history; returns (code, content hash) of each written.
 pub(super) fn write_dossiers(
+    c: &Connection,
+    page: &Page<'_>,
+    out: &mut PageOutcome,
+) -> Result<Vec<(String, String)>, StoreError> {
+    // A page touches index pages all over the file: with the default 2 MB
+    // cache, a sync re-read them from the OS and spilled dirty pages to the
+    // WAL mid-transaction. A larger cache only while the page is written (the
+    // pages are freed when it shrinks back, so idle memory stays as it was).
+    let what = "sizing the page cache";
+    let default: i64 = c
+        .query_row("PRAGMA cache_size", [], |r| r.get(0))
+        .sq(what)?;
+    c.execute_batch(&format!("PRAGMA cache_size = {WRITE_CACHE_KIB}"))
+        .sq(what)?;
+    let written = write_all(c, page, out);
+    c.execute_batch(&format!("PRAGMA cache_size = {default}"))
+        .sq(what)?;
+    written
+}
+
+/// The page cache while a sync page is written, in KiB (negative: SQLite's
+/// unit for a size in KiB rather than pages).
+const WRITE_CACHE_KIB: i64 = -16_000;
+
+fn write_all(
     c: &Connection,
     page: &Page<'_>,
     out: &mut PageOutcome,
@@ -144,6 +171,13 @@ fn write_one(
                     StoreError::Corrupt(format!("dossier {code} vanished during a sync"))
                 })?
                 .into_stored()?;
+            if is_rehash(&old, &i.dossier) {
+                st.rehash
+                    .execute((&i.hash, id))
+                    .sq("updating a content hash")?;
+                out.unchanged += 1;
+                return Ok(false);
+            }
             let (kind, changes, due_reason) = change_entry(&old, &i.dossier);
             let what = "updating dossiers";
             bind_columns(&mut st.update, i).sq(what)?;
