@@ -151,19 +151,6 @@ async fn poll_keyset<S: Source>(
     };
     let write = async move {
         while let Some(page) = pages.recv().await {
-            // Pages already waiting (the writer is behind) go into the same
-            // transaction: fewer commits, each writing its index pages once.
-            // Not past a page with deletions: a later page may restore what it
-            // deleted, and a transaction writes records before deletions.
-            let mut page = page;
-            while !page.records.iter().any(|r| matches!(r, Parsed::Deleted(_)))
-                && let Ok(later) = pages.try_recv()
-            {
-                summary.pages += 1;
-                page.records.extend(later.records);
-                page.fetched += later.fetched;
-                page.next = later.next;
-            }
             summary.pages += 1;
             summary.fetched += page.fetched;
             let watermark = match &page.next {
