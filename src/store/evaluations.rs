@@ -296,15 +296,16 @@ const OPEN_CLASSES: &str =
     "'overdue', 'due_today', 'due_soon', 'not_yet_due', 'paused', 'no_due_date'";
 
 impl Store {
-    /// Up to `limit` dossiers after id `after`, by id, that need evaluating: never
-    /// evaluated, still open, or changed since their last evaluation (or every
-    /// one, with `all`). Row-by-row transfer through sqlx was most of a
+    /// The dossiers with ids in `after+1..=through`, by id, that need
+    /// evaluating: never evaluated, still open, or changed since their last
+    /// evaluation (or every one, with `all`). Ranges of ids (not a cursor and
+    /// a limit) so that several ranges can be read at once. Row-by-row transfer through sqlx was most of a
     /// check's time: SQLite's rows are read through rusqlite, PostgreSQL's
     /// batch comes as one JSON document.
     pub async fn check_candidates(
         &self,
         after: i64,
-        limit: i64,
+        through: i64,
         all: bool,
     ) -> Result<Vec<CheckCandidate>, StoreError> {
         let due = if all {
@@ -320,7 +321,7 @@ impl Store {
                 // Rows stepped through a prepared statement on this thread.
                 let sql = format!(
                     "SELECT {}, {} FROM dossiers d LEFT JOIN evaluations e ON e.dossier_id = d.id \
-                 WHERE d.id > ?1 AND d.deleted = 0 {due} ORDER BY d.id LIMIT ?2",
+                 WHERE d.id > ?1 AND d.id <= ?2 AND d.deleted = 0 {due} ORDER BY d.id",
                     CANDIDATE_COLS.join(", "),
                     evaluation.join(", ")
                 );
@@ -328,7 +329,7 @@ impl Store {
                 let mut conn = pool.acquire().await.ctx(what)?;
                 return with_rusqlite(&mut conn, |c| {
                     let mut st = c.prepare(&sql).sq(what)?;
-                    let rows = st.query_map((after, limit), candidate_row).sq(what)?;
+                    let rows = st.query_map((after, through), candidate_row).sq(what)?;
                     rows.map(|r| r.sq(what)?.into_candidate()).collect()
                 })
                 .await;
@@ -359,20 +360,31 @@ impl Store {
             "SELECT COALESCE(json_agg(json_build_array({}) ORDER BY c0), '[]'::json)::text \
              FROM (SELECT {} \
              FROM dossiers d LEFT JOIN evaluations e ON e.dossier_id = d.id \
-             WHERE d.id > $1 AND d.deleted = 0 {due} \
-             ORDER BY d.id LIMIT $2) AS s",
+             WHERE d.id > $1 AND d.id <= $2 AND d.deleted = 0 {due} \
+             ORDER BY d.id) AS s",
             outer.join(", "),
             inner.join(", ")
         );
         let json: String = sqlx::query_scalar(&sql)
             .bind(after)
-            .bind(limit)
+            .bind(through)
             .fetch_one(pool)
             .await
             .ctx("reading dossiers to check")?;
         let rows: Vec<CandidateRow> = serde_json::from_str(&json)
             .map_err(|e| StoreError::Corrupt(format!("dossiers to check: {e}")))?;
         rows.into_iter().map(CandidateRow::into_candidate).collect()
+    }
+
+    /// The highest dossier id (0 when there are none): where a check ends.
+    pub async fn max_dossier_id(&self) -> Result<i64, StoreError> {
+        with_pool!(self, pool => {
+            let (max,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(id), 0) FROM dossiers")
+                .fetch_one(pool)
+                .await
+                .ctx("reading the highest dossier id")?;
+            Ok(max)
+        })
     }
 
     /// The stored steps (JSON) of these dossiers, by id: for the few whose
