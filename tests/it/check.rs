@@ -55,6 +55,24 @@ async fn check_roundtrip(backend: Backend) {
             && expected.get(&Class::Overdue).is_some_and(|n| *n > 0)
     );
 
+    // The step each delay is charged to: dossiers at risk or late carry the
+    // engine's first step delay (computed here from the source's truth);
+    // the others carry none.
+    let mut charged = 0;
+    for d in &truth {
+        let class = engine.evaluate(d, now).unwrap().class;
+        let want = (class.is_at_risk() || class == Class::Late)
+            .then(|| engine.step_delays(d, now).unwrap().into_iter().next())
+            .flatten()
+            .map(|x| (x.step, x.unit, x.working_days_over));
+        let id = db.store.dossier("tinh", &d.code).await.unwrap().unwrap().id;
+        let got = db.store.evaluation(id).await.unwrap().unwrap().delay;
+        let got = got.map(|x| (x.step, x.unit, x.working_days_over));
+        assert_eq!(got, want, "{}", d.code);
+        charged += usize::from(got.is_some());
+    }
+    assert!(charged > 0, "some delays are charged to a step");
+
     // Same moment again: nothing to write.
     let again = run_check(&db.store, &engine, None, now, Scope::Due)
         .await
