@@ -1020,6 +1020,12 @@ mod tests {
     }
 
     #[test]
+    fn column_positions_name_their_columns() {
+        assert_eq!(DOSSIER_COLUMNS[DUE_AT], "due_at");
+        assert_eq!(DOSSIER_COLUMNS[CONTENT_HASH], "content_hash");
+    }
+
+    #[test]
     fn diff_names_exactly_the_changed_fields_with_both_values() {
         let old = Dossier {
             code: "H56-260728-0001".into(),

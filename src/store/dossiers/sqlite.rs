@@ -108,9 +108,14 @@ pub(super) fn write_dossiers(
     c.execute_batch(&format!("PRAGMA cache_size = {WRITE_CACHE_KIB}"))
         .sq(what)?;
     let written = write_all(c, page, out);
-    c.execute_batch(&format!("PRAGMA cache_size = {default}"))
-        .sq(what)?;
-    written
+    // Restored whether or not the page was written; a write error is the one
+    // reported.
+    let restored = c
+        .execute_batch(&format!("PRAGMA cache_size = {default}"))
+        .sq(what);
+    let written = written?;
+    restored?;
+    Ok(written)
 }
 
 /// The page cache while a sync page is written, in KiB (negative: SQLite's
