@@ -752,13 +752,69 @@ fn change_entry(old: &StoredDossier, d: &Dossier) -> (&'static str, String, Opti
     (kind, diff(&old.dossier, d).to_string(), due_reason)
 }
 
+/// A sync's write transaction, which may span several pages: committing
+/// after every page rewrote the same index pages (WAL frames, checkpoints) once
+/// per page; at 1M dossiers most of a sync's writing was that.
+pub enum SyncTx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// Runs `$body` with `$tx` bound to the connection of a `SyncTx`, whichever
+/// backend it is.
+macro_rules! with_tx {
+    ($sync:expr, $tx:ident => $body:expr) => {
+        match $sync {
+            SyncTx::Sqlite(t) => {
+                let $tx = &mut **t;
+                $body
+            }
+            SyncTx::Postgres(t) => {
+                let $tx = &mut **t;
+                $body
+            }
+        }
+    };
+}
+
 impl Store {
-    /// Stores one page of a sync in one transaction: new and changed dossiers
-    /// (with steps, history and due-date history), deletions, quarantined
-    /// records, and the source's new watermark. Unchanged dossiers write nothing.
-    /// The watermark moves only with the data, so a crash re-reads the page.
+    /// Starts a write transaction for sync pages (`SyncTx::apply_page`).
+    /// Dropped without `commit`, it rolls back.
+    pub async fn begin_sync(&self) -> Result<SyncTx, StoreError> {
+        let what = "starting a sync transaction";
+        Ok(match self {
+            Store::Sqlite(p) => SyncTx::Sqlite(p.begin_write().await.ctx(what)?),
+            Store::Postgres(p) => SyncTx::Postgres(p.begin_write().await.ctx(what)?),
+        })
+    }
+
+    /// Stores one page of a sync in a transaction of its own (see
+    /// `SyncTx::apply_page`).
     pub async fn apply_page(
         &self,
+        source: &str,
+        dossiers: &[Incoming],
+        deleted_codes: &[String],
+        quarantine: &[QuarantineRecord],
+        watermark: Option<&str>,
+        now: NaiveDateTime,
+    ) -> Result<PageOutcome, StoreError> {
+        let mut tx = self.begin_sync().await?;
+        let out = tx
+            .apply_page(source, dossiers, deleted_codes, quarantine, watermark, now)
+            .await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+}
+
+impl SyncTx {
+    /// Stores one page of a sync: new and changed dossiers (with history and
+    /// due-date history), deletions, quarantined records, and the source's new
+    /// watermark. Unchanged dossiers write nothing. The watermark is written
+    /// with the data, so a crash before the commit re-reads the pages.
+    pub async fn apply_page(
+        &mut self,
         source: &str,
         dossiers: &[Incoming],
         deleted_codes: &[String],
@@ -778,8 +834,7 @@ impl Store {
         let mut codes: Vec<&str> = latest.keys().copied().collect();
         codes.sort_unstable();
         let mut removed: Vec<String> = Vec::new();
-        with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await.ctx("starting a sync transaction")?;
+        with_tx!(self, tx => {
             let page = Page { source, latest: &latest, codes: &codes, now: &now_s };
             let written = tx.write_dossiers(&page, &mut out).await?;
             for code in deleted_codes {
@@ -833,11 +888,21 @@ impl Store {
                     .await
                     .ctx("saving the sync watermark")?;
             }
-            tx.commit().await.ctx("committing a sync page")?;
             Ok(out)
         })
     }
 
+    /// Makes the pages written so far durable and visible.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        let what = "committing sync pages";
+        match self {
+            SyncTx::Sqlite(tx) => tx.commit().await.ctx(what),
+            SyncTx::Postgres(tx) => tx.commit().await.ctx(what),
+        }
+    }
+}
+
+impl Store {
     pub async fn sync_state(&self, source: &str) -> Result<SyncState, StoreError> {
         let row: Option<SyncStateRow> = with_pool!(self, pool => {
             sqlx::query_as("SELECT watermark, last_success_at, last_attempt_at, last_error FROM sync_state WHERE source = $1")

@@ -11,7 +11,9 @@ mod letters;
 mod outbox;
 mod reports;
 
-pub use dossiers::{Incoming, PageOutcome, QuarantineRecord, StoredDossier, SyncRun, SyncState};
+pub use dossiers::{
+    Incoming, PageOutcome, QuarantineRecord, StoredDossier, SyncRun, SyncState, SyncTx,
+};
 pub use evaluations::{CheckCandidate, DelayCause, EvaluationChange, StoredEvaluation};
 pub use letters::{IssueError, LetterCandidate, LetterRecord};
 pub use outbox::{AtRiskCount, DossierLine, NewMessage, OutboxRow, SourceFreshness, UnsentAlerts};

@@ -373,6 +373,38 @@ async fn decomposed_text_is_stored_composed() {
 }
 
 #[tokio::test]
+async fn a_slow_source_gets_each_page_committed_while_it_is_awaited() {
+    // Pages share a transaction only while they come quickly: with a source
+    // taking 400 ms per page, what is written is committed (visible to
+    // readers, the write lock free) before the next page arrives.
+    let sim = spawn_simulator(Shape::Native, 300, "latency=400ms").await;
+    let db = TestDb::new(Backend::Sqlite).await;
+    let total = sim.sim.snapshot().len() as i64;
+    let mut partial = None;
+    let mut poll = Box::pin(sync(&db, &sim, Shape::Native));
+    let summary = loop {
+        tokio::select! {
+            s = &mut poll => break s,
+            _ = tokio::time::sleep(std::time::Duration::from_millis(50)) => {
+                let n = db.store.count_rows("dossiers").await.unwrap();
+                if n > 0 && n < total {
+                    partial = Some(n);
+                }
+            }
+        }
+    };
+    drop(poll);
+    assert_eq!(summary.error, None, "{summary}");
+    assert!(summary.pages > 2, "several pages: {summary}");
+    assert!(
+        partial.is_some(),
+        "readers saw the first pages before the poll ended"
+    );
+    assert_eq!(db.store.count_rows("dossiers").await.unwrap(), total);
+    db.cleanup().await;
+}
+
+#[tokio::test]
 async fn records_repeated_across_pages_are_stored_once() {
     let sim = spawn_simulator(Shape::Igate, 300, "repeat=0.7").await;
     let db = TestDb::new(Backend::Sqlite).await;
