@@ -292,6 +292,11 @@ fn candidate_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CandidateRow> {
 /// Rows per multi-row statement when verdicts and alerts are saved.
 const ROWS_PER_STATEMENT: usize = 400;
 
+/// Evaluation `e` is of a live (not deleted) dossier. The deleted ones come
+/// from their partial index: joining the dossiers to read `deleted` read the
+/// whole table for a count.
+const LIVE: &str = "e.dossier_id NOT IN (SELECT id FROM dossiers WHERE deleted = 1)";
+
 const OPEN_CLASSES: &str =
     "'overdue', 'due_today', 'due_soon', 'not_yet_due', 'paused', 'no_due_date'";
 
@@ -558,7 +563,7 @@ impl Store {
     /// `(class, count)` over the latest evaluations of live dossiers.
     pub async fn count_by_class(&self) -> Result<Vec<(Class, i64)>, StoreError> {
         let rows: Vec<(String, i64)> = with_pool!(self, pool => {
-            sqlx::query_as("SELECT e.class, COUNT(*) FROM evaluations e JOIN dossiers d ON d.id = e.dossier_id WHERE d.deleted = 0 GROUP BY e.class")
+            sqlx::query_as(&format!("SELECT e.class, COUNT(*) FROM evaluations e WHERE {LIVE} GROUP BY e.class"))
                 .fetch_all(pool).await.ctx("counting classes")?
         });
         let mut out: Vec<(Class, i64)> = rows
@@ -592,8 +597,8 @@ impl Store {
             "e.delay_unit"
         };
         let sql = format!(
-            "SELECT {col}, COUNT(*), SUM(e.delay_days) FROM evaluations e JOIN dossiers d ON d.id = e.dossier_id \
-             WHERE d.deleted = 0 AND e.delay_step IS NOT NULL AND e.class IN ('overdue', 'late') \
+            "SELECT {col}, COUNT(*), SUM(e.delay_days) FROM evaluations e \
+             WHERE {LIVE} AND e.delay_step IS NOT NULL AND e.class IN ('overdue', 'late') \
              GROUP BY {col} ORDER BY SUM(e.delay_days) DESC, {col}"
         );
         with_pool!(self, pool => {
@@ -604,7 +609,7 @@ impl Store {
     /// Live dossiers whose source due date disagrees with the rules.
     pub async fn count_due_mismatches(&self) -> Result<i64, StoreError> {
         with_pool!(self, pool => {
-            let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM evaluations e JOIN dossiers d ON d.id = e.dossier_id WHERE d.deleted = 0 AND e.due_mismatch = 1")
+            let (n,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM evaluations e WHERE {LIVE} AND e.due_mismatch = 1"))
                 .fetch_one(pool).await.ctx("counting due-date mismatches")?;
             Ok(n)
         })

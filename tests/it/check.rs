@@ -117,6 +117,40 @@ async fn check_roundtrip(backend: Backend) {
             (Some("due_soon".to_string()), "due_today".to_string())
         ]
     );
+
+    // Polled daily until the source has deleted dossiers it had sent: their
+    // verdicts stay stored, and the counts (dashboard, /metrics) leave them out.
+    let mut deleted = 0;
+    for _ in 0..60 {
+        sim.sim.advance(chrono::Duration::days(1));
+        let clock = Clock::fixed(from_vn(sim.sim.now()));
+        deleted += sync_source(&db.store, &mut src, 10, &clock)
+            .await
+            .outcome
+            .deleted;
+        run_check(&db.store, &engine, None, sim.sim.now(), Scope::Due)
+            .await
+            .unwrap();
+        if deleted > 0 {
+            break;
+        }
+    }
+    assert!(deleted > 0, "the source deleted a dossier it had sent");
+    let now = sim.sim.now();
+    let mut expected: BTreeMap<Class, i64> = BTreeMap::new();
+    for d in &sim.sim.snapshot() {
+        *expected
+            .entry(engine.evaluate(d, now).unwrap().class)
+            .or_default() += 1;
+    }
+    let stored: BTreeMap<Class, i64> = db
+        .store
+        .count_by_class()
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(stored, expected, "deleted dossiers are not counted");
     db.cleanup().await;
 }
 
