@@ -135,13 +135,29 @@ struct Batch {
     outcome: PageOutcome,
 }
 
-/// Commits a batch; its pages count as done only then.
-async fn commit(batch: Option<Batch>, summary: &mut SyncSummary) -> Result<(), SyncError> {
+/// Commits a batch; its pages count as done only then. A checkpoint then
+/// starts beside the writing (unless the last one is still running).
+async fn commit(
+    store: &Store,
+    batch: Option<Batch>,
+    checkpoint: &mut Option<tokio::task::JoinHandle<()>>,
+    summary: &mut SyncSummary,
+) -> Result<(), SyncError> {
     if let Some(b) = batch {
         let started = Instant::now();
         b.tx.commit().await?;
         summary.writing += started.elapsed();
         summary.outcome.add(b.outcome);
+        if checkpoint.as_ref().is_none_or(|c| c.is_finished()) {
+            let store = store.clone();
+            *checkpoint = Some(tokio::spawn(async move {
+                // A failed checkpoint loses nothing: the pages stay in the
+                // WAL and SQLite's own checkpoint copies them later.
+                if let Err(e) = store.checkpoint().await {
+                    tracing::warn!(error = %e, "background checkpoint failed");
+                }
+            }));
+        }
     }
     Ok(())
 }
@@ -181,6 +197,7 @@ async fn poll_keyset<S: Source>(
     };
     let write = async move {
         let mut batch: Option<Batch> = None;
+        let mut checkpoint = None;
         loop {
             let next = if batch.is_some() {
                 match tokio::time::timeout(BATCH_GRACE, pages.recv()).await {
@@ -188,7 +205,7 @@ async fn poll_keyset<S: Source>(
                     // The source is slower than the writing: commit what is
                     // written rather than hold the write lock waiting for it.
                     Err(_) => {
-                        commit(batch.take(), summary).await?;
+                        commit(store, batch.take(), &mut checkpoint, summary).await?;
                         continue;
                     }
                 }
@@ -230,12 +247,14 @@ async fn poll_keyset<S: Source>(
             b.records += page.fetched;
             summary.writing += started.elapsed();
             if b.records >= BATCH_RECORDS || b.began.elapsed() >= BATCH_TIME {
-                commit(Some(b), summary).await?;
+                commit(store, Some(b), &mut checkpoint, summary).await?;
             } else {
                 batch = Some(b);
             }
         }
-        commit(batch, summary).await
+        // The last checkpoint goes on after the poll (a closing store waits
+        // for it).
+        commit(store, batch, &mut checkpoint, summary).await
     };
     let (fetched, written) = tokio::join!(fetch, write);
     written?;

@@ -249,6 +249,21 @@ impl Store {
     pub async fn close(&self) {
         with_pool!(self, pool => pool.close().await)
     }
+
+    /// SQLite: copies the committed pages of the WAL into the database file,
+    /// on a connection of its own and without waiting for (or blocking) the
+    /// writer. SQLite's own automatic checkpoint runs inside the commit that
+    /// crosses its threshold: a sync calls this after its commits so that the
+    /// copying overlaps with writing the next pages. PostgreSQL: nothing.
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        if let Store::Sqlite(pool) = self {
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(pool)
+                .await
+                .ctx("checkpointing the SQLite write-ahead log")?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
