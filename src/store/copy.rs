@@ -4,6 +4,7 @@
 
 use super::{Context, StoreError};
 use sqlx::PgConnection;
+use sqlx::postgres::PgCopyIn;
 use std::fmt::Write;
 
 /// Rows being built: values tab-separated, `\N` for NULL, one row a line.
@@ -94,6 +95,69 @@ impl CopyRows {
             return Err(e).ctx(what);
         }
         copy.finish().await.ctx(what)?;
+        Ok(())
+    }
+}
+
+/// A `COPY … FROM STDIN` sent in chunks while its rows are built: the server
+/// stores one chunk while the next is encoded, where building every row first
+/// left it idle meanwhile (a sync page's new dossiers are ~1.5 MB of rows).
+pub(super) struct CopyStream<'c> {
+    copy: PgCopyIn<&'c mut PgConnection>,
+    rows: CopyRows,
+    what: &'static str,
+}
+
+/// Bytes of rows sent at a time.
+const CHUNK_BYTES: usize = 256 * 1024;
+
+impl<'c> CopyStream<'c> {
+    pub async fn start(
+        conn: &'c mut PgConnection,
+        target: &str,
+        what: &'static str,
+    ) -> Result<CopyStream<'c>, StoreError> {
+        let copy = conn
+            .copy_in_raw(&format!("COPY {target} FROM STDIN"))
+            .await
+            .ctx(what)?;
+        Ok(CopyStream {
+            copy,
+            rows: CopyRows::default(),
+            what,
+        })
+    }
+
+    /// Where the next rows go; `send_if_full` after each.
+    pub fn rows(&mut self) -> &mut CopyRows {
+        &mut self.rows
+    }
+
+    /// Sends the rows built so far once they make a chunk.
+    pub async fn send_if_full(&mut self) -> Result<(), StoreError> {
+        if self.rows.buf.len() < CHUNK_BYTES {
+            return Ok(());
+        }
+        let chunk = std::mem::replace(
+            &mut self.rows.buf,
+            String::with_capacity(CHUNK_BYTES + 4096),
+        );
+        // On an error the dropped `PgCopyIn` ends the COPY (sqlx sends
+        // CopyFail), so the connection can roll the transaction back.
+        self.copy.send(chunk.into_bytes()).await.ctx(self.what)?;
+        Ok(())
+    }
+
+    /// Sends the rest and ends the COPY.
+    pub async fn finish(mut self) -> Result<(), StoreError> {
+        if !self.rows.buf.is_empty() {
+            let rest = std::mem::take(&mut self.rows.buf);
+            if let Err(e) = self.copy.send(rest.into_bytes()).await {
+                let _ = self.copy.abort(e.to_string()).await;
+                return Err(e).ctx(self.what);
+            }
+        }
+        self.copy.finish().await.ctx(self.what)?;
         Ok(())
     }
 }

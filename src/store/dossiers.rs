@@ -3,7 +3,7 @@
 
 use super::audit::audit_append;
 use super::batch::{self, Col};
-use super::copy::CopyRows;
+use super::copy::{CopyRows, CopyStream};
 use super::{BeginWrite, Context, Store, StoreError, with_pool};
 use crate::clock::{fmt_db, parse_db};
 use crate::dossier::{ApplicantKind, Channel, Dossier, Duration, Extension, Pause, Status, Step};
@@ -615,8 +615,13 @@ impl WriteDossiers for sqlx::PgConnection {
                     .fetch_all(&mut *self)
                     .await
                     .ctx("numbering new dossiers")?;
-            let mut rows = CopyRows::default();
+            let target = format!(
+                "dossiers (id, {}, code, source, first_seen_at, last_changed_at, original_due_at, deleted)",
+                DOSSIER_COLUMNS.join(", ")
+            );
+            let mut copy = CopyStream::start(self, &target, "inserting dossiers").await?;
             for (id, i) in ids.into_iter().zip(&new) {
+                let rows = copy.rows();
                 rows.int(Some(id));
                 for v in i.values() {
                     rows.val(v);
@@ -630,6 +635,7 @@ impl WriteDossiers for sqlx::PgConnection {
                     .text(i.cols.due.as_deref())
                     .int(Some(0))
                     .end_row();
+                copy.send_if_full().await?;
                 // The first sighting is implied by the row (see `FIRST_SEEN`).
                 if i.cols.due.is_none() {
                     dues.int(Some(id))
@@ -641,11 +647,7 @@ impl WriteDossiers for sqlx::PgConnection {
                 written.push((i.dossier.code.clone(), i.hash.clone()));
                 out.created += 1;
             }
-            let target = format!(
-                "dossiers (id, {}, code, source, first_seen_at, last_changed_at, original_due_at, deleted)",
-                DOSSIER_COLUMNS.join(", ")
-            );
-            rows.send(self, &target, "inserting dossiers").await?;
+            copy.finish().await?;
         }
 
         // Changed dossiers: the old versions (for the diff), then one UPDATE for all.
