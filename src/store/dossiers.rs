@@ -756,7 +756,7 @@ fn change_entry(old: &StoredDossier, d: &Dossier) -> (&'static str, String, Opti
 
 /// A sync's write transaction, which may span several pages: committing
 /// after every page rewrote the same index pages (WAL frames, checkpoints) once
-/// per page; at 1M dossiers most of a sync's writing was that.
+/// per page; at 1M dossiers that was a third of a sync's time.
 pub enum SyncTx {
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
