@@ -135,22 +135,38 @@ struct Batch {
     outcome: PageOutcome,
 }
 
-/// Commits a batch; its pages count as done only then. A checkpoint then
-/// starts beside the writing (unless the last one is still running).
-async fn commit(
-    store: &Store,
-    batch: Option<Batch>,
-    checkpoint: &mut Option<tokio::task::JoinHandle<()>>,
-    summary: &mut SyncSummary,
-) -> Result<(), SyncError> {
-    if let Some(b) = batch {
-        let started = Instant::now();
-        b.tx.commit().await?;
-        summary.writing += started.elapsed();
-        summary.outcome.add(b.outcome);
-        if checkpoint.as_ref().is_none_or(|c| c.is_finished()) {
+/// Commits a batch; its pages count as done only then. Returns the records
+/// committed.
+async fn commit(batch: Option<Batch>, summary: &mut SyncSummary) -> Result<u64, SyncError> {
+    let Some(b) = batch else { return Ok(0) };
+    let started = Instant::now();
+    b.tx.commit().await?;
+    summary.writing += started.elapsed();
+    summary.outcome.add(b.outcome);
+    Ok(b.records)
+}
+
+/// Checkpoints beside the writing: SQLite's own checkpoint runs inside the
+/// commit that crosses its threshold (10,000 pages of WAL, reached every ~70k
+/// records of an initial sync at 1M), on the writer's time. One is started on
+/// a connection of its own after every `CHECKPOINT_RECORDS` committed, so the
+/// WAL stays under that threshold; a poll smaller than that (the usual
+/// incremental one) starts none.
+struct Checkpoints {
+    committed: u64,
+    running: Option<tokio::task::JoinHandle<()>>,
+}
+
+const CHECKPOINT_RECORDS: u64 = 30_000;
+
+impl Checkpoints {
+    fn after_commit(&mut self, store: &Store, records: u64) {
+        self.committed += records;
+        let idle = self.running.as_ref().is_none_or(|c| c.is_finished());
+        if self.committed >= CHECKPOINT_RECORDS && idle {
+            self.committed = 0;
             let store = store.clone();
-            *checkpoint = Some(tokio::spawn(async move {
+            self.running = Some(tokio::spawn(async move {
                 // A failed checkpoint loses nothing: the pages stay in the
                 // WAL and SQLite's own checkpoint copies them later.
                 if let Err(e) = store.checkpoint().await {
@@ -159,7 +175,14 @@ async fn commit(
             }));
         }
     }
-    Ok(())
+
+    /// Waits for the running one: a checkpoint still running when the
+    /// process ends leaves the WAL beside the database file.
+    async fn finish(self) {
+        if let Some(c) = self.running {
+            let _ = c.await;
+        }
+    }
 }
 
 async fn poll_keyset<S: Source>(
@@ -197,7 +220,10 @@ async fn poll_keyset<S: Source>(
     };
     let write = async move {
         let mut batch: Option<Batch> = None;
-        let mut checkpoint = None;
+        let mut checkpoints = Checkpoints {
+            committed: 0,
+            running: None,
+        };
         loop {
             let next = if batch.is_some() {
                 match tokio::time::timeout(BATCH_GRACE, pages.recv()).await {
@@ -205,7 +231,8 @@ async fn poll_keyset<S: Source>(
                     // The source is slower than the writing: commit what is
                     // written rather than hold the write lock waiting for it.
                     Err(_) => {
-                        commit(store, batch.take(), &mut checkpoint, summary).await?;
+                        let n = commit(batch.take(), summary).await?;
+                        checkpoints.after_commit(store, n);
                         continue;
                     }
                 }
@@ -247,14 +274,15 @@ async fn poll_keyset<S: Source>(
             b.records += page.fetched;
             summary.writing += started.elapsed();
             if b.records >= BATCH_RECORDS || b.began.elapsed() >= BATCH_TIME {
-                commit(store, Some(b), &mut checkpoint, summary).await?;
+                let n = commit(Some(b), summary).await?;
+                checkpoints.after_commit(store, n);
             } else {
                 batch = Some(b);
             }
         }
-        // The last checkpoint goes on after the poll (a closing store waits
-        // for it).
-        commit(store, batch, &mut checkpoint, summary).await
+        commit(batch, summary).await?;
+        checkpoints.finish().await;
+        Ok::<(), SyncError>(())
     };
     let (fetched, written) = tokio::join!(fetch, write);
     written?;

@@ -246,7 +246,27 @@ impl Store {
         Ok(())
     }
 
+    /// Closes the pool. SQLite: the WAL is first copied into the database
+    /// file and emptied, so that the file alone is complete after a command
+    /// (a copy of it is a backup); left to the closing connections, whichever
+    /// closed last did it, or none when they closed at once.
     pub async fn close(&self) {
+        if let Store::Sqlite(pool) = self {
+            // Not worth delaying a shutdown for: a reader still busy makes it
+            // give up, and the next opening finishes the job.
+            let emptied = async {
+                let mut c = pool.acquire().await?;
+                sqlx::query("PRAGMA busy_timeout = 200")
+                    .execute(&mut *c)
+                    .await?;
+                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(&mut *c)
+                    .await
+            };
+            if let Err(e) = emptied.await {
+                tracing::warn!(error = %e, "the WAL stays beside the database until it is next opened");
+            }
+        }
         with_pool!(self, pool => pool.close().await)
     }
 

@@ -98,6 +98,53 @@ async fn sync_without_config_file() {
     );
 }
 
+#[tokio::test]
+async fn after_a_sync_the_database_is_one_file() {
+    // A slow source: its pages are committed as they come, with checkpoints
+    // beside the writing. When `sync` exits, everything is in the database
+    // file itself (copying that file is a complete backup), nothing in a WAL.
+    let sim = spawn_simulator(Shape::Native, 3000, "latency=200ms").await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("one.db");
+    let db = format!("sqlite://{}", path.display());
+    let url = sim.url.clone();
+    let (ok, out, err) = tokio::task::spawn_blocking(move || {
+        run(bin().args([
+            "sync",
+            "--source-url",
+            &url,
+            "--source-token",
+            TOKEN,
+            "--database-url",
+            &db,
+            "--now",
+            "2026-11-25T08:00:00+07:00",
+        ]))
+    })
+    .await
+    .unwrap();
+    assert!(ok, "{err}");
+    let pages: u32 = out
+        .split(" pages")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(pages >= 2, "several pages, each committed: {out}");
+    let wal = dir.path().join("one.db-wal");
+    assert!(
+        std::fs::metadata(&wal).map_or(true, |m| m.len() == 0),
+        "nothing left in the WAL: {:?}",
+        std::fs::metadata(&wal)
+    );
+    let n = sim.sim.snapshot().len() as i64;
+    let file = rusqlite::Connection::open(&path).unwrap();
+    let stored: i64 = file
+        .query_row("SELECT COUNT(*) FROM dossiers", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(stored, n);
+}
+
 #[test]
 fn demo_once_runs_with_no_setup_and_mails_once() {
     let dir = tempfile::tempdir().unwrap();
