@@ -3,14 +3,41 @@
 //! class changes are recorded.
 
 use crate::support::*;
+use chrono::NaiveDateTime;
 use std::collections::BTreeMap;
 use tthc_watch::calendar::{Calendar, OfficeHours};
 use tthc_watch::check::{Scope, run_check};
 use tthc_watch::clock::{Clock, from_vn};
 use tthc_watch::config::Shape;
 use tthc_watch::deadline::{Class, Engine, Rules};
+use tthc_watch::dossier::Dossier;
 use tthc_watch::source::rest::RestSource;
 use tthc_watch::source::sync::sync_source;
+
+/// Dossiers per class as the engine judges the source's truth at `now`.
+fn expected_classes(
+    engine: &Engine,
+    truth: &[Dossier],
+    now: NaiveDateTime,
+) -> BTreeMap<Class, i64> {
+    let mut expected: BTreeMap<Class, i64> = BTreeMap::new();
+    for d in truth {
+        *expected
+            .entry(engine.evaluate(d, now).unwrap().class)
+            .or_default() += 1;
+    }
+    expected
+}
+
+/// Dossiers per class as stored (what the dashboard and /metrics show).
+async fn stored_classes(db: &TestDb) -> BTreeMap<Class, i64> {
+    db.store
+        .count_by_class()
+        .await
+        .unwrap()
+        .into_iter()
+        .collect()
+}
 
 async fn check_roundtrip(backend: Backend) {
     let sim = spawn_simulator(Shape::Native, 600, "").await;
@@ -36,20 +63,8 @@ async fn check_roundtrip(backend: Backend) {
     assert_eq!(s.evaluated as usize, truth.len());
     assert_eq!(s.errors, 0);
 
-    let mut expected: BTreeMap<Class, i64> = BTreeMap::new();
-    for d in &truth {
-        *expected
-            .entry(engine.evaluate(d, now).unwrap().class)
-            .or_default() += 1;
-    }
-    let stored: BTreeMap<Class, i64> = db
-        .store
-        .count_by_class()
-        .await
-        .unwrap()
-        .into_iter()
-        .collect();
-    assert_eq!(stored, expected);
+    let expected = expected_classes(&engine, &truth, now);
+    assert_eq!(stored_classes(&db).await, expected);
     assert!(
         expected.get(&Class::DueSoon).is_some_and(|n| *n > 0)
             && expected.get(&Class::Overdue).is_some_and(|n| *n > 0)
@@ -137,20 +152,11 @@ async fn check_roundtrip(backend: Backend) {
     }
     assert!(deleted > 0, "the source deleted a dossier it had sent");
     let now = sim.sim.now();
-    let mut expected: BTreeMap<Class, i64> = BTreeMap::new();
-    for d in &sim.sim.snapshot() {
-        *expected
-            .entry(engine.evaluate(d, now).unwrap().class)
-            .or_default() += 1;
-    }
-    let stored: BTreeMap<Class, i64> = db
-        .store
-        .count_by_class()
-        .await
-        .unwrap()
-        .into_iter()
-        .collect();
-    assert_eq!(stored, expected, "deleted dossiers are not counted");
+    assert_eq!(
+        stored_classes(&db).await,
+        expected_classes(&engine, &sim.sim.snapshot(), now),
+        "deleted dossiers are not counted"
+    );
     db.cleanup().await;
 }
 

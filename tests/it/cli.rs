@@ -23,6 +23,23 @@ fn run(c: &mut Command) -> (bool, String, String) {
     )
 }
 
+/// `tthc-watch sync` of the native source at `url` into `db`, at `NOW`.
+fn sync_cli(url: &str, db: &str) -> (bool, String, String) {
+    run(bin().args([
+        "sync",
+        "--source-url",
+        url,
+        "--source-token",
+        TOKEN,
+        "--database-url",
+        db,
+        "--now",
+        NOW,
+    ]))
+}
+
+const NOW: &str = "2026-11-25T08:00:00+07:00";
+
 #[test]
 fn calendar_commands_print_working_day_arithmetic() {
     let (ok, out, _) = run(bin().args(["calendar", "add", "2026-11-20", "3"]));
@@ -75,21 +92,9 @@ async fn sync_without_config_file() {
     let db = format!("sqlite://{}", dir.path().join("cli.db").display());
     let url = sim.url.clone();
     let db2 = db.clone();
-    let (ok, out, err) = tokio::task::spawn_blocking(move || {
-        run(bin().args([
-            "sync",
-            "--source-url",
-            &url,
-            "--source-token",
-            TOKEN,
-            "--database-url",
-            &db2,
-            "--now",
-            "2026-11-25T08:00:00+07:00",
-        ]))
-    })
-    .await
-    .unwrap();
+    let (ok, out, err) = tokio::task::spawn_blocking(move || sync_cli(&url, &db2))
+        .await
+        .unwrap();
     assert!(ok, "{err}");
     let n = sim.sim.snapshot().len();
     assert!(
@@ -108,21 +113,9 @@ async fn after_a_sync_the_database_is_one_file() {
     let path = dir.path().join("one.db");
     let db = format!("sqlite://{}", path.display());
     let url = sim.url.clone();
-    let (ok, out, err) = tokio::task::spawn_blocking(move || {
-        run(bin().args([
-            "sync",
-            "--source-url",
-            &url,
-            "--source-token",
-            TOKEN,
-            "--database-url",
-            &db,
-            "--now",
-            "2026-11-25T08:00:00+07:00",
-        ]))
-    })
-    .await
-    .unwrap();
+    let (ok, out, err) = tokio::task::spawn_blocking(move || sync_cli(&url, &db))
+        .await
+        .unwrap();
     assert!(ok, "{err}");
     let pages: u32 = out
         .split(" pages")
@@ -156,7 +149,7 @@ fn demo_once_runs_with_no_setup_and_mails_once() {
                 "--dossiers",
                 "1500",
                 "--now",
-                "2026-11-25T08:00:00+07:00",
+                NOW,
                 "--dir",
             ])
             .arg(dir.path()))
@@ -199,20 +192,9 @@ async fn check_command_prints_classes_in_vietnamese() {
     let db = format!("sqlite://{}", dir.path().join("c.db").display());
     let url = sim.url.clone();
     let (ok, out, err) = tokio::task::spawn_blocking(move || {
-        let now = "2026-11-25T08:00:00+07:00";
-        let sync = run(bin().args([
-            "sync",
-            "--source-url",
-            &url,
-            "--source-token",
-            TOKEN,
-            "--database-url",
-            &db,
-            "--now",
-            now,
-        ]));
+        let sync = sync_cli(&url, &db);
         assert!(sync.0, "{}", sync.2);
-        run(bin().args(["check", "--database-url", &db, "--now", now]))
+        run(bin().args(["check", "--database-url", &db, "--now", NOW]))
     })
     .await
     .unwrap();
@@ -257,7 +239,7 @@ fn letter_commands_write_and_issue_a_draft() {
             "--dossiers",
             "1500",
             "--now",
-            "2026-11-25T08:00:00+07:00",
+            NOW,
             "--dir",
         ])
         .arg(dir.path()));
@@ -320,30 +302,9 @@ async fn a_read_only_database_is_a_clear_error_and_loses_nothing() {
     let url = sim.url.clone();
     let sim2 = sim.sim.clone();
     let (first, second) = tokio::task::spawn_blocking(move || {
-        let now = "2026-11-25T08:00:00+07:00";
-        let first = run(bin().args([
-            "sync",
-            "--source-url",
-            &url,
-            "--source-token",
-            TOKEN,
-            "--database-url",
-            &rw,
-            "--now",
-            now,
-        ]));
+        let first = sync_cli(&url, &rw);
         sim2.advance(chrono::Duration::days(3));
-        let second = run(bin().args([
-            "sync",
-            "--source-url",
-            &url,
-            "--source-token",
-            TOKEN,
-            "--database-url",
-            &ro,
-            "--now",
-            now,
-        ]));
+        let second = sync_cli(&url, &ro);
         (first, second)
     })
     .await
