@@ -273,8 +273,9 @@ impl Store {
     /// SQLite: copies the committed pages of the WAL into the database file,
     /// on a connection of its own and without waiting for (or blocking) the
     /// writer. SQLite's own automatic checkpoint runs inside the commit that
-    /// crosses its threshold: a sync calls this after its commits so that the
-    /// copying overlaps with writing the next pages. PostgreSQL: nothing.
+    /// crosses its threshold: a large sync calls this every so many committed
+    /// records so that the copying overlaps with writing the next pages.
+    /// PostgreSQL: nothing.
     pub async fn checkpoint(&self) -> Result<(), StoreError> {
         if let Store::Sqlite(pool) = self {
             sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
