@@ -85,17 +85,9 @@ impl CopyRows {
         if self.rows == 0 {
             return Ok(());
         }
-        let mut copy = conn
-            .copy_in_raw(&format!("COPY {target} FROM STDIN"))
-            .await
-            .ctx(what)?;
-        if let Err(e) = copy.send(self.buf.into_bytes()).await {
-            // Ends the COPY so the connection can roll the transaction back.
-            let _ = copy.abort(e.to_string()).await;
-            return Err(e).ctx(what);
-        }
-        copy.finish().await.ctx(what)?;
-        Ok(())
+        let mut copy = CopyStream::start(conn, target, what).await?;
+        copy.rows = self;
+        copy.finish().await
     }
 }
 
@@ -153,6 +145,7 @@ impl<'c> CopyStream<'c> {
         if !self.rows.buf.is_empty() {
             let rest = std::mem::take(&mut self.rows.buf);
             if let Err(e) = self.copy.send(rest.into_bytes()).await {
+                // Ends the COPY so the connection can roll the transaction back.
                 let _ = self.copy.abort(e.to_string()).await;
                 return Err(e).ctx(self.what);
             }
