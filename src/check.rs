@@ -138,23 +138,28 @@ async fn check_batch(
             Some(_) => store.issued_apologies(&overdue).await?,
             None => Default::default(),
         };
-        // Only dossiers at risk or late need their steps, for the delay cause.
-        let needs_steps =
-            |e: &crate::deadline::Evaluation| e.class.is_at_risk() || e.class == Class::Late;
+        // Only dossiers at risk or late need their steps, for the delay cause;
+        // most came with the row (their previous verdict needed them too).
+        let needs_steps = |e: &crate::deadline::Evaluation| e.class.has_delay_cause();
         let ids: Vec<i64> = verdicts
             .iter()
-            .filter(|(_, e)| needs_steps(e))
+            .filter(|(c, e)| needs_steps(e) && c.steps.is_none())
             .map(|(c, _)| c.id)
             .collect();
-        let mut steps = store.steps_of(&ids).await?;
+        let steps = store.steps_of(&ids).await?;
         let mut changes = Vec::new();
         for (c, e) in verdicts {
             summary.evaluated += 1;
             *summary.by_class.entry(e.class).or_default() += 1;
             summary.due_mismatches += u64::from(e.due_mismatch);
-            let delay = steps
-                .remove(&c.id)
-                .and_then(|json| delay_cause(engine, c, &json, now));
+            let delay = if needs_steps(&e) {
+                c.steps
+                    .as_deref()
+                    .or(steps.get(&c.id).map(String::as_str))
+                    .and_then(|json| delay_cause(engine, c, json, now))
+            } else {
+                None
+            };
             let new = StoredEvaluation::new(&e, delay);
             if c.previous.as_ref().is_some_and(|p| p.same_as(&new)) {
                 continue;

@@ -136,6 +136,11 @@ impl Class {
     pub fn is_at_risk(self) -> bool {
         matches!(self, Class::Overdue | Class::DueToday | Class::DueSoon)
     }
+
+    /// A verdict of this class names the step that caused the delay.
+    pub fn has_delay_cause(self) -> bool {
+        self.is_at_risk() || self == Class::Late
+    }
 }
 
 /// What the engine says of one dossier at one moment.

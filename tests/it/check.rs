@@ -39,6 +39,27 @@ async fn stored_classes(db: &TestDb) -> BTreeMap<Class, i64> {
         .collect()
 }
 
+/// The step each delay is charged to: dossiers at risk or late at `now`
+/// carry the engine's first step delay (computed here from the source's
+/// truth); the others carry none.
+async fn assert_delays_charged(db: &TestDb, engine: &Engine<'_>, truth: &[Dossier], now: NaiveDateTime) {
+    let mut charged = 0;
+    for d in truth {
+        let class = engine.evaluate(d, now).unwrap().class;
+        let want = class
+            .has_delay_cause()
+            .then(|| engine.step_delays(d, now).unwrap().into_iter().next())
+            .flatten()
+            .map(|x| (x.step, x.unit, x.working_days_over));
+        let id = db.store.dossier("tinh", &d.code).await.unwrap().unwrap().id;
+        let got = db.store.evaluation(id).await.unwrap().unwrap().delay;
+        let got = got.map(|x| (x.step, x.unit, x.working_days_over));
+        assert_eq!(got, want, "{} at {now}", d.code);
+        charged += usize::from(got.is_some());
+    }
+    assert!(charged > 0, "some delays are charged to a step at {now}");
+}
+
 async fn check_roundtrip(backend: Backend) {
     let sim = spawn_simulator(Shape::Native, 600, "").await;
     let db = TestDb::new(backend).await;
@@ -70,23 +91,7 @@ async fn check_roundtrip(backend: Backend) {
             && expected.get(&Class::Overdue).is_some_and(|n| *n > 0)
     );
 
-    // The step each delay is charged to: dossiers at risk or late carry the
-    // engine's first step delay (computed here from the source's truth);
-    // the others carry none.
-    let mut charged = 0;
-    for d in &truth {
-        let class = engine.evaluate(d, now).unwrap().class;
-        let want = (class.is_at_risk() || class == Class::Late)
-            .then(|| engine.step_delays(d, now).unwrap().into_iter().next())
-            .flatten()
-            .map(|x| (x.step, x.unit, x.working_days_over));
-        let id = db.store.dossier("tinh", &d.code).await.unwrap().unwrap().id;
-        let got = db.store.evaluation(id).await.unwrap().unwrap().delay;
-        let got = got.map(|x| (x.step, x.unit, x.working_days_over));
-        assert_eq!(got, want, "{}", d.code);
-        charged += usize::from(got.is_some());
-    }
-    assert!(charged > 0, "some delays are charged to a step");
+    assert_delays_charged(&db, &engine, &truth, now).await;
 
     // Same moment again: nothing to write.
     let again = run_check(&db.store, &engine, None, now, Scope::Due)
@@ -110,6 +115,9 @@ async fn check_roundtrip(backend: Backend) {
         .await
         .unwrap();
     assert!(later.class_changes > 0, "{later}");
+    // Charged again from the next morning's point of view: the steps of those
+    // at risk before come with their row, the newly at risk are read by id.
+    assert_delays_charged(&db, &engine, &truth, next).await;
     let moved = truth
         .iter()
         .find(|d| {
