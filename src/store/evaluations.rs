@@ -3,7 +3,7 @@
 
 use super::audit::audit_append;
 use super::dossiers::{opt_fmt, opt_time, placeholders};
-use super::{Context, Sq, Store, StoreError, with_pool, with_rusqlite};
+use super::{BeginWrite, Context, Sq, Store, StoreError, with_pool, with_rusqlite};
 use crate::clock::fmt_db;
 use crate::deadline::{Class, Evaluation, StepDelay};
 use crate::dossier::{ApplicantKind, Channel, Dossier, Duration, Extension, Pause, Status};
@@ -92,6 +92,13 @@ pub struct EvaluationChange {
     /// Rungs of the ladder this verdict reaches; each is stored once per
     /// (dossier, rung, due date, recipient), in the same transaction.
     pub alerts: Vec<crate::escalation::PlannedAlert>,
+}
+
+impl EvaluationChange {
+    /// The verdict's class differs from the previous one (or there was none).
+    fn class_moved(&self) -> bool {
+        self.previous != Some(self.evaluation.class)
+    }
 }
 
 /// One dossier to check as PostgreSQL sends it: a JSON array, in the order
@@ -573,114 +580,29 @@ impl Store {
             return Ok(());
         }
         let now_s = fmt_db(now);
-        with_pool!(self, pool => {
-            let mut tx = pool.begin().await.ctx("starting a check transaction")?;
-            // Multi-row statements: a check writes many verdicts at once.
-            for chunk in changes.chunks(ROWS_PER_STATEMENT) {
-                let rows: Vec<String> = (0..chunk.len())
-                    .map(|k| {
-                        format!("({})", placeholders(k * 13 + 1, 13))
-                    })
-                    .collect();
-                let sql = self.sql_for(format!(
-                    "INSERT INTO evaluations (dossier_id, class, due_at, computed_due_at, due_mismatch, working_days_left, \
-                     working_days_late, delay_step, delay_unit, delay_officer, delay_days, class_since, evaluated_at) \
-                     VALUES {} \
-                     ON CONFLICT (dossier_id) DO UPDATE SET class = excluded.class, due_at = excluded.due_at, \
-                     computed_due_at = excluded.computed_due_at, due_mismatch = excluded.due_mismatch, \
-                     working_days_left = excluded.working_days_left, working_days_late = excluded.working_days_late, \
-                     delay_step = excluded.delay_step, delay_unit = excluded.delay_unit, delay_officer = excluded.delay_officer, \
-                     delay_days = excluded.delay_days, evaluated_at = excluded.evaluated_at, \
-                     class_since = CASE WHEN evaluations.class = excluded.class THEN evaluations.class_since ELSE excluded.class_since END",
-                    rows.join(", ")
-                ));
-                // Only the full-size statement is worth caching: every other
-                // length would be cached once each (thousands of parameters).
-                let mut q = sqlx::query(&sql).persistent(chunk.len() == ROWS_PER_STATEMENT);
-                for c in chunk {
-                    let e = &c.evaluation;
-                    q = q
-                        .bind(c.dossier_id)
-                        .bind(e.class.as_str())
-                        .bind(opt_fmt(e.due_at))
-                        .bind(opt_fmt(e.computed_due_at))
-                        .bind(i64::from(e.due_mismatch))
-                        .bind(e.working_days_left)
-                        .bind(e.working_days_late)
-                        .bind(e.delay.as_ref().map(|d| d.step.clone()))
-                        .bind(e.delay.as_ref().map(|d| d.unit.clone()))
-                        .bind(e.delay.as_ref().and_then(|d| d.officer.clone()))
-                        .bind(e.delay.as_ref().map(|d| d.working_days_over))
-                        .bind(now_s.clone())
-                        .bind(now_s.clone());
+        let detail = audit_detail(changes);
+        match self {
+            Store::Sqlite(pool) => {
+                let mut tx = pool
+                    .begin_write()
+                    .await
+                    .ctx("starting a check transaction")?;
+                with_rusqlite(&mut tx, |c| sqlite_save(c, changes, &now_s)).await?;
+                if let Some(detail) = detail {
+                    audit_append!(tx, now_s.clone(), "evaluations", "check".to_owned(), detail);
                 }
-                q.execute(&mut *tx).await.ctx("saving evaluations")?;
+                tx.commit().await.ctx("committing evaluations")?;
             }
-            let moved: Vec<&EvaluationChange> = changes.iter().filter(|c| c.previous != Some(c.evaluation.class)).collect();
-            for chunk in moved.chunks(ROWS_PER_STATEMENT) {
-                let rows: Vec<String> = (0..chunk.len()).map(|k| format!("({})", placeholders(k * 7 + 1, 7))).collect();
-                let sql = self.sql_for(format!(
-                    "INSERT INTO classification_history (dossier_id, at, from_class, to_class, due_at, working_days_left, working_days_late) VALUES {}",
-                    rows.join(", ")
-                ));
-                let mut q = sqlx::query(&sql).persistent(chunk.len() == ROWS_PER_STATEMENT);
-                for c in chunk {
-                    let e = &c.evaluation;
-                    q = q
-                        .bind(c.dossier_id)
-                        .bind(now_s.clone())
-                        .bind(c.previous.map(Class::as_str))
-                        .bind(e.class.as_str())
-                        .bind(opt_fmt(e.due_at))
-                        .bind(e.working_days_left)
-                        .bind(e.working_days_late);
+            Store::Postgres(pool) => {
+                let mut tx = pool.begin().await.ctx("starting a check transaction")?;
+                postgres_save(&mut tx, changes, &now_s).await?;
+                if let Some(detail) = detail {
+                    audit_append!(tx, now_s.clone(), "evaluations", "check".to_owned(), detail);
                 }
-                q.execute(&mut *tx).await.ctx("recording class changes")?;
+                tx.commit().await.ctx("committing evaluations")?;
             }
-            let alert_rows: Vec<(i64, String, &crate::escalation::PlannedAlert)> = changes
-                .iter()
-                .flat_map(|c| {
-                    let due_key = opt_fmt(c.evaluation.due_at).unwrap_or_default();
-                    c.alerts.iter().map(move |a| (c.dossier_id, due_key.clone(), a))
-                })
-                .collect();
-            for chunk in alert_rows.chunks(ROWS_PER_STATEMENT) {
-                let rows: Vec<String> = (0..chunk.len()).map(|k| format!("({})", placeholders(k * 8 + 1, 8))).collect();
-                let sql = self.sql_for(format!(
-                    "INSERT INTO alerts (dossier_id, rung, due_at, recipient, recipient_name, recipient_role, unrouted, created_at) \
-                     VALUES {} ON CONFLICT (dossier_id, rung, due_at, recipient) DO NOTHING",
-                    rows.join(", ")
-                ));
-                let mut q = sqlx::query(&sql).persistent(chunk.len() == ROWS_PER_STATEMENT);
-                for (id, due_key, a) in chunk {
-                    q = q
-                        .bind(*id)
-                        .bind(a.rung.as_str())
-                        .bind(due_key.clone())
-                        .bind(a.recipient.email.clone())
-                        .bind(a.recipient.name.clone())
-                        .bind(a.recipient.role)
-                        .bind(i64::from(a.unrouted))
-                        .bind(now_s.clone());
-                }
-                q.execute(&mut *tx).await.ctx("recording alerts")?;
-            }
-            let classes: Vec<serde_json::Value> = changes
-                .iter()
-                .filter(|c| c.previous != Some(c.evaluation.class))
-                .map(|c| serde_json::json!([c.dossier_id, c.previous.map(Class::as_str), c.evaluation.class.as_str()]))
-                .collect();
-            let alerts: Vec<serde_json::Value> = changes
-                .iter()
-                .flat_map(|c| c.alerts.iter().map(move |a| serde_json::json!([c.dossier_id, a.rung.as_str(), a.recipient.email])))
-                .collect();
-            if !classes.is_empty() || !alerts.is_empty() {
-                let detail = serde_json::json!({ "class_changes": classes, "alerts": alerts });
-                audit_append!(tx, now_s.clone(), "evaluations", "check".to_owned(), detail.to_string());
-            }
-            tx.commit().await.ctx("committing evaluations")?;
-            Ok(())
-        })
+        }
+        Ok(())
     }
 
     /// The latest verdict on one dossier.
@@ -752,4 +674,226 @@ impl Store {
             Ok(n)
         })
     }
+}
+
+/// `INSERT INTO evaluations` of `rows` (each 13 values in this order): a
+/// verdict replaces the previous one; since when it holds moves only with
+/// its class.
+fn evaluation_upsert_sql(rows: &str) -> String {
+    format!(
+        "INSERT INTO evaluations (dossier_id, class, due_at, computed_due_at, due_mismatch, working_days_left, \
+         working_days_late, delay_step, delay_unit, delay_officer, delay_days, class_since, evaluated_at) \
+         VALUES {rows} \
+         ON CONFLICT (dossier_id) DO UPDATE SET class = excluded.class, due_at = excluded.due_at, \
+         computed_due_at = excluded.computed_due_at, due_mismatch = excluded.due_mismatch, \
+         working_days_left = excluded.working_days_left, working_days_late = excluded.working_days_late, \
+         delay_step = excluded.delay_step, delay_unit = excluded.delay_unit, delay_officer = excluded.delay_officer, \
+         delay_days = excluded.delay_days, evaluated_at = excluded.evaluated_at, \
+         class_since = CASE WHEN evaluations.class = excluded.class THEN evaluations.class_since ELSE excluded.class_since END"
+    )
+}
+
+const CLASS_HISTORY_INSERT: &str = "INSERT INTO classification_history \
+     (dossier_id, at, from_class, to_class, due_at, working_days_left, working_days_late) VALUES";
+
+const ALERT_INSERT: &str = "INSERT INTO alerts \
+     (dossier_id, rung, due_at, recipient, recipient_name, recipient_role, unrouted, created_at) VALUES";
+const ALERT_CONFLICT: &str = "ON CONFLICT (dossier_id, rung, due_at, recipient) DO NOTHING";
+
+/// The changes whose class moved: one classification-history row each.
+fn class_moves(changes: &[EvaluationChange]) -> impl Iterator<Item = &EvaluationChange> {
+    changes.iter().filter(|c| c.class_moved())
+}
+
+/// Every alert of these changes, with its dossier and the due date it is for
+/// ('' without one: part of the alert's key).
+fn alert_rows(
+    changes: &[EvaluationChange],
+) -> impl Iterator<Item = (i64, String, &crate::escalation::PlannedAlert)> {
+    changes.iter().flat_map(|c| {
+        let due_key = opt_fmt(c.evaluation.due_at).unwrap_or_default();
+        c.alerts
+            .iter()
+            .map(move |a| (c.dossier_id, due_key.clone(), a))
+    })
+}
+
+/// The audit trail's record of a check's writes: class changes and alerts
+/// (none when there are neither).
+fn audit_detail(changes: &[EvaluationChange]) -> Option<String> {
+    let classes: Vec<serde_json::Value> = class_moves(changes)
+        .map(|c| {
+            serde_json::json!([
+                c.dossier_id,
+                c.previous.map(Class::as_str),
+                c.evaluation.class.as_str()
+            ])
+        })
+        .collect();
+    let alerts: Vec<serde_json::Value> = changes
+        .iter()
+        .flat_map(|c| {
+            c.alerts
+                .iter()
+                .map(move |a| serde_json::json!([c.dossier_id, a.rung.as_str(), a.recipient.email]))
+        })
+        .collect();
+    (!classes.is_empty() || !alerts.is_empty())
+        .then(|| serde_json::json!({ "class_changes": classes, "alerts": alerts }).to_string())
+}
+
+/// SQLite: one prepared statement per table, a row at a time (sqlx's
+/// multi-row statements spent most of a check's writing handing 13
+/// parameters per verdict to its worker thread).
+fn sqlite_save(
+    c: &rusqlite::Connection,
+    changes: &[EvaluationChange],
+    now: &str,
+) -> Result<(), StoreError> {
+    let what = "saving evaluations";
+    let mut upsert = c
+        .prepare(&evaluation_upsert_sql(&format!("({})", sqlite_params(13))))
+        .sq(what)?;
+    let mut moved = c
+        .prepare(&format!("{CLASS_HISTORY_INSERT} ({})", sqlite_params(7)))
+        .sq(what)?;
+    // A dossier's verdict and its class change one after the other: both
+    // rows' foreign keys look up the same dossier page, read once.
+    for ch in changes {
+        let e = &ch.evaluation;
+        let d = e.delay.as_ref();
+        upsert
+            .execute(rusqlite::params![
+                ch.dossier_id,
+                e.class.as_str(),
+                opt_fmt(e.due_at),
+                opt_fmt(e.computed_due_at),
+                i64::from(e.due_mismatch),
+                e.working_days_left,
+                e.working_days_late,
+                d.map(|d| d.step.as_str()),
+                d.map(|d| d.unit.as_str()),
+                d.and_then(|d| d.officer.as_deref()),
+                d.map(|d| d.working_days_over),
+                now,
+                now,
+            ])
+            .sq(what)?;
+        if ch.class_moved() {
+            moved
+                .execute(rusqlite::params![
+                    ch.dossier_id,
+                    now,
+                    ch.previous.map(Class::as_str),
+                    e.class.as_str(),
+                    opt_fmt(e.due_at),
+                    e.working_days_left,
+                    e.working_days_late,
+                ])
+                .sq("recording class changes")?;
+        }
+    }
+    let what = "recording alerts";
+    let mut alert = c
+        .prepare(&format!(
+            "{ALERT_INSERT} ({}) {ALERT_CONFLICT}",
+            sqlite_params(8)
+        ))
+        .sq(what)?;
+    for (id, due_key, a) in alert_rows(changes) {
+        alert
+            .execute(rusqlite::params![
+                id,
+                a.rung.as_str(),
+                due_key,
+                a.recipient.email,
+                a.recipient.name,
+                a.recipient.role,
+                i64::from(a.unrouted),
+                now,
+            ])
+            .sq(what)?;
+    }
+    Ok(())
+}
+
+/// `?1, ?2, …, ?n`.
+fn sqlite_params(n: usize) -> String {
+    (1..=n)
+        .map(|k| format!("?{k}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// PostgreSQL: multi-row statements (one round trip per 400 rows).
+async fn postgres_save(
+    tx: &mut sqlx::PgConnection,
+    changes: &[EvaluationChange],
+    now: &str,
+) -> Result<(), StoreError> {
+    let rows = |n: usize, width: usize| -> String {
+        (0..n)
+            .map(|k| format!("({})", placeholders(k * width + 1, width)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for chunk in changes.chunks(ROWS_PER_STATEMENT) {
+        let sql = evaluation_upsert_sql(&rows(chunk.len(), 13));
+        // Only the full-size statement is worth caching: every other
+        // length would be cached once each (thousands of parameters).
+        let mut q = sqlx::query(&sql).persistent(chunk.len() == ROWS_PER_STATEMENT);
+        for c in chunk {
+            let e = &c.evaluation;
+            q = q
+                .bind(c.dossier_id)
+                .bind(e.class.as_str())
+                .bind(opt_fmt(e.due_at))
+                .bind(opt_fmt(e.computed_due_at))
+                .bind(i64::from(e.due_mismatch))
+                .bind(e.working_days_left)
+                .bind(e.working_days_late)
+                .bind(e.delay.as_ref().map(|d| d.step.clone()))
+                .bind(e.delay.as_ref().map(|d| d.unit.clone()))
+                .bind(e.delay.as_ref().and_then(|d| d.officer.clone()))
+                .bind(e.delay.as_ref().map(|d| d.working_days_over))
+                .bind(now.to_owned())
+                .bind(now.to_owned());
+        }
+        q.execute(&mut *tx).await.ctx("saving evaluations")?;
+    }
+    let moved: Vec<&EvaluationChange> = class_moves(changes).collect();
+    for chunk in moved.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!("{CLASS_HISTORY_INSERT} {}", rows(chunk.len(), 7));
+        let mut q = sqlx::query(&sql).persistent(chunk.len() == ROWS_PER_STATEMENT);
+        for c in chunk {
+            let e = &c.evaluation;
+            q = q
+                .bind(c.dossier_id)
+                .bind(now.to_owned())
+                .bind(c.previous.map(Class::as_str))
+                .bind(e.class.as_str())
+                .bind(opt_fmt(e.due_at))
+                .bind(e.working_days_left)
+                .bind(e.working_days_late);
+        }
+        q.execute(&mut *tx).await.ctx("recording class changes")?;
+    }
+    let alerts: Vec<_> = alert_rows(changes).collect();
+    for chunk in alerts.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!("{ALERT_INSERT} {} {ALERT_CONFLICT}", rows(chunk.len(), 8));
+        let mut q = sqlx::query(&sql).persistent(chunk.len() == ROWS_PER_STATEMENT);
+        for (id, due_key, a) in chunk {
+            q = q
+                .bind(*id)
+                .bind(a.rung.as_str())
+                .bind(due_key.clone())
+                .bind(a.recipient.email.clone())
+                .bind(a.recipient.name.clone())
+                .bind(a.recipient.role)
+                .bind(i64::from(a.unrouted))
+                .bind(now.to_owned());
+        }
+        q.execute(&mut *tx).await.ctx("recording alerts")?;
+    }
+    Ok(())
 }

@@ -200,37 +200,6 @@ impl Store {
         Ok(())
     }
 
-    /// SQLite binds `$N` parameters by looking each name up, which is
-    /// quadratic in the number of parameters; plain `?` is positional. When a
-    /// statement uses `$1..$n` once each, in order, it is rewritten to `?` for
-    /// SQLite (multi-row statements have thousands of parameters).
-    pub(crate) fn sql_for(&self, sql: String) -> String {
-        if !matches!(self, Store::Sqlite(_)) {
-            return sql;
-        }
-        let mut out = String::with_capacity(sql.len());
-        let mut expected = 1usize;
-        let mut chars = sql.char_indices().peekable();
-        while let Some((_, c)) = chars.next() {
-            if c == '$' && chars.peek().is_some_and(|(_, d)| d.is_ascii_digit()) {
-                let mut n = 0usize;
-                while let Some((_, d)) = chars.peek().copied().filter(|(_, d)| d.is_ascii_digit()) {
-                    n = n * 10 + d.to_digit(10).unwrap_or(0) as usize;
-                    chars.next();
-                }
-                if n != expected {
-                    // Reused or out of order: keep the named form.
-                    return sql;
-                }
-                expected += 1;
-                out.push('?');
-            } else {
-                out.push(c);
-            }
-        }
-        out
-    }
-
     pub fn backend(&self) -> &'static str {
         match self {
             Store::Sqlite(_) => "sqlite",
@@ -284,29 +253,5 @@ impl Store {
                 .ctx("checkpointing the SQLite write-ahead log")?;
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn sqlite_gets_positional_parameters_only_when_safe() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::connect(
-            &format!("sqlite://{}", dir.path().join("t.db").display()),
-            1,
-        )
-        .await
-        .unwrap();
-        assert_eq!(
-            store.sql_for("SELECT $1, $2 WHERE x IN ($3)".into()),
-            "SELECT ?, ? WHERE x IN (?)"
-        );
-        // A parameter used twice, or out of order, keeps its name.
-        assert_eq!(store.sql_for("SELECT $1, $1".into()), "SELECT $1, $1");
-        assert_eq!(store.sql_for("SELECT $2, $1".into()), "SELECT $2, $1");
-        assert_eq!(store.sql_for("SELECT '$' || $1".into()), "SELECT '$' || ?");
     }
 }

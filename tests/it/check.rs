@@ -42,7 +42,12 @@ async fn stored_classes(db: &TestDb) -> BTreeMap<Class, i64> {
 /// The step each delay is charged to: dossiers at risk or late at `now`
 /// carry the engine's first step delay (computed here from the source's
 /// truth); the others carry none.
-async fn assert_delays_charged(db: &TestDb, engine: &Engine<'_>, truth: &[Dossier], now: NaiveDateTime) {
+async fn assert_delays_charged(
+    db: &TestDb,
+    engine: &Engine<'_>,
+    truth: &[Dossier],
+    now: NaiveDateTime,
+) {
     let mut charged = 0;
     for d in truth {
         let class = engine.evaluate(d, now).unwrap().class;
