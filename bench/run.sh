@@ -19,6 +19,7 @@ cd "$(dirname "$0")/.."
 SCALES=("${@:-10000}")
 PG_ADMIN=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
 NOW=2026-11-25T08:00:00+07:00
+NEXT=2026-11-26T08:00:00+07:00 # the next working day
 # BENCH_BIN=target/debug/tthc-watch runs the smoke scale without a release build (CI).
 if [ -n "${BENCH_BIN:-}" ]; then
   BIN=$PWD/$BENCH_BIN
@@ -121,6 +122,14 @@ PY
   # the simulator's province has ~8% open at any moment).
   read -r S RSS < <(measure "$WORK/check3" "$BIN" check --all --database-url "$DB" --now $NOW)
   log "check --all (every dossier re-evaluated): ${S} s, peak RSS ${RSS} MB | $(grep -o 'check: evaluated.*' "$WORK/check3")"
+
+  # The next working morning's check, on a copy: every open dossier's verdict
+  # moves (one working day less), some change class; the new overdue ones get
+  # apology drafts (in the process time, not in the check's own).
+  cp "$WORK/bench.db" "$WORK/next.db"
+  read -r S RSS < <(measure "$WORK/check4" "$BIN" check --database-url "sqlite://$WORK/next.db" --now $NEXT)
+  log "check, next working morning (open ones; verdicts move): ${S} s, peak RSS ${RSS} MB | $(grep -o 'check: evaluated.*' "$WORK/check4")"
+  rm -f "$WORK/next.db"
 
   # 4. Incremental syncs: nothing changed; then about 1% changed.
   read -r S RSS < <(measure "$WORK/inc0" "$BIN" sync $SRC --database-url "$DB" --now $NOW)
