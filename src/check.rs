@@ -140,10 +140,9 @@ async fn check_batch(
         };
         // Only dossiers at risk or late need their steps, for the delay cause;
         // most came with the row (their previous verdict needed them too).
-        let needs_steps = |e: &crate::deadline::Evaluation| e.class.has_delay_cause();
         let ids: Vec<i64> = verdicts
             .iter()
-            .filter(|(c, e)| needs_steps(e) && c.steps.is_none())
+            .filter(|(c, e)| e.class.has_delay_cause() && c.steps.is_none())
             .map(|(c, _)| c.id)
             .collect();
         let steps = store.steps_of(&ids).await?;
@@ -152,7 +151,7 @@ async fn check_batch(
             summary.evaluated += 1;
             *summary.by_class.entry(e.class).or_default() += 1;
             summary.due_mismatches += u64::from(e.due_mismatch);
-            let delay = if needs_steps(&e) {
+            let delay = if e.class.has_delay_cause() {
                 c.steps
                     .as_deref()
                     .or(steps.get(&c.id).map(String::as_str))
