@@ -422,6 +422,15 @@ pub(super) fn placeholders(first: usize, n: usize) -> String {
         .join(", ")
 }
 
+/// `?1, ?2, …, ?n`: SQLite's positional parameters, for statements bound by
+/// index through rusqlite.
+pub(super) fn sqlite_placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|k| format!("?{k}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 // The columns that come from the source, in `DossierJson` order.
 const DOSSIER_COLUMNS: [&str; 30] = [
     "procedure_code",

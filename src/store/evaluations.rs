@@ -2,7 +2,7 @@
 //! history of class changes.
 
 use super::audit::audit_append;
-use super::dossiers::{opt_fmt, opt_time, placeholders};
+use super::dossiers::{opt_fmt, opt_time, placeholders, sqlite_placeholders};
 use super::{BeginWrite, Context, Sq, Store, StoreError, with_pool, with_rusqlite};
 use crate::clock::fmt_db;
 use crate::deadline::{Class, Evaluation, StepDelay};
@@ -752,10 +752,16 @@ fn sqlite_save(
 ) -> Result<(), StoreError> {
     let what = "saving evaluations";
     let mut upsert = c
-        .prepare(&evaluation_upsert_sql(&format!("({})", sqlite_params(13))))
+        .prepare(&evaluation_upsert_sql(&format!(
+            "({})",
+            sqlite_placeholders(13)
+        )))
         .sq(what)?;
     let mut moved = c
-        .prepare(&format!("{CLASS_HISTORY_INSERT} ({})", sqlite_params(7)))
+        .prepare(&format!(
+            "{CLASS_HISTORY_INSERT} ({})",
+            sqlite_placeholders(7)
+        ))
         .sq(what)?;
     // A dossier's verdict and its class change one after the other: both
     // rows' foreign keys look up the same dossier page, read once.
@@ -797,7 +803,7 @@ fn sqlite_save(
     let mut alert = c
         .prepare(&format!(
             "{ALERT_INSERT} ({}) {ALERT_CONFLICT}",
-            sqlite_params(8)
+            sqlite_placeholders(8)
         ))
         .sq(what)?;
     for (id, due_key, a) in alert_rows(changes) {
@@ -815,14 +821,6 @@ fn sqlite_save(
             .sq(what)?;
     }
     Ok(())
-}
-
-/// `?1, ?2, …, ?n`.
-fn sqlite_params(n: usize) -> String {
-    (1..=n)
-        .map(|k| format!("?{k}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// PostgreSQL: multi-row statements (one round trip per 400 rows).

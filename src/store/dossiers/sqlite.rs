@@ -9,7 +9,7 @@
 
 use super::{
     DOSSIER_COLUMNS, DUE_AT, DossierRow, FIRST_SEEN, Incoming, Page, PageOutcome, SELECT_DOSSIER,
-    Val, change_entry, is_rehash,
+    Val, change_entry, is_rehash, sqlite_placeholders,
 };
 use crate::store::{Sq, StoreError};
 use rusqlite::{Connection, OptionalExtension, Statement};
@@ -17,12 +17,11 @@ use rusqlite::{Connection, OptionalExtension, Statement};
 /// `INSERT INTO dossiers`: `?1..?N` are `DOSSIER_COLUMNS`, then code, source, now.
 fn insert_sql() -> String {
     let n = DOSSIER_COLUMNS.len();
-    let values: Vec<String> = (1..=n).map(|k| format!("?{k}")).collect();
     format!(
         "INSERT INTO dossiers ({}, code, source, first_seen_at, last_changed_at, original_due_at, deleted) \
          VALUES ({}, ?{}, ?{}, ?{now}, ?{now}, ?{due}, 0)",
         DOSSIER_COLUMNS.join(", "),
-        values.join(", "),
+        sqlite_placeholders(n),
         n + 1,
         n + 2,
         now = n + 3,
