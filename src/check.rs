@@ -5,13 +5,13 @@
 
 use crate::deadline::{Class, Engine};
 use crate::dossier::Dossier;
-use crate::escalation::{Ladder, plan_alerts};
+use crate::escalation::{Ladder, PlannedAlert, plan_alerts, rungs};
 use crate::routing::Routing;
 use crate::store::{
     CheckCandidate, DelayCause, EvaluationChange, Store, StoreError, StoredEvaluation,
 };
 use chrono::NaiveDateTime;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::time::Instant;
 use tokio_util::task::AbortOnDropHandle;
@@ -95,6 +95,11 @@ pub async fn run_check(
             reader.check_candidates(after, after + BATCH, all).await
         }))
     };
+    // Whose apology is issued (the top rung of the ladder waits for one).
+    let apologised = match escalation {
+        Some(_) => store.issued_apologies().await?,
+        None => HashSet::new(),
+    };
     let mut ranges = (0..last).step_by(BATCH as usize);
     let mut ahead: VecDeque<_> = ranges.by_ref().take(READS_AHEAD).map(read).collect();
     while let Some(reading) = ahead.pop_front() {
@@ -102,7 +107,16 @@ pub async fn run_check(
             .await
             .map_err(|e| StoreError::Task(format!("reading dossiers to check: {e}")))??;
         ahead.extend(ranges.next().map(read));
-        check_batch(store, engine, escalation, now, &batch, &mut summary).await?;
+        check_batch(
+            store,
+            engine,
+            escalation,
+            &apologised,
+            now,
+            &batch,
+            &mut summary,
+        )
+        .await?;
     }
     summary.elapsed = started.elapsed();
     Ok(summary)
@@ -113,6 +127,7 @@ async fn check_batch(
     store: &Store,
     engine: &Engine<'_>,
     escalation: Option<&Escalation<'_>>,
+    apologised: &HashSet<i64>,
     now: NaiveDateTime,
     batch: &[CheckCandidate],
     summary: &mut CheckSummary,
@@ -129,15 +144,6 @@ async fn check_batch(
                 }
             }
         }
-        let overdue: Vec<i64> = verdicts
-            .iter()
-            .filter(|(_, e)| e.class == Class::Overdue)
-            .map(|(c, _)| c.id)
-            .collect();
-        let apologised = match escalation {
-            Some(_) => store.issued_apologies(&overdue).await?,
-            None => Default::default(),
-        };
         // Only dossiers at risk or late need their steps, for the delay cause;
         // most came with the row (their previous verdict needed them too).
         let ids: Vec<i64> = verdicts
@@ -167,13 +173,7 @@ async fn check_batch(
             summary.changed += 1;
             summary.class_changes += u64::from(previous != Some(new.class));
             let alerts = match escalation {
-                Some(x) => plan_alerts(
-                    &c.dossier,
-                    &new,
-                    apologised.contains(&c.id),
-                    x.routing,
-                    x.ladder,
-                ),
+                Some(x) => new_alerts(c, &new, apologised.contains(&c.id), x),
                 None => Vec::new(),
             };
             summary.alerts += alerts.len() as u64;
@@ -187,6 +187,29 @@ async fn check_batch(
         store.save_evaluations(&changes, now).await?;
     }
     Ok(())
+}
+
+/// The alerts a new verdict makes. The rungs its previous verdict reached, at
+/// the same class and due date, had theirs planned when it was stored: of
+/// those only a rung reached since is new (days late passing the ladder's
+/// threshold). Planning every rung again made each open dossier's verdict,
+/// rewritten every morning as its days move, try ~5 alerts the store then
+/// found it had: most of a next-morning check with 800k dossiers open.
+fn new_alerts(
+    c: &CheckCandidate,
+    new: &StoredEvaluation,
+    apology_issued: bool,
+    x: &Escalation<'_>,
+) -> Vec<PlannedAlert> {
+    let mut planned = plan_alerts(&c.dossier, new, apology_issued, x.routing, x.ladder);
+    if let Some(p) = &c.previous
+        && p.class == new.class
+        && p.due_at == new.due_at
+    {
+        let reached = rungs(p, apology_issued, x.ladder);
+        planned.retain(|a| !reached.contains(&a.rung));
+    }
+    planned
 }
 
 /// The step a dossier's delay is attributed to, from its stored steps.

@@ -95,25 +95,17 @@ pub type AtRiskCount = (String, String, String, String, String, i64);
 pub type SourceFreshness = (String, Option<NaiveDateTime>, Option<String>);
 
 impl Store {
-    /// Dossiers among `ids` with an issued apology letter.
-    pub async fn issued_apologies(&self, ids: &[i64]) -> Result<HashSet<i64>, StoreError> {
-        let mut out = HashSet::new();
-        for chunk in ids.chunks(500) {
-            let sql = format!(
-                "SELECT DISTINCT dossier_id FROM letters WHERE status = 'issued' AND dossier_id IN ({})",
-                placeholders(1, chunk.len())
-            );
-            let rows: Vec<(i64,)> = with_pool!(self, pool => {
-                // Not cached: each length of the list is a statement of its own.
-                let mut q = sqlx::query_as(&sql).persistent(false);
-                for id in chunk {
-                    q = q.bind(*id);
-                }
-                q.fetch_all(pool).await.ctx("reading issued letters")?
-            });
-            out.extend(rows.into_iter().map(|(id,)| id));
-        }
-        Ok(out)
+    /// Dossiers with an issued apology letter. Read once per check: a few
+    /// per late dossier at most, where asking batch by batch (in lists of 500
+    /// ids) cost a statement per 500 overdue dossiers.
+    pub async fn issued_apologies(&self) -> Result<HashSet<i64>, StoreError> {
+        let rows: Vec<(i64,)> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT DISTINCT dossier_id FROM letters WHERE status = 'issued'")
+                .fetch_all(pool)
+                .await
+                .ctx("reading issued letters")?
+        });
+        Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 
     /// Alerts not yet put into a message, with their dossier.
