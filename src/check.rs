@@ -201,14 +201,21 @@ fn new_alerts(
     apology_issued: bool,
     x: &Escalation<'_>,
 ) -> Vec<PlannedAlert> {
-    let mut planned = plan_alerts(&c.dossier, new, apology_issued, x.routing, x.ladder);
-    if let Some(p) = &c.previous
-        && p.class == new.class
-        && p.due_at == new.due_at
+    let reached = match &c.previous {
+        Some(p) if p.class == new.class && p.due_at == new.due_at => {
+            rungs(p, apology_issued, x.ladder)
+        }
+        _ => Vec::new(),
+    };
+    // Most verdicts reach no new rung: nobody to look up.
+    if rungs(new, apology_issued, x.ladder)
+        .iter()
+        .all(|r| reached.contains(r))
     {
-        let reached = rungs(p, apology_issued, x.ladder);
-        planned.retain(|a| !reached.contains(&a.rung));
+        return Vec::new();
     }
+    let mut planned = plan_alerts(&c.dossier, new, apology_issued, x.routing, x.ladder);
+    planned.retain(|a| !reached.contains(&a.rung));
     planned
 }
 
