@@ -857,7 +857,9 @@ impl SyncTx {
                     .ctx("reading a deleted dossier")?;
                 // Never seen, or already marked: nothing to record.
                 if let Some((id, 0)) = row {
-                    sqlx::query("UPDATE dossiers SET deleted = 1, last_changed_at = $1 WHERE id = $2")
+                    // Its hash goes with it: sent again, even as it was, it
+                    // is then a change (restored), not "unchanged".
+                    sqlx::query("UPDATE dossiers SET deleted = 1, content_hash = '', last_changed_at = $1 WHERE id = $2")
                         .bind(now_s.clone())
                         .bind(id)
                         .execute(&mut *tx)

@@ -9,6 +9,7 @@ use tthc_watch::config::Shape;
 use tthc_watch::dossier::Dossier;
 use tthc_watch::source::rest::RestSource;
 use tthc_watch::source::sync::{SyncSummary, sync_source};
+use tthc_watch::store::Incoming;
 use tthc_watch::text::nfc;
 
 async fn sync(db: &TestDb, sim: &TestSim, shape: Shape) -> SyncSummary {
@@ -185,6 +186,65 @@ async fn older_hashes_are_rewritten_silently(backend: Backend) {
     .unwrap();
     assert_eq!(old, 0, "every hash is in the current form again");
     db.cleanup().await;
+}
+
+/// A source deletes a record, then sends it again exactly as it was: the
+/// dossier is live again, and the history says it was restored.
+async fn a_deleted_dossier_sent_again_unchanged_is_restored(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let d = scripted_dossier(
+        "H56-261102-0000001",
+        "DD",
+        "PKT",
+        "2026-11-02 08:00",
+        10,
+        "2026-11-16 08:00",
+    );
+    let page = |dossiers: Vec<Dossier>, deleted: Vec<String>, at: &'static str| {
+        let store = db.store.clone();
+        async move {
+            let dossiers: Vec<_> = dossiers.into_iter().map(Incoming::new).collect();
+            store
+                .apply_page("tinh", &dossiers, &deleted, &[], None, t(at))
+                .await
+                .unwrap()
+        }
+    };
+    page(vec![d.clone()], vec![], "2026-11-02 09:00").await;
+    let gone = page(vec![], vec![d.code.clone()], "2026-11-03 09:00").await;
+    assert_eq!(gone.deleted, 1);
+    let stored = db.store.dossier("tinh", &d.code).await.unwrap().unwrap();
+    assert!(stored.deleted);
+
+    let back = page(vec![d.clone()], vec![], "2026-11-04 09:00").await;
+    assert_eq!((back.changed, back.unchanged), (1, 0), "{back:?}");
+    let stored = db.store.dossier("tinh", &d.code).await.unwrap().unwrap();
+    assert!(!stored.deleted, "live again");
+    assert_eq!(stored.dossier, d);
+    assert_eq!(stored.last_changed_at, t("2026-11-04 09:00"));
+    let q = "SELECT kind FROM dossier_history ORDER BY id";
+    let kinds: Vec<String> = match &db.store {
+        tthc_watch::store::Store::Sqlite(p) => sqlx::query_scalar(q).fetch_all(p).await,
+        tthc_watch::store::Store::Postgres(p) => sqlx::query_scalar(q).fetch_all(p).await,
+    }
+    .unwrap();
+    assert_eq!(kinds, ["deleted", "restored"]);
+    // Sent once more as it was: nothing to record now.
+    let again = page(vec![d.clone()], vec![], "2026-11-05 09:00").await;
+    assert_eq!((again.changed, again.unchanged), (0, 1), "{again:?}");
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_deleted_dossier_sent_again_unchanged_is_restored_sqlite() {
+    a_deleted_dossier_sent_again_unchanged_is_restored(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_deleted_dossier_sent_again_unchanged_is_restored_postgres() {
+    if postgres_available().await {
+        a_deleted_dossier_sent_again_unchanged_is_restored(Backend::Postgres).await;
+    }
 }
 
 #[tokio::test]
