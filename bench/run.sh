@@ -104,6 +104,7 @@ PY
   # 1. Initial sync into SQLite.
   DB=sqlite://$WORK/bench.db
   read -r S RSS < <(measure "$WORK/sync-sqlite" "$BIN" sync $SRC --database-url "$DB" --now $NOW)
+  SYNC_SQLITE=$S
   log "initial sync SQLite: ${S} s, $(rate "$N" "$S") dossiers/s, $(python3 -c "print(f'{$S / $TRANSPORT:.2f}')")× transport, peak RSS ${RSS} MB | $(grep -o 'fetched.*' "$WORK/sync-sqlite" | head -1)"
 
   # 1. Initial sync into PostgreSQL (a fresh database).
@@ -111,6 +112,7 @@ PY
   psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS $PGDB" -qc "CREATE DATABASE $PGDB" >/dev/null
   PGURL=${PG_ADMIN%/*}/$PGDB
   read -r S RSS < <(measure "$WORK/sync-pg" "$BIN" sync $SRC --database-url "$PGURL" --now $NOW)
+  SYNC_PG=$S
   log "initial sync PostgreSQL: ${S} s, $(rate "$N" "$S") dossiers/s, $(python3 -c "print(f'{$S / $TRANSPORT:.2f}')")× transport, peak RSS ${RSS} MB"
 
   # 3. Storage limit: the same rows by sqlite3 .import and COPY.
@@ -119,10 +121,15 @@ PY
   t0=$(secs)
   sqlite3 "$WORK/raw.db" ".read $WORK/raw.sql" ".mode csv" ".import $WORK/dossiers.csv raw"
   t1=$(secs); log "storage limit SQLite (.import of the dossiers table): $(elapsed "$t0" "$t1") s, $(rate "$N" "$(elapsed "$t0" "$t1")") rows/s"
+  IMPORT_S=$(elapsed "$t0" "$t1")
   psql "$PGURL" -qc "CREATE TABLE raw (LIKE dossiers INCLUDING DEFAULTS)" >/dev/null
   t0=$(secs)
   psql "$PGURL" -qc "\\copy raw FROM '$WORK/dossiers.csv' WITH (FORMAT csv)" >/dev/null
   t1=$(secs); log "storage limit PostgreSQL (COPY of the dossiers table): $(elapsed "$t0" "$t1") s, $(rate "$N" "$(elapsed "$t0" "$t1")") rows/s"
+  COPY_S=$(elapsed "$t0" "$t1")
+  # Against the storage limit of the same run (steadier than absolute rates on
+  # a shared machine), and the limit itself against the transport.
+  log "sync / storage limit: SQLite $(python3 -c "print(f'{$SYNC_SQLITE / $IMPORT_S:.2f}')")× the .import, PostgreSQL $(python3 -c "print(f'{$SYNC_PG / $COPY_S:.2f}')")× the COPY; the limits themselves $(python3 -c "print(f'{$IMPORT_S / $TRANSPORT:.2f}')")× and $(python3 -c "print(f'{$COPY_S / $TRANSPORT:.2f}')")× the transport"
 
   # 5. check over every dossier (first evaluation), then again (only the open ones).
   read -r S RSS < <(measure "$WORK/check1" "$BIN" check --database-url "$DB" --now $NOW)
