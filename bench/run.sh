@@ -151,7 +151,7 @@ PY
 
   # The target's own case: every stored dossier open. On a copy, every dossier
   # is reopened as if still being handled (most of them then overdue), checked,
-  # checked the next working morning (every verdict's days move; ~1% change
+  # checked the next working morning (every verdict's days move; ~3% change
   # class), and again (nothing to write). The apology drafts that would follow
   # (hundreds of thousands) are not part of it: each check is stopped once its
   # summary is out, and the WAL folded into the copy.
