@@ -464,10 +464,11 @@ async fn a_slow_source_gets_each_page_committed_while_it_is_awaited() {
     db.cleanup().await;
 }
 
-#[tokio::test]
-async fn records_repeated_across_pages_are_stored_once() {
+/// PostgreSQL writes a page that looks new without looking its dossiers up:
+/// one repeated from an earlier page makes it fall back to the lookup.
+async fn records_repeated_across_pages_are_stored_once(backend: Backend) {
     let sim = spawn_simulator(Shape::Igate, 300, "repeat=0.7").await;
-    let db = TestDb::new(Backend::Sqlite).await;
+    let db = TestDb::new(backend).await;
     let s = sync(&db, &sim, Shape::Igate).await;
     assert_eq!(s.error, None, "{s}");
     let repeated = sim.sim.stats.repeated.load(Ordering::Relaxed);
@@ -485,6 +486,18 @@ async fn records_repeated_across_pages_are_stored_once() {
         "a repeated record is not a change"
     );
     db.cleanup().await;
+}
+
+#[tokio::test]
+async fn records_repeated_across_pages_are_stored_once_sqlite() {
+    records_repeated_across_pages_are_stored_once(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn records_repeated_across_pages_are_stored_once_postgres() {
+    if postgres_available().await {
+        records_repeated_across_pages_are_stored_once(Backend::Postgres).await;
+    }
 }
 
 #[tokio::test]
