@@ -222,13 +222,15 @@ async fn a_deleted_dossier_sent_again_unchanged_is_restored(backend: Backend) {
     assert!(!stored.deleted, "live again");
     assert_eq!(stored.dossier, d);
     assert_eq!(stored.last_changed_at, t("2026-11-04 09:00"));
-    let q = "SELECT kind FROM dossier_history ORDER BY id";
-    let kinds: Vec<String> = match &db.store {
-        tthc_watch::store::Store::Sqlite(p) => sqlx::query_scalar(q).fetch_all(p).await,
-        tthc_watch::store::Store::Postgres(p) => sqlx::query_scalar(q).fetch_all(p).await,
-    }
-    .unwrap();
-    assert_eq!(kinds, ["deleted", "restored"]);
+    // As auditors read it: the dossier's timeline.
+    let timeline = db.store.timeline(stored.id).await.unwrap();
+    let kinds: Vec<&str> = timeline["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["created", "deleted", "restored"]);
     // Sent once more as it was: nothing to record now.
     let again = page(vec![d.clone()], vec![], "2026-11-05 09:00").await;
     assert_eq!((again.changed, again.unchanged), (0, 1), "{again:?}");
