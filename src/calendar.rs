@@ -506,6 +506,19 @@ impl Calendar {
         self.off.get(&d).map(String::as_str)
     }
 
+    /// What the calendar says, as text that changes when any day off, make-up
+    /// day or the covered years change (not with where it was loaded from).
+    pub fn fingerprint(&self) -> String {
+        let mut out = format!("{}..{}", self.first, self.last);
+        for d in self.off.keys() {
+            out.push_str(&format!(" -{d}"));
+        }
+        for d in &self.make_up {
+            out.push_str(&format!(" +{d}"));
+        }
+        out
+    }
+
     /// The n-th working day after `d` (`d` itself not counted); `n = 0` returns `d`, a negative
     /// `n` the |n|-th working day before `d`. Errors when `d` or the result is not covered.
     pub fn add(&self, d: NaiveDate, n: i64) -> Result<NaiveDate, CalendarError> {

@@ -3,7 +3,7 @@
 //! engine cannot evaluate (a date outside the calendar) is counted and logged; the
 //! rest go on.
 
-use crate::deadline::{Class, Engine};
+use crate::deadline::{Class, Engine, day_counts};
 use crate::dossier::Dossier;
 use crate::escalation::{Ladder, PlannedAlert, plan_alerts, rungs};
 use crate::routing::Routing;
@@ -92,7 +92,9 @@ pub async fn run_check(
     let read = |after: i64| {
         let reader = store.clone();
         AbortOnDropHandle::new(tokio::spawn(async move {
-            reader.check_candidates(after, after + BATCH, all).await
+            reader
+                .check_candidates(after, after + BATCH, all, now)
+                .await
         }))
     };
     // Whose apology is issued (the top rung of the ladder waits for one).
@@ -113,6 +115,7 @@ pub async fn run_check(
             escalation,
             &apologised,
             now,
+            scope,
             &batch,
             &mut summary,
         )
@@ -129,9 +132,11 @@ async fn check_batch(
     escalation: Option<&Escalation<'_>>,
     apologised: &HashSet<i64>,
     now: NaiveDateTime,
+    scope: Scope,
     batch: &[CheckCandidate],
     summary: &mut CheckSummary,
 ) -> Result<(), StoreError> {
+    let late_threshold = escalation.map(|x| x.ladder.no_apology_after_days);
     {
         let mut verdicts = Vec::with_capacity(batch.len());
         for c in batch {
@@ -157,23 +162,38 @@ async fn check_batch(
             summary.evaluated += 1;
             *summary.by_class.entry(e.class).or_default() += 1;
             summary.due_mismatches += u64::from(e.due_mismatch);
+            let mut recheck_at = engine.recheck_at(&e, now, late_threshold);
             let delay = if e.class.has_delay_cause() {
-                c.steps
-                    .as_deref()
-                    .or(steps.get(&c.id).map(String::as_str))
-                    .and_then(|json| delay_cause(engine, c, json, now))
+                let json = c.steps.as_deref().or(steps.get(&c.id).map(String::as_str));
+                let a = json.and_then(|json| delay_cause(engine, c, json, now));
+                if let Some(at) = a.as_ref().and_then(|a| a.recheck_at)
+                    && e.class.is_open()
+                {
+                    recheck_at = Some(recheck_at.map_or(at, |r| r.min(at)));
+                }
+                a.and_then(|a| a.cause)
             } else {
                 None
             };
-            let new = StoredEvaluation::new(&e, delay);
+            let new = StoredEvaluation::new(&e, delay, recheck_at);
             if c.previous.as_ref().is_some_and(|p| p.same_as(&new)) {
+                // Looked at because its dossier changed or its moment came:
+                // marked as looked at, or every check would take it again.
+                if scope == Scope::Due {
+                    changes.push(EvaluationChange {
+                        dossier_id: c.id,
+                        previous: Some(new.class),
+                        evaluation: new,
+                        alerts: Vec::new(),
+                    });
+                }
                 continue;
             }
             let previous = c.previous.as_ref().map(|p| p.class);
             summary.changed += 1;
             summary.class_changes += u64::from(previous != Some(new.class));
             let alerts = match escalation {
-                Some(x) => new_alerts(c, &new, apologised.contains(&c.id), x),
+                Some(x) => new_alerts(engine, c, &new, apologised.contains(&c.id), x),
                 None => Vec::new(),
             };
             summary.alerts += alerts.len() as u64;
@@ -196,6 +216,7 @@ async fn check_batch(
 /// rewritten every morning as its days move, try ~5 alerts the store then
 /// found it had: most of a next-morning check with 800k dossiers open.
 fn new_alerts(
+    engine: &Engine<'_>,
     c: &CheckCandidate,
     new: &StoredEvaluation,
     apology_issued: bool,
@@ -203,7 +224,19 @@ fn new_alerts(
 ) -> Vec<PlannedAlert> {
     let reached = match &c.previous {
         Some(p) if p.class == new.class && p.due_at == new.due_at => {
-            rungs(p, apology_issued, x.ladder)
+            // Its working days late as they were when it was made (an open
+            // verdict does not store them).
+            let late = match (p.due_at, p.evaluated_at) {
+                (Some(due), Some(at)) if p.working_days_late.is_none() => {
+                    day_counts(engine.calendar, due, at.date()).1
+                }
+                _ => p.working_days_late,
+            };
+            let p = StoredEvaluation {
+                working_days_late: late,
+                ..p.clone()
+            };
+            rungs(&p, apology_issued, x.ladder)
         }
         _ => Vec::new(),
     };
@@ -219,28 +252,45 @@ fn new_alerts(
     planned
 }
 
-/// The step a dossier's delay is attributed to, from its stored steps.
+/// The step a delay is attributed to, and when that can change while the
+/// dossier does not.
+struct Attribution {
+    cause: Option<DelayCause>,
+    recheck_at: Option<NaiveDateTime>,
+}
+
+/// The step a dossier's delay is attributed to, from its stored steps. A step
+/// still running adds lateness as time passes (its working days over grow; it
+/// can overtake the step blamed so far): from its own due time on, the
+/// verdict is looked at again by every check.
 fn delay_cause(
     engine: &Engine<'_>,
     c: &CheckCandidate,
     steps_json: &str,
     now: NaiveDateTime,
-) -> Option<DelayCause> {
-    let steps = match serde_json::from_str(steps_json) {
+) -> Option<Attribution> {
+    let steps: Vec<crate::dossier::Step> = match serde_json::from_str(steps_json) {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!(code = %c.dossier.code, error = %e, "stored steps do not parse; no delay cause");
             return None;
         }
     };
+    let recheck_at = steps
+        .iter()
+        .filter(|s| s.finished_at.is_none())
+        .filter_map(|s| s.due_at)
+        .map(|due| due.max(now))
+        .min();
     let d = Dossier {
         steps,
         ..c.dossier.clone()
     };
-    engine
+    let cause = engine
         .step_delays(&d, now)
         .ok()
-        .and_then(|v| v.first().map(DelayCause::from))
+        .and_then(|v| v.first().map(DelayCause::from));
+    Some(Attribution { cause, recheck_at })
 }
 
 /// Counts by class with Vietnamese labels, for summaries.

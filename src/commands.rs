@@ -118,7 +118,24 @@ pub struct Rules {
     pub letter_template: crate::letters::LetterTemplate,
 }
 
+/// The `applied_settings` entry of the calendar and rules a check applied.
+const RULES_APPLIED: &str = "check_rules";
+
 impl Rules {
+    /// What verdicts depend on besides their dossier and the time: the
+    /// calendar, office hours, deadline rules and the ladder's threshold.
+    fn fingerprint(&self) -> String {
+        let text = format!(
+            "{} {:?} {:?} {}",
+            self.calendar.fingerprint(),
+            self.hours,
+            self.deadline,
+            self.ladder.no_apology_after_days
+        );
+        use sha2::Digest as _;
+        hex::encode(sha2::Sha256::digest(text.as_bytes()))
+    }
+
     pub fn load(settings: &Settings) -> Result<Rules> {
         let (calendar, hours) = load_calendar(settings)?;
         Ok(Rules {
@@ -160,6 +177,7 @@ impl Rules {
             .unwrap_or_else(|| "tthc-watch.local".into());
         Composer {
             routing: &self.routing,
+            calendar: &self.calendar,
             templates: &self.templates,
             mask_applicant: settings.escalation.mask_applicant,
             domain,
@@ -222,9 +240,21 @@ pub async fn check_scoped(
         routing: &rules.routing,
         ladder: &rules.ladder,
     };
+    // A check looks again only at verdicts that can have changed; a changed
+    // calendar, office hours or rule can change any of them.
+    let applied = rules.fingerprint();
+    let scope = if store.applied_setting(RULES_APPLIED).await?.as_deref() == Some(&applied) {
+        scope
+    } else {
+        tracing::info!(
+            "the calendar or the rules changed since the last check: every dossier is evaluated again"
+        );
+        Scope::All
+    };
     let summary = run_check(store, &engine, Some(&escalation), now, scope)
         .await
         .context("evaluating deadlines")?;
+    store.set_applied_setting(RULES_APPLIED, &applied).await?;
     println!("{summary}");
     draft_letters(settings, rules, store, clock).await?;
     let composer = rules.composer(settings);

@@ -8,7 +8,7 @@
 
 use crate::calendar::{Calendar, CalendarError, OfficeHours};
 use crate::dossier::{Dossier, PauseKind, Status};
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, thiserror::Error)]
@@ -140,6 +140,33 @@ impl Class {
     /// A verdict of this class names the step that caused the delay.
     pub fn has_delay_cause(self) -> bool {
         self.is_at_risk() || self == Class::Late
+    }
+
+    /// Open and judged against a due date: its working days left or late
+    /// move every working day, so they are not stored with the verdict but
+    /// derived when read (`day_counts`).
+    pub fn counts_move(self) -> bool {
+        matches!(
+            self,
+            Class::Overdue | Class::DueToday | Class::DueSoon | Class::NotYetDue
+        )
+    }
+}
+
+/// Working days `(left, late)` of an open dossier due at `due`, on `today`:
+/// left up to the due date (0 on the due day), or late once past it (at least
+/// 1), as `Engine::evaluate` counts them. None where the calendar does not
+/// cover the dates.
+pub fn day_counts(
+    cal: &Calendar,
+    due: NaiveDateTime,
+    today: NaiveDate,
+) -> (Option<i64>, Option<i64>) {
+    let dd = due.date();
+    if today > dd {
+        (None, cal.count(dd, today).ok().map(|n| n.max(1)))
+    } else {
+        (cal.count(today, dd).ok(), None)
     }
 }
 
@@ -356,6 +383,58 @@ impl<'a> Engine<'a> {
         out.sort_by_key(|d| std::cmp::Reverse(d.working_minutes_over));
         Ok(out)
     }
+
+    /// When the verdict `ev` (made at `now`) can next change while its dossier
+    /// does not: the moment its class moves (due soon, due today, overdue),
+    /// or, overdue, the day its working days late reach `late_threshold` (a
+    /// rung of the escalation ladder). None when only a change of the dossier
+    /// can change it. A check looks again only at verdicts whose moment has
+    /// come, so that its cost grows with what changes, not with what is open.
+    pub fn recheck_at(
+        &self,
+        ev: &Evaluation,
+        now: NaiveDateTime,
+        late_threshold: Option<i64>,
+    ) -> Option<NaiveDateTime> {
+        let due = ev.due_at?.date();
+        let tomorrow = now.date().succ_opt()?;
+        let cal = self.calendar;
+        let day = match ev.class {
+            // The first day with no more than the warning window left (a day
+            // the calendar does not cover counts as reached: looked at early).
+            Class::NotYetDue => first_day(tomorrow, due, |d| {
+                cal.count(d, due)
+                    .map_or(true, |n| n <= self.rules.warning_days)
+            }),
+            Class::DueSoon => Some(due),
+            Class::DueToday => due.succ_opt(),
+            Class::Overdue => match (late_threshold, ev.working_days_late) {
+                (Some(t), Some(late)) if late < t => Some(cal.add(due, t).unwrap_or(tomorrow)),
+                _ => None,
+            },
+            _ => None,
+        }?;
+        Some(day.max(tomorrow).and_time(chrono::NaiveTime::MIN))
+    }
+}
+
+/// The first day in `lo ..= hi` for which `pred` holds, `pred` being false
+/// and then true over the range (a binary search); `hi` when it never holds
+/// before it.
+fn first_day(lo: NaiveDate, hi: NaiveDate, pred: impl Fn(NaiveDate) -> bool) -> Option<NaiveDate> {
+    if lo > hi {
+        return Some(hi);
+    }
+    let (mut lo, mut hi) = (lo, hi);
+    while lo < hi {
+        let mid = lo + chrono::Duration::days((hi - lo).num_days() / 2);
+        if pred(mid) {
+            hi = mid;
+        } else {
+            lo = mid.succ_opt()?;
+        }
+    }
+    Some(lo)
 }
 
 /// Delay totals per unit or per officer: (name, dossiers delayed, working days over).

@@ -249,7 +249,9 @@ mod tests {
             working_days_left: None,
             working_days_late: late,
             delay: None,
+            recheck_at: None,
             class_since: None,
+            evaluated_at: None,
         }
     }
 

@@ -99,6 +99,15 @@ impl Default for Metrics {
     }
 }
 
+/// What the server's state cannot be made of.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error(transparent)]
+    Routing(#[from] crate::routing::RoutingError),
+    #[error(transparent)]
+    Calendar(#[from] crate::calendar::CalendarError),
+}
+
 pub struct AppState {
     pub store: Store,
     pub clock: Clock,
@@ -107,6 +116,8 @@ pub struct AppState {
     pub sources: Vec<String>,
     pub stale_after_minutes: i64,
     pub routing: crate::routing::Routing,
+    /// For the working days left or late of open dossiers, on the day asked.
+    pub calendar: crate::calendar::Calendar,
     pub kpi: crate::config::KpiSettings,
     /// Failed dashboard logins per client address, for rate limiting.
     pub logins:
@@ -118,7 +129,7 @@ impl AppState {
         settings: &crate::config::Settings,
         store: Store,
         clock: Clock,
-    ) -> Result<AppState, crate::routing::RoutingError> {
+    ) -> Result<AppState, StateError> {
         Ok(AppState {
             store,
             clock,
@@ -131,6 +142,7 @@ impl AppState {
                 .collect(),
             stale_after_minutes: settings.escalation.stale_after_minutes,
             routing: settings.escalation.routing()?,
+            calendar: settings.calendar.load()?,
             kpi: settings.kpi.clone(),
             logins: Default::default(),
         })

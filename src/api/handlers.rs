@@ -235,6 +235,19 @@ fn download(t: &Table, format: Format, name: &str) -> Result<Response, ApiError>
 }
 
 /// Personal data hidden from roles that do not need it.
+/// A listed dossier as the caller sees it on `today`: its working days left
+/// or late derived (an open verdict does not store them), personal data
+/// masked for auditors.
+fn shown(
+    mut r: ListRow,
+    calendar: &crate::calendar::Calendar,
+    today: NaiveDate,
+    role: Role,
+) -> ListRow {
+    r.days_on(calendar, today);
+    mask(r, role)
+}
+
 fn mask(mut r: ListRow, role: Role) -> ListRow {
     if !role.sees_personal_data() {
         if r.applicant_kind == "person" {
@@ -349,11 +362,13 @@ pub async fn list_dossiers(
     let cursor = p.int("cursor", 0, i64::MAX)?.unwrap_or(0);
     let limit = p.int("limit", 1, 1000)?.unwrap_or(100);
     let format = p.format()?;
+    let today = s.clock.now_vn().date();
+    let shown = |r| shown(r, &s.calendar, today, caller.role);
     if format == Format::Json {
         let mut rows = s.store.list_dossiers(&filter, cursor, limit + 1).await?;
         let next_cursor = (rows.len() as i64 > limit).then(|| rows[limit as usize - 1].id);
         rows.truncate(limit as usize);
-        let items = rows.into_iter().map(|r| mask(r, caller.role)).collect();
+        let items = rows.into_iter().map(shown).collect();
         return Ok(Json(DossierPage { items, next_cursor }).into_response());
     }
     // Exports take every match, page by page.
@@ -363,7 +378,7 @@ pub async fn list_dossiers(
         let page = s.store.list_dossiers(&filter, after, 5000).await?;
         let Some(last) = page.last() else { break };
         after = last.id;
-        all.extend(page.into_iter().map(|r| mask(r, caller.role)));
+        all.extend(page.into_iter().map(shown));
         if all.len() >= 1_000_000 {
             break;
         }
@@ -426,7 +441,10 @@ pub async fn dossier_timeline(
         );
         m.insert(
             "verdict".into(),
-            serde_json::to_value(row.map(|r| mask(r, caller.role))).map_err(ApiError::internal)?,
+            serde_json::to_value(
+                row.map(|r| shown(r, &s.calendar, s.clock.now_vn().date(), caller.role)),
+            )
+            .map_err(ApiError::internal)?,
         );
     }
     Ok(Json(timeline).into_response())

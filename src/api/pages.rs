@@ -105,7 +105,10 @@ pub async fn dashboard_data(
     let now = s.clock.now_vn();
     let today = now.date();
     let year_start = NaiveDate::from_ymd_opt(today.year(), 1, 1).unwrap_or(today);
-    let lines = s.store.at_risk_lines(LIST_LIMIT).await?;
+    let mut lines = s.store.at_risk_lines(LIST_LIMIT).await?;
+    for l in &mut lines {
+        l.days_on(&s.calendar, today);
+    }
     let row = |l: &DossierLine| Row {
         code: l.code.clone(),
         procedure: l.procedure_name.clone(),

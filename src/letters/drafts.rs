@@ -166,7 +166,16 @@ impl Drafter<'_> {
     /// Drafts for every dossier that needs one.
     pub async fn draft_all(&self, now: NaiveDateTime) -> Result<DraftSummary, DraftError> {
         let mut summary = DraftSummary::default();
-        for c in self.store.letter_candidates(self.before_due).await? {
+        // Due within one working day: before the second working day after today.
+        let due_before = self.before_due.then(|| {
+            let today = now.date();
+            let day = self
+                .calendar
+                .add(today, 2)
+                .unwrap_or(today + chrono::Days::new(2));
+            day.and_time(chrono::NaiveTime::MIN)
+        });
+        for c in self.store.letter_candidates(due_before).await? {
             if c.current {
                 summary.up_to_date += 1;
                 continue;

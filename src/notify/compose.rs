@@ -23,6 +23,8 @@ pub enum ComposeError {
 /// Settings for composing messages.
 pub struct Composer<'a> {
     pub routing: &'a Routing,
+    /// For the working days left or late of each line, on the day it is sent.
+    pub calendar: &'a crate::calendar::Calendar,
     pub templates: &'a Templates,
     pub mask_applicant: bool,
     /// Domain of Message-IDs (the sender's).
@@ -62,7 +64,10 @@ fn fmt_opt(s: Option<&str>) -> String {
 }
 
 impl Composer<'_> {
-    pub fn item(&self, l: &DossierLine, rung: Option<Rung>) -> Item {
+    /// One line of a message sent on `today`.
+    pub fn item(&self, l: &DossierLine, rung: Option<Rung>, today: chrono::NaiveDate) -> Item {
+        let mut l = l.clone();
+        l.days_on(self.calendar, today);
         let applicant = if self.mask_applicant && l.applicant_kind == "person" {
             mask_person(&l.applicant_name)
         } else {
@@ -124,7 +129,10 @@ impl Composer<'_> {
                     .and_then(Rung::parse)
                     .unwrap_or(Rung::DueSoon)
             };
-            let mut items: Vec<Item> = lines.iter().map(|l| self.item(l, Some(rung(l)))).collect();
+            let mut items: Vec<Item> = lines
+                .iter()
+                .map(|l| self.item(l, Some(rung(l)), now.date()))
+                .collect();
             // The unit head gets the apology draft of each late dossier, ready to sign.
             let mut attachments = Vec::new();
             for (l, item) in lines.iter().zip(items.iter_mut()) {

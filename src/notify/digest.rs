@@ -137,7 +137,7 @@ pub async fn make_digest(
     for l in &lines {
         sections[section(&l.class)]
             .items
-            .push(composer.item(l, None));
+            .push(composer.item(l, None, today));
     }
     for s in &mut sections {
         s.more = s.total.saturating_sub(s.items.len());

@@ -31,6 +31,12 @@ impl From<&StepDelay> for DelayCause {
 }
 
 /// An evaluation as stored, with the delay cause when there is one.
+///
+/// The working days left or late of an open verdict (`Class::counts_move`)
+/// move every working day: they are not stored (read back as None) but
+/// derived when read (`deadline::day_counts`), so that a verdict is written
+/// again only when it changes. A new verdict holds them as evaluated, for
+/// the classification history and the escalation ladder.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredEvaluation {
     pub class: Class,
@@ -40,11 +46,19 @@ pub struct StoredEvaluation {
     pub working_days_left: Option<i64>,
     pub working_days_late: Option<i64>,
     pub delay: Option<DelayCause>,
+    /// When it can next change while the dossier does not
+    /// (`Engine::recheck_at`); None: only with the dossier.
+    pub recheck_at: Option<NaiveDateTime>,
     pub class_since: Option<NaiveDateTime>,
+    pub evaluated_at: Option<NaiveDateTime>,
 }
 
 impl StoredEvaluation {
-    pub fn new(e: &Evaluation, delay: Option<DelayCause>) -> StoredEvaluation {
+    pub fn new(
+        e: &Evaluation,
+        delay: Option<DelayCause>,
+        recheck_at: Option<NaiveDateTime>,
+    ) -> StoredEvaluation {
         StoredEvaluation {
             class: e.class,
             due_at: e.due_at,
@@ -53,19 +67,51 @@ impl StoredEvaluation {
             working_days_left: e.working_days_left,
             working_days_late: e.working_days_late,
             delay,
+            recheck_at,
             class_since: None,
+            evaluated_at: None,
         }
     }
 
-    /// Same verdict, ignoring since when.
-    pub fn same_as(&self, other: &StoredEvaluation) -> bool {
-        StoredEvaluation {
-            class_since: None,
-            ..self.clone()
-        } == StoredEvaluation {
-            class_since: None,
-            ..other.clone()
+    /// The working days `(left, late)` as stored: none for an open verdict.
+    fn stored_days(&self) -> (Option<i64>, Option<i64>) {
+        if self.class.counts_move() {
+            (None, None)
+        } else {
+            (self.working_days_left, self.working_days_late)
         }
+    }
+
+    /// Same verdict as stored, ignoring since when and when it was made.
+    pub fn same_as(&self, other: &StoredEvaluation) -> bool {
+        let key = |e: &StoredEvaluation| {
+            let (left, late) = e.stored_days();
+            StoredEvaluation {
+                working_days_left: left,
+                working_days_late: late,
+                class_since: None,
+                evaluated_at: None,
+                ..e.clone()
+            }
+        };
+        key(self) == key(other)
+    }
+}
+
+/// The working days `(left, late)` of a verdict read back, on `today`:
+/// derived for an open one (`Class::counts_move`: not stored), as stored
+/// otherwise. `class` and `due_at` as stored.
+pub fn days_on(
+    class: Option<&str>,
+    due_at: Option<&str>,
+    stored: (Option<i64>, Option<i64>),
+    calendar: &crate::calendar::Calendar,
+    today: chrono::NaiveDate,
+) -> (Option<i64>, Option<i64>) {
+    let open = class.and_then(Class::parse).is_some_and(Class::counts_move);
+    match due_at.and_then(crate::clock::parse_db) {
+        Some(due) if open => crate::deadline::day_counts(calendar, due, today),
+        _ => stored,
     }
 }
 
@@ -141,9 +187,11 @@ struct EvaluationRow {
     delay_officer: Option<String>,
     delay_days: Option<i64>,
     class_since: Option<String>,
+    recheck_at: Option<String>,
+    evaluated_at: Option<String>,
 }
 
-const EVALUATION_COLS: [&str; 11] = [
+const EVALUATION_COLS: [&str; 13] = [
     "class",
     "due_at",
     "computed_due_at",
@@ -155,6 +203,8 @@ const EVALUATION_COLS: [&str; 11] = [
     "delay_officer",
     "delay_days",
     "class_since",
+    "recheck_at",
+    "evaluated_at",
 ];
 
 /// `EVALUATION_COLS` of one row, borrowed from where they were read.
@@ -170,6 +220,8 @@ struct EvaluationCols<'a> {
     delay_officer: Option<&'a str>,
     delay_days: Option<i64>,
     class_since: Option<&'a str>,
+    recheck_at: Option<&'a str>,
+    evaluated_at: Option<&'a str>,
 }
 
 impl EvaluationRow {
@@ -186,6 +238,8 @@ impl EvaluationRow {
             delay_officer: self.delay_officer.as_deref(),
             delay_days: self.delay_days,
             class_since: self.class_since.as_deref(),
+            recheck_at: self.recheck_at.as_deref(),
+            evaluated_at: self.evaluated_at.as_deref(),
         }
         .into_stored()
     }
@@ -210,7 +264,9 @@ impl EvaluationCols<'_> {
                 officer: self.delay_officer.map(str::to_owned),
                 working_days_over: self.delay_days.unwrap_or(0),
             }),
+            recheck_at: opt_time(self.recheck_at, "evaluation recheck_at")?,
             class_since: opt_time(self.class_since, "evaluation class_since")?,
+            evaluated_at: opt_time(self.evaluated_at, "evaluation evaluated_at")?,
         }))
     }
 }
@@ -400,6 +456,8 @@ fn sqlite_candidate(r: &rusqlite::Row<'_>) -> Result<CheckCandidate, StoreError>
         delay_officer: opt(e + 8)?,
         delay_days: int(e + 9)?,
         class_since: opt(e + 10)?,
+        recheck_at: opt(e + 11)?,
+        evaluated_at: opt(e + 12)?,
     }
     .into_stored()?;
     CandidateCols {
@@ -430,9 +488,6 @@ const ROWS_PER_STATEMENT: usize = 400;
 /// whole table for a count.
 const LIVE: &str = "e.dossier_id NOT IN (SELECT id FROM dossiers WHERE deleted = 1)";
 
-const OPEN_CLASSES: &str =
-    "'overdue', 'due_today', 'due_soon', 'not_yet_due', 'paused', 'no_due_date'";
-
 impl Store {
     /// The dossiers with ids in `after+1..=through`, by id, that need
     /// evaluating: never evaluated, still open, or changed since their last
@@ -445,13 +500,20 @@ impl Store {
         after: i64,
         through: i64,
         all: bool,
+        now: NaiveDateTime,
     ) -> Result<Vec<CheckCandidate>, StoreError> {
+        // Never evaluated; a verdict whose moment to be looked at again has
+        // come (or made after `now`: the clock was set back); or the dossier
+        // changed since. `now` is spliced: it is formatted here, never input.
         let due = if all {
-            ""
+            String::new()
         } else {
-            "AND (e.dossier_id IS NULL OR e.class IN (__OPEN__) OR d.last_changed_at > e.evaluated_at)"
-        }
-        .replace("__OPEN__", OPEN_CLASSES);
+            format!(
+                "AND (e.dossier_id IS NULL OR e.recheck_at <= '{now}' OR e.evaluated_at > '{now}' \
+                 OR d.last_changed_at > e.evaluated_at)",
+                now = fmt_db(now)
+            )
+        };
         let evaluation: Vec<String> = EVALUATION_COLS.iter().map(|c| format!("e.{c}")).collect();
         let pool = match self {
             Store::Postgres(pool) => pool,
@@ -524,6 +586,33 @@ impl Store {
         let rows: Vec<CandidateRow> = serde_json::from_str(&json)
             .map_err(|e| StoreError::Corrupt(format!("dossiers to check: {e}")))?;
         rows.into_iter().map(CandidateRow::into_candidate).collect()
+    }
+
+    /// A setting a check applied (`applied_settings`), if any.
+    pub async fn applied_setting(&self, name: &str) -> Result<Option<String>, StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT value FROM applied_settings WHERE name = $1")
+                .bind(name)
+                .fetch_optional(pool)
+                .await
+                .ctx("reading the settings the last check applied")
+        })
+    }
+
+    /// Records a setting a check applied.
+    pub async fn set_applied_setting(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO applied_settings (name, value) VALUES ($1, $2) \
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            )
+            .bind(name)
+            .bind(value)
+            .execute(pool)
+            .await
+            .ctx("recording the settings a check applied")?;
+            Ok(())
+        })
     }
 
     /// The highest dossier id (0 when there are none): where a check ends.
@@ -682,13 +771,13 @@ impl Store {
 fn evaluation_upsert_sql(rows: &str) -> String {
     format!(
         "INSERT INTO evaluations (dossier_id, class, due_at, computed_due_at, due_mismatch, working_days_left, \
-         working_days_late, delay_step, delay_unit, delay_officer, delay_days, class_since, evaluated_at) \
+         working_days_late, delay_step, delay_unit, delay_officer, delay_days, recheck_at, class_since, evaluated_at) \
          VALUES {rows} \
          ON CONFLICT (dossier_id) DO UPDATE SET class = excluded.class, due_at = excluded.due_at, \
          computed_due_at = excluded.computed_due_at, due_mismatch = excluded.due_mismatch, \
          working_days_left = excluded.working_days_left, working_days_late = excluded.working_days_late, \
          delay_step = excluded.delay_step, delay_unit = excluded.delay_unit, delay_officer = excluded.delay_officer, \
-         delay_days = excluded.delay_days, evaluated_at = excluded.evaluated_at, \
+         delay_days = excluded.delay_days, recheck_at = excluded.recheck_at, evaluated_at = excluded.evaluated_at, \
          class_since = CASE WHEN evaluations.class = excluded.class THEN evaluations.class_since ELSE excluded.class_since END"
     )
 }
@@ -754,7 +843,7 @@ fn sqlite_save(
     let mut upsert = c
         .prepare(&evaluation_upsert_sql(&format!(
             "({})",
-            sqlite_placeholders(13)
+            sqlite_placeholders(14)
         )))
         .sq(what)?;
     let mut moved = c
@@ -768,6 +857,7 @@ fn sqlite_save(
     for ch in changes {
         let e = &ch.evaluation;
         let d = e.delay.as_ref();
+        let (left, late) = e.stored_days();
         upsert
             .execute(rusqlite::params![
                 ch.dossier_id,
@@ -775,12 +865,13 @@ fn sqlite_save(
                 opt_fmt(e.due_at),
                 opt_fmt(e.computed_due_at),
                 i64::from(e.due_mismatch),
-                e.working_days_left,
-                e.working_days_late,
+                left,
+                late,
                 d.map(|d| d.step.as_str()),
                 d.map(|d| d.unit.as_str()),
                 d.and_then(|d| d.officer.as_deref()),
                 d.map(|d| d.working_days_over),
+                opt_fmt(e.recheck_at),
                 now,
                 now,
             ])
@@ -836,24 +927,26 @@ async fn postgres_save(
             .join(", ")
     };
     for chunk in changes.chunks(ROWS_PER_STATEMENT) {
-        let sql = evaluation_upsert_sql(&rows(chunk.len(), 13));
+        let sql = evaluation_upsert_sql(&rows(chunk.len(), 14));
         // Only the full-size statement is worth caching: every other
         // length would be cached once each (thousands of parameters).
         let mut q = sqlx::query(&sql).persistent(chunk.len() == ROWS_PER_STATEMENT);
         for c in chunk {
             let e = &c.evaluation;
+            let (left, late) = e.stored_days();
             q = q
                 .bind(c.dossier_id)
                 .bind(e.class.as_str())
                 .bind(opt_fmt(e.due_at))
                 .bind(opt_fmt(e.computed_due_at))
                 .bind(i64::from(e.due_mismatch))
-                .bind(e.working_days_left)
-                .bind(e.working_days_late)
+                .bind(left)
+                .bind(late)
                 .bind(e.delay.as_ref().map(|d| d.step.clone()))
                 .bind(e.delay.as_ref().map(|d| d.unit.clone()))
                 .bind(e.delay.as_ref().and_then(|d| d.officer.clone()))
                 .bind(e.delay.as_ref().map(|d| d.working_days_over))
+                .bind(opt_fmt(e.recheck_at))
                 .bind(now.to_owned())
                 .bind(now.to_owned());
         }

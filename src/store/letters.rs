@@ -78,17 +78,19 @@ pub enum IssueError {
 }
 
 impl Store {
-    /// Overdue dossiers, and (when `before_due`) those due within one working day,
-    /// with their latest letter.
+    /// Overdue dossiers, and (with `due_before`) the ones due today or soon
+    /// whose due date is before it, with their latest letter.
     pub async fn letter_candidates(
         &self,
-        before_due: bool,
+        due_before: Option<NaiveDateTime>,
     ) -> Result<Vec<LetterCandidate>, StoreError> {
-        let extra = if before_due {
-            " OR (e.class IN ('due_today', 'due_soon') AND e.working_days_left <= 1)"
-        } else {
-            ""
-        };
+        // A time formatted here, never input: spliced.
+        let extra = due_before.map_or_else(String::new, |t| {
+            format!(
+                " OR (e.class IN ('due_today', 'due_soon') AND e.due_at < '{}')",
+                fmt_db(t)
+            )
+        });
         // Whether the latest letter is current is decided here, as `Drafter::draft`
         // decides it, so that a check does not load every overdue dossier.
         let sql = format!(

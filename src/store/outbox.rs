@@ -40,7 +40,8 @@ pub struct OutboxRow {
     pub last_error: Option<String>,
 }
 
-/// One dossier line of an alert or a digest.
+/// One dossier line of an alert or a digest. Its working days left or late,
+/// read as stored, are set for the day it is shown by `days_on`.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct DossierLine {
     pub alert_id: Option<i64>,
@@ -70,6 +71,20 @@ pub struct DossierLine {
     pub delay_step: Option<String>,
     pub delay_unit: Option<String>,
     pub delay_days: Option<i64>,
+}
+
+impl DossierLine {
+    /// Sets the working days left or late on `today` (an open verdict does
+    /// not store them).
+    pub fn days_on(&mut self, calendar: &crate::calendar::Calendar, today: chrono::NaiveDate) {
+        (self.working_days_left, self.working_days_late) = super::days_on(
+            Some(&self.class),
+            self.due_at.as_deref(),
+            (self.working_days_left, self.working_days_late),
+            calendar,
+            today,
+        );
+    }
 }
 
 const LINE_COLS: &str = "d.id AS dossier_id, d.code, d.procedure_name, d.applicant_name, d.applicant_kind, d.field_code, \
@@ -120,7 +135,8 @@ impl Store {
     }
 
     /// One recipient's unsent alerts: every id and the count per rung, and the
-    /// lines of the most urgent `limit` (rung, then days late, days left, code).
+    /// lines of the most urgent `limit` (rung, then the earliest due date: the
+    /// most days late or fewest left, then code).
     pub async fn unsent_alerts(
         &self,
         recipient: &str,
@@ -131,7 +147,7 @@ impl Store {
              FROM alerts a JOIN dossiers d ON d.id = a.dossier_id JOIN evaluations e ON e.dossier_id = d.id \
              WHERE a.outbox_id IS NULL AND a.recipient = $1 \
              ORDER BY CASE a.rung WHEN 'no_apology' THEN 0 WHEN 'overdue' THEN 1 WHEN 'due_today' THEN 2 ELSE 3 END, \
-             COALESCE(e.working_days_late, 0) DESC, COALESCE(e.working_days_left, 0), d.code LIMIT $2"
+             e.due_at, d.code LIMIT $2"
         );
         with_pool!(self, pool => {
             let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM alerts WHERE outbox_id IS NULL AND recipient = $1 ORDER BY id")
@@ -161,10 +177,10 @@ impl Store {
         // cannot read tens of thousands of lines (counts come from `at_risk_counts`).
         let sql = format!(
             "SELECT * FROM (SELECT NULL AS alert_id, NULL AS recipient, NULL AS recipient_name, NULL AS recipient_role, NULL AS rung, NULL AS unrouted, {LINE_COLS}, \
-             ROW_NUMBER() OVER (PARTITION BY e.class ORDER BY e.working_days_late DESC, e.working_days_left, e.due_at, d.code) AS rn \
+             ROW_NUMBER() OVER (PARTITION BY e.class ORDER BY e.due_at, d.code) AS rn \
              FROM dossiers d JOIN evaluations e ON e.dossier_id = d.id \
              WHERE d.deleted = 0 AND e.class IN ('overdue', 'due_today', 'due_soon')) AS t \
-             WHERE rn <= $1 ORDER BY working_days_late DESC, working_days_left, due_at, code"
+             WHERE rn <= $1 ORDER BY due_at, code"
         );
         with_pool!(self, pool => {
             sqlx::query_as(&sql).bind(per_class).fetch_all(pool).await.ctx("reading dossiers at risk")

@@ -53,6 +53,20 @@ pub struct ListRow {
     pub delay_days: Option<i64>,
 }
 
+impl ListRow {
+    /// Sets the working days left or late on `today` (an open verdict does
+    /// not store them).
+    pub fn days_on(&mut self, calendar: &crate::calendar::Calendar, today: NaiveDate) {
+        (self.working_days_left, self.working_days_late) = super::days_on(
+            self.class.as_deref(),
+            self.due_at.as_deref(),
+            (self.working_days_left, self.working_days_late),
+            calendar,
+            today,
+        );
+    }
+}
+
 /// KPI aggregates for one group (a unit, field, officer or month).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct KpiRow {
