@@ -109,33 +109,45 @@ pub async fn run_check(
             .await
             .map_err(|e| StoreError::Task(format!("reading dossiers to check: {e}")))??;
         ahead.extend(ranges.next().map(read));
-        check_batch(
+        let run = Run {
             store,
             engine,
             escalation,
-            &apologised,
+            apologised: &apologised,
             now,
             scope,
-            &batch,
-            &mut summary,
-        )
-        .await?;
+        };
+        check_batch(&run, &batch, &mut summary).await?;
     }
     summary.elapsed = started.elapsed();
     Ok(summary)
 }
 
-/// Evaluates one batch and stores the verdicts that changed.
-async fn check_batch(
-    store: &Store,
-    engine: &Engine<'_>,
-    escalation: Option<&Escalation<'_>>,
-    apologised: &HashSet<i64>,
+/// What every batch of one check is evaluated with.
+struct Run<'a> {
+    store: &'a Store,
+    engine: &'a Engine<'a>,
+    escalation: Option<&'a Escalation<'a>>,
+    /// Whose apology is issued.
+    apologised: &'a HashSet<i64>,
     now: NaiveDateTime,
     scope: Scope,
+}
+
+/// Evaluates one batch and stores the verdicts that changed.
+async fn check_batch(
+    run: &Run<'_>,
     batch: &[CheckCandidate],
     summary: &mut CheckSummary,
 ) -> Result<(), StoreError> {
+    let Run {
+        store,
+        engine,
+        escalation,
+        apologised,
+        now,
+        scope,
+    } = *run;
     let late_threshold = escalation.map(|x| x.ladder.no_apology_after_days);
     {
         let mut verdicts = Vec::with_capacity(batch.len());
