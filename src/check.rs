@@ -36,19 +36,22 @@ pub struct CheckSummary {
     pub errors: u64,
     pub first_error: Option<String>,
     pub elapsed: std::time::Duration,
+    /// Of which storing verdicts and alerts.
+    pub writing: std::time::Duration,
 }
 
 impl fmt::Display for CheckSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "check: evaluated {}, verdicts changed {}, class changes {}, source due dates disagreeing with the rules {}, errors {}, {:.2} s",
+            "check: evaluated {}, verdicts changed {}, class changes {}, source due dates disagreeing with the rules {}, errors {}, {:.2} s ({:.2} s writing)",
             self.evaluated,
             self.changed,
             self.class_changes,
             self.due_mismatches,
             self.errors,
-            self.elapsed.as_secs_f64()
+            self.elapsed.as_secs_f64(),
+            self.writing.as_secs_f64()
         )?;
         if let Some(e) = &self.first_error {
             write!(f, " (first error: {e})")?;
@@ -216,7 +219,9 @@ async fn check_batch(
                 alerts,
             });
         }
+        let writing = Instant::now();
         store.save_evaluations(&changes, now).await?;
+        summary.writing += writing.elapsed();
     }
     Ok(())
 }
