@@ -276,10 +276,8 @@ struct Attribution {
     recheck_at: Option<NaiveDateTime>,
 }
 
-/// The step a dossier's delay is attributed to, from its stored steps. A step
-/// still running adds lateness as time passes (its working days over grow; it
-/// can overtake the step blamed so far): from its own due time on, the
-/// verdict is looked at again by every check.
+/// The step a dossier's delay is attributed to, from its stored steps, and
+/// when a step still running can change that (`Engine::delay_recheck_at`).
 fn delay_cause(
     engine: &Engine<'_>,
     c: &CheckCandidate,
@@ -293,12 +291,6 @@ fn delay_cause(
             return None;
         }
     };
-    let recheck_at = steps
-        .iter()
-        .filter(|s| s.finished_at.is_none())
-        .filter_map(|s| s.due_at)
-        .map(|due| due.max(now))
-        .min();
     let d = Dossier {
         steps,
         ..c.dossier.clone()
@@ -307,6 +299,8 @@ fn delay_cause(
         .step_delays(&d, now)
         .ok()
         .and_then(|v| v.first().map(DelayCause::from));
+    // Where the calendar cannot say: looked at by every check.
+    let recheck_at = engine.delay_recheck_at(&d, now).unwrap_or(Some(now));
     Some(Attribution { cause, recheck_at })
 }
 

@@ -346,8 +346,37 @@ impl<'a> Engine<'a> {
         d: &Dossier,
         now: NaiveDateTime,
     ) -> Result<Vec<StepDelay>, DeadlineError> {
-        let e = Self::err(d);
         let per_day = self.hours.minutes_per_day();
+        let mut out = Vec::new();
+        for (s, added) in self.added_lateness(d, now)? {
+            let end = s.finished_at.unwrap_or(now);
+            let Some(due) = s.due_at else { continue };
+            if added <= 0 || end <= due {
+                continue;
+            }
+            out.push(StepDelay {
+                step: s.name.clone(),
+                unit: s.unit.clone(),
+                officer: s.officer.clone(),
+                due_at: due,
+                finished_at: s.finished_at,
+                working_days_over: (added / per_day).max(1),
+                working_minutes_over: added,
+            });
+        }
+        out.sort_by_key(|d| std::cmp::Reverse(d.working_minutes_over));
+        Ok(out)
+    }
+
+    /// Each step with a due time and the working minutes of lateness it
+    /// added at `now` (negative: it ended, or is still running, that long
+    /// before the lateness it inherited).
+    fn added_lateness<'d>(
+        &self,
+        d: &'d Dossier,
+        now: NaiveDateTime,
+    ) -> Result<Vec<(&'d crate::dossier::Step, i64)>, DeadlineError> {
+        let e = Self::err(d);
         let mut out = Vec::new();
         // Lateness a step inherited from the steps before it is not its fault:
         // each step is charged only with the lateness it added.
@@ -365,23 +394,51 @@ impl<'a> Engine<'a> {
                     .working_minutes_between(self.hours, end, due)
                     .map_err(&e)?
             };
-            let added = over - inherited;
+            out.push((s, over - inherited));
             inherited = over.max(0);
-            if added <= 0 || end <= due {
-                continue;
-            }
-            out.push(StepDelay {
-                step: s.name.clone(),
-                unit: s.unit.clone(),
-                officer: s.officer.clone(),
-                due_at: due,
-                finished_at: s.finished_at,
-                working_days_over: (added / per_day).max(1),
-                working_minutes_over: added,
-            });
         }
-        out.sort_by_key(|d| std::cmp::Reverse(d.working_minutes_over));
         Ok(out)
+    }
+
+    /// When the delay attributed at `now` can next change while the dossier
+    /// does not: a step still running adds lateness with every working
+    /// minute, so it can overtake the step blamed (or start being one), or,
+    /// blamed itself, reach one more working day over. None without a
+    /// running step that has a due time.
+    pub fn delay_recheck_at(
+        &self,
+        d: &Dossier,
+        now: NaiveDateTime,
+    ) -> Result<Option<NaiveDateTime>, DeadlineError> {
+        let added = self.added_lateness(d, now)?;
+        let mut running = added.iter().filter(|(s, _)| s.finished_at.is_none());
+        let Some(&(step, cur)) = running.next() else {
+            return Ok(None);
+        };
+        if running.next().is_some() {
+            // Steps running side by side inherit from each other as they
+            // go: looked at by every check.
+            return Ok(Some(now));
+        }
+        let per_day = self.hours.minutes_per_day();
+        let blamed = self.step_delays(d, now)?.into_iter().next();
+        let target = match blamed {
+            // Its working days over, at least 1, grow at each full day.
+            Some(b)
+                if b.finished_at.is_none()
+                    && b.step == step.name
+                    && Some(b.due_at) == step.due_at =>
+            {
+                (cur / per_day + 1).max(2) * per_day
+            }
+            Some(b) => b.working_minutes_over + 1,
+            None => 1,
+        };
+        let at = self
+            .calendar
+            .add_working_minutes(self.hours, now, target - cur)
+            .map_err(Self::err(d))?;
+        Ok(Some(at))
     }
 
     /// When the verdict `ev` (made at `now`) can next change while its dossier

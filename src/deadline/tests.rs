@@ -355,3 +355,79 @@ fn recomputed_due_dates_agree_with_the_simulated_source() {
         "{checked} checked, {flagged} flagged"
     );
 }
+
+mod recheck {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// What a stored verdict holds that can move with time alone: the class,
+    /// whether the ladder's threshold of days late is reached, and the step
+    /// blamed with its working days over.
+    fn moving(e: &Engine, d: &Dossier, now: NaiveDateTime) -> (Class, bool, Option<(String, i64)>) {
+        let ev = e.evaluate(d, now).unwrap();
+        let blamed = e
+            .step_delays(d, now)
+            .unwrap()
+            .into_iter()
+            .next()
+            .map(|s| (s.step, s.working_days_over));
+        (ev.class, ev.working_days_late.unwrap_or(0) >= 2, blamed)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        /// Until the moment a verdict says it can next change, nothing it
+        /// holds changes: a check that skips it until then misses nothing.
+        #[test]
+        fn nothing_moves_before_the_recheck_moment(
+            received_day in 0i64..40,
+            received_minute in 0i64..(24 * 60),
+            days in 1u32..15,
+            first_over in -3000i64..3000,
+            second_due_after in 0i64..6000,
+            now_after in 0i64..(40 * 24 * 60),
+        ) {
+            let (c, h, r) = (cal(), OfficeHours::default(), Rules::default());
+            let e = Engine::new(&c, &h, &r);
+            let received = t("2026-10-01 00:00")
+                + chrono::Duration::days(received_day)
+                + chrono::Duration::minutes(received_minute);
+            let mut d = dossier("2026-10-01 00:00", days);
+            d.received_at = received;
+            // A finished step ending `first_over` minutes from its due time,
+            // then a step still running with a due time of its own.
+            let first_due = received + chrono::Duration::hours(24);
+            let first_end = first_due + chrono::Duration::minutes(first_over);
+            let step = |name: &str, start, end, due| Step {
+                name: name.into(),
+                unit: "Phòng".into(),
+                officer: None,
+                started_at: start,
+                finished_at: end,
+                due_at: Some(due),
+            };
+            d.steps = vec![
+                step("Thẩm định", received, Some(first_end), first_due),
+                step("Ký duyệt", first_end, None, first_end + chrono::Duration::minutes(second_due_after)),
+            ];
+            let now = received + chrono::Duration::minutes(now_after);
+            let ev = e.evaluate(&d, now).unwrap();
+            let at = [e.recheck_at(&ev, now, Some(2)), e.delay_recheck_at(&d, now).unwrap()]
+                .into_iter()
+                .flatten()
+                .min();
+            let before = moving(&e, &d, now);
+            let until = at.unwrap_or(now + chrono::Duration::days(30));
+            prop_assert!(until > now);
+            let mut t = now;
+            while t < until && t < now + chrono::Duration::days(30) {
+                prop_assert_eq!(&moving(&e, &d, t), &before, "at {} (recheck at {:?})", t, at);
+                t += chrono::Duration::minutes(37);
+            }
+            let last = until - chrono::Duration::minutes(1);
+            if last > now {
+                prop_assert_eq!(&moving(&e, &d, last), &before, "just before {:?}", at);
+            }
+        }
+    }
+}

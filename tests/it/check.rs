@@ -184,3 +184,87 @@ async fn check_classifies_every_dossier_postgres() {
         check_roundtrip(Backend::Postgres).await;
     }
 }
+
+/// Morning after morning without a poll, the stored classes, delay causes and
+/// the working days the lists show (derived when read: an open verdict does
+/// not store them) stay what the engine says of the source's truth; yet each
+/// check looks only at the verdicts whose moment came, not at every open one.
+async fn days_move_without_rewriting(backend: Backend) {
+    let sim = spawn_simulator(Shape::Native, 600, "").await;
+    let db = TestDb::new(backend).await;
+    let mut src = RestSource::new("tinh", &source_settings(Shape::Native, &sim.url)).unwrap();
+    let clock = Clock::fixed(from_vn(sim.sim.now()));
+    assert_eq!(
+        sync_source(&db.store, &mut src, 10, &clock).await.error,
+        None
+    );
+    let (cal, hours, rules) = (
+        Calendar::builtin().unwrap(),
+        OfficeHours::default(),
+        Rules::default(),
+    );
+    let engine = Engine::new(&cal, &hours, &rules);
+    let truth = sim.sim.snapshot();
+    let start = sim.sim.now();
+    run_check(&db.store, &engine, None, start, Scope::Due)
+        .await
+        .unwrap();
+    let (mut looked_at, mut open_days) = (0, 0);
+    // Three weeks of mornings and afternoons, weekends and days off included.
+    for half_days in 1..=42 {
+        let t = start.date().and_hms_opt(8, 0, 0).unwrap()
+            + chrono::Duration::hours(12 * half_days + 6 * (half_days % 2));
+        let s = run_check(&db.store, &engine, None, t, Scope::Due)
+            .await
+            .unwrap();
+        assert_eq!(s.errors, 0, "{s}");
+        assert_eq!(
+            stored_classes(&db).await,
+            expected_classes(&engine, &truth, t),
+            "at {t}"
+        );
+        assert_delays_charged(&db, &engine, &truth, t).await;
+        let rows = db
+            .store
+            .list_dossiers(&Default::default(), 0, 10_000)
+            .await
+            .unwrap();
+        for d in &truth {
+            let mut row = rows.iter().find(|r| r.code == d.code).unwrap().clone();
+            row.days_on(&cal, t.date());
+            let e = engine.evaluate(d, t).unwrap();
+            assert_eq!(
+                (row.working_days_left, row.working_days_late),
+                (e.working_days_left, e.working_days_late),
+                "{} at {t} ({:?})",
+                d.code,
+                e.class
+            );
+        }
+        looked_at += s.evaluated;
+        open_days += expected_classes(&engine, &truth, t)
+            .iter()
+            .filter(|(c, _)| c.is_open())
+            .map(|(_, n)| *n as u64)
+            .sum::<u64>();
+    }
+    // Looked at: the verdicts whose class or cause could move, not every
+    // open one every time.
+    assert!(
+        looked_at * 4 < open_days,
+        "looked at {looked_at} verdicts where {open_days} were open"
+    );
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn days_move_without_rewriting_sqlite() {
+    days_move_without_rewriting(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn days_move_without_rewriting_postgres() {
+    if postgres_available().await {
+        days_move_without_rewriting(Backend::Postgres).await;
+    }
+}

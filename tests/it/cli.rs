@@ -211,6 +211,54 @@ async fn check_command_prints_classes_in_vietnamese() {
     );
 }
 
+/// The count printed beside a class label in `check`'s table.
+fn class_count(out: &str, label: &str) -> u64 {
+    out.lines()
+        .find_map(|l| l.trim_start().strip_prefix(label))
+        .and_then(|rest| rest.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// A check looks again only at verdicts that can have changed; a changed
+/// rule (here the warning window) can change any open one: the next check
+/// evaluates everything again by itself, without `--all`.
+#[tokio::test]
+async fn a_changed_rule_is_applied_to_every_verdict_by_the_next_check() {
+    let sim = spawn_simulator(Shape::Native, 300, "").await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("c.db").display());
+    let url = sim.url.clone();
+    let outs = tokio::task::spawn_blocking(move || {
+        let sync = sync_cli(&url, &db);
+        assert!(sync.0, "{}", sync.2);
+        let check = |warning_days: &str| {
+            let (ok, out, err) = run(bin()
+                .env("TTHC_WATCH__DEADLINE__WARNING_DAYS", warning_days)
+                .args(["check", "--database-url", &db, "--now", NOW]));
+            assert!(ok, "{err}");
+            out
+        };
+        [check("3"), check("3"), check("8")]
+    })
+    .await
+    .unwrap();
+    let evaluated = |out: &str| -> u64 {
+        out.split("check: evaluated ")
+            .nth(1)
+            .and_then(|r| r.split(',').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no summary in {out}"))
+    };
+    let [first, again, wider] = outs;
+    assert!(evaluated(&again) < evaluated(&first) / 4, "{again}");
+    assert_eq!(evaluated(&wider), evaluated(&first), "{wider}");
+    let soon = "Sắp đến hạn";
+    assert!(
+        class_count(&wider, soon) > class_count(&first, soon),
+        "a wider warning window puts more dossiers in '{soon}':\n{first}\n{wider}"
+    );
+}
+
 #[test]
 fn calendar_propose_prints_a_loadable_draft() {
     let (ok, out, err) = run(bin().args(["calendar", "propose", "2028"]));
