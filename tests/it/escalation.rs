@@ -278,6 +278,7 @@ async fn each_leader_gets_one_email_listing_their_dossiers_once() {
     let digest = sink.messages().pop().unwrap();
     assert_eq!(digest["to"][0], "ttpvhcc@ninhhoa.example.vn");
     let dt = text(&digest);
+    let first_digest = dt.to_owned();
     assert!(
         dt.contains(&format!("- Quá hạn: {overdue}"))
             && dt.contains(&format!("- Đến hạn hôm nay: {due_today}")),
@@ -313,6 +314,32 @@ async fn each_leader_gets_one_email_listing_their_dossiers_once() {
         "{dt}"
     );
     assert!(dt.contains(&format!("- Quá hạn: {overdue}")), "{dt}");
+    // The most overdue dossier heads both days' lists; its days late moved
+    // with the calendar though nothing was checked in between (an open
+    // verdict's days are counted when it is shown).
+    let late_days = |digest: &str| -> (String, i64) {
+        let line = digest
+            .lines()
+            .skip_while(|l| !l.starts_with("HỒ SƠ QUÁ HẠN"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("no overdue list in {digest}"));
+        let code = line.trim_start_matches("- ").split(" | ").next().unwrap();
+        let n = line
+            .split("quá ")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no days late in '{line}'"));
+        (code.to_owned(), n)
+    };
+    let (code, before) = late_days(&first_digest);
+    let (code_next, after) = late_days(&dt);
+    assert_eq!(code_next, code);
+    let working_days_between = rules
+        .calendar
+        .count(clock.now_vn().date(), next_day.now_vn().date())
+        .unwrap();
+    assert_eq!(after, before + working_days_between, "{code}");
     db.cleanup().await;
 }
 
