@@ -46,7 +46,8 @@ measure() {
 # committed), then stops it before the apology drafts.
 check_only() {
   local out=$1 db=$2 now=$3
-  "$BIN" check --database-url "$db" --now "$now" >"$out" 2>&1 &
+  shift 3
+  "$BIN" check --database-url "$db" --now "$now" "$@" >"$out" 2>&1 &
   local pid=$!
   until grep -q 'check: evaluated' "$out" || ! kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
   kill "$pid" 2>/dev/null || true
@@ -150,18 +151,24 @@ PY
   rm -f "$WORK/next.db"
 
   # The target's own case: every stored dossier open. On a copy, every dossier
-  # is reopened as if still being handled (most of them then overdue), checked,
-  # checked the next working morning (every verdict's days move; ~3% change
-  # class), and again (nothing to write). The apology drafts that would follow
-  # (hundreds of thousands) are not part of it: each check is stopped once its
-  # summary is out, and the WAL folded into the copy.
+  # is reopened as if still being handled (most of them then overdue) just
+  # after NOW's checks, and checked a few minutes later (every verdict
+  # changes); checked the next working morning (open verdicts' days move but
+  # are not stored: what is written is what changed class, reached a rung or
+  # had its running step's lateness grow, ~5%); again (nothing can have
+  # changed); and with --all (every verdict evaluated again, as after a
+  # calendar correction). The apology drafts that would follow (hundreds of
+  # thousands) are not part of it: each check is stopped once its summary is
+  # out, and the WAL folded into the copy.
   cp "$WORK/bench.db" "$WORK/open.db"
   sqlite3 "$WORK/open.db" "UPDATE dossiers SET status = 'processing', finished_at = NULL, returned_at = NULL, \
     last_changed_at = '2026-11-25 08:00:01' WHERE deleted = 0" # changed just after NOW's checks
-  for step in "reopened:$NOW" "next working morning:$NEXT" "again:$NEXT"; do
-    check_only "$WORK/open-check" "sqlite://$WORK/open.db" "${step#*:}"
+  REOPENED=2026-11-25T08:05:00+07:00
+  for step in "reopened|$REOPENED|" "next working morning|$NEXT|" "again|$NEXT|" "every verdict again (--all)|$NEXT|--all"; do
+    IFS='|' read -r label at args <<<"$step"
+    check_only "$WORK/open-check" "sqlite://$WORK/open.db" "$at" $args
     sqlite3 "$WORK/open.db" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
-    log "check, all open, ${step%%:*}: $(grep -o 'check: evaluated.*' "$WORK/open-check")"
+    log "check, all open, $label: $(grep -o 'check: evaluated.*' "$WORK/open-check")"
   done
   rm -f "$WORK/open.db"*
 
