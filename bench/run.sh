@@ -132,22 +132,24 @@ PY
   # a shared machine), and the limit itself against the transport.
   log "sync / storage limit: SQLite $(python3 -c "print(f'{$SYNC_SQLITE / $IMPORT_S:.2f}')")× the .import, PostgreSQL $(python3 -c "print(f'{$SYNC_PG / $COPY_S:.2f}')")× the COPY; the limits themselves $(python3 -c "print(f'{$IMPORT_S / $TRANSPORT:.2f}')")× and $(python3 -c "print(f'{$COPY_S / $TRANSPORT:.2f}')")× the transport"
 
-  # 5. check over every dossier (first evaluation), then again (only the open ones).
+  # 5. check over every dossier (first evaluation), then again (only verdicts
+  # whose moment to move came: none at the same time).
   read -r S RSS < <(measure "$WORK/check1" "$BIN" check --database-url "$DB" --now $NOW)
   log "check, first (every dossier): ${S} s, peak RSS ${RSS} MB | $(grep -o 'check: evaluated.*' "$WORK/check1")"
   read -r S RSS < <(measure "$WORK/check2" "$BIN" check --database-url "$DB" --now $NOW)
-  log "check, again (open ones only): ${S} s, peak RSS ${RSS} MB | $(grep -o 'check: evaluated.*' "$WORK/check2")"
+  log "check, again (nothing can have changed): ${S} s, peak RSS ${RSS} MB | $(grep -o 'check: evaluated.*' "$WORK/check2")"
   # Every stored dossier re-evaluated (what a calendar or rules correction
   # asks for); the simulator's province has ~8% of them open.
   read -r S RSS < <(measure "$WORK/check3" "$BIN" check --all --database-url "$DB" --now $NOW)
   log "check --all (every dossier re-evaluated): ${S} s, peak RSS ${RSS} MB | $(grep -o 'check: evaluated.*' "$WORK/check3")"
 
-  # The next working morning's check, on a copy: every open dossier's verdict
-  # moves (one working day less), some change class; the new overdue ones get
-  # apology drafts (in the process time, not in the check's own).
+  # The next working morning's check, on a copy: every open dossier has a
+  # working day less (counted when shown, not stored); the verdicts whose class
+  # moves or whose running step's lateness grows are evaluated and written; the
+  # new overdue ones get apology drafts (in the process time, not the check's).
   cp "$WORK/bench.db" "$WORK/next.db"
   read -r S RSS < <(measure "$WORK/check4" "$BIN" check --database-url "sqlite://$WORK/next.db" --now $NEXT)
-  log "check, next working morning (open ones; verdicts move): ${S} s, peak RSS ${RSS} MB | $(grep -o 'check: evaluated.*' "$WORK/check4")"
+  log "check, next working morning (verdicts whose moment came): ${S} s, peak RSS ${RSS} MB | $(grep -o 'check: evaluated.*' "$WORK/check4")"
   rm -f "$WORK/next.db"
 
   # The target's own case: every stored dossier open. On a copy, every dossier

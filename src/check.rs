@@ -1,5 +1,6 @@
-//! `check`: evaluate every dossier that needs it (new, open, or changed since its
-//! last verdict) and store the verdicts that changed, in batches. A dossier the
+//! `check`: evaluate every dossier that needs it (new, changed since its last
+//! verdict, or whose verdict's moment to move with time came: see
+//! `Engine::recheck_at`) and store the verdicts that changed, in batches. A dossier the
 //! engine cannot evaluate (a date outside the calendar) is counted and logged; the
 //! rest go on.
 
@@ -105,6 +106,14 @@ pub async fn run_check(
         Some(_) => store.issued_apologies().await?,
         None => HashSet::new(),
     };
+    let run = Run {
+        store,
+        engine,
+        escalation,
+        apologised: &apologised,
+        now,
+        scope,
+    };
     let mut ranges = (0..last).step_by(BATCH as usize);
     let mut ahead: VecDeque<_> = ranges.by_ref().take(READS_AHEAD).map(read).collect();
     while let Some(reading) = ahead.pop_front() {
@@ -112,14 +121,6 @@ pub async fn run_check(
             .await
             .map_err(|e| StoreError::Task(format!("reading dossiers to check: {e}")))??;
         ahead.extend(ranges.next().map(read));
-        let run = Run {
-            store,
-            engine,
-            escalation,
-            apologised: &apologised,
-            now,
-            scope,
-        };
         check_batch(&run, &batch, &mut summary).await?;
     }
     summary.elapsed = started.elapsed();
@@ -177,20 +178,23 @@ async fn check_batch(
             summary.evaluated += 1;
             *summary.by_class.entry(e.class).or_default() += 1;
             summary.due_mismatches += u64::from(e.due_mismatch);
-            let mut recheck_at = engine.recheck_at(&e, now, late_threshold);
-            let delay = if e.class.has_delay_cause() {
+            let attribution = if e.class.has_delay_cause() {
                 let json = c.steps.as_deref().or(steps.get(&c.id).map(String::as_str));
-                let a = json.and_then(|json| delay_cause(engine, c, json, now));
-                if let Some(at) = a.as_ref().and_then(|a| a.recheck_at)
-                    && e.class.is_open()
-                {
-                    recheck_at = Some(recheck_at.map_or(at, |r| r.min(at)));
-                }
-                a.and_then(|a| a.cause)
+                json.and_then(|json| delay_cause(engine, c, json, now))
             } else {
                 None
             };
-            let new = StoredEvaluation::new(&e, delay, recheck_at);
+            // A finished dossier's running step (a source's oversight)
+            // changes nothing that is stored.
+            let step_moves = attribution
+                .as_ref()
+                .and_then(|a| a.recheck_at)
+                .filter(|_| e.class.is_open());
+            let recheck_at = [engine.recheck_at(&e, now, late_threshold), step_moves]
+                .into_iter()
+                .flatten()
+                .min();
+            let new = StoredEvaluation::new(&e, attribution.and_then(|a| a.cause), recheck_at);
             if c.previous.as_ref().is_some_and(|p| p.same_as(&new)) {
                 // Looked at because its dossier changed or its moment came:
                 // marked as looked at, or every check would take it again.
@@ -229,9 +233,8 @@ async fn check_batch(
 /// The alerts a new verdict makes. The rungs its previous verdict reached, at
 /// the same class and due date, had theirs planned when it was stored: of
 /// those only a rung reached since is new (days late passing the ladder's
-/// threshold). Planning every rung again made each open dossier's verdict,
-/// rewritten every morning as its days move, try ~5 alerts the store then
-/// found it had: most of a next-morning check with 800k dossiers open.
+/// threshold). Planning every rung again made each re-evaluated verdict try
+/// alerts the store then found it had.
 fn new_alerts(
     engine: &Engine<'_>,
     c: &CheckCandidate,
