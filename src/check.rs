@@ -4,14 +4,14 @@
 //! engine cannot evaluate (a date outside the calendar) is counted and logged; the
 //! rest go on.
 
-use crate::deadline::{Class, Engine, day_counts};
-use crate::dossier::Dossier;
+use crate::deadline::{Class, Engine, StepTimes, day_counts};
 use crate::escalation::{Ladder, PlannedAlert, plan_alerts, rungs};
 use crate::routing::Routing;
 use crate::store::{
     CheckCandidate, DelayCause, EvaluationChange, Store, StoreError, StoredEvaluation,
 };
 use chrono::NaiveDateTime;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::time::Instant;
@@ -279,6 +279,23 @@ struct Attribution {
     recheck_at: Option<NaiveDateTime>,
 }
 
+/// A stored step as the delay attribution reads it: names borrowed from the
+/// stored JSON (the attribution names one step; building every step's
+/// strings was a tenth of a check over 800k open dossiers).
+#[derive(serde::Deserialize)]
+struct StepView<'a> {
+    #[serde(borrow)]
+    name: Cow<'a, str>,
+    #[serde(borrow)]
+    unit: Cow<'a, str>,
+    #[serde(default, borrow)]
+    officer: Option<Cow<'a, str>>,
+    #[serde(default, with = "crate::clock::iso::option")]
+    finished_at: Option<NaiveDateTime>,
+    #[serde(default, with = "crate::clock::iso::option")]
+    due_at: Option<NaiveDateTime>,
+}
+
 /// The step a dossier's delay is attributed to, from its stored steps, and
 /// when a step still running can change that (`Engine::delay_recheck_at`).
 fn delay_cause(
@@ -287,23 +304,38 @@ fn delay_cause(
     steps_json: &str,
     now: NaiveDateTime,
 ) -> Option<Attribution> {
-    let steps: Vec<crate::dossier::Step> = match serde_json::from_str(steps_json) {
+    let code = &c.dossier.code;
+    let steps: Vec<StepView> = match serde_json::from_str(steps_json) {
         Ok(s) => s,
         Err(e) => {
-            tracing::warn!(code = %c.dossier.code, error = %e, "stored steps do not parse; no delay cause");
+            tracing::warn!(%code, error = %e, "stored steps do not parse; no delay cause");
             return None;
         }
     };
-    let d = Dossier {
-        steps,
-        ..c.dossier.clone()
-    };
+    let times: Vec<StepTimes> = steps
+        .iter()
+        .map(|s| StepTimes {
+            finished_at: s.finished_at,
+            due_at: s.due_at,
+        })
+        .collect();
     let cause = engine
-        .step_delays(&d, now)
+        .blamed_step(code, &times, now)
         .ok()
-        .and_then(|v| v.first().map(DelayCause::from));
+        .flatten()
+        .map(|b| {
+            let s = &steps[b.index];
+            DelayCause {
+                step: s.name.clone().into_owned(),
+                unit: s.unit.clone().into_owned(),
+                officer: s.officer.clone().map(Cow::into_owned),
+                working_days_over: b.working_days_over,
+            }
+        });
     // Where the calendar cannot say: looked at by every check.
-    let recheck_at = engine.delay_recheck_at(&d, now).unwrap_or(Some(now));
+    let recheck_at = engine
+        .delay_recheck_at(code, &times, now)
+        .unwrap_or(Some(now));
     Some(Attribution { cause, recheck_at })
 }
 

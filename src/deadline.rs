@@ -189,6 +189,32 @@ pub struct Evaluation {
     pub working_days_late: Option<i64>,
 }
 
+/// What the delay attribution reads of a step: when it ended (None: still
+/// running) and when it was due.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StepTimes {
+    pub finished_at: Option<NaiveDateTime>,
+    pub due_at: Option<NaiveDateTime>,
+}
+
+impl From<&crate::dossier::Step> for StepTimes {
+    fn from(s: &crate::dossier::Step) -> StepTimes {
+        StepTimes {
+            finished_at: s.finished_at,
+            due_at: s.due_at,
+        }
+    }
+}
+
+/// The step a delay is attributed to, by position, and the lateness it added.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Blamed {
+    pub index: usize,
+    pub working_minutes_over: i64,
+    /// At least 1 once past its due time.
+    pub working_days_over: i64,
+}
+
 /// One step that took longer than its own legal time.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct StepDelay {
@@ -347,57 +373,100 @@ impl<'a> Engine<'a> {
         now: NaiveDateTime,
     ) -> Result<Vec<StepDelay>, DeadlineError> {
         let per_day = self.hours.minutes_per_day();
-        let mut out = Vec::new();
-        for (s, added) in self.added_lateness(d, now)? {
-            let end = s.finished_at.unwrap_or(now);
-            let Some(due) = s.due_at else { continue };
-            if added <= 0 || end <= due {
-                continue;
-            }
-            out.push(StepDelay {
-                step: s.name.clone(),
-                unit: s.unit.clone(),
-                officer: s.officer.clone(),
-                due_at: due,
-                finished_at: s.finished_at,
-                working_days_over: (added / per_day).max(1),
-                working_minutes_over: added,
-            });
-        }
+        let times: Vec<StepTimes> = d.steps.iter().map(StepTimes::from).collect();
+        let added = self.added_lateness(&d.code, &times, now)?;
+        let mut out: Vec<StepDelay> = d
+            .steps
+            .iter()
+            .zip(added)
+            .filter_map(|(s, added)| {
+                let (due, added) = (s.due_at?, added?);
+                (added > 0 && s.finished_at.unwrap_or(now) > due).then(|| StepDelay {
+                    step: s.name.clone(),
+                    unit: s.unit.clone(),
+                    officer: s.officer.clone(),
+                    due_at: due,
+                    finished_at: s.finished_at,
+                    working_days_over: (added / per_day).max(1),
+                    working_minutes_over: added,
+                })
+            })
+            .collect();
         out.sort_by_key(|d| std::cmp::Reverse(d.working_minutes_over));
         Ok(out)
     }
 
-    /// Each step with a due time and the working minutes of lateness it
-    /// added at `now` (negative: it ended, or is still running, that long
-    /// before the lateness it inherited).
-    fn added_lateness<'d>(
+    /// The step a delay is attributed to (`step_delays`' first), by its
+    /// position among `steps` of dossier `code`, without building the others.
+    pub fn blamed_step(
         &self,
-        d: &'d Dossier,
+        code: &str,
+        steps: &[StepTimes],
         now: NaiveDateTime,
-    ) -> Result<Vec<(&'d crate::dossier::Step, i64)>, DeadlineError> {
-        let e = Self::err(d);
-        let mut out = Vec::new();
+    ) -> Result<Option<Blamed>, DeadlineError> {
+        let per_day = self.hours.minutes_per_day();
+        let mut worst: Option<Blamed> = None;
+        for (index, (s, added)) in steps
+            .iter()
+            .zip(self.added_lateness(code, steps, now)?)
+            .enumerate()
+        {
+            let (Some(due), Some(added)) = (s.due_at, added) else {
+                continue;
+            };
+            // Ties go to the earlier step, as `step_delays` sorts them.
+            if added > 0
+                && s.finished_at.unwrap_or(now) > due
+                && worst
+                    .as_ref()
+                    .is_none_or(|w| added > w.working_minutes_over)
+            {
+                worst = Some(Blamed {
+                    index,
+                    working_minutes_over: added,
+                    working_days_over: (added / per_day).max(1),
+                });
+            }
+        }
+        Ok(worst)
+    }
+
+    /// The working minutes of lateness each step added at `now` (None without
+    /// a due time; negative: it ended, or is still running, that long before
+    /// the lateness it inherited).
+    fn added_lateness(
+        &self,
+        code: &str,
+        steps: &[StepTimes],
+        now: NaiveDateTime,
+    ) -> Result<Vec<Option<i64>>, DeadlineError> {
+        let e = |source| DeadlineError::Calendar {
+            code: code.to_owned(),
+            source: Box::new(source),
+        };
         // Lateness a step inherited from the steps before it is not its fault:
         // each step is charged only with the lateness it added.
         let mut inherited = 0i64;
-        for s in &d.steps {
-            let Some(due) = s.due_at else { continue };
-            let end = s.finished_at.unwrap_or(now);
-            let over = if end > due {
-                self.calendar
-                    .working_minutes_between(self.hours, due, end)
-                    .map_err(&e)?
-            } else {
-                -self
-                    .calendar
-                    .working_minutes_between(self.hours, end, due)
-                    .map_err(&e)?
-            };
-            out.push((s, over - inherited));
-            inherited = over.max(0);
-        }
-        Ok(out)
+        steps
+            .iter()
+            .map(|s| {
+                let Some(due) = s.due_at else { return Ok(None) };
+                let end = s.finished_at.unwrap_or(now);
+                let over = if end > due {
+                    self.calendar
+                        .working_minutes_between(self.hours, due, end)
+                        .map_err(e)?
+                } else {
+                    -self
+                        .calendar
+                        .working_minutes_between(self.hours, end, due)
+                        .map_err(e)?
+                };
+                let added = over - inherited;
+                inherited = over.max(0);
+                Ok(Some(added))
+            })
+            .collect()
     }
 
     /// When the delay attributed at `now` can next change while the dossier
@@ -407,12 +476,17 @@ impl<'a> Engine<'a> {
     /// running step that has a due time.
     pub fn delay_recheck_at(
         &self,
-        d: &Dossier,
+        code: &str,
+        steps: &[StepTimes],
         now: NaiveDateTime,
     ) -> Result<Option<NaiveDateTime>, DeadlineError> {
-        let added = self.added_lateness(d, now)?;
-        let mut running = added.iter().filter(|(s, _)| s.finished_at.is_none());
-        let Some(&(step, cur)) = running.next() else {
+        let added = self.added_lateness(code, steps, now)?;
+        let mut running = steps
+            .iter()
+            .zip(&added)
+            .enumerate()
+            .filter_map(|(i, (s, a))| s.finished_at.is_none().then_some((i, (*a)?)));
+        let Some((index, cur)) = running.next() else {
             return Ok(None);
         };
         if running.next().is_some() {
@@ -421,24 +495,19 @@ impl<'a> Engine<'a> {
             return Ok(Some(now));
         }
         let per_day = self.hours.minutes_per_day();
-        let blamed = self.step_delays(d, now)?.into_iter().next();
-        let target = match blamed {
+        let target = match self.blamed_step(code, steps, now)? {
             // Its working days over, at least 1, grow at each full day.
-            Some(b)
-                if b.finished_at.is_none()
-                    && b.step == step.name
-                    && Some(b.due_at) == step.due_at =>
-            {
-                (cur / per_day + 1).max(2) * per_day
-            }
+            Some(b) if b.index == index => (cur / per_day + 1).max(2) * per_day,
             Some(b) => b.working_minutes_over + 1,
             None => 1,
         };
-        let at = self
-            .calendar
+        self.calendar
             .add_working_minutes(self.hours, now, target - cur)
-            .map_err(Self::err(d))?;
-        Ok(Some(at))
+            .map(Some)
+            .map_err(|source| DeadlineError::Calendar {
+                code: code.to_owned(),
+                source: Box::new(source),
+            })
     }
 
     /// When the verdict `ev` (made at `now`) can next change while its dossier

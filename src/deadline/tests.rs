@@ -412,10 +412,18 @@ mod recheck {
             ];
             let now = received + chrono::Duration::minutes(now_after);
             let ev = e.evaluate(&d, now).unwrap();
-            let at = [e.recheck_at(&ev, now, Some(2)), e.delay_recheck_at(&d, now).unwrap()]
+            let times: Vec<StepTimes> = d.steps.iter().map(StepTimes::from).collect();
+            let at = [e.recheck_at(&ev, now, Some(2)), e.delay_recheck_at(&d.code, &times, now).unwrap()]
                 .into_iter()
                 .flatten()
                 .min();
+            // The attribution by position names the step `step_delays` puts first.
+            let blamed = e.blamed_step(&d.code, &times, now).unwrap();
+            let first = e.step_delays(&d, now).unwrap().into_iter().next();
+            prop_assert_eq!(
+                blamed.map(|b| (d.steps[b.index].name.clone(), b.working_minutes_over, b.working_days_over)),
+                first.map(|f| (f.step, f.working_minutes_over, f.working_days_over))
+            );
             let before = moving(&e, &d, now);
             let until = at.unwrap_or(now + chrono::Duration::days(30));
             prop_assert!(until > now);
