@@ -100,6 +100,32 @@ pub(crate) async fn with_rusqlite<T>(
     out
 }
 
+/// Runs `f` with a page cache of `kib` KiB on `c`, restored afterwards
+/// (whether or not `f` succeeded; its error is the one reported). A bulk
+/// write touches pages all over the file: in the default 2 MB cache dirty
+/// pages were spilled to the WAL mid-transaction and read back. Shrinking the
+/// cache frees its pages, so idle memory stays as it was.
+pub(crate) fn with_write_cache<T>(
+    c: &rusqlite::Connection,
+    kib: i64,
+    f: impl FnOnce(&rusqlite::Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let what = "sizing the page cache";
+    let default: i64 = c
+        .query_row("PRAGMA cache_size", [], |r| r.get(0))
+        .sq(what)?;
+    // Negative: SQLite's unit for a size in KiB rather than in pages.
+    c.execute_batch(&format!("PRAGMA cache_size = -{kib}"))
+        .sq(what)?;
+    let out = f(c);
+    let restored = c
+        .execute_batch(&format!("PRAGMA cache_size = {default}"))
+        .sq(what);
+    let out = out?;
+    restored?;
+    Ok(out)
+}
+
 /// A transaction that will write. SQLite: `BEGIN IMMEDIATE` takes the write
 /// lock first (waiting out another writer up to the busy timeout); a deferred
 /// one that reads first fails at once when another connection wrote meanwhile.

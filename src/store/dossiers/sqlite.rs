@@ -98,30 +98,12 @@ pub(super) fn write_dossiers(
     page: &Page<'_>,
     out: &mut PageOutcome,
 ) -> Result<Vec<(String, String)>, StoreError> {
-    // A page touches index pages all over the file: with the default 2 MB
-    // cache, a sync re-read them from the OS and spilled dirty pages to the
-    // WAL mid-transaction. A larger cache only while the page is written (the
-    // pages are freed when it shrinks back, so idle memory stays as it was).
-    let what = "sizing the page cache";
-    let default: i64 = c
-        .query_row("PRAGMA cache_size", [], |r| r.get(0))
-        .sq(what)?;
-    c.execute_batch(&format!("PRAGMA cache_size = {WRITE_CACHE_KIB}"))
-        .sq(what)?;
-    let written = write_all(c, page, out);
-    // Restored whether or not the page was written; a write error is the one
-    // reported.
-    let restored = c
-        .execute_batch(&format!("PRAGMA cache_size = {default}"))
-        .sq(what);
-    let written = written?;
-    restored?;
-    Ok(written)
+    // A page touches index pages all over the file.
+    crate::store::with_write_cache(c, WRITE_CACHE_KIB, |c| write_all(c, page, out))
 }
 
-/// The page cache while a sync page is written, in KiB (negative: SQLite's
-/// unit for a size in KiB rather than pages).
-const WRITE_CACHE_KIB: i64 = -16_000;
+/// The page cache while a sync page is written, in KiB.
+const WRITE_CACHE_KIB: i64 = 16_000;
 
 fn write_all(
     c: &Connection,
