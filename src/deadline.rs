@@ -206,7 +206,7 @@ impl From<&crate::dossier::Step> for StepTimes {
     }
 }
 
-/// The step a delay is attributed to, by position, and the lateness it added.
+/// A step that added lateness, by position, and how much.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Blamed {
     pub index: usize,
@@ -372,24 +372,22 @@ impl<'a> Engine<'a> {
         d: &Dossier,
         now: NaiveDateTime,
     ) -> Result<Vec<StepDelay>, DeadlineError> {
-        let per_day = self.hours.minutes_per_day();
         let times: Vec<StepTimes> = d.steps.iter().map(StepTimes::from).collect();
-        let added = self.added_lateness(&d.code, &times, now)?;
-        let mut out: Vec<StepDelay> = d
-            .steps
-            .iter()
-            .zip(added)
-            .filter_map(|(s, added)| {
-                let (due, added) = (s.due_at?, added?);
-                (added > 0 && s.finished_at.unwrap_or(now) > due).then(|| StepDelay {
+        let mut out: Vec<StepDelay> = self
+            .delays_by_position(&d.code, &times, now)?
+            .into_iter()
+            .map(|b| {
+                let s = &d.steps[b.index];
+                StepDelay {
                     step: s.name.clone(),
                     unit: s.unit.clone(),
                     officer: s.officer.clone(),
-                    due_at: due,
+                    // Set: only a step with a due time adds lateness.
+                    due_at: s.due_at.unwrap_or(now),
                     finished_at: s.finished_at,
-                    working_days_over: (added / per_day).max(1),
-                    working_minutes_over: added,
-                })
+                    working_days_over: b.working_days_over,
+                    working_minutes_over: b.working_minutes_over,
+                }
             })
             .collect();
         out.sort_by_key(|d| std::cmp::Reverse(d.working_minutes_over));
@@ -404,31 +402,42 @@ impl<'a> Engine<'a> {
         steps: &[StepTimes],
         now: NaiveDateTime,
     ) -> Result<Option<Blamed>, DeadlineError> {
+        // Ties go to the earlier step, as `step_delays` sorts them.
+        Ok(self
+            .delays_by_position(code, steps, now)?
+            .into_iter()
+            .reduce(|w, b| {
+                if b.working_minutes_over > w.working_minutes_over {
+                    b
+                } else {
+                    w
+                }
+            }))
+    }
+
+    /// The steps that added lateness at `now` (finished past their own due
+    /// time, or still running past it), in step order.
+    fn delays_by_position(
+        &self,
+        code: &str,
+        steps: &[StepTimes],
+        now: NaiveDateTime,
+    ) -> Result<Vec<Blamed>, DeadlineError> {
         let per_day = self.hours.minutes_per_day();
-        let mut worst: Option<Blamed> = None;
-        for (index, (s, added)) in steps
+        let added = self.added_lateness(code, steps, now)?;
+        Ok(steps
             .iter()
-            .zip(self.added_lateness(code, steps, now)?)
+            .zip(added)
             .enumerate()
-        {
-            let (Some(due), Some(added)) = (s.due_at, added) else {
-                continue;
-            };
-            // Ties go to the earlier step, as `step_delays` sorts them.
-            if added > 0
-                && s.finished_at.unwrap_or(now) > due
-                && worst
-                    .as_ref()
-                    .is_none_or(|w| added > w.working_minutes_over)
-            {
-                worst = Some(Blamed {
+            .filter_map(|(index, (s, added))| {
+                let (due, added) = (s.due_at?, added?);
+                (added > 0 && s.finished_at.unwrap_or(now) > due).then_some(Blamed {
                     index,
                     working_minutes_over: added,
                     working_days_over: (added / per_day).max(1),
-                });
-            }
-        }
-        Ok(worst)
+                })
+            })
+            .collect())
     }
 
     /// The working minutes of lateness each step added at `now` (None without

@@ -65,7 +65,8 @@ async fn assert_delays_charged(
     assert!(charged > 0, "some delays are charged to a step at {now}");
 }
 
-async fn check_roundtrip(backend: Backend) {
+/// 600 simulated dossiers synced into a fresh store.
+async fn synced(backend: Backend) -> (TestSim, TestDb, RestSource) {
     let sim = spawn_simulator(Shape::Native, 600, "").await;
     let db = TestDb::new(backend).await;
     let mut src = RestSource::new("tinh", &source_settings(Shape::Native, &sim.url)).unwrap();
@@ -74,12 +75,21 @@ async fn check_roundtrip(backend: Backend) {
         sync_source(&db.store, &mut src, 10, &clock).await.error,
         None
     );
+    (sim, db, src)
+}
 
-    let (cal, hours, rules) = (
+/// The built-in calendar, default office hours and rules.
+fn defaults() -> (Calendar, OfficeHours, Rules) {
+    (
         Calendar::builtin().unwrap(),
         OfficeHours::default(),
         Rules::default(),
-    );
+    )
+}
+
+async fn check_roundtrip(backend: Backend) {
+    let (sim, db, mut src) = synced(backend).await;
+    let (cal, hours, rules) = defaults();
     let engine = Engine::new(&cal, &hours, &rules);
     let now = sim.sim.now();
     let s = run_check(&db.store, &engine, None, now, Scope::Due)
@@ -190,19 +200,8 @@ async fn check_classifies_every_dossier_postgres() {
 /// not store them) stay what the engine says of the source's truth; yet each
 /// check looks only at the verdicts whose moment came, not at every open one.
 async fn days_move_without_rewriting(backend: Backend) {
-    let sim = spawn_simulator(Shape::Native, 600, "").await;
-    let db = TestDb::new(backend).await;
-    let mut src = RestSource::new("tinh", &source_settings(Shape::Native, &sim.url)).unwrap();
-    let clock = Clock::fixed(from_vn(sim.sim.now()));
-    assert_eq!(
-        sync_source(&db.store, &mut src, 10, &clock).await.error,
-        None
-    );
-    let (cal, hours, rules) = (
-        Calendar::builtin().unwrap(),
-        OfficeHours::default(),
-        Rules::default(),
-    );
+    let (sim, db, _src) = synced(backend).await;
+    let (cal, hours, rules) = defaults();
     let engine = Engine::new(&cal, &hours, &rules);
     let truth = sim.sim.snapshot();
     let start = sim.sim.now();
