@@ -8,7 +8,7 @@ use crate::deadline::{Class, Engine, StepTimes, day_counts};
 use crate::escalation::{Ladder, PlannedAlert, plan_alerts, rungs};
 use crate::routing::Routing;
 use crate::store::{
-    CheckCandidate, DelayCause, EvaluationChange, Store, StoreError, StoredEvaluation,
+    CheckCandidate, DelayCause, EvaluationChange, Store, StoreError, StoredEvaluation, Which,
 };
 use chrono::NaiveDateTime;
 use std::borrow::Cow;
@@ -36,6 +36,8 @@ pub struct CheckSummary {
     pub alerts: u64,
     pub errors: u64,
     pub first_error: Option<String>,
+    /// The dossiers the engine could not evaluate (read again next time).
+    pub failed: Vec<i64>,
     pub elapsed: std::time::Duration,
     /// Of which storing verdicts and alerts.
     pub writing: std::time::Duration,
@@ -70,7 +72,8 @@ pub struct Escalation<'a> {
 /// Which dossiers a check evaluates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scope {
-    /// Never evaluated, still open, or changed since their last verdict.
+    /// New, changed since their last verdict (queued by the sync), whose
+    /// verdict's moment to move came, or that could not be evaluated.
     Due,
     /// Every stored dossier: after a calendar or rules correction, which can
     /// change finished dossiers' verdicts too.
@@ -84,21 +87,71 @@ pub async fn run_check(
     now: NaiveDateTime,
     scope: Scope,
 ) -> Result<CheckSummary, StoreError> {
-    let all = scope == Scope::All;
     let started = Instant::now();
     let mut summary = CheckSummary::default();
     // Dossiers stored after this point are checked by the next run.
     let last = store.max_dossier_id().await?;
-    // Ranges of ids are read ahead on tasks of their own (SQLite's reads hold
-    // the thread they run on), two at a time: reading is most of a check, and
+    let setting = |name| async move {
+        store
+            .applied_setting(name)
+            .await
+            .map(|v| v.and_then(|v| serde_json::from_str::<serde_json::Value>(&v).ok()))
+    };
+    // Set back before the last check, the clock can make any verdict differ.
+    let set_back = setting(CHECKED_AT)
+        .await?
+        .and_then(|v| v.as_str().and_then(crate::clock::parse_db))
+        .is_some_and(|at| at > now);
+    let all = scope == Scope::All || set_back;
+    // Dossiers up to `through` were all evaluated by earlier checks: of those
+    // only the due verdicts, the ones the sync queued as changed and the ones
+    // the engine could not evaluate are read again, by id; those stored
+    // since, by ranges of ids.
+    let through = if all {
+        0
+    } else {
+        setting(CHECKED_THROUGH)
+            .await?
+            .and_then(|v| v.as_i64())
+            .unwrap_or(0)
+            .min(last)
+    };
+    let queued = store.queued().await?;
+    let mut again = if through > 0 {
+        store.due_verdicts(through, now).await?
+    } else {
+        Vec::new()
+    };
+    again.extend(queued.iter().map(|(_, id)| *id).filter(|id| *id <= through));
+    if let Some(failed) = setting(CHECK_FAILED).await? {
+        again.extend(
+            failed
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_i64())
+                .filter(|id| *id <= through),
+        );
+    }
+    again.sort_unstable();
+    again.dedup();
+    let mut reads: VecDeque<Which> = again
+        .chunks(BATCH as usize)
+        .map(|ids| Which::Ids(ids.to_vec()))
+        .chain(
+            (through..last)
+                .step_by(BATCH as usize)
+                .map(|a| Which::Range(a, (a + BATCH).min(last))),
+        )
+        .collect();
+    // Batches are read ahead on tasks of their own (SQLite's reads hold the
+    // thread they run on), two at a time: reading is most of a check, and
     // two readers use both cores while this task evaluates and saves. Dropped
     // with this check (shutdown), the reads are aborted.
-    let read = |after: i64| {
+    let read = |which: Which| {
         let reader = store.clone();
         AbortOnDropHandle::new(tokio::spawn(async move {
-            reader
-                .check_candidates(after, after + BATCH, all, now)
-                .await
+            reader.check_candidates(&which, all, now).await
         }))
     };
     // Whose apology is issued (the top rung of the ladder waits for one).
@@ -112,20 +165,45 @@ pub async fn run_check(
         escalation,
         apologised: &apologised,
         now,
-        scope,
     };
-    let mut ranges = (0..last).step_by(BATCH as usize);
-    let mut ahead: VecDeque<_> = ranges.by_ref().take(READS_AHEAD).map(read).collect();
+    let mut ahead: VecDeque<_> = (0..READS_AHEAD)
+        .filter_map(|_| reads.pop_front().map(read))
+        .collect();
     while let Some(reading) = ahead.pop_front() {
         let batch = reading
             .await
             .map_err(|e| StoreError::Task(format!("reading dossiers to check: {e}")))??;
-        ahead.extend(ranges.next().map(read));
+        ahead.extend(reads.pop_front().map(read));
         check_batch(&run, &batch, &mut summary).await?;
     }
+    // Changes queued meanwhile stay for the next check.
+    let read: Vec<i64> = queued.iter().map(|(seq, _)| *seq).collect();
+    store.unqueue(&read).await?;
+    store
+        .set_applied_setting(CHECKED_THROUGH, &last.to_string())
+        .await?;
+    store
+        .set_applied_setting(
+            CHECK_FAILED,
+            &serde_json::Value::from(summary.failed.clone()).to_string(),
+        )
+        .await?;
+    store
+        .set_applied_setting(
+            CHECKED_AT,
+            &serde_json::Value::from(crate::clock::fmt_db(now)).to_string(),
+        )
+        .await?;
     summary.elapsed = started.elapsed();
     Ok(summary)
 }
+
+/// `applied_settings`: every dossier up to this id was evaluated.
+const CHECKED_THROUGH: &str = "checked_through";
+/// `applied_settings`: the dossiers the engine could not evaluate last time.
+const CHECK_FAILED: &str = "check_failed";
+/// `applied_settings`: the `now` of the last check.
+const CHECKED_AT: &str = "checked_at";
 
 /// What every batch of one check is evaluated with.
 struct Run<'a> {
@@ -135,7 +213,6 @@ struct Run<'a> {
     /// Whose apology is issued.
     apologised: &'a HashSet<i64>,
     now: NaiveDateTime,
-    scope: Scope,
 }
 
 /// Evaluates one batch and stores the verdicts that changed.
@@ -150,7 +227,6 @@ async fn check_batch(
         escalation,
         apologised,
         now,
-        scope,
     } = *run;
     let late_threshold = escalation.map(|x| x.ladder.no_apology_after_days);
     {
@@ -160,6 +236,7 @@ async fn check_batch(
                 Ok(e) => verdicts.push((c, e)),
                 Err(err) => {
                     summary.errors += 1;
+                    summary.failed.push(c.id);
                     tracing::warn!(error = %err, "cannot evaluate dossier");
                     summary.first_error.get_or_insert_with(|| err.to_string());
                 }
@@ -195,27 +272,25 @@ async fn check_batch(
                 .flatten()
                 .min();
             let new = StoredEvaluation::new(&e, attribution.and_then(|a| a.cause), recheck_at);
-            if c.previous.as_ref().is_some_and(|p| p.same_as(&new)) {
-                // Looked at because its dossier changed or its moment came:
-                // marked as looked at, or every check would take it again.
-                if scope == Scope::Due {
-                    changes.push(EvaluationChange {
-                        dossier_id: c.id,
-                        previous: Some(new.class),
-                        evaluation: new,
-                        alerts: Vec::new(),
-                    });
-                }
-                continue;
-            }
+            let same = c.previous.as_ref().is_some_and(|p| p.same_as(&new));
             let previous = c.previous.as_ref().map(|p| p.class);
-            summary.changed += 1;
-            summary.class_changes += u64::from(previous != Some(new.class));
+            if !same {
+                summary.changed += 1;
+                summary.class_changes += u64::from(previous != Some(new.class));
+            }
+            // The same verdict can reach a new rung (days late passing the
+            // ladder's threshold: its moment came).
             let alerts = match escalation {
                 Some(x) => new_alerts(engine, c, &new, apologised.contains(&c.id), x),
                 None => Vec::new(),
             };
             summary.alerts += alerts.len() as u64;
+            // Unchanged, its next moment is stored if that moved (its
+            // dossier changed, or its moment came).
+            let moved = c.previous.as_ref().map(|p| p.recheck_at) != Some(new.recheck_at);
+            if same && alerts.is_empty() && !moved {
+                continue;
+            }
             changes.push(EvaluationChange {
                 dossier_id: c.id,
                 previous,

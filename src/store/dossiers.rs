@@ -360,6 +360,11 @@ fn diff(old: &Dossier, new: &Dossier) -> Value {
     Value::Object(out)
 }
 
+/// Queues a changed dossier for the next check, which finds the changed ones
+/// there instead of reading every dossier to compare its last change with
+/// its verdict.
+pub(super) const QUEUE_CHANGED: &str = "INSERT INTO check_queue (dossier_id) VALUES (?1)";
+
 /// The columns of a `DossierRow`, from `dossiers d`.
 macro_rules! dossier_cols {
     () => {
@@ -696,7 +701,7 @@ async fn write_pg(
             DOSSIER_COLUMNS.join(", ")
         );
         let mut copy = CopyStream::start(conn, &target, "inserting dossiers").await?;
-        for (id, i) in ids.into_iter().zip(&new) {
+        for (id, i) in ids.iter().copied().zip(&new) {
             let rows = copy.rows();
             rows.int(Some(id));
             for v in i.values() {
@@ -724,6 +729,14 @@ async fn write_pg(
             out.created += 1;
         }
         copy.finish().await?;
+        // Queued for the next check too: PostgreSQL's ids are not committed
+        // in their order, so a check cannot take "above the last one checked"
+        // to mean "new since" (a sync committing beside it could be missed).
+        sqlx::query("INSERT INTO check_queue (dossier_id) SELECT unnest($1::bigint[])")
+            .bind(&ids)
+            .execute(&mut *conn)
+            .await
+            .ctx("queueing new dossiers for the next check")?;
     }
 
     // Changed dossiers: the old versions (for the diff), then one UPDATE for all.
@@ -785,6 +798,12 @@ async fn write_pg(
             .execute(&mut *conn)
             .await
             .ctx("updating dossiers")?;
+        let ids: Vec<i64> = updated.iter().map(|d| d.1).collect();
+        sqlx::query("INSERT INTO check_queue (dossier_id) SELECT unnest($1::bigint[])")
+            .bind(ids)
+            .execute(&mut *conn)
+            .await
+            .ctx("queueing changed dossiers for the next check")?;
     }
     if !rehash_ids.is_empty() {
         sqlx::query(

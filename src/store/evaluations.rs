@@ -84,13 +84,15 @@ impl StoredEvaluation {
         }
     }
 
-    /// Same verdict as stored, ignoring since when and when it was made.
+    /// Same verdict as stored, ignoring since when, when it was made and when
+    /// it is to be looked at again.
     pub fn same_as(&self, other: &StoredEvaluation) -> bool {
         let key = |e: &StoredEvaluation| {
             let (left, late) = e.stored_days();
             StoredEvaluation {
                 working_days_left: left,
                 working_days_late: late,
+                recheck_at: None,
                 class_since: None,
                 evaluated_at: None,
                 ..e.clone()
@@ -130,6 +132,25 @@ pub struct CheckCandidate {
     /// dossiers whose delay a check attributes again. The others that need
     /// theirs are read by id (`steps_of`).
     pub steps: Option<String>,
+}
+
+/// Which dossiers a check reads at once.
+#[derive(Clone, Debug)]
+pub enum Which {
+    /// Ids in `after+1..=through`.
+    Range(i64, i64),
+    /// These ids.
+    Ids(Vec<i64>),
+}
+
+impl Which {
+    /// At most how many dossiers.
+    fn len(&self) -> usize {
+        match self {
+            Which::Range(after, through) => usize::try_from(through - after).unwrap_or(0),
+            Which::Ids(ids) => ids.len(),
+        }
+    }
 }
 
 /// A new verdict to store.
@@ -494,30 +515,32 @@ const ROWS_PER_STATEMENT: usize = 400;
 const LIVE: &str = "e.dossier_id NOT IN (SELECT id FROM dossiers WHERE deleted = 1)";
 
 impl Store {
-    /// The dossiers with ids in `after+1..=through`, by id, that need
-    /// evaluating: never evaluated, still open, or changed since their last
-    /// evaluation (or every one, with `all`). Ranges of ids (not a cursor and
-    /// a limit) so that several ranges can be read at once. Row-by-row transfer through sqlx was most of a
-    /// check's time: SQLite's rows are read through rusqlite, PostgreSQL's
-    /// batch comes as one JSON document.
+    /// The dossiers of `which`, by id: every one of a list; of a range, the
+    /// ones never evaluated or whose verdict is due (every one, with `all`).
+    /// Ranges of ids or lists of them (not a cursor and a limit) so that
+    /// several can be read at once. Row-by-row transfer through sqlx was most of a check's
+    /// time: SQLite's rows are read through rusqlite, PostgreSQL's batch comes
+    /// as one JSON document.
     pub async fn check_candidates(
         &self,
-        after: i64,
-        through: i64,
+        which: &Which,
         all: bool,
         now: NaiveDateTime,
     ) -> Result<Vec<CheckCandidate>, StoreError> {
-        // Never evaluated; a verdict whose moment to be looked at again has
-        // come (or made after `now`: the clock was set back); or the dossier
-        // changed since. `now` is spliced: it is formatted here, never input.
-        let due = if all {
+        // `now` is spliced: it is formatted here, never input.
+        let due = if all || matches!(which, Which::Ids(_)) {
             String::new()
         } else {
             format!(
-                "AND (e.dossier_id IS NULL OR e.recheck_at <= '{now}' OR e.evaluated_at > '{now}' \
-                 OR d.last_changed_at > e.evaluated_at)",
-                now = fmt_db(now)
+                "AND (e.dossier_id IS NULL OR e.recheck_at <= '{}')",
+                fmt_db(now)
             )
+        };
+        let postgres = matches!(self, Store::Postgres(_));
+        let ids = match (which, postgres) {
+            (Which::Range(..), _) => "d.id > $1 AND d.id <= $2",
+            (Which::Ids(_), false) => "d.id IN (SELECT value FROM json_each($1))",
+            (Which::Ids(_), true) => "d.id = ANY($1)",
         };
         let evaluation: Vec<String> = EVALUATION_COLS.iter().map(|c| format!("e.{c}")).collect();
         let pool = match self {
@@ -526,7 +549,7 @@ impl Store {
                 // Rows stepped through a prepared statement on this thread.
                 let sql = format!(
                     "SELECT {}, {}, {} FROM dossiers d LEFT JOIN evaluations e ON e.dossier_id = d.id \
-                 WHERE d.id > ?1 AND d.id <= ?2 AND d.deleted = 0 {due} ORDER BY d.id",
+                 WHERE {ids} AND d.deleted = 0 {due} ORDER BY d.id",
                     CANDIDATE_COLS.join(", "),
                     steps_if_delayed(),
                     evaluation.join(", ")
@@ -535,10 +558,16 @@ impl Store {
                 let mut conn = pool.acquire().await.ctx(what)?;
                 return with_rusqlite(&mut conn, |c| {
                     let mut st = c.prepare(&sql).sq(what)?;
-                    let mut rows = st.query((after, through)).sq(what)?;
+                    let mut rows = match which {
+                        Which::Range(after, through) => st.query((after, through)),
+                        Which::Ids(ids) => {
+                            st.query([serde_json::Value::from(ids.clone()).to_string()])
+                        }
+                    }
+                    .sq(what)?;
                     // Sized up front: growing a vector of 3,000 candidates
                     // copied it ~12 times into freshly zeroed memory.
-                    let mut out = Vec::with_capacity(usize::try_from(through - after).unwrap_or(0));
+                    let mut out = Vec::with_capacity(which.len());
                     while let Some(r) = rows.next().sq(what)? {
                         out.push(sqlite_candidate(r)?);
                     }
@@ -577,17 +606,17 @@ impl Store {
             "SELECT COALESCE(json_agg(json_build_array({}) ORDER BY c0), '[]'::json)::text \
              FROM (SELECT {} \
              FROM dossiers d LEFT JOIN evaluations e ON e.dossier_id = d.id \
-             WHERE d.id > $1 AND d.id <= $2 AND d.deleted = 0 {due} \
+             WHERE {ids} AND d.deleted = 0 {due} \
              ORDER BY d.id) AS s",
             outer.join(", "),
             inner.join(", ")
         );
-        let json: String = sqlx::query_scalar(&sql)
-            .bind(after)
-            .bind(through)
-            .fetch_one(pool)
-            .await
-            .ctx("reading dossiers to check")?;
+        let q = sqlx::query_scalar(&sql);
+        let q = match which {
+            Which::Range(after, through) => q.bind(*after).bind(*through),
+            Which::Ids(ids) => q.bind(ids.clone()),
+        };
+        let json: String = q.fetch_one(pool).await.ctx("reading dossiers to check")?;
         let rows: Vec<CandidateRow> = serde_json::from_str(&json)
             .map_err(|e| StoreError::Corrupt(format!("dossiers to check: {e}")))?;
         rows.into_iter().map(CandidateRow::into_candidate).collect()
@@ -618,6 +647,64 @@ impl Store {
             .ctx("recording the settings a check applied")?;
             Ok(())
         })
+    }
+
+    /// The dossiers up to id `through` whose verdict's moment came by `now`,
+    /// by id (through the partial index on `recheck_at`).
+    pub async fn due_verdicts(
+        &self,
+        through: i64,
+        now: NaiveDateTime,
+    ) -> Result<Vec<i64>, StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query_scalar(
+                "SELECT dossier_id FROM evaluations WHERE recheck_at IS NOT NULL AND recheck_at <= $1 \
+                 AND dossier_id <= $2 ORDER BY dossier_id",
+            )
+            .bind(fmt_db(now))
+            .bind(through)
+            .fetch_all(pool)
+            .await
+            .ctx("finding the verdicts due")
+        })
+    }
+
+    /// The dossiers the sync queued for the next check (changed; on
+    /// PostgreSQL new ones too): `(queue number, dossier id)`.
+    pub async fn queued(&self) -> Result<Vec<(i64, i64)>, StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query_as("SELECT seq, dossier_id FROM check_queue")
+                .fetch_all(pool)
+                .await
+                .ctx("reading the check queue")
+        })
+    }
+
+    /// Removes the queued changes a check has read (by number: one queued
+    /// meanwhile, even with a lower number, stays for the next check).
+    pub async fn unqueue(&self, seqs: &[i64]) -> Result<(), StoreError> {
+        for chunk in seqs.chunks(10_000) {
+            let what = "emptying the check queue";
+            match self {
+                Store::Sqlite(pool) => {
+                    sqlx::query(
+                        "DELETE FROM check_queue WHERE seq IN (SELECT value FROM json_each($1))",
+                    )
+                    .bind(serde_json::Value::from(chunk).to_string())
+                    .execute(pool)
+                    .await
+                    .ctx(what)?;
+                }
+                Store::Postgres(pool) => {
+                    sqlx::query("DELETE FROM check_queue WHERE seq = ANY($1)")
+                        .bind(chunk)
+                        .execute(pool)
+                        .await
+                        .ctx(what)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The highest dossier id (0 when there are none): where a check ends.

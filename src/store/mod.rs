@@ -14,7 +14,9 @@ mod reports;
 pub use dossiers::{
     Incoming, PageOutcome, QuarantineRecord, StoredDossier, SyncRun, SyncState, SyncTx,
 };
-pub use evaluations::{CheckCandidate, DelayCause, EvaluationChange, StoredEvaluation, days_on};
+pub use evaluations::{
+    CheckCandidate, DelayCause, EvaluationChange, StoredEvaluation, Which, days_on,
+};
 pub use letters::{IssueError, LetterCandidate, LetterRecord};
 pub use outbox::{AtRiskCount, DossierLine, NewMessage, OutboxRow, SourceFreshness, UnsentAlerts};
 pub use reports::{DossierFilter, KpiGroup, KpiRow, ListRow, Retention, TokenInfo, token_hash};

@@ -8,8 +8,8 @@
 //! A prepared statement binds and steps in a microsecond or two.
 
 use super::{
-    DOSSIER_COLUMNS, DUE_AT, DossierRow, FIRST_SEEN, Incoming, Page, PageOutcome, SELECT_DOSSIER,
-    Val, change_entry, is_rehash, sqlite_placeholders,
+    DOSSIER_COLUMNS, DUE_AT, DossierRow, FIRST_SEEN, Incoming, Page, PageOutcome, QUEUE_CHANGED,
+    SELECT_DOSSIER, Val, change_entry, is_rehash, sqlite_placeholders,
 };
 use crate::store::{Sq, StoreError};
 use rusqlite::{Connection, OptionalExtension, Statement};
@@ -70,6 +70,7 @@ struct Statements<'c> {
     rehash: Statement<'c>,
     history: Statement<'c>,
     due: Statement<'c>,
+    queue: Statement<'c>,
 }
 
 impl<'c> Statements<'c> {
@@ -87,6 +88,7 @@ impl<'c> Statements<'c> {
             due: c.prepare(
                 "INSERT INTO due_date_history (dossier_id, due_at, observed_at, reason) VALUES (?1, ?2, ?3, ?4)",
             )?,
+            queue: c.prepare(QUEUE_CHANGED)?,
         })
     }
 }
@@ -196,6 +198,9 @@ fn write_one(
                     .execute((id, &i.cols.due, now, reason))
                     .sq("recording due dates")?;
             }
+            st.queue
+                .execute([id])
+                .sq("queueing a changed dossier for the next check")?;
             out.changed += 1;
         }
         None => {
