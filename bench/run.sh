@@ -163,8 +163,11 @@ PY
   # thousands) are not part of it: each check is stopped once its summary is
   # out, and the WAL folded into the copy.
   cp "$WORK/bench.db" "$WORK/open.db"
+  # Changed just after NOW's checks, and queued for the next check as the sync
+  # queues what it changes.
   sqlite3 "$WORK/open.db" "UPDATE dossiers SET status = 'processing', finished_at = NULL, returned_at = NULL, \
-    last_changed_at = '2026-11-25 08:00:01' WHERE deleted = 0" # changed just after NOW's checks
+    last_changed_at = '2026-11-25 08:00:01' WHERE deleted = 0; \
+    INSERT INTO check_queue (dossier_id) SELECT id FROM dossiers WHERE deleted = 0"
   REOPENED=2026-11-25T08:05:00+07:00
   for step in "reopened|$REOPENED|" "next working morning|$NEXT|" "again|$NEXT|" "every verdict again (--all)|$NEXT|--all"; do
     IFS='|' read -r label at args <<<"$step"

@@ -102,36 +102,36 @@ pub async fn run_check(
         .await?
         .and_then(|v| v.as_str().and_then(crate::clock::parse_db))
         .is_some_and(|at| at > now);
-    let all = scope == Scope::All || set_back;
     // Dossiers up to `through` were all evaluated by earlier checks: of those
     // only the due verdicts, the ones the sync queued as changed and the ones
     // the engine could not evaluate are read again, by id; those stored
-    // since, by ranges of ids.
+    // since, by ranges of ids. Without a record of it (the first check), all.
+    let through = setting(CHECKED_THROUGH).await?.and_then(|v| v.as_i64());
+    let all = scope == Scope::All || set_back || through.is_none();
     let through = if all {
         0
     } else {
-        setting(CHECKED_THROUGH)
-            .await?
-            .and_then(|v| v.as_i64())
-            .unwrap_or(0)
-            .min(last)
+        through.unwrap_or(0).min(last)
     };
     let queued = store.queued().await?;
-    let mut again = if through > 0 {
-        store.due_verdicts(through, now).await?
-    } else {
+    let mut again = if all {
         Vec::new()
+    } else {
+        store.due_verdicts(through, now).await?
     };
-    again.extend(queued.iter().map(|(_, id)| *id).filter(|id| *id <= through));
-    if let Some(failed) = setting(CHECK_FAILED).await? {
-        again.extend(
-            failed
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|v| v.as_i64())
-                .filter(|id| *id <= through),
-        );
+    if !all {
+        // Any id: one above `through` may have a verdict already (a check
+        // stopped before recording how far it got).
+        again.extend(queued.iter().map(|(_, id)| *id));
+        if let Some(failed) = setting(CHECK_FAILED).await? {
+            again.extend(
+                failed
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|v| v.as_i64()),
+            );
+        }
     }
     again.sort_unstable();
     again.dedup();
@@ -151,7 +151,8 @@ pub async fn run_check(
     let read = |which: Which| {
         let reader = store.clone();
         AbortOnDropHandle::new(tokio::spawn(async move {
-            reader.check_candidates(&which, all, now).await
+            let batch = reader.check_candidates(&which, all, now).await?;
+            Ok::<_, StoreError>((which, batch))
         }))
     };
     // Whose apology is issued (the top rung of the ladder waits for one).
@@ -170,10 +171,14 @@ pub async fn run_check(
         .filter_map(|_| reads.pop_front().map(read))
         .collect();
     while let Some(reading) = ahead.pop_front() {
-        let batch = reading
+        let (which, mut batch) = reading
             .await
             .map_err(|e| StoreError::Task(format!("reading dossiers to check: {e}")))??;
         ahead.extend(reads.pop_front().map(read));
+        if matches!(which, Which::Range(..)) {
+            // Read by id already.
+            batch.retain(|c| again.binary_search(&c.id).is_err());
+        }
         check_batch(&run, &batch, &mut summary).await?;
     }
     // Changes queued meanwhile stay for the next check.

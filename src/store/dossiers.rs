@@ -360,6 +360,12 @@ fn diff(old: &Dossier, new: &Dossier) -> Value {
     Value::Object(out)
 }
 
+/// PostgreSQL advisory lock a sync transaction holds shared: its new
+/// dossiers' ids, taken from a sequence, can commit after higher ids of
+/// another transaction. A check takes it exclusively to read the highest
+/// id, so that every id below it is committed ("tthc" + 1).
+pub(crate) const NEW_IDS_LOCK: i64 = 0x7474_6863_0001;
+
 /// Queues a changed dossier for the next check, which finds the changed ones
 /// there instead of reading every dossier to compare its last change with
 /// its verdict.
@@ -701,7 +707,7 @@ async fn write_pg(
             DOSSIER_COLUMNS.join(", ")
         );
         let mut copy = CopyStream::start(conn, &target, "inserting dossiers").await?;
-        for (id, i) in ids.iter().copied().zip(&new) {
+        for (id, i) in ids.into_iter().zip(&new) {
             let rows = copy.rows();
             rows.int(Some(id));
             for v in i.values() {
@@ -729,14 +735,6 @@ async fn write_pg(
             out.created += 1;
         }
         copy.finish().await?;
-        // Queued for the next check too: PostgreSQL's ids are not committed
-        // in their order, so a check cannot take "above the last one checked"
-        // to mean "new since" (a sync committing beside it could be missed).
-        sqlx::query("INSERT INTO check_queue (dossier_id) SELECT unnest($1::bigint[])")
-            .bind(&ids)
-            .execute(&mut *conn)
-            .await
-            .ctx("queueing new dossiers for the next check")?;
     }
 
     // Changed dossiers: the old versions (for the diff), then one UPDATE for all.
@@ -880,7 +878,17 @@ impl Store {
         let what = "starting a sync transaction";
         Ok(match self {
             Store::Sqlite(p) => SyncTx::Sqlite(p.begin_write().await.ctx(what)?),
-            Store::Postgres(p) => SyncTx::Postgres(p.begin_write().await.ctx(what)?),
+            Store::Postgres(p) => {
+                let mut tx = p.begin_write().await.ctx(what)?;
+                // Shared with other syncs; a check waits for it (see
+                // `max_dossier_id`).
+                sqlx::query("SELECT pg_advisory_xact_lock_shared($1)")
+                    .bind(NEW_IDS_LOCK)
+                    .execute(&mut *tx)
+                    .await
+                    .ctx(what)?;
+                SyncTx::Postgres(tx)
+            }
         })
     }
 

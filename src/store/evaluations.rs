@@ -708,14 +708,29 @@ impl Store {
     }
 
     /// The highest dossier id (0 when there are none): where a check ends.
+    /// Every dossier with a lower id is committed: on PostgreSQL, the sync
+    /// transactions in flight (whose sequence-numbered ids may be lower) are
+    /// waited for first.
     pub async fn max_dossier_id(&self) -> Result<i64, StoreError> {
-        with_pool!(self, pool => {
-            let (max,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(id), 0) FROM dossiers")
-                .fetch_one(pool)
-                .await
-                .ctx("reading the highest dossier id")?;
-            Ok(max)
-        })
+        let what = "reading the highest dossier id";
+        let sql = "SELECT COALESCE(MAX(id), 0) FROM dossiers";
+        match self {
+            Store::Sqlite(pool) => {
+                let (max,): (i64,) = sqlx::query_as(sql).fetch_one(pool).await.ctx(what)?;
+                Ok(max)
+            }
+            Store::Postgres(pool) => {
+                let mut tx = pool.begin().await.ctx(what)?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(super::dossiers::NEW_IDS_LOCK)
+                    .execute(&mut *tx)
+                    .await
+                    .ctx(what)?;
+                let (max,): (i64,) = sqlx::query_as(sql).fetch_one(&mut *tx).await.ctx(what)?;
+                tx.commit().await.ctx(what)?;
+                Ok(max)
+            }
+        }
     }
 
     /// The stored steps (JSON) of these dossiers, by id: for the few whose
