@@ -267,3 +267,102 @@ async fn days_move_without_rewriting_postgres() {
         days_move_without_rewriting(Backend::Postgres).await;
     }
 }
+
+/// A dossier the sync changes is looked at by the next check though its
+/// verdict could not have moved with time (not yet due for weeks), and a
+/// change queued while a check runs (after it read the queue) is not lost.
+async fn changed_dossiers_are_looked_at_again(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let (cal, hours, rules) = defaults();
+    let engine = Engine::new(&cal, &hours, &rules);
+    let received = "2026-11-02 08:00";
+    let open = |code: &str| scripted_dossier(code, "DD", "PKT", received, 30, "2026-12-14 08:00");
+    let store_page = |d: Dossier, at: &str| {
+        let store = db.store.clone();
+        let at = tthc_watch::clock::parse_db(&format!("{at}:00")).unwrap();
+        async move {
+            store
+                .apply_page(
+                    "tinh",
+                    &[tthc_watch::store::Incoming::new(d)],
+                    &[],
+                    &[],
+                    None,
+                    at,
+                )
+                .await
+                .unwrap()
+        }
+    };
+    store_page(open("A-1"), "2026-11-02 09:00").await;
+    store_page(open("A-2"), "2026-11-02 09:00").await;
+    let now = tthc_watch::clock::parse_db("2026-11-03 08:00:00").unwrap();
+    let first = run_check(&db.store, &engine, None, now, Scope::Due)
+        .await
+        .unwrap();
+    assert_eq!(first.evaluated, 2, "{first}");
+    let class = |code: &'static str| {
+        let store = db.store.clone();
+        async move {
+            let id = store.dossier("tinh", code).await.unwrap().unwrap().id;
+            store.evaluation(id).await.unwrap().unwrap().class
+        }
+    };
+    assert_eq!(class("A-1").await, Class::NotYetDue);
+
+    // Finished the next day: the next check looks at it (and only at it).
+    let mut done = open("A-1");
+    done.status = tthc_watch::dossier::Status::Finished;
+    done.finished_at = tthc_watch::clock::parse_db("2026-11-04 10:00:00");
+    store_page(done, "2026-11-04 11:00").await;
+    let later = tthc_watch::clock::parse_db("2026-11-04 12:00:00").unwrap();
+    let s = run_check(&db.store, &engine, None, later, Scope::Due)
+        .await
+        .unwrap();
+    assert_eq!((s.evaluated, s.class_changes), (1, 1), "{s}");
+    assert_eq!(class("A-1").await, Class::BeforeDue);
+
+    // A check has read the queue (A-1 changed again, as if that check then
+    // looked at it); a change is queued meanwhile; the check removes what it
+    // read: the change stays for the next check.
+    let mut again = open("A-1");
+    again.officer = Some("Lê Văn Tám".into());
+    store_page(again, "2026-11-04 12:30").await;
+    let read: Vec<i64> = db
+        .store
+        .queued()
+        .await
+        .unwrap()
+        .iter()
+        .map(|q| q.0)
+        .collect();
+    assert_eq!(read.len(), 1);
+    let mut refused = open("A-2");
+    refused.status = tthc_watch::dossier::Status::Refused;
+    store_page(refused, "2026-11-04 13:00").await;
+    db.store.unqueue(&read).await.unwrap();
+    let s = run_check(
+        &db.store,
+        &engine,
+        None,
+        later + chrono::Duration::hours(2),
+        Scope::Due,
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.evaluated, 1, "{s}");
+    assert_eq!(class("A-2").await, Class::Closed);
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn changed_dossiers_are_looked_at_again_sqlite() {
+    changed_dossiers_are_looked_at_again(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn changed_dossiers_are_looked_at_again_postgres() {
+    if postgres_available().await {
+        changed_dossiers_are_looked_at_again(Backend::Postgres).await;
+    }
+}
