@@ -4,7 +4,7 @@
 //! engine cannot evaluate (a date outside the calendar) is counted and logged; the
 //! rest go on.
 
-use crate::deadline::{Class, Engine, StepTimes, day_counts};
+use crate::deadline::{Class, DelayAttribution, Engine, StepTimes, day_counts};
 use crate::escalation::{Ladder, PlannedAlert, plan_alerts, rungs};
 use crate::routing::Routing;
 use crate::store::{
@@ -91,22 +91,20 @@ pub async fn run_check(
     let mut summary = CheckSummary::default();
     // Dossiers stored after this point are checked by the next run.
     let last = store.max_dossier_id().await?;
-    let setting = |name| async move {
-        store
-            .applied_setting(name)
-            .await
-            .map(|v| v.and_then(|v| serde_json::from_str::<serde_json::Value>(&v).ok()))
-    };
     // Set back before the last check, the clock can make any verdict differ.
-    let set_back = setting(CHECKED_AT)
+    let set_back = store
+        .applied_setting(CHECKED_AT)
         .await?
-        .and_then(|v| v.as_str().and_then(crate::clock::parse_db))
+        .and_then(|at| crate::clock::parse_db(&at))
         .is_some_and(|at| at > now);
     // Dossiers up to `through` were all evaluated by earlier checks: of those
     // only the due verdicts, the ones the sync queued as changed and the ones
     // the engine could not evaluate are read again, by id; those stored
     // since, by ranges of ids. Without a record of it (the first check), all.
-    let through = setting(CHECKED_THROUGH).await?.and_then(|v| v.as_i64());
+    let through: Option<i64> = store
+        .applied_setting(CHECKED_THROUGH)
+        .await?
+        .and_then(|n| n.parse().ok());
     let all = scope == Scope::All || set_back || through.is_none();
     let through = if all {
         0
@@ -114,24 +112,18 @@ pub async fn run_check(
         through.unwrap_or(0).min(last)
     };
     let queued = store.queued().await?;
-    let mut again = if all {
-        Vec::new()
-    } else {
-        store.due_verdicts(through, now).await?
-    };
+    let mut again = Vec::new();
     if !all {
+        again = store.due_verdicts(through, now).await?;
         // Any id: one above `through` may have a verdict already (a check
         // stopped before recording how far it got).
         again.extend(queued.iter().map(|(_, id)| *id));
-        if let Some(failed) = setting(CHECK_FAILED).await? {
-            again.extend(
-                failed
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|v| v.as_i64()),
-            );
-        }
+        let failed = store.applied_setting(CHECK_FAILED).await?;
+        again.extend(
+            failed
+                .and_then(|ids| serde_json::from_str::<Vec<i64>>(&ids).ok())
+                .unwrap_or_default(),
+        );
     }
     again.sort_unstable();
     again.dedup();
@@ -184,28 +176,22 @@ pub async fn run_check(
     // Changes queued meanwhile stay for the next check.
     let read: Vec<i64> = queued.iter().map(|(seq, _)| *seq).collect();
     store.unqueue(&read).await?;
-    store
-        .set_applied_setting(CHECKED_THROUGH, &last.to_string())
-        .await?;
-    store
-        .set_applied_setting(
-            CHECK_FAILED,
-            &serde_json::Value::from(summary.failed.clone()).to_string(),
-        )
-        .await?;
-    store
-        .set_applied_setting(
-            CHECKED_AT,
-            &serde_json::Value::from(crate::clock::fmt_db(now)).to_string(),
-        )
-        .await?;
+    let failed = serde_json::Value::from(summary.failed.clone()).to_string();
+    for (name, value) in [
+        (CHECKED_THROUGH, last.to_string()),
+        (CHECK_FAILED, failed),
+        (CHECKED_AT, crate::clock::fmt_db(now)),
+    ] {
+        store.set_applied_setting(name, &value).await?;
+    }
     summary.elapsed = started.elapsed();
     Ok(summary)
 }
 
 /// `applied_settings`: every dossier up to this id was evaluated.
 const CHECKED_THROUGH: &str = "checked_through";
-/// `applied_settings`: the dossiers the engine could not evaluate last time.
+/// `applied_settings`: the dossiers the engine could not evaluate last time
+/// (a JSON array of ids).
 const CHECK_FAILED: &str = "check_failed";
 /// `applied_settings`: the `now` of the last check.
 const CHECKED_AT: &str = "checked_at";
@@ -377,7 +363,7 @@ struct StepView<'a> {
 }
 
 /// The step a dossier's delay is attributed to, from its stored steps, and
-/// when a step still running can change that (`Engine::delay_recheck_at`).
+/// when a step still running can change that (`Engine::attribute_delay`).
 fn delay_cause(
     engine: &Engine<'_>,
     c: &CheckCandidate,
@@ -399,23 +385,23 @@ fn delay_cause(
             due_at: s.due_at,
         })
         .collect();
-    let cause = engine
-        .blamed_step(code, &times, now)
-        .ok()
-        .flatten()
-        .map(|b| {
-            let s = &steps[b.index];
-            DelayCause {
-                step: s.name.clone().into_owned(),
-                unit: s.unit.clone().into_owned(),
-                officer: s.officer.clone().map(Cow::into_owned),
-                working_days_over: b.working_days_over,
-            }
+    // Where the calendar cannot say: no cause, looked at by every check.
+    let a = engine
+        .attribute_delay(code, &times, now)
+        .unwrap_or(DelayAttribution {
+            blamed: None,
+            recheck_at: Some(now),
         });
-    // Where the calendar cannot say: looked at by every check.
-    let recheck_at = engine
-        .delay_recheck_at(code, &times, now)
-        .unwrap_or(Some(now));
+    let cause = a.blamed.map(|b| {
+        let s = &steps[b.index];
+        DelayCause {
+            step: s.name.clone().into_owned(),
+            unit: s.unit.clone().into_owned(),
+            officer: s.officer.clone().map(Cow::into_owned),
+            working_days_over: b.working_days_over,
+        }
+    });
+    let recheck_at = a.recheck_at;
     Some(Attribution { cause, recheck_at })
 }
 

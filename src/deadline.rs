@@ -215,6 +215,15 @@ pub struct Blamed {
     pub working_days_over: i64,
 }
 
+/// The step a delay is attributed to, and when that can next change while
+/// the dossier does not (`Engine::attribute_delay`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DelayAttribution {
+    pub blamed: Option<Blamed>,
+    /// None: only a change of the dossier can change it.
+    pub recheck_at: Option<NaiveDateTime>,
+}
+
 /// One step that took longer than its own legal time.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct StepDelay {
@@ -245,8 +254,12 @@ impl<'a> Engine<'a> {
     }
 
     fn err(d: &Dossier) -> impl Fn(CalendarError) -> DeadlineError + '_ {
+        Self::err_for(&d.code)
+    }
+
+    fn err_for(code: &str) -> impl Fn(CalendarError) -> DeadlineError + '_ {
         move |source| DeadlineError::Calendar {
-            code: d.code.clone(),
+            code: code.to_owned(),
             source: Box::new(source),
         }
     }
@@ -373,8 +386,9 @@ impl<'a> Engine<'a> {
         now: NaiveDateTime,
     ) -> Result<Vec<StepDelay>, DeadlineError> {
         let times: Vec<StepTimes> = d.steps.iter().map(StepTimes::from).collect();
+        let added = self.added_lateness(&d.code, &times, now)?;
         let mut out: Vec<StepDelay> = self
-            .delays_by_position(&d.code, &times, now)?
+            .delays_by_position(&times, &added, now)
             .into_iter()
             .map(|b| {
                 let s = &d.steps[b.index];
@@ -394,17 +408,23 @@ impl<'a> Engine<'a> {
         Ok(out)
     }
 
-    /// The step a delay is attributed to (`step_delays`' first), by its
-    /// position among `steps` of dossier `code`, without building the others.
-    pub fn blamed_step(
+    /// The step a delay is attributed to (`step_delays`' first, by its
+    /// position among `steps` of dossier `code`, without building the others),
+    /// and when that can next change while the dossier does not: a step still
+    /// running adds lateness with every working minute, so it can overtake the
+    /// step blamed (or start being one), or, blamed itself, reach one more
+    /// working day over. Where the calendar cannot say when, the moment is
+    /// `now` (looked at by every check).
+    pub fn attribute_delay(
         &self,
         code: &str,
         steps: &[StepTimes],
         now: NaiveDateTime,
-    ) -> Result<Option<Blamed>, DeadlineError> {
+    ) -> Result<DelayAttribution, DeadlineError> {
+        let added = self.added_lateness(code, steps, now)?;
         // Ties go to the earlier step, as `step_delays` sorts them.
-        Ok(self
-            .delays_by_position(code, steps, now)?
+        let blamed = self
+            .delays_by_position(steps, &added, now)
             .into_iter()
             .reduce(|w, b| {
                 if b.working_minutes_over > w.working_minutes_over {
@@ -412,32 +432,57 @@ impl<'a> Engine<'a> {
                 } else {
                     w
                 }
-            }))
+            });
+        let mut running = steps
+            .iter()
+            .zip(&added)
+            .enumerate()
+            .filter_map(|(i, (s, a))| s.finished_at.is_none().then_some((i, (*a)?)));
+        let recheck_at = match (running.next(), running.next()) {
+            (None, _) => None,
+            // Steps running side by side inherit from each other as they
+            // go: looked at by every check.
+            (Some(_), Some(_)) => Some(now),
+            (Some((index, cur)), None) => {
+                let per_day = self.hours.minutes_per_day();
+                let target = match blamed {
+                    // Its working days over, at least 1, grow at each full day.
+                    Some(b) if b.index == index => (cur / per_day + 1).max(2) * per_day,
+                    Some(b) => b.working_minutes_over + 1,
+                    None => 1,
+                };
+                Some(
+                    self.calendar
+                        .add_working_minutes(self.hours, now, target - cur)
+                        .unwrap_or(now),
+                )
+            }
+        };
+        Ok(DelayAttribution { blamed, recheck_at })
     }
 
     /// The steps that added lateness at `now` (finished past their own due
-    /// time, or still running past it), in step order.
+    /// time, or still running past it), in step order, from `added_lateness`.
     fn delays_by_position(
         &self,
-        code: &str,
         steps: &[StepTimes],
+        added: &[Option<i64>],
         now: NaiveDateTime,
-    ) -> Result<Vec<Blamed>, DeadlineError> {
+    ) -> Vec<Blamed> {
         let per_day = self.hours.minutes_per_day();
-        let added = self.added_lateness(code, steps, now)?;
-        Ok(steps
+        steps
             .iter()
             .zip(added)
             .enumerate()
             .filter_map(|(index, (s, added))| {
-                let (due, added) = (s.due_at?, added?);
+                let (due, added) = (s.due_at?, (*added)?);
                 (added > 0 && s.finished_at.unwrap_or(now) > due).then_some(Blamed {
                     index,
                     working_minutes_over: added,
                     working_days_over: (added / per_day).max(1),
                 })
             })
-            .collect())
+            .collect()
     }
 
     /// The working minutes of lateness each step added at `now` (None without
@@ -449,10 +494,7 @@ impl<'a> Engine<'a> {
         steps: &[StepTimes],
         now: NaiveDateTime,
     ) -> Result<Vec<Option<i64>>, DeadlineError> {
-        let e = |source| DeadlineError::Calendar {
-            code: code.to_owned(),
-            source: Box::new(source),
-        };
+        let e = Self::err_for(code);
         // Lateness a step inherited from the steps before it is not its fault:
         // each step is charged only with the lateness it added.
         let mut inherited = 0i64;
@@ -464,59 +506,18 @@ impl<'a> Engine<'a> {
                 let over = if end > due {
                     self.calendar
                         .working_minutes_between(self.hours, due, end)
-                        .map_err(e)?
+                        .map_err(&e)?
                 } else {
                     -self
                         .calendar
                         .working_minutes_between(self.hours, end, due)
-                        .map_err(e)?
+                        .map_err(&e)?
                 };
                 let added = over - inherited;
                 inherited = over.max(0);
                 Ok(Some(added))
             })
             .collect()
-    }
-
-    /// When the delay attributed at `now` can next change while the dossier
-    /// does not: a step still running adds lateness with every working
-    /// minute, so it can overtake the step blamed (or start being one), or,
-    /// blamed itself, reach one more working day over. None without a
-    /// running step that has a due time.
-    pub fn delay_recheck_at(
-        &self,
-        code: &str,
-        steps: &[StepTimes],
-        now: NaiveDateTime,
-    ) -> Result<Option<NaiveDateTime>, DeadlineError> {
-        let added = self.added_lateness(code, steps, now)?;
-        let mut running = steps
-            .iter()
-            .zip(&added)
-            .enumerate()
-            .filter_map(|(i, (s, a))| s.finished_at.is_none().then_some((i, (*a)?)));
-        let Some((index, cur)) = running.next() else {
-            return Ok(None);
-        };
-        if running.next().is_some() {
-            // Steps running side by side inherit from each other as they
-            // go: looked at by every check.
-            return Ok(Some(now));
-        }
-        let per_day = self.hours.minutes_per_day();
-        let target = match self.blamed_step(code, steps, now)? {
-            // Its working days over, at least 1, grow at each full day.
-            Some(b) if b.index == index => (cur / per_day + 1).max(2) * per_day,
-            Some(b) => b.working_minutes_over + 1,
-            None => 1,
-        };
-        self.calendar
-            .add_working_minutes(self.hours, now, target - cur)
-            .map(Some)
-            .map_err(|source| DeadlineError::Calendar {
-                code: code.to_owned(),
-                source: Box::new(source),
-            })
     }
 
     /// When the verdict `ev` (made at `now`) can next change while its dossier

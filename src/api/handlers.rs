@@ -234,7 +234,6 @@ fn download(t: &Table, format: Format, name: &str) -> Result<Response, ApiError>
         .into_response())
 }
 
-/// Personal data hidden from roles that do not need it.
 /// A listed dossier as the caller sees it on `today`: its working days left
 /// or late derived (an open verdict does not store them), personal data
 /// masked for auditors.
@@ -248,6 +247,7 @@ fn shown(
     mask(r, role)
 }
 
+/// Personal data hidden from roles that do not need it.
 fn mask(mut r: ListRow, role: Role) -> ListRow {
     if !role.sees_personal_data() {
         if r.applicant_kind == "person" {

@@ -413,12 +413,12 @@ mod recheck {
             let now = received + chrono::Duration::minutes(now_after);
             let ev = e.evaluate(&d, now).unwrap();
             let times: Vec<StepTimes> = d.steps.iter().map(StepTimes::from).collect();
-            let at = [e.recheck_at(&ev, now, Some(2)), e.delay_recheck_at(&d.code, &times, now).unwrap()]
+            let at = [e.recheck_at(&ev, now, Some(2)), e.attribute_delay(&d.code, &times, now).unwrap().recheck_at]
                 .into_iter()
                 .flatten()
                 .min();
             // The attribution by position names the step `step_delays` puts first.
-            let blamed = e.blamed_step(&d.code, &times, now).unwrap();
+            let blamed = e.attribute_delay(&d.code, &times, now).unwrap().blamed;
             let first = e.step_delays(&d, now).unwrap().into_iter().next();
             prop_assert_eq!(
                 blamed.map(|b| (d.steps[b.index].name.clone(), b.working_minutes_over, b.working_days_over)),

@@ -366,11 +366,6 @@ fn diff(old: &Dossier, new: &Dossier) -> Value {
 /// id, so that every id below it is committed ("tthc" + 1).
 pub(crate) const NEW_IDS_LOCK: i64 = 0x7474_6863_0001;
 
-/// Queues a changed dossier for the next check, which finds the changed ones
-/// there instead of reading every dossier to compare its last change with
-/// its verdict.
-pub(super) const QUEUE_CHANGED: &str = "INSERT INTO check_queue (dossier_id) VALUES (?1)";
-
 /// The columns of a `DossierRow`, from `dossiers d`.
 macro_rules! dossier_cols {
     () => {

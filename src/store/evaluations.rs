@@ -669,8 +669,8 @@ impl Store {
         })
     }
 
-    /// The dossiers the sync queued for the next check (changed; on
-    /// PostgreSQL new ones too): `(queue number, dossier id)`.
+    /// The dossiers the sync queued for the next check (changed):
+    /// `(queue number, dossier id)`.
     pub async fn queued(&self) -> Result<Vec<(i64, i64)>, StoreError> {
         with_pool!(self, pool => {
             sqlx::query_as("SELECT seq, dossier_id FROM check_queue")

@@ -8,8 +8,8 @@
 //! A prepared statement binds and steps in a microsecond or two.
 
 use super::{
-    DOSSIER_COLUMNS, DUE_AT, DossierRow, FIRST_SEEN, Incoming, Page, PageOutcome, QUEUE_CHANGED,
-    SELECT_DOSSIER, Val, change_entry, is_rehash, sqlite_placeholders,
+    DOSSIER_COLUMNS, DUE_AT, DossierRow, FIRST_SEEN, Incoming, Page, PageOutcome, SELECT_DOSSIER,
+    Val, change_entry, is_rehash, sqlite_placeholders,
 };
 use crate::store::{Sq, StoreError};
 use rusqlite::{Connection, OptionalExtension, Statement};
@@ -88,7 +88,9 @@ impl<'c> Statements<'c> {
             due: c.prepare(
                 "INSERT INTO due_date_history (dossier_id, due_at, observed_at, reason) VALUES (?1, ?2, ?3, ?4)",
             )?,
-            queue: c.prepare(QUEUE_CHANGED)?,
+            // The changed dossier queued for the next check, which finds the
+            // changed ones there instead of reading every dossier.
+            queue: c.prepare("INSERT INTO check_queue (dossier_id) VALUES (?1)")?,
         })
     }
 }
