@@ -31,11 +31,30 @@ pub enum Parsed {
 
 #[derive(Debug)]
 pub struct Page {
-    pub records: Vec<Parsed>,
+    pub records: PageRecords,
     pub next: Cursor,
     /// Whether the source says more pages follow.
     pub more: bool,
     pub fetched: u64,
+}
+
+/// A page's records, parsed on a blocking thread while the next page is
+/// fetched: parsing is most of a sync's work, and the cursor to the next
+/// page needs only the page's outline.
+#[derive(Debug)]
+pub struct PageRecords(tokio::task::JoinHandle<Vec<Parsed>>);
+
+impl PageRecords {
+    pub fn parse(job: impl FnOnce() -> Vec<Parsed> + Send + 'static) -> Self {
+        Self(tokio::task::spawn_blocking(job))
+    }
+
+    pub async fn wait(self, source_name: &str) -> Result<Vec<Parsed>, SourceError> {
+        self.0.await.map_err(|e| SourceError::Rejected {
+            source_name: source_name.to_owned(),
+            message: format!("parsing a page's records failed: {e}"),
+        })
+    }
 }
 
 /// What a source connector does: one page at a time.

@@ -3,7 +3,7 @@
 //! the source's field mapping.
 
 use super::mapping::{Mapping, Paging, Records};
-use super::{Cursor, Page, Parsed, SourceError};
+use super::{Cursor, Page, PageRecords, Parsed, SourceError};
 use crate::config::{AuthSettings, SourceSettings};
 use crate::dossier::Dossier;
 use crate::store::{Incoming, QuarantineRecord};
@@ -278,14 +278,16 @@ impl RestSource {
         self.get(&query, cursor).await
     }
 
-    /// Parsing is the CPU-heavy part of a sync: it runs on a blocking thread,
-    /// beside the database writing the previous page.
+    /// Parsing is the CPU-heavy part of a sync: it runs on blocking threads,
+    /// beside the database writing the previous page. Only the page's
+    /// outline (the cursor to the next page) is awaited here; its records are
+    /// parsed while the next page is fetched.
     async fn parse(&self, body: bytes::Bytes, cursor: &Cursor) -> Result<Page, SourceError> {
-        let mapping = self.mapping.clone();
+        let mapping = Arc::clone(&self.mapping);
         let name = self.name.clone();
         let cursor = cursor.clone();
         let size = self.settings.page_size as u64;
-        tokio::task::spawn_blocking(move || parse_page(&mapping, &name, &body, &cursor, size))
+        tokio::task::spawn_blocking(move || parse_page(mapping, &name, body, &cursor, size))
             .await
             .map_err(|e| SourceError::Rejected {
                 source_name: self.name.clone(),
@@ -321,11 +323,59 @@ fn pointer<'a>(
     Some(cur)
 }
 
+/// A page's top-level members, its record array split into records in the
+/// same pass: the page is skimmed once before its records are parsed.
+struct Outline<'a> {
+    members: HashMap<String, &'a RawValue>,
+    items: Vec<&'a RawValue>,
+}
+
+impl<'a> Outline<'a> {
+    /// None unless the page is an object with an array at `items`, a
+    /// pointer to one of its members.
+    fn read(text: &'a str, items: &str) -> Option<Self> {
+        let key = items
+            .strip_prefix('/')
+            .filter(|k| !k.contains(['/', '~']))?;
+        let mut de = serde_json::Deserializer::from_str(text);
+        let outline = serde::de::DeserializeSeed::deserialize(OutlineSeed(key), &mut de).ok()?;
+        de.end().ok()?;
+        outline
+    }
+}
+
+struct OutlineSeed<'k>(&'k str);
+
+impl<'de> serde::de::DeserializeSeed<'de> for OutlineSeed<'_> {
+    type Value = Option<Outline<'de>>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for OutlineSeed<'_> {
+    type Value = Option<Outline<'de>>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let (mut members, mut items) = (HashMap::new(), None);
+        while let Some(key) = map.next_key::<String>()? {
+            if key == self.0 {
+                items = Some(map.next_value::<Vec<&'de RawValue>>()?);
+            } else {
+                members.insert(key, map.next_value::<&'de RawValue>()?);
+            }
+        }
+        Ok(items.map(|items| Outline { members, items }))
+    }
+}
+
 /// One page's records and where to read next.
 fn parse_page(
-    mapping: &Mapping,
+    mapping: Arc<Mapping>,
     name: &str,
-    body: &[u8],
+    body: bytes::Bytes,
     cursor: &Cursor,
     size: u64,
 ) -> Result<Page, SourceError> {
@@ -333,28 +383,50 @@ fn parse_page(
         source_name: name.to_owned(),
         message,
     };
-    // Top-level members (a page that is a bare array has none). A cut-off
-    // body is a transport problem: ask again.
-    let (root, whole): (HashMap<String, &RawValue>, Option<&RawValue>) =
-        match serde_json::from_slice(body) {
-            Ok(root) => (root, None),
-            Err(_) => match serde_json::from_slice::<&RawValue>(body) {
-                Ok(whole) => (HashMap::new(), Some(whole)),
-                Err(e) => {
-                    return Err(SourceError::Transient {
-                        source_name: name.to_owned(),
-                        message: format!(
-                            "page is not valid JSON ({e}); {} bytes received",
-                            body.len()
-                        ),
-                    });
-                }
-            },
-        };
-    let items: Vec<&RawValue> = pointer(&root, whole, &mapping.items)
-        .and_then(|v| serde_json::from_str(v.get()).ok())
-        .ok_or_else(|| rejected(format!("page has no array at {}", mapping.items)))?;
-    let records = items.iter().map(|r| parse_record(mapping, r)).collect();
+    let transient = |message: String| SourceError::Transient {
+        source_name: name.to_owned(),
+        message,
+    };
+    // A cut-off body is a transport problem: ask again.
+    let len = body.len();
+    let text = simdutf8::basic::from_utf8(&body).map_err(|e| {
+        transient(format!(
+            "page is not valid UTF-8 ({e}); {len} bytes received"
+        ))
+    })?;
+    let not_json = |e: serde_json::Error| {
+        transient(format!(
+            "page is not valid JSON ({e}); {len} bytes received"
+        ))
+    };
+    // One pass over the page finds its records when they are a top-level
+    // member (every shape's are); otherwise, or when that member is no array,
+    // the members are split first and the pointer followed.
+    let (root, whole, items) = match Outline::read(text, &mapping.items) {
+        Some(Outline { members, items }) => (members, None, items),
+        None => {
+            // Top-level members (a page that is a bare array has none).
+            let (root, whole) = match serde_json::from_str(text) {
+                Ok(root) => (root, None),
+                Err(_) => (
+                    HashMap::new(),
+                    Some(serde_json::from_str::<&RawValue>(text).map_err(not_json)?),
+                ),
+            };
+            let items: Vec<&RawValue> = pointer(&root, whole, &mapping.items)
+                .and_then(|v| serde_json::from_str(v.get()).ok())
+                .ok_or_else(|| rejected(format!("page has no array at {}", mapping.items)))?;
+            (root, whole, items)
+        }
+    };
+    // Where each record lies in the body, to parse them on another thread.
+    let ranges: Vec<std::ops::Range<usize>> = items
+        .iter()
+        .map(|r| {
+            let start = r.get().as_ptr() as usize - text.as_ptr() as usize;
+            start..start + r.get().len()
+        })
+        .collect();
     let (next, more) = match (&mapping.paging, cursor) {
         (
             Paging::Keyset {
@@ -375,20 +447,35 @@ fn parse_page(
         (_, Cursor::Page(n)) => (Cursor::Page(n + 1), items.len() as u64 >= size),
         _ => (cursor.clone(), false),
     };
+    let fetched = ranges.len() as u64;
+    let records = PageRecords::parse(move || {
+        ranges
+            .into_iter()
+            .map(|r| match simdutf8::basic::from_utf8(&body[r]) {
+                Ok(raw) => parse_record(&mapping, raw),
+                // Checked with the whole page above; kept total all the same.
+                Err(e) => Parsed::Bad(QuarantineRecord {
+                    code: None,
+                    reason: format!("record is not valid UTF-8: {e}"),
+                    raw: String::new(),
+                }),
+            })
+            .collect()
+    });
     Ok(Page {
         records,
         next,
         more,
-        fetched: items.len() as u64,
+        fetched,
     })
 }
 
 /// One record. A well-formed native record goes straight into a `Dossier`;
 /// anything else (mapped shapes, tombstones, bad records) through a
 /// `serde_json::Value`, whose errors name the field.
-fn parse_record(mapping: &Mapping, raw: &RawValue) -> Parsed {
+fn parse_record(mapping: &Mapping, raw: &str) -> Parsed {
     if mapping.records == Records::Native
-        && let Ok(mut d) = serde_json::from_str::<Dossier>(raw.get())
+        && let Ok(mut d) = serde_json::from_str::<Dossier>(raw)
     {
         d.to_nfc();
         return match check(&d) {
@@ -396,17 +483,17 @@ fn parse_record(mapping: &Mapping, raw: &RawValue) -> Parsed {
             Err(reason) => Parsed::Bad(QuarantineRecord {
                 code: Some(d.code),
                 reason,
-                raw: raw.get().to_owned(),
+                raw: raw.to_owned(),
             }),
         };
     }
-    let mut rec: Value = match serde_json::from_str(raw.get()) {
+    let mut rec: Value = match serde_json::from_str(raw) {
         Ok(v) => v,
         Err(e) => {
             return Parsed::Bad(QuarantineRecord {
                 code: None,
                 reason: format!("record is not valid JSON: {e}"),
-                raw: raw.get().to_owned(),
+                raw: raw.to_owned(),
             });
         }
     };

@@ -246,7 +246,7 @@ async fn poll_keyset<S: Source>(
                 Cursor::Revision(r) => r.to_string(),
                 Cursor::Page(_) => String::new(),
             };
-            let (ds, del, bad) = split(page.records);
+            let (ds, del, bad) = split(page.records.wait(&name).await?);
             let started = Instant::now();
             let mut b = match batch.take() {
                 Some(b) => b,
@@ -305,7 +305,7 @@ async fn poll_newest_first<S: Source>(
         let page = src.fetch(&cursor).await?;
         summary.pages += 1;
         summary.fetched += page.fetched;
-        let (ds, del, bad) = split(page.records);
+        let (ds, del, bad) = split(page.records.wait(src.name()).await?);
         let oldest = ds.iter().map(|d| d.dossier.updated_at).min();
         newest = newest.max(ds.iter().map(|d| d.dossier.updated_at).max());
         // The watermark moves only when the whole read-back has succeeded.
