@@ -274,6 +274,8 @@ impl Daemon {
                 _ = self.shutdown.cancelled() => break,
                 _ = self.reload.notified() => {
                     rules = self.reload_rules(rules);
+                    // The API's day counts and dashboard follow the new files.
+                    state.set_rules(rules.routing.clone(), rules.calendar.clone());
                 }
                 _ = tokio::time::sleep(wait) => {}
             }

@@ -363,7 +363,8 @@ pub async fn list_dossiers(
     let limit = p.int("limit", 1, 1000)?.unwrap_or(100);
     let format = p.format()?;
     let today = s.clock.now_vn().date();
-    let shown = |r| shown(r, &s.calendar, today, caller.role);
+    let rules = s.rules();
+    let shown = |r| shown(r, &rules.calendar, today, caller.role);
     if format == Format::Json {
         let mut rows = s.store.list_dossiers(&filter, cursor, limit + 1).await?;
         let next_cursor = (rows.len() as i64 > limit).then(|| rows[limit as usize - 1].id);
@@ -442,7 +443,7 @@ pub async fn dossier_timeline(
         m.insert(
             "verdict".into(),
             serde_json::to_value(
-                row.map(|r| shown(r, &s.calendar, s.clock.now_vn().date(), caller.role)),
+                row.map(|r| shown(r, &s.rules().calendar, s.clock.now_vn().date(), caller.role)),
             )
             .map_err(ApiError::internal)?,
         );

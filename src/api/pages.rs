@@ -105,9 +105,10 @@ pub async fn dashboard_data(
     let now = s.clock.now_vn();
     let today = now.date();
     let year_start = NaiveDate::from_ymd_opt(today.year(), 1, 1).unwrap_or(today);
+    let rules = s.rules();
     let mut lines = s.store.at_risk_lines(LIST_LIMIT).await?;
     for l in &mut lines {
-        l.days_on(&s.calendar, today);
+        l.days_on(&rules.calendar, today);
     }
     let row = |l: &DossierLine| Row {
         code: l.code.clone(),
@@ -185,7 +186,7 @@ pub async fn dashboard_data(
         })
         .collect();
     Ok(DashboardData {
-        committee: s.routing.committee.name.clone(),
+        committee: rules.routing.committee.name.clone(),
         generated_at: vn_datetime(now),
         counts: Counts {
             overdue: count(Class::Overdue),

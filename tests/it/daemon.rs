@@ -234,6 +234,27 @@ async fn sighup_reloads_rules_and_keeps_the_old_ones_when_invalid() {
     let config = write_config(dir.path(), &db, &sim.url, sink.port, &extra);
     let svc = Service::start(&config, dir.path(), "a", free_port());
     svc.wait_ok("/healthz", Duration::from_secs(20)).await;
+    // The dashboard shows what the files say: the committee named in the
+    // routing file before, the renamed one after a good reload.
+    let token = Command::new(env!("CARGO_BIN_EXE_tthc-watch"))
+        .args(["-c"])
+        .arg(&config)
+        .args(["token", "create", "--role", "auditor"])
+        .env_remove("TTHC_WATCH_CONFIG")
+        .output()
+        .expect("token create");
+    assert!(token.status.success(), "{token:?}");
+    let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
+    let dashboard = || async {
+        let r = reqwest::Client::new()
+            .get(format!("http://127.0.0.1:{}/dashboard", svc.port))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("dashboard");
+        assert_eq!(r.status(), 200);
+        r.text().await.unwrap()
+    };
 
     std::fs::write(
         &routing,
@@ -257,7 +278,12 @@ async fn sighup_reloads_rules_and_keeps_the_old_ones_when_invalid() {
         "still running"
     );
 
-    std::fs::write(&routing, &shipped).unwrap();
+    let page = dashboard().await;
+    assert!(page.contains("UBND PHƯỜNG NINH HÒA"), "{page}");
+
+    let renamed = shipped.replace("UBND PHƯỜNG NINH HÒA", "UBND PHƯỜNG BẮC NINH HÒA");
+    assert_ne!(renamed, shipped);
+    std::fs::write(&routing, &renamed).unwrap();
     svc.signal("HUP");
     let start = Instant::now();
     while !svc
@@ -267,6 +293,8 @@ async fn sighup_reloads_rules_and_keeps_the_old_ones_when_invalid() {
         assert!(start.elapsed() < Duration::from_secs(10), "{}", svc.logs());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let page = dashboard().await;
+    assert!(page.contains("UBND PHƯỜNG BẮC NINH HÒA"), "{page}");
 }
 
 #[tokio::test]
