@@ -594,3 +594,92 @@ fn nfc_value(v: &mut Value) {
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Shape;
+    use serde_json::json;
+
+    /// Tombstones and a bad record: parsed without a full dossier each.
+    const RECORDS: &str =
+        r#"[{"code":"A","deleted":true},{"code":"Bé","deleted":true},{"deleted":true}]"#;
+
+    async fn parse(
+        mapping: Value,
+        body: String,
+    ) -> Result<(Vec<Parsed>, Cursor, bool), SourceError> {
+        let m = Arc::new(Mapping::resolve(Shape::Native, Some(&mapping)).unwrap());
+        let page = parse_page(m, "s", bytes::Bytes::from(body), &Cursor::Revision(0), 3)?;
+        Ok((page.records.wait("s").await?, page.next, page.more))
+    }
+
+    fn codes(records: &[Parsed]) -> Vec<String> {
+        records
+            .iter()
+            .map(|r| match r {
+                Parsed::Deleted(c) => c.clone(),
+                Parsed::Bad(q) => format!("bad: {}", q.reason),
+                Parsed::Dossier(d) => d.dossier.code.clone(),
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn records_are_found_wherever_the_pointer_says() {
+        let want = ["A", "Bé", "bad: field code is missing or empty"];
+        // A top-level member (every shape's): read in one pass.
+        let (records, next, more) = parse(
+            json!({}),
+            format!(r#"{{"has_more":true,"items":{RECORDS},"next_rev":7}}"#),
+        )
+        .await
+        .unwrap();
+        assert_eq!(codes(&records), want);
+        assert_eq!((next, more), (Cursor::Revision(7), true));
+        // Nested members, and a member not first.
+        let nested = json!({"items": "/result/items", "paging": {"next_cursor": "/result/next", "has_more": "/result/more"}});
+        let (records, next, more) = parse(
+            nested,
+            format!(r#"{{"result":{{"next":9,"items":{RECORDS},"more":false}}}}"#),
+        )
+        .await
+        .unwrap();
+        assert_eq!(codes(&records), want);
+        assert_eq!((next, more), (Cursor::Revision(9), false));
+        // A page that is the array itself.
+        let bare = json!({"items": "", "paging": {"kind": "page", "page_param": "p", "size_param": "n", "first_page": 1}});
+        let m = Arc::new(Mapping::resolve(Shape::Native, Some(&bare)).unwrap());
+        let page = parse_page(m, "s", bytes::Bytes::from(RECORDS), &Cursor::Page(0), 3).unwrap();
+        assert_eq!((page.next.clone(), page.more), (Cursor::Page(1), true));
+        assert_eq!(codes(&page.records.wait("s").await.unwrap()), want);
+    }
+
+    #[tokio::test]
+    async fn a_page_without_its_records_or_cut_off_says_so() {
+        let e = parse(json!({}), r#"{"items":{"a":1},"next_rev":1}"#.into())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, SourceError::Rejected { message, .. } if message == "page has no array at /items"),
+            "{e}"
+        );
+        let cut = format!(r#"{{"items":{RECORDS},"next_rev":1}}"#);
+        let e = parse(json!({}), cut[..cut.len() - 5].to_owned())
+            .await
+            .unwrap_err();
+        assert!(
+            e.is_transient() && e.to_string().contains("not valid JSON"),
+            "{e}"
+        );
+        // Cut inside a two-byte character.
+        let at = cut.find('é').unwrap() + 1;
+        let m = Arc::new(Mapping::resolve(Shape::Native, None).unwrap());
+        let body = bytes::Bytes::from(cut.into_bytes()).slice(..at);
+        let e = parse_page(m, "s", body, &Cursor::Revision(0), 3).unwrap_err();
+        assert!(
+            e.is_transient() && e.to_string().contains("not valid UTF-8"),
+            "{e}"
+        );
+    }
+}
