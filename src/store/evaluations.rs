@@ -876,10 +876,9 @@ impl Store {
     }
 }
 
-/// `INSERT INTO evaluations` of `rows` (each 13 values in this order): a
-/// verdict replaces the previous one; since when it holds moves only with
-/// its class.
-/// `rows`: `VALUES (…)` or a `SELECT` of the 14 columns.
+/// `INSERT INTO evaluations` of `rows` (`VALUES (…)` or a `SELECT`, the 14
+/// columns in this order): a verdict replaces the previous one; since when
+/// it holds moves only with its class.
 fn evaluation_upsert_sql(rows: &str) -> String {
     format!(
         "INSERT INTO evaluations (dossier_id, class, due_at, computed_due_at, due_mismatch, working_days_left, \
@@ -1035,57 +1034,35 @@ async fn postgres_save(
     changes: &[EvaluationChange],
     now: &str,
 ) -> Result<(), StoreError> {
-    let n = changes.len();
-    let (mut id, mut class, mut due, mut computed, mut mismatch) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    let (mut left, mut late, mut step, mut unit, mut officer, mut over, mut recheck) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    for c in changes {
-        let e = &c.evaluation;
-        let d = e.delay.as_ref();
-        let (l, t) = e.stored_days();
-        id.push(c.dossier_id);
-        class.push(e.class.as_str());
-        due.push(opt_fmt(e.due_at));
-        computed.push(opt_fmt(e.computed_due_at));
-        mismatch.push(i64::from(e.due_mismatch));
-        left.push(l);
-        late.push(t);
-        step.push(d.map(|d| d.step.as_str()));
-        unit.push(d.map(|d| d.unit.as_str()));
-        officer.push(d.and_then(|d| d.officer.as_deref()));
-        over.push(d.map(|d| d.working_days_over));
-        recheck.push(opt_fmt(e.recheck_at));
-    }
+    let c = changes;
     sqlx::query(&evaluation_upsert_sql(
         "SELECT t.*, $13, $13 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], \
          $5::bigint[], $6::bigint[], $7::bigint[], $8::text[], $9::text[], $10::text[], \
          $11::bigint[], $12::text[]) AS t",
     ))
-    .bind(&id)
-    .bind(&class)
-    .bind(&due)
-    .bind(&computed)
-    .bind(&mismatch)
-    .bind(&left)
-    .bind(&late)
-    .bind(&step)
-    .bind(&unit)
-    .bind(&officer)
-    .bind(&over)
-    .bind(&recheck)
+    .bind(column(c, |c| c.dossier_id))
+    .bind(column(c, |c| c.evaluation.class.as_str()))
+    .bind(column(c, |c| opt_fmt(c.evaluation.due_at)))
+    .bind(column(c, |c| opt_fmt(c.evaluation.computed_due_at)))
+    .bind(column(c, |c| i64::from(c.evaluation.due_mismatch)))
+    .bind(column(c, |c| c.evaluation.stored_days().0))
+    .bind(column(c, |c| c.evaluation.stored_days().1))
+    .bind(column(c, |c| {
+        c.evaluation.delay.as_ref().map(|d| d.step.as_str())
+    }))
+    .bind(column(c, |c| {
+        c.evaluation.delay.as_ref().map(|d| d.unit.as_str())
+    }))
+    .bind(column(c, |c| {
+        c.evaluation
+            .delay
+            .as_ref()
+            .and_then(|d| d.officer.as_deref())
+    }))
+    .bind(column(c, |c| {
+        c.evaluation.delay.as_ref().map(|d| d.working_days_over)
+    }))
+    .bind(column(c, |c| opt_fmt(c.evaluation.recheck_at)))
     .bind(now)
     .execute(&mut *tx)
     .await
@@ -1093,21 +1070,19 @@ async fn postgres_save(
 
     let moved: Vec<&EvaluationChange> = class_moves(changes).collect();
     if !moved.is_empty() {
-        let col = |f: fn(&EvaluationChange) -> Option<String>| -> Vec<Option<String>> {
-            moved.iter().map(|c| f(c)).collect()
-        };
+        let m = &moved[..];
         sqlx::query(&format!(
             "{CLASS_HISTORY_INSERT} SELECT t.id, $2, t.from_class, t.to_class, t.due_at, t.days_left, t.days_late \
              FROM unnest($1::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[]) \
              AS t(id, from_class, to_class, due_at, days_left, days_late)"
         ))
-        .bind(moved.iter().map(|c| c.dossier_id).collect::<Vec<_>>())
+        .bind(column(m, |c| c.dossier_id))
         .bind(now)
-        .bind(col(|c| c.previous.map(|p| p.as_str().to_owned())))
-        .bind(col(|c| Some(c.evaluation.class.as_str().to_owned())))
-        .bind(col(|c| opt_fmt(c.evaluation.due_at)))
-        .bind(moved.iter().map(|c| c.evaluation.working_days_left).collect::<Vec<_>>())
-        .bind(moved.iter().map(|c| c.evaluation.working_days_late).collect::<Vec<_>>())
+        .bind(column(m, |c| c.previous.map(Class::as_str)))
+        .bind(column(m, |c| c.evaluation.class.as_str()))
+        .bind(column(m, |c| opt_fmt(c.evaluation.due_at)))
+        .bind(column(m, |c| c.evaluation.working_days_left))
+        .bind(column(m, |c| c.evaluation.working_days_late))
         .execute(&mut *tx)
         .await
         .ctx("recording class changes")?;
@@ -1115,51 +1090,27 @@ async fn postgres_save(
 
     let alerts: Vec<_> = alert_rows(changes).collect();
     if !alerts.is_empty() {
+        let a = &alerts[..];
         sqlx::query(&format!(
             "{ALERT_INSERT} SELECT t.*, $7 FROM unnest($1::bigint[], $2::text[], $3::text[], \
              $4::text[], $5::text[], $6::text[], $8::bigint[]) AS t {ALERT_CONFLICT}"
         ))
-        .bind(alerts.iter().map(|(id, _, _)| *id).collect::<Vec<_>>())
-        .bind(
-            alerts
-                .iter()
-                .map(|(_, _, a)| a.rung.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            alerts
-                .iter()
-                .map(|(_, due, _)| due.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            alerts
-                .iter()
-                .map(|(_, _, a)| a.recipient.email.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            alerts
-                .iter()
-                .map(|(_, _, a)| a.recipient.name.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            alerts
-                .iter()
-                .map(|(_, _, a)| a.recipient.role)
-                .collect::<Vec<_>>(),
-        )
+        .bind(column(a, |(id, _, _)| *id))
+        .bind(column(a, |(_, _, a)| a.rung.as_str()))
+        .bind(column(a, |(_, due, _)| due.as_str()))
+        .bind(column(a, |(_, _, a)| a.recipient.email.as_str()))
+        .bind(column(a, |(_, _, a)| a.recipient.name.as_str()))
+        .bind(column(a, |(_, _, a)| a.recipient.role))
         .bind(now)
-        .bind(
-            alerts
-                .iter()
-                .map(|(_, _, a)| i64::from(a.unrouted))
-                .collect::<Vec<_>>(),
-        )
+        .bind(column(a, |(_, _, a)| i64::from(a.unrouted)))
         .execute(&mut *tx)
         .await
         .ctx("recording alerts")?;
     }
     Ok(())
+}
+
+/// One column of `rows`, bound as a PostgreSQL array.
+fn column<'a, R, T>(rows: &'a [R], f: impl Fn(&'a R) -> T) -> Vec<T> {
+    rows.iter().map(f).collect()
 }
