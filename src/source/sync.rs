@@ -7,7 +7,7 @@ use super::rest::RestSource;
 use super::{Cursor, Parsed, Source, SourceError};
 use crate::clock::{Clock, fmt_db, parse_db};
 use crate::config::Settings;
-use crate::store::{PageOutcome, Store, StoreError, SyncRun, SyncTx};
+use crate::store::{PageOutcome, Store, StoreError, SyncRun, SyncTx, SyncWriter};
 use chrono::NaiveDateTime;
 use std::fmt;
 use std::time::Instant;
@@ -135,12 +135,16 @@ struct Batch {
     outcome: PageOutcome,
 }
 
-/// Commits a batch; its pages count as done only then. Returns the records
-/// committed.
-async fn commit(batch: Option<Batch>, summary: &mut SyncSummary) -> Result<u64, SyncError> {
+/// Commits a batch; its pages count as done only then. The writer is ready
+/// for the next batch. Returns the records committed.
+async fn commit(
+    batch: Option<Batch>,
+    writer: &mut Option<SyncWriter>,
+    summary: &mut SyncSummary,
+) -> Result<u64, SyncError> {
     let Some(b) = batch else { return Ok(0) };
     let started = Instant::now();
-    b.tx.commit().await?;
+    *writer = Some(b.tx.commit().await?);
     summary.writing += started.elapsed();
     summary.outcome.add(b.outcome);
     Ok(b.records)
@@ -220,6 +224,8 @@ async fn poll_keyset<S: Source>(
     };
     let write = async move {
         let mut batch: Option<Batch> = None;
+        // Opened with the first page: a poll with nothing new opens nothing.
+        let mut writer: Option<SyncWriter> = None;
         let mut checkpoints = Checkpoints {
             committed: 0,
             running: None,
@@ -231,7 +237,7 @@ async fn poll_keyset<S: Source>(
                     // The source is slower than the writing: commit what is
                     // written rather than hold the write lock waiting for it.
                     Err(_) => {
-                        let n = commit(batch.take(), summary).await?;
+                        let n = commit(batch.take(), &mut writer, summary).await?;
                         checkpoints.after_commit(store, n);
                         continue;
                     }
@@ -251,7 +257,12 @@ async fn poll_keyset<S: Source>(
             let mut b = match batch.take() {
                 Some(b) => b,
                 None => Batch {
-                    tx: store.begin_sync().await?,
+                    tx: match writer.take() {
+                        Some(w) => w,
+                        None => store.sync_writer().await?,
+                    }
+                    .begin()
+                    .await?,
                     began: started,
                     records: 0,
                     outcome: PageOutcome::default(),
@@ -274,13 +285,16 @@ async fn poll_keyset<S: Source>(
             b.records += page.fetched;
             summary.writing += started.elapsed();
             if b.records >= BATCH_RECORDS || b.began.elapsed() >= BATCH_TIME {
-                let n = commit(Some(b), summary).await?;
+                let n = commit(Some(b), &mut writer, summary).await?;
                 checkpoints.after_commit(store, n);
             } else {
                 batch = Some(b);
             }
         }
-        commit(batch, summary).await?;
+        commit(batch, &mut writer, summary).await?;
+        if let Some(w) = writer {
+            w.close().await;
+        }
         checkpoints.finish().await;
         Ok::<(), SyncError>(())
     };
@@ -301,6 +315,7 @@ async fn poll_newest_first<S: Source>(
     let stop_before = watermark.map(|w| w - chrono::Duration::minutes(overlap_minutes));
     let mut newest = watermark;
     let mut cursor = Cursor::Page(0);
+    let mut writer = store.sync_writer().await?;
     loop {
         let page = src.fetch(&cursor).await?;
         summary.pages += 1;
@@ -310,9 +325,11 @@ async fn poll_newest_first<S: Source>(
         newest = newest.max(ds.iter().map(|d| d.dossier.updated_at).max());
         // The watermark moves only when the whole read-back has succeeded.
         let started = Instant::now();
-        let o = store
+        let mut tx = writer.begin().await?;
+        let o = tx
             .apply_page(src.name(), &ds, &del, &bad, None, clock.now_vn())
             .await?;
+        writer = tx.commit().await?;
         summary.writing += started.elapsed();
         summary.outcome.add(o);
         let reached_watermark = matches!((oldest, stop_before), (Some(o), Some(s)) if o < s);
@@ -322,10 +339,12 @@ async fn poll_newest_first<S: Source>(
         cursor = page.next;
     }
     if let Some(w) = newest {
-        store
-            .apply_page(src.name(), &[], &[], &[], Some(&fmt_db(w)), clock.now_vn())
+        let mut tx = writer.begin().await?;
+        tx.apply_page(src.name(), &[], &[], &[], Some(&fmt_db(w)), clock.now_vn())
             .await?;
+        writer = tx.commit().await?;
     }
+    writer.close().await;
     Ok(())
 }
 

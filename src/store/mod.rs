@@ -12,7 +12,7 @@ mod outbox;
 mod reports;
 
 pub use dossiers::{
-    Incoming, PageOutcome, QuarantineRecord, StoredDossier, SyncRun, SyncState, SyncTx,
+    Incoming, PageOutcome, QuarantineRecord, StoredDossier, SyncRun, SyncState, SyncTx, SyncWriter,
 };
 pub use evaluations::{
     CheckCandidate, DelayCause, EvaluationChange, StoredEvaluation, Which, days_on,

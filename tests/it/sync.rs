@@ -555,11 +555,10 @@ async fn a_full_disk_is_a_clear_error_and_nothing_is_half_written() {
     let sim = spawn_simulator(Shape::Native, 300, "").await;
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("full.db").display());
-    // One connection, so the page limit below applies to every write.
     let store = tthc_watch::store::Store::connect(&url, 1).await.unwrap();
-    let db = TestDb {
+    let mut db = TestDb {
         store,
-        url,
+        url: url.clone(),
         _dir: None,
         pg_admin: None,
     };
@@ -568,17 +567,26 @@ async fn a_full_disk_is_a_clear_error_and_nothing_is_half_written() {
         db.store.count_rows("dossiers").await.unwrap(),
         db.store.count_rows("dossier_history").await.unwrap(),
     );
-    // The disk is full: SQLite may not grow the file any more.
-    if let tthc_watch::store::Store::Sqlite(pool) = &db.store {
-        let (pages,): (i64,) = sqlx::query_as("PRAGMA page_count")
-            .fetch_one(pool)
+    // The disk is full: SQLite may not grow the file any more, on every
+    // connection the store opens (the sync writes on one of its own).
+    let tthc_watch::store::Store::Sqlite(pool) = &db.store else {
+        unreachable!()
+    };
+    let (pages,): (i64,) = sqlx::query_as("PRAGMA page_count")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    db.store.close().await;
+    let opts = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(&url)
+        .unwrap()
+        .pragma("max_page_count", pages.to_string());
+    db.store = tthc_watch::store::Store::Sqlite(
+        sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts)
             .await
-            .unwrap();
-        sqlx::query(&format!("PRAGMA max_page_count = {pages}"))
-            .execute(pool)
-            .await
-            .unwrap();
-    }
+            .unwrap(),
+    );
     sim.sim.advance(chrono::Duration::days(20));
     let s = sync(&db, &sim, Shape::Native).await;
     let err = s.error.expect("a full disk fails the sync");

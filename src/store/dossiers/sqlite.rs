@@ -102,18 +102,6 @@ pub(super) fn write_dossiers(
     page: &Page<'_>,
     out: &mut PageOutcome,
 ) -> Result<Vec<(String, String)>, StoreError> {
-    // A page touches index pages all over the file.
-    crate::store::with_write_cache(c, WRITE_CACHE_KIB, |c| write_all(c, page, out))
-}
-
-/// The page cache while a sync page is written, in KiB.
-const WRITE_CACHE_KIB: i64 = 16_000;
-
-fn write_all(
-    c: &Connection,
-    page: &Page<'_>,
-    out: &mut PageOutcome,
-) -> Result<Vec<(String, String)>, StoreError> {
     let mut st = Statements::prepare(c).sq("preparing the sync statements")?;
     let mut written = Vec::new();
     // While the page's dossiers keep being new (an initial sync), each is
