@@ -14,6 +14,7 @@ use sqlx::{ConnectOptions, TransactionManager};
 use std::collections::HashMap;
 
 mod sqlite;
+mod static_statement;
 
 /// Why a dossier has its first due date. A dossier first seen with a due date
 /// has no stored row for it, nor a "created" history row: both are implied by

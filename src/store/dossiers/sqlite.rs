@@ -7,6 +7,7 @@
 //! (`batch.rs`, still used for PostgreSQL) made SQLite parse the JSON back.
 //! A prepared statement binds and steps in a microsecond or two.
 
+use super::static_statement::StaticStatement;
 use super::{
     DOSSIER_COLUMNS, DUE_AT, DossierRow, FIRST_SEEN, Incoming, Page, PageOutcome, SELECT_DOSSIER,
     Val, change_entry, is_rehash, sqlite_placeholders,
@@ -50,22 +51,11 @@ fn update_sql() -> String {
     )
 }
 
-/// Binds `?1..?N` (`DOSSIER_COLUMNS`) of `insert_sql`/`update_sql`.
-fn bind_columns(st: &mut Statement<'_>, i: &Incoming) -> rusqlite::Result<()> {
-    for (n, v) in i.values().into_iter().enumerate() {
-        match v {
-            Val::Text(t) => st.raw_bind_parameter(n + 1, t)?,
-            Val::Int(v) => st.raw_bind_parameter(n + 1, v)?,
-        }
-    }
-    Ok(())
-}
-
 /// The statements of one page, prepared once.
 struct Statements<'c> {
     lookup: Statement<'c>,
-    insert: Statement<'c>,
-    update: Statement<'c>,
+    insert: StaticStatement<'c>,
+    update: StaticStatement<'c>,
     old_row: Statement<'c>,
     rehash: Statement<'c>,
     history: Statement<'c>,
@@ -77,8 +67,8 @@ impl<'c> Statements<'c> {
     fn prepare(c: &'c Connection) -> rusqlite::Result<Statements<'c>> {
         Ok(Statements {
             lookup: c.prepare("SELECT id, content_hash FROM dossiers WHERE source = ?1 AND code = ?2")?,
-            insert: c.prepare(&insert_sql())?,
-            update: c.prepare(&update_sql())?,
+            insert: StaticStatement::prepare(c, &insert_sql())?,
+            update: StaticStatement::prepare(c, &update_sql())?,
             old_row: c.prepare(&format!("{SELECT_DOSSIER} WHERE d.id = ?1"))?,
             rehash: c.prepare("UPDATE dossiers SET content_hash = ?1 WHERE id = ?2")?,
             history: c.prepare(
@@ -139,7 +129,7 @@ fn write_one(
     out: &mut PageOutcome,
     insert_first: &mut bool,
 ) -> Result<bool, StoreError> {
-    let (now, n, code) = (page.now, DOSSIER_COLUMNS.len(), i.dossier.code.as_str());
+    let (now, code) = (page.now, i.dossier.code.as_str());
     if *insert_first {
         if insert(c, st, page, i)? {
             out.created += 1;
@@ -175,11 +165,13 @@ fn write_one(
                 return Ok(false);
             }
             let (kind, changes, due_reason) = change_entry(&old, &i.dossier);
-            let what = "updating dossiers";
-            bind_columns(&mut st.update, i).sq(what)?;
-            st.update.raw_bind_parameter(n + 1, now).sq(what)?;
-            st.update.raw_bind_parameter(n + 2, id).sq(what)?;
-            st.update.raw_execute().sq(what)?;
+            st.update
+                .execute(
+                    i.values()
+                        .into_iter()
+                        .chain([Val::Text(Some(now)), Val::Int(Some(id))]),
+                )
+                .sq("updating dossiers")?;
             st.history
                 .execute((id, now, kind, changes, &i.cols.updated))
                 .sq("recording dossier changes")?;
@@ -214,15 +206,16 @@ fn insert(
     page: &Page<'_>,
     i: &Incoming,
 ) -> Result<bool, StoreError> {
-    let (now, n) = (page.now, DOSSIER_COLUMNS.len());
-    let what = "inserting dossiers";
-    bind_columns(&mut st.insert, i).sq(what)?;
-    st.insert
-        .raw_bind_parameter(n + 1, &i.dossier.code)
-        .sq(what)?;
-    st.insert.raw_bind_parameter(n + 2, page.source).sq(what)?;
-    st.insert.raw_bind_parameter(n + 3, now).sq(what)?;
-    if st.insert.raw_execute().sq(what)? == 0 {
+    let now = page.now;
+    let inserted = st
+        .insert
+        .execute(i.values().into_iter().chain([
+            Val::Text(Some(&i.dossier.code)),
+            Val::Text(Some(page.source)),
+            Val::Text(Some(now)),
+        ]))
+        .sq("inserting dossiers")?;
+    if inserted == 0 {
         return Ok(false);
     }
     // The first sighting is implied by the row (see `FIRST_SEEN`).
