@@ -249,6 +249,56 @@ async fn a_deleted_dossier_sent_again_unchanged_is_restored_postgres() {
     }
 }
 
+/// A sync's transaction dropped before its commit (a shutdown, a failed
+/// page) leaves nothing behind and no lock: the next poll writes at once.
+async fn a_sync_transaction_dropped_before_commit_leaves_nothing(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let d = scripted_dossier(
+        "H56-261102-0000001",
+        "DD",
+        "PKT",
+        "2026-11-02 08:00",
+        10,
+        "2026-11-16 08:00",
+    );
+    let page = [Incoming::new(d)];
+    let mut tx = db.store.sync_writer().await.unwrap().begin().await.unwrap();
+    let out = tx
+        .apply_page("tinh", &page, &[], &[], Some("7"), t("2026-11-02 09:00"))
+        .await
+        .unwrap();
+    assert_eq!(out.created, 1);
+    drop(tx);
+    assert_eq!(db.store.count_rows("dossiers").await.unwrap(), 0);
+    let state = db.store.sync_state("tinh").await.unwrap();
+    assert_eq!(state.watermark, None, "the watermark did not move");
+    let again = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        db.store
+            .apply_page("tinh", &page, &[], &[], Some("7"), t("2026-11-02 09:05")),
+    )
+    .await
+    .expect("no write lock was left behind")
+    .unwrap();
+    assert_eq!(again.created, 1);
+    assert_eq!(db.store.count_rows("dossiers").await.unwrap(), 1);
+    let state = db.store.sync_state("tinh").await.unwrap();
+    assert_eq!(state.watermark.as_deref(), Some("7"));
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_sync_transaction_dropped_before_commit_leaves_nothing_sqlite() {
+    a_sync_transaction_dropped_before_commit_leaves_nothing(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_sync_transaction_dropped_before_commit_leaves_nothing_postgres() {
+    if postgres_available().await {
+        a_sync_transaction_dropped_before_commit_leaves_nothing(Backend::Postgres).await;
+    }
+}
+
 #[tokio::test]
 async fn older_hashes_are_rewritten_silently_sqlite() {
     older_hashes_are_rewritten_silently(Backend::Sqlite).await;
