@@ -325,11 +325,10 @@ async fn poll_newest_first<S: Source>(
         newest = newest.max(ds.iter().map(|d| d.dossier.updated_at).max());
         // The watermark moves only when the whole read-back has succeeded.
         let started = Instant::now();
-        let mut tx = writer.begin().await?;
-        let o = tx
+        let (o, w) = writer
             .apply_page(src.name(), &ds, &del, &bad, None, clock.now_vn())
             .await?;
-        writer = tx.commit().await?;
+        writer = w;
         summary.writing += started.elapsed();
         summary.outcome.add(o);
         let reached_watermark = matches!((oldest, stop_before), (Some(o), Some(s)) if o < s);
@@ -339,10 +338,9 @@ async fn poll_newest_first<S: Source>(
         cursor = page.next;
     }
     if let Some(w) = newest {
-        let mut tx = writer.begin().await?;
-        tx.apply_page(src.name(), &[], &[], &[], Some(&fmt_db(w)), clock.now_vn())
+        (_, writer) = writer
+            .apply_page(src.name(), &[], &[], &[], Some(&fmt_db(w)), clock.now_vn())
             .await?;
-        writer = tx.commit().await?;
     }
     writer.close().await;
     Ok(())

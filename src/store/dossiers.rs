@@ -918,11 +918,12 @@ impl Store {
         watermark: Option<&str>,
         now: NaiveDateTime,
     ) -> Result<PageOutcome, StoreError> {
-        let mut tx = self.sync_writer().await?.begin().await?;
-        let out = tx
+        let (out, writer) = self
+            .sync_writer()
+            .await?
             .apply_page(source, dossiers, deleted_codes, quarantine, watermark, now)
             .await?;
-        tx.commit().await?.close().await;
+        writer.close().await;
         Ok(out)
     }
 }
@@ -1058,6 +1059,24 @@ impl SyncWriter {
                 SyncTx::Postgres(tx, p)
             }
         })
+    }
+
+    /// Stores one page of a sync in a transaction of its own (see
+    /// `SyncTx::apply_page`); the writer is ready for the next.
+    pub async fn apply_page(
+        self,
+        source: &str,
+        dossiers: &[Incoming],
+        deleted_codes: &[String],
+        quarantine: &[QuarantineRecord],
+        watermark: Option<&str>,
+        now: NaiveDateTime,
+    ) -> Result<(PageOutcome, SyncWriter), StoreError> {
+        let mut tx = self.begin().await?;
+        let out = tx
+            .apply_page(source, dossiers, deleted_codes, quarantine, watermark, now)
+            .await?;
+        Ok((out, tx.commit().await?))
     }
 
     /// Ends the sync's writing (SQLite: closes its connection, which frees
