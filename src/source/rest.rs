@@ -605,12 +605,14 @@ mod tests {
     const RECORDS: &str =
         r#"[{"code":"A","deleted":true},{"code":"Bé","deleted":true},{"deleted":true}]"#;
 
+    /// A page's records, next cursor and whether more follow, fetched at `at`.
     async fn parse(
         mapping: Value,
-        body: String,
+        body: impl Into<bytes::Bytes>,
+        at: Cursor,
     ) -> Result<(Vec<Parsed>, Cursor, bool), SourceError> {
         let m = Arc::new(Mapping::resolve(Shape::Native, Some(&mapping)).unwrap());
-        let page = parse_page(m, "s", bytes::Bytes::from(body), &Cursor::Revision(0), 3)?;
+        let page = parse_page(m, "s", body.into(), &at, 3)?;
         Ok((page.records.wait("s").await?, page.next, page.more))
     }
 
@@ -632,6 +634,7 @@ mod tests {
         let (records, next, more) = parse(
             json!({}),
             format!(r#"{{"has_more":true,"items":{RECORDS},"next_rev":7}}"#),
+            Cursor::Revision(0),
         )
         .await
         .unwrap();
@@ -642,6 +645,7 @@ mod tests {
         let (records, next, more) = parse(
             nested,
             format!(r#"{{"result":{{"next":9,"items":{RECORDS},"more":false}}}}"#),
+            Cursor::Revision(0),
         )
         .await
         .unwrap();
@@ -649,34 +653,42 @@ mod tests {
         assert_eq!((next, more), (Cursor::Revision(9), false));
         // A page that is the array itself.
         let bare = json!({"items": "", "paging": {"kind": "page", "page_param": "p", "size_param": "n", "first_page": 1}});
-        let m = Arc::new(Mapping::resolve(Shape::Native, Some(&bare)).unwrap());
-        let page = parse_page(m, "s", bytes::Bytes::from(RECORDS), &Cursor::Page(0), 3).unwrap();
-        assert_eq!((page.next.clone(), page.more), (Cursor::Page(1), true));
-        assert_eq!(codes(&page.records.wait("s").await.unwrap()), want);
+        let (records, next, more) = parse(bare, RECORDS, Cursor::Page(0)).await.unwrap();
+        assert_eq!(codes(&records), want);
+        assert_eq!((next, more), (Cursor::Page(1), true));
     }
 
     #[tokio::test]
     async fn a_page_without_its_records_or_cut_off_says_so() {
-        let e = parse(json!({}), r#"{"items":{"a":1},"next_rev":1}"#.into())
-            .await
-            .unwrap_err();
+        let e = parse(
+            json!({}),
+            r#"{"items":{"a":1},"next_rev":1}"#,
+            Cursor::Revision(0),
+        )
+        .await
+        .unwrap_err();
         assert!(
             matches!(&e, SourceError::Rejected { message, .. } if message == "page has no array at /items"),
             "{e}"
         );
         let cut = format!(r#"{{"items":{RECORDS},"next_rev":1}}"#);
-        let e = parse(json!({}), cut[..cut.len() - 5].to_owned())
-            .await
-            .unwrap_err();
+        let e = parse(
+            json!({}),
+            cut[..cut.len() - 5].to_owned(),
+            Cursor::Revision(0),
+        )
+        .await
+        .unwrap_err();
         assert!(
             e.is_transient() && e.to_string().contains("not valid JSON"),
             "{e}"
         );
         // Cut inside a two-byte character.
         let at = cut.find('é').unwrap() + 1;
-        let m = Arc::new(Mapping::resolve(Shape::Native, None).unwrap());
         let body = bytes::Bytes::from(cut.into_bytes()).slice(..at);
-        let e = parse_page(m, "s", body, &Cursor::Revision(0), 3).unwrap_err();
+        let e = parse(json!({}), body, Cursor::Revision(0))
+            .await
+            .unwrap_err();
         assert!(
             e.is_transient() && e.to_string().contains("not valid UTF-8"),
             "{e}"
