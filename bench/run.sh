@@ -128,6 +128,24 @@ PY
   psql "$PGURL" -qc "\\copy raw FROM '$WORK/dossiers.csv' WITH (FORMAT csv)" >/dev/null
   t1=$(secs); log "storage limit PostgreSQL (COPY of the dossiers table): $(elapsed "$t0" "$t1") s, $(rate "$N" "$(elapsed "$t0" "$t1")") rows/s"
   COPY_S=$(elapsed "$t0" "$t1")
+  # The engines' own floor: the synced rows copied inside each engine into an
+  # empty table with the same schema and indexes, one statement, no client and
+  # nothing parsed (SQLite: same page size, WAL, its checkpoint included). No
+  # sync can store the rows faster than its engine copies them.
+  sqlite3 "$WORK/bench.db" ".schema dossiers" >"$WORK/floor.sql"
+  sqlite3 "$WORK/floor.db" "PRAGMA page_size = 16384" "PRAGMA journal_mode = WAL" ".read $WORK/floor.sql" >/dev/null
+  t0=$(secs)
+  sqlite3 "$WORK/floor.db" "PRAGMA synchronous = NORMAL" "ATTACH '$WORK/bench.db' AS src" \
+    "BEGIN" "INSERT INTO dossiers SELECT * FROM src.dossiers" "COMMIT" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
+  t1=$(secs); FLOOR_SQLITE=$(elapsed "$t0" "$t1")
+  rm -f "$WORK/floor.db"*
+  psql "$PGURL" -qc "CREATE TABLE floor (LIKE dossiers INCLUDING ALL)" -qc "CHECKPOINT" >/dev/null
+  t0=$(secs)
+  psql "$PGURL" -qc "INSERT INTO floor SELECT * FROM dossiers" >/dev/null
+  t1=$(secs); FLOOR_PG=$(elapsed "$t0" "$t1")
+  psql "$PGURL" -qc "DROP TABLE floor" >/dev/null
+  log "engine floor (the rows copied inside the engine, same schema and indexes, no client, nothing parsed): SQLite ${FLOOR_SQLITE} s ($(python3 -c "print(f'{$FLOOR_SQLITE / $TRANSPORT:.2f}')")× transport), PostgreSQL ${FLOOR_PG} s ($(python3 -c "print(f'{$FLOOR_PG / $TRANSPORT:.2f}')")× transport); the sync is $(python3 -c "print(f'{$SYNC_SQLITE / $FLOOR_SQLITE:.2f}')")× and $(python3 -c "print(f'{$SYNC_PG / $FLOOR_PG:.2f}')")× its engine's floor"
+
   # Against the storage limit of the same run (steadier than absolute rates on
   # a shared machine), and the limit itself against the transport.
   log "sync / storage limit: SQLite $(python3 -c "print(f'{$SYNC_SQLITE / $IMPORT_S:.2f}')")× the .import, PostgreSQL $(python3 -c "print(f'{$SYNC_PG / $COPY_S:.2f}')")× the COPY; the limits themselves $(python3 -c "print(f'{$IMPORT_S / $TRANSPORT:.2f}')")× and $(python3 -c "print(f'{$COPY_S / $TRANSPORT:.2f}')")× the transport"
