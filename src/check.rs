@@ -356,6 +356,10 @@ struct StepView<'a> {
     unit: Cow<'a, str>,
     #[serde(default, borrow)]
     officer: Option<Cow<'a, str>>,
+    // Not needed, but in its place: a stored step is an array in `Step`'s
+    // field order (`store::dossiers::steps`).
+    #[serde(rename = "started_at")]
+    _started_at: serde::de::IgnoredAny,
     #[serde(default, with = "crate::clock::iso::option")]
     finished_at: Option<NaiveDateTime>,
     #[serde(default, with = "crate::clock::iso::option")]

@@ -128,26 +128,31 @@ pub fn parse_db(s: &str) -> Option<NaiveDateTime> {
 
 /// `YYYY-MM-DD{sep}HH:MM:SS` exactly, else None.
 fn parse_fixed(s: &str, sep: u8) -> Option<NaiveDateTime> {
+    use chrono::Timelike;
     let b = s.as_bytes();
-    let fixed = b.len() == 19
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b[10] == sep
-        && b[13] == b':'
-        && b[16] == b':';
+    (b.len() == 19 && b[16] == b':').then_some(())?;
+    parse_fixed_minutes(&s[..16], sep)?.with_second(parse_digits(&b[17..19])?)
+}
+
+/// `YYYY-MM-DD{sep}HH:MM` exactly (seconds zero), else None.
+fn parse_fixed_minutes(s: &str, sep: u8) -> Option<NaiveDateTime> {
+    let b = s.as_bytes();
+    let fixed = b.len() == 16 && b[4] == b'-' && b[7] == b'-' && b[10] == sep && b[13] == b':';
     if !fixed {
         return None;
     }
-    let num = |from: usize, to: usize| -> Option<u32> {
-        b[from..to].iter().try_fold(0u32, |n, c| {
-            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
-        })
-    };
+    let num = |from: usize, to: usize| parse_digits(&b[from..to]);
     chrono::NaiveDate::from_ymd_opt(num(0, 4)? as i32, num(5, 7)?, num(8, 10)?)?.and_hms_opt(
         num(11, 13)?,
         num(14, 16)?,
-        num(17, 19)?,
+        0,
     )
+}
+
+fn parse_digits(b: &[u8]) -> Option<u32> {
+    b.iter().try_fold(0u32, |n, c| {
+        c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+    })
 }
 
 /// Serde for `NaiveDateTime` exactly as chrono's own (`2026-07-28T13:30:00`,
@@ -155,7 +160,7 @@ fn parse_fixed(s: &str, sep: u8) -> Option<NaiveDateTime> {
 /// hand: chrono goes through `fmt` one character at a time and re-reads its
 /// format, about a tenth of a sync's time. Same bytes, same values.
 pub mod iso {
-    use super::{NaiveDateTime, fmt_fixed, parse_fixed};
+    use super::{NaiveDateTime, fmt_fixed, parse_fixed, parse_fixed_minutes};
     use chrono::Timelike;
     use serde::{Deserializer, Serialize, Serializer, de};
 
@@ -176,7 +181,8 @@ pub mod iso {
         }
 
         fn visit_str<E: de::Error>(self, v: &str) -> Result<NaiveDateTime, E> {
-            match parse_fixed(v, b'T') {
+            // To the minute is what `iso_short` writes (stored steps).
+            match parse_fixed(v, b'T').or_else(|| parse_fixed_minutes(v, b'T')) {
                 Some(t) => Ok(t),
                 None => v.parse().map_err(E::custom),
             }
@@ -213,6 +219,28 @@ pub mod iso {
     }
 }
 
+/// Serde for a stored time: to the minute when its seconds are zero
+/// (`2026-07-28T13:30`; sources give times to the minute, and a dossier's
+/// steps hold a dozen of them), else as `iso`. Read back by `iso`.
+pub mod iso_short {
+    use super::{NaiveDateTime, fmt_fixed};
+    use chrono::Timelike;
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(t: &NaiveDateTime, s: S) -> Result<S::Ok, S::Error> {
+        match (t.second() == 0 && t.nanosecond() == 0)
+            .then(|| fmt_fixed(*t, 'T'))
+            .flatten()
+        {
+            Some(mut text) => {
+                text.truncate(16);
+                s.serialize_str(&text)
+            }
+            None => super::iso::serialize(t, s),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,6 +270,20 @@ mod tests {
             let slow = serde_json::to_string(&Chrono { t, o }).unwrap();
             assert_eq!(fast, slow);
             assert_eq!(serde_json::from_str::<Fast>(&slow).unwrap(), Fast { t, o });
+        }
+        // `iso_short` writes to the minute when it can; `iso` reads it back.
+        #[derive(serde::Serialize)]
+        struct Short(#[serde(with = "iso_short")] NaiveDateTime);
+        let minute = parse_db("2026-07-28 13:30:00").unwrap();
+        for (t, text) in [
+            (minute, r#""2026-07-28T13:30""#),
+            (whole, r#""2026-07-28T13:30:05""#),
+            (fraction, r#""2026-07-28T13:30:05.250""#),
+        ] {
+            let short = serde_json::to_string(&Short(t)).unwrap();
+            assert_eq!(short, text);
+            let back: Fast = serde_json::from_str(&format!(r#"{{"t":{short}}}"#)).unwrap();
+            assert_eq!(back.t, t);
         }
         // A missing optional time is None, as before; a bad one names the problem.
         let f: Fast = serde_json::from_str(r#"{"t":"2026-07-28T13:30:05"}"#).unwrap();

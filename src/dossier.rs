@@ -168,7 +168,9 @@ impl Duration {
     }
 }
 
-/// One processing step (khâu, bước) with its own legal deadline.
+/// One processing step (khâu, bước) with its own legal deadline. Stored as
+/// an array in this field order (`store::dossiers::steps`): a field added
+/// goes last, with `#[serde(default)]`, so rows stored before still read.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Step {
     pub name: String,

@@ -15,6 +15,7 @@ use std::collections::HashMap;
 
 mod sqlite;
 mod static_statement;
+mod steps;
 
 /// Why a dossier has its first due date. A dossier first seen with a due date
 /// has no stored row for it, nor a "created" history row: both are implied by
@@ -297,7 +298,7 @@ impl Columns {
                 .as_ref()
                 .and_then(|e| serde_json::to_string(e).ok()),
             updated: fmt_db(d.updated_at),
-            steps: encode(serde_json::to_string(&d.steps), "[]"),
+            steps: steps::encode(&d.steps),
             step_since: opt_fmt(
                 d.steps
                     .iter()
