@@ -106,7 +106,7 @@ PY
   DB=sqlite://$WORK/bench.db
   read -r S RSS < <(measure "$WORK/sync-sqlite" "$BIN" sync $SRC --database-url "$DB" --now $NOW)
   SYNC_SQLITE=$S
-  log "initial sync SQLite: ${S} s, $(rate "$N" "$S") dossiers/s, $(python3 -c "print(f'{$S / $TRANSPORT:.2f}')")× transport, peak RSS ${RSS} MB | $(grep -o 'fetched.*' "$WORK/sync-sqlite" | head -1)"
+  log "initial sync SQLite: ${S} s, $(rate "$N" "$S") dossiers/s, $(python3 -c "print(f'{$S / $TRANSPORT:.2f}')")× transport, peak RSS ${RSS} MB, database $(( $(stat -c %s "$WORK/bench.db") / 1048576 )) MiB | $(grep -o 'fetched.*' "$WORK/sync-sqlite" | head -1)"
 
   # 1. Initial sync into PostgreSQL (a fresh database).
   PGDB=tthc_bench_$$
