@@ -130,7 +130,9 @@ pub fn parse_db(s: &str) -> Option<NaiveDateTime> {
 fn parse_fixed(s: &str, sep: u8) -> Option<NaiveDateTime> {
     use chrono::Timelike;
     let b = s.as_bytes();
-    (b.len() == 19 && b[16] == b':').then_some(())?;
+    if b.len() != 19 || b[16] != b':' {
+        return None;
+    }
     parse_fixed_minutes(&s[..16], sep)?.with_second(parse_digits(&b[17..19])?)
 }
 
@@ -158,7 +160,8 @@ fn parse_digits(b: &[u8]) -> Option<u32> {
 /// Serde for `NaiveDateTime` exactly as chrono's own (`2026-07-28T13:30:00`,
 /// fractions when there are some), with whole seconds written and read by
 /// hand: chrono goes through `fmt` one character at a time and re-reads its
-/// format, about a tenth of a sync's time. Same bytes, same values.
+/// format, about a tenth of a sync's time. Same bytes, same values; also
+/// reads a time to the minute (`2026-07-28T13:30`, as `iso_short` writes).
 pub mod iso {
     use super::{NaiveDateTime, fmt_fixed, parse_fixed, parse_fixed_minutes};
     use chrono::Timelike;
