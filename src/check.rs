@@ -420,3 +420,29 @@ pub fn class_table(counts: &[(Class, i64)]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::StepView;
+    use crate::clock::parse_db;
+
+    #[test]
+    fn a_stored_step_reads_the_same_as_an_array_or_as_an_object_as_stored_before() {
+        let array = r#"[["Thẩm định","Phòng Tư pháp","Lê Văn Thành","2026-07-28T09:49","2026-07-30T10:00:05",null]]"#;
+        let object = r#"[{"name":"Thẩm định","unit":"Phòng Tư pháp","officer":"Lê Văn Thành","started_at":"2026-07-28T09:49:00","finished_at":"2026-07-30T10:00:05","due_at":null}]"#;
+        for json in [array, object] {
+            let s: Vec<StepView> = serde_json::from_str(json).unwrap();
+            assert_eq!(
+                (
+                    s[0].name.as_ref(),
+                    s[0].unit.as_ref(),
+                    s[0].officer.as_deref()
+                ),
+                ("Thẩm định", "Phòng Tư pháp", Some("Lê Văn Thành")),
+                "{json}"
+            );
+            assert_eq!(s[0].finished_at, parse_db("2026-07-30 10:00:05"), "{json}");
+            assert_eq!(s[0].due_at, None, "{json}");
+        }
+    }
+}
