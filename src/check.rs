@@ -162,6 +162,12 @@ pub async fn run_check(
     let mut ahead: VecDeque<_> = (0..READS_AHEAD)
         .filter_map(|_| reads.pop_front().map(read))
         .collect();
+    // A batch's verdicts are saved on a task of their own while the next
+    // batch is evaluated: PostgreSQL's server does the writing in its own
+    // process, and its foreign-key checks made the saving most of a morning's
+    // check. One save at a time, in batch order (each appends to the audit
+    // chain); dropped with this check, a save in flight rolls back.
+    let mut saving: Option<Saving> = None;
     while let Some(reading) = ahead.pop_front() {
         let (which, mut batch) = reading
             .await
@@ -171,7 +177,21 @@ pub async fn run_check(
             // Read by id already.
             batch.retain(|c| again.binary_search(&c.id).is_err());
         }
-        check_batch(&run, &batch, &mut summary).await?;
+        let changes = check_batch(&run, &batch, &mut summary).await?;
+        if let Some(s) = saving.take() {
+            summary.writing += saved(s).await?;
+        }
+        if !changes.is_empty() {
+            let store = store.clone();
+            saving = Some(AbortOnDropHandle::new(tokio::spawn(async move {
+                let started = Instant::now();
+                store.save_evaluations(&changes, now).await?;
+                Ok(started.elapsed())
+            })));
+        }
+    }
+    if let Some(s) = saving.take() {
+        summary.writing += saved(s).await?;
     }
     // Changes queued meanwhile stay for the next check.
     let read: Vec<i64> = queued.iter().map(|(seq, _)| *seq).collect();
@@ -186,6 +206,14 @@ pub async fn run_check(
     }
     summary.elapsed = started.elapsed();
     Ok(summary)
+}
+
+/// A batch's verdicts being saved; how long the saving took.
+type Saving = AbortOnDropHandle<Result<std::time::Duration, StoreError>>;
+
+async fn saved(s: Saving) -> Result<std::time::Duration, StoreError> {
+    s.await
+        .map_err(|e| StoreError::Task(format!("saving verdicts: {e}")))?
 }
 
 /// `applied_settings`: every dossier up to this id was evaluated.
@@ -206,12 +234,12 @@ struct Run<'a> {
     now: NaiveDateTime,
 }
 
-/// Evaluates one batch and stores the verdicts that changed.
+/// Evaluates one batch; the verdicts that changed, to be saved.
 async fn check_batch(
     run: &Run<'_>,
     batch: &[CheckCandidate],
     summary: &mut CheckSummary,
-) -> Result<(), StoreError> {
+) -> Result<Vec<EvaluationChange>, StoreError> {
     let Run {
         store,
         engine,
@@ -220,80 +248,75 @@ async fn check_batch(
         now,
     } = *run;
     let late_threshold = escalation.map(|x| x.ladder.no_apology_after_days);
-    {
-        let mut verdicts = Vec::with_capacity(batch.len());
-        for c in batch {
-            match engine.evaluate(&c.dossier, now) {
-                Ok(e) => verdicts.push((c, e)),
-                Err(err) => {
-                    summary.errors += 1;
-                    summary.failed.push(c.id);
-                    tracing::warn!(error = %err, "cannot evaluate dossier");
-                    summary.first_error.get_or_insert_with(|| err.to_string());
-                }
+    let mut verdicts = Vec::with_capacity(batch.len());
+    for c in batch {
+        match engine.evaluate(&c.dossier, now) {
+            Ok(e) => verdicts.push((c, e)),
+            Err(err) => {
+                summary.errors += 1;
+                summary.failed.push(c.id);
+                tracing::warn!(error = %err, "cannot evaluate dossier");
+                summary.first_error.get_or_insert_with(|| err.to_string());
             }
         }
-        // Only dossiers at risk or late need their steps, for the delay cause;
-        // most came with the row (their previous verdict needed them too).
-        let ids: Vec<i64> = verdicts
-            .iter()
-            .filter(|(c, e)| e.class.has_delay_cause() && c.steps.is_none())
-            .map(|(c, _)| c.id)
-            .collect();
-        let steps = store.steps_of(&ids).await?;
-        let mut changes = Vec::new();
-        for (c, e) in verdicts {
-            summary.evaluated += 1;
-            *summary.by_class.entry(e.class).or_default() += 1;
-            summary.due_mismatches += u64::from(e.due_mismatch);
-            let attribution = if e.class.has_delay_cause() {
-                let json = c.steps.as_deref().or(steps.get(&c.id).map(String::as_str));
-                json.and_then(|json| delay_cause(engine, c, json, now))
-            } else {
-                None
-            };
-            // A finished dossier's running step (a source's oversight)
-            // changes nothing that is stored.
-            let step_moves = attribution
-                .as_ref()
-                .and_then(|a| a.recheck_at)
-                .filter(|_| e.class.is_open());
-            let recheck_at = [engine.recheck_at(&e, now, late_threshold), step_moves]
-                .into_iter()
-                .flatten()
-                .min();
-            let new = StoredEvaluation::new(&e, attribution.and_then(|a| a.cause), recheck_at);
-            let same = c.previous.as_ref().is_some_and(|p| p.same_as(&new));
-            let previous = c.previous.as_ref().map(|p| p.class);
-            if !same {
-                summary.changed += 1;
-                summary.class_changes += u64::from(previous != Some(new.class));
-            }
-            // The same verdict can reach a new rung (days late passing the
-            // ladder's threshold: its moment came).
-            let alerts = match escalation {
-                Some(x) => new_alerts(engine, c, &new, apologised.contains(&c.id), x),
-                None => Vec::new(),
-            };
-            summary.alerts += alerts.len() as u64;
-            // Unchanged, its next moment is stored if that moved (its
-            // dossier changed, or its moment came).
-            let moved = c.previous.as_ref().map(|p| p.recheck_at) != Some(new.recheck_at);
-            if same && alerts.is_empty() && !moved {
-                continue;
-            }
-            changes.push(EvaluationChange {
-                dossier_id: c.id,
-                previous,
-                evaluation: new,
-                alerts,
-            });
-        }
-        let writing = Instant::now();
-        store.save_evaluations(&changes, now).await?;
-        summary.writing += writing.elapsed();
     }
-    Ok(())
+    // Only dossiers at risk or late need their steps, for the delay cause;
+    // most came with the row (their previous verdict needed them too).
+    let ids: Vec<i64> = verdicts
+        .iter()
+        .filter(|(c, e)| e.class.has_delay_cause() && c.steps.is_none())
+        .map(|(c, _)| c.id)
+        .collect();
+    let steps = store.steps_of(&ids).await?;
+    let mut changes = Vec::new();
+    for (c, e) in verdicts {
+        summary.evaluated += 1;
+        *summary.by_class.entry(e.class).or_default() += 1;
+        summary.due_mismatches += u64::from(e.due_mismatch);
+        let attribution = if e.class.has_delay_cause() {
+            let json = c.steps.as_deref().or(steps.get(&c.id).map(String::as_str));
+            json.and_then(|json| delay_cause(engine, c, json, now))
+        } else {
+            None
+        };
+        // A finished dossier's running step (a source's oversight)
+        // changes nothing that is stored.
+        let step_moves = attribution
+            .as_ref()
+            .and_then(|a| a.recheck_at)
+            .filter(|_| e.class.is_open());
+        let recheck_at = [engine.recheck_at(&e, now, late_threshold), step_moves]
+            .into_iter()
+            .flatten()
+            .min();
+        let new = StoredEvaluation::new(&e, attribution.and_then(|a| a.cause), recheck_at);
+        let same = c.previous.as_ref().is_some_and(|p| p.same_as(&new));
+        let previous = c.previous.as_ref().map(|p| p.class);
+        if !same {
+            summary.changed += 1;
+            summary.class_changes += u64::from(previous != Some(new.class));
+        }
+        // The same verdict can reach a new rung (days late passing the
+        // ladder's threshold: its moment came).
+        let alerts = match escalation {
+            Some(x) => new_alerts(engine, c, &new, apologised.contains(&c.id), x),
+            None => Vec::new(),
+        };
+        summary.alerts += alerts.len() as u64;
+        // Unchanged, its next moment is stored if that moved (its
+        // dossier changed, or its moment came).
+        let moved = c.previous.as_ref().map(|p| p.recheck_at) != Some(new.recheck_at);
+        if same && alerts.is_empty() && !moved {
+            continue;
+        }
+        changes.push(EvaluationChange {
+            dossier_id: c.id,
+            previous,
+            evaluation: new,
+            alerts,
+        });
+    }
+    Ok(changes)
 }
 
 /// The alerts a new verdict makes. The rungs its previous verdict reached, at
