@@ -196,6 +196,20 @@ PY
   done
   rm -f "$WORK/open.db"*
 
+  # The same on PostgreSQL (production's store): its synced dossiers checked,
+  # all reopened and checked, the dead row versions vacuumed as autovacuum
+  # would overnight, then the next working morning and again.
+  check_only "$WORK/pg-check" "$PGURL" "$NOW"
+  psql "$PGURL" -qc "UPDATE dossiers SET status = 'processing', finished_at = NULL, returned_at = NULL, \
+    last_changed_at = '2026-11-25 08:00:01' WHERE deleted = 0" \
+    -qc "INSERT INTO check_queue (dossier_id) SELECT id FROM dossiers WHERE deleted = 0" -qc "VACUUM ANALYZE" >/dev/null
+  check_only "$WORK/pg-check" "$PGURL" "$REOPENED"
+  psql "$PGURL" -qc "VACUUM ANALYZE" >/dev/null
+  for step in "next working morning" "again"; do
+    check_only "$WORK/pg-check" "$PGURL" "$NEXT"
+    log "check, all open, $step (PostgreSQL): $(grep -o 'check: evaluated.*' "$WORK/pg-check")"
+  done
+
   # 4. Incremental syncs: nothing changed; then about 1% changed.
   read -r S RSS < <(measure "$WORK/inc0" "$BIN" sync $SRC --database-url "$DB" --now $NOW)
   log "incremental sync, nothing changed: ${S} s (process start included), peak RSS ${RSS} MB | $(grep -o 'fetched.*' "$WORK/inc0")"
