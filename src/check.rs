@@ -163,10 +163,10 @@ pub async fn run_check(
         .filter_map(|_| reads.pop_front().map(read))
         .collect();
     // A batch's verdicts are saved on a task of their own while the next
-    // batch is evaluated: PostgreSQL's server does the writing in its own
-    // process, and its foreign-key checks made the saving most of a morning's
-    // check. One save at a time, in batch order (each appends to the audit
-    // chain); dropped with this check, a save in flight rolls back.
+    // batch is evaluated (on PostgreSQL the saving, done by the server's own
+    // process, was most of a morning's check). One save at a time, in batch
+    // order (each appends to the audit chain); dropped with this check, a
+    // save in flight rolls back; a failed one fails the check.
     let mut saving: Option<Saving> = None;
     while let Some(reading) = ahead.pop_front() {
         let (which, mut batch) = reading
