@@ -164,10 +164,15 @@ pub async fn run_check(
         .collect();
     // A batch's verdicts are saved on a task of their own while the next
     // batch is evaluated (on PostgreSQL the saving, done by the server's own
-    // process, was most of a morning's check). One save at a time, in batch
-    // order (each appends to the audit chain); dropped with this check, a
-    // save in flight rolls back; a failed one fails the check.
-    let mut saving: Option<Saving> = None;
+    // processes, was most of a morning's check). PostgreSQL saves two batches
+    // at once on two connections (they touch different dossiers and take the
+    // audit chain's lock only to append, last); SQLite has one writer at a
+    // time anyway. Dropped with this check, a save in flight rolls back; a
+    // failed one fails the check.
+    let saves_at_once = if store.backend() == "postgres" { 2 } else { 1 };
+    let mut saving: VecDeque<Saving> = VecDeque::new();
+    // When each save ran: `writing` is the time some save was running.
+    let mut saves: Vec<(Instant, Instant)> = Vec::new();
     while let Some(reading) = ahead.pop_front() {
         let (which, mut batch) = reading
             .await
@@ -178,21 +183,24 @@ pub async fn run_check(
             batch.retain(|c| again.binary_search(&c.id).is_err());
         }
         let changes = check_batch(&run, &batch, &mut summary).await?;
-        if let Some(s) = saving.take() {
-            summary.writing += saved(s).await?;
+        if saving.len() >= saves_at_once
+            && let Some(s) = saving.pop_front()
+        {
+            saves.push(saved(s).await?);
         }
         if !changes.is_empty() {
             let store = store.clone();
-            saving = Some(AbortOnDropHandle::new(tokio::spawn(async move {
+            saving.push_back(AbortOnDropHandle::new(tokio::spawn(async move {
                 let started = Instant::now();
                 store.save_evaluations(&changes, now).await?;
-                Ok(started.elapsed())
+                Ok((started, Instant::now()))
             })));
         }
     }
-    if let Some(s) = saving.take() {
-        summary.writing += saved(s).await?;
+    while let Some(s) = saving.pop_front() {
+        saves.push(saved(s).await?);
     }
+    summary.writing = busy_time(saves);
     // Changes queued meanwhile stay for the next check.
     let read: Vec<i64> = queued.iter().map(|(seq, _)| *seq).collect();
     store.unqueue(&read).await?;
@@ -208,12 +216,30 @@ pub async fn run_check(
     Ok(summary)
 }
 
-/// A batch's verdicts being saved; how long the saving took.
-type Saving = AbortOnDropHandle<Result<std::time::Duration, StoreError>>;
+/// A batch's verdicts being saved; when the saving started and ended.
+type Saving = AbortOnDropHandle<Result<(Instant, Instant), StoreError>>;
 
-async fn saved(s: Saving) -> Result<std::time::Duration, StoreError> {
+async fn saved(s: Saving) -> Result<(Instant, Instant), StoreError> {
     s.await
         .map_err(|e| StoreError::Task(format!("saving verdicts: {e}")))?
+}
+
+/// How long at least one of these spans was running.
+fn busy_time(mut spans: Vec<(Instant, Instant)>) -> std::time::Duration {
+    spans.sort_unstable();
+    let mut total = std::time::Duration::ZERO;
+    let mut current: Option<(Instant, Instant)> = None;
+    for (start, end) in spans {
+        current = match current {
+            Some((s, e)) if start <= e => Some((s, e.max(end))),
+            Some((s, e)) => {
+                total += e - s;
+                Some((start, end))
+            }
+            None => Some((start, end)),
+        };
+    }
+    total + current.map_or(std::time::Duration::ZERO, |(s, e)| e - s)
 }
 
 /// `applied_settings`: every dossier up to this id was evaluated.
@@ -446,8 +472,24 @@ pub fn class_table(counts: &[(Class, i64)]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::StepView;
+    use super::{StepView, busy_time};
     use crate::clock::parse_db;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn saving_time_counts_overlapping_saves_once() {
+        let t = Instant::now();
+        let at = |ms: u64| t + Duration::from_millis(ms);
+        // 0–100 and 50–150 overlap (150 ms), 200–250 apart (50 ms).
+        let spans = vec![(at(200), at(250)), (at(50), at(150)), (at(0), at(100))];
+        assert_eq!(busy_time(spans), Duration::from_millis(200));
+        assert_eq!(busy_time(Vec::new()), Duration::ZERO);
+        // One inside another.
+        assert_eq!(
+            busy_time(vec![(at(0), at(300)), (at(10), at(20))]),
+            Duration::from_millis(300)
+        );
+    }
 
     #[test]
     fn a_stored_step_reads_the_same_as_an_array_or_as_an_object_as_stored_before() {
