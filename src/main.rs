@@ -268,7 +268,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 /// Transparent huge pages off for this process. mimalloc asks for them
-/// (`madvise`), and with freed memory given back after 10 ms, memory reused a
+/// (`madvise`), and with freed memory given back soon after, memory reused a
 /// moment later was faulted in again as a whole 2 MB page and zeroed: 11% of
 /// an incremental sync's samples at 1M, and 20-30 MB of peak RSS in a sync
 /// or check (bench/RESULTS.md). Failing (an old kernel) changes nothing else.
@@ -285,10 +285,16 @@ async fn main() -> std::process::ExitCode {
     // mimalloc 3 returns freed memory to the OS after 1 s (version 2: 10 ms).
     // A check or sync frees its batches much faster than that, so the
     // process held ~40 MB it no longer used at its peak (1M first check: 146
-    // MB); at 10 ms it does not, at no measurable cost (bench/RESULTS.md).
-    // SAFETY: setting an option is allowed at any time; this one only times
-    // when free pages are given back.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 10) };
+    // MB). At 10 ms a 1M initial sync gave back and faulted in again the
+    // memory of every page it parsed (1.2 s of system time); 100 ms keeps it
+    // between pages: 0.6-1.0 s faster, peak RSS 103 -> 118 MB (check 77 -> 84
+    // MB; bench/RESULTS.md). mimalloc's own `MIMALLOC_PURGE_DELAY`, when set,
+    // is left to rule.
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: setting an option is allowed at any time; this one only
+        // times when free pages are given back.
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 100) };
+    }
     disable_transparent_huge_pages();
     let cli = Cli::parse();
     match run(cli).await {

@@ -30,6 +30,9 @@ pub struct RestSource {
 }
 
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// The most a page's announced `Content-Length` reserves up front (a wrong
+/// header must not make the sync allocate gigabytes before reading a byte).
+const MAX_SIZE_HINT: u64 = 64 << 20;
 
 impl RestSource {
     pub fn new(name: &str, settings: &SourceSettings) -> Result<RestSource, SourceError> {
@@ -145,7 +148,7 @@ impl RestSource {
             }
             _ => {}
         }
-        let resp = req.send().await.map_err(|e| self.transport("request", e))?;
+        let mut resp = req.send().await.map_err(|e| self.transport("request", e))?;
         let status = resp.status();
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
             return Err(SourceError::Unauthorized {
@@ -180,11 +183,20 @@ impl RestSource {
                 ),
             });
         }
-        let bytes = resp
-            .bytes()
+        // Read into one buffer of the announced size: `bytes()` grew its
+        // buffer by doubling, copying a 1.6 MB page about twice and faulting
+        // in fresh memory each time (3% of a 1M initial sync's samples). The
+        // size is only a hint: a body longer or shorter still reads whole.
+        let hint = resp.content_length().unwrap_or(0).min(MAX_SIZE_HINT) as usize;
+        let mut body = Vec::with_capacity(hint);
+        while let Some(chunk) = resp
+            .chunk()
             .await
-            .map_err(|e| self.transport("reading the page", e))?;
-        Ok(bytes)
+            .map_err(|e| self.transport("reading the page", e))?
+        {
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body.into())
     }
 
     /// GET and parse with retries: transient errors (a cut-off page among

@@ -14,8 +14,14 @@ use serde::{Serialize, Serializer};
 
 /// The stored form of `steps`.
 pub(in crate::store) fn encode(steps: &[Step]) -> String {
-    // Serialising plain strings and times into a String cannot fail.
-    serde_json::to_string(&Stored(steps)).unwrap_or_else(|_| "[]".into())
+    // Sized for a usual step (~150 bytes) so that the buffer is not grown
+    // and copied as it fills (2% of a 1M initial sync's samples).
+    let mut out = Vec::with_capacity(16 + steps.len() * 192);
+    // Serialising plain strings and times cannot fail; JSON is UTF-8.
+    match serde_json::to_writer(&mut out, &Stored(steps)) {
+        Ok(()) => String::from_utf8(out).unwrap_or_else(|_| "[]".into()),
+        Err(_) => "[]".into(),
+    }
 }
 
 struct Stored<'a>(&'a [Step]);
