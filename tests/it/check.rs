@@ -366,3 +366,59 @@ async fn changed_dossiers_are_looked_at_again_postgres() {
         changed_dossiers_are_looked_at_again(Backend::Postgres).await;
     }
 }
+
+/// Runs one statement on either backend; its error as text.
+async fn execute(db: &TestDb, q: &str) -> Result<(), String> {
+    match &db.store {
+        tthc_watch::store::Store::Sqlite(p) => sqlx::query(q).execute(p).await.map(|_| ()),
+        tthc_watch::store::Store::Postgres(p) => sqlx::query(q).execute(p).await.map(|_| ()),
+    }
+    .map_err(|e| e.to_string())
+}
+
+/// An auditor's history never points at nothing: a class change or an alert
+/// for a dossier that is not stored is refused, and on PostgreSQL (where they
+/// are keyed to the verdict they were written with) so is removing a verdict
+/// that class changes point at.
+async fn history_never_points_at_nothing(backend: Backend) {
+    let (sim, db, _src) = synced(backend).await;
+    let (cal, hours, rules) = defaults();
+    let engine = Engine::new(&cal, &hours, &rules);
+    run_check(&db.store, &engine, None, sim.sim.now(), Scope::Due)
+        .await
+        .unwrap();
+    let missing = 1_000_000_000;
+    let refused = [
+        format!(
+            "INSERT INTO classification_history (dossier_id, at, to_class) \
+             VALUES ({missing}, '2026-11-25 08:00:00', 'overdue')"
+        ),
+        format!(
+            "INSERT INTO alerts (dossier_id, rung, due_at, recipient, recipient_role, unrouted, created_at) \
+             VALUES ({missing}, 'overdue', '', 'a@example.vn', 'centre', 0, '2026-11-25 08:00:00')"
+        ),
+    ];
+    for q in &refused {
+        let e = execute(&db, q).await.expect_err(q);
+        assert!(e.to_lowercase().contains("foreign key"), "{q}: {e}");
+    }
+    if matches!(backend, Backend::Postgres) {
+        let q = "DELETE FROM evaluations WHERE dossier_id = \
+                 (SELECT MIN(dossier_id) FROM classification_history)";
+        let e = execute(&db, q).await.expect_err(q);
+        assert!(e.contains("classification_history_verdict_fkey"), "{e}");
+    }
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn history_never_points_at_nothing_sqlite() {
+    history_never_points_at_nothing(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn history_never_points_at_nothing_postgres() {
+    if postgres_available().await {
+        history_never_points_at_nothing(Backend::Postgres).await;
+    }
+}
