@@ -367,15 +367,6 @@ async fn changed_dossiers_are_looked_at_again_postgres() {
     }
 }
 
-/// Runs one statement on either backend; its error as text.
-async fn execute(db: &TestDb, q: &str) -> Result<(), String> {
-    match &db.store {
-        tthc_watch::store::Store::Sqlite(p) => sqlx::query(q).execute(p).await.map(|_| ()),
-        tthc_watch::store::Store::Postgres(p) => sqlx::query(q).execute(p).await.map(|_| ()),
-    }
-    .map_err(|e| e.to_string())
-}
-
 /// An auditor's history never points at nothing: a class change or an alert
 /// for a dossier that is not stored is refused, and on PostgreSQL (where they
 /// are keyed to the verdict they were written with) so is removing a verdict

@@ -205,6 +205,16 @@ fn replace_db(url: &str, db: &str) -> String {
 }
 
 /// TEST_DATABASE_URL, or the local default. With CI=true a missing server fails the test.
+/// Runs one SQL statement on the test store, whichever backend; its error as
+/// text.
+pub async fn execute(db: &TestDb, q: &str) -> Result<(), String> {
+    match &db.store {
+        Store::Sqlite(p) => sqlx::query(q).execute(p).await.map(|_| ()),
+        Store::Postgres(p) => sqlx::query(q).execute(p).await.map(|_| ()),
+    }
+    .map_err(|e| e.to_string())
+}
+
 pub fn pg_url() -> String {
     std::env::var("TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())

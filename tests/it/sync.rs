@@ -151,11 +151,7 @@ async fn older_hashes_are_rewritten_silently(backend: Backend) {
         "UPDATE sync_state SET watermark = NULL",
     ];
     for q in sql {
-        match &db.store {
-            tthc_watch::store::Store::Sqlite(p) => sqlx::query(q).execute(p).await.map(|_| ()),
-            tthc_watch::store::Store::Postgres(p) => sqlx::query(q).execute(p).await.map(|_| ()),
-        }
-        .unwrap();
+        execute(&db, q).await.unwrap();
     }
     let changed_at = |db: &TestDb| {
         let store = db.store.clone();
