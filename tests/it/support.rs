@@ -204,7 +204,6 @@ fn replace_db(url: &str, db: &str) -> String {
     u.to_string()
 }
 
-/// TEST_DATABASE_URL, or the local default. With CI=true a missing server fails the test.
 /// Runs one SQL statement on the test store, whichever backend; its error as
 /// text.
 pub async fn execute(db: &TestDb, q: &str) -> Result<(), String> {
@@ -215,6 +214,7 @@ pub async fn execute(db: &TestDb, q: &str) -> Result<(), String> {
     .map_err(|e| e.to_string())
 }
 
+/// TEST_DATABASE_URL, or the local default. With CI=true a missing server fails the test.
 pub fn pg_url() -> String {
     std::env::var("TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
