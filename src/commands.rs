@@ -40,7 +40,7 @@ pub async fn open_store(settings: &Settings) -> Result<Store> {
         .with_context(|| {
             format!(
                 "opening the database (database.url = {})",
-                crate::config::redact_url(&settings.database.url)
+                crate::redact::redact_url(&settings.database.url)
             )
         })
 }
@@ -93,7 +93,7 @@ pub async fn sync(settings: &Settings, clock: &Clock) -> Result<Vec<SyncSummary>
             "sync of source {} failed: {}; data already stored is kept (database {})",
             failed.source,
             failed.error.as_deref().unwrap_or_default(),
-            crate::config::redact_url(&settings.database.url)
+            crate::redact::redact_url(&settings.database.url)
         );
     }
     Ok(summaries)

@@ -3,6 +3,7 @@
 //! wrong or missing setting fails at start, naming the key and the file.
 
 use crate::calendar::{Calendar, OfficeHours};
+use crate::redact::redact_url;
 use chrono::NaiveTime;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -367,16 +368,6 @@ impl fmt::Debug for AuthSettings {
                 write!(f, "TokenEndpoint({token_url}, <redacted>)")
             }
         }
-    }
-}
-
-pub fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        _ => url.to_owned(),
     }
 }
 

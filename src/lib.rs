@@ -18,6 +18,7 @@ pub mod dossier;
 pub mod escalation;
 pub mod letters;
 pub mod notify;
+pub mod redact;
 pub mod routing;
 pub mod server;
 pub mod simulator;

@@ -189,7 +189,7 @@ fn sqlite_memory_statistics_off() {
 impl Store {
     /// Opens (creating a SQLite file if needed) and migrates.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
-        let redacted = crate::config::redact_url(url);
+        let redacted = crate::redact::redact_url(url);
         let store = if url.starts_with("sqlite:") {
             sqlite_memory_statistics_off();
             let opts = SqliteConnectOptions::from_str(url)
