@@ -465,6 +465,15 @@ impl Calendar {
     }
 
     /// The calendar shipped with the program (`config/calendar.toml`, embedded at build time).
+    /// The calendar `calendar.file` names, or the built-in one.
+    pub fn from_settings(s: &crate::config::CalendarSettings) -> Result<Calendar, CalendarError> {
+        if s.file.trim().is_empty() {
+            Calendar::builtin()
+        } else {
+            Calendar::load(Path::new(&s.file))
+        }
+    }
+
     pub fn builtin() -> Result<Calendar, CalendarError> {
         Self::from_toml_str(BUILTIN_TEXT, BUILTIN_ORIGIN)
     }
@@ -749,6 +758,16 @@ fn seconds(t: NaiveTime) -> i64 {
 }
 
 impl OfficeHours {
+    /// The office hours `[calendar]` configures (not yet validated).
+    pub fn from_settings(s: &crate::config::CalendarSettings) -> OfficeHours {
+        OfficeHours {
+            morning_start: s.morning_start,
+            morning_end: s.morning_end,
+            afternoon_start: s.afternoon_start,
+            afternoon_end: s.afternoon_end,
+        }
+    }
+
     /// Checks that the periods are in order (lunch may be empty) and on whole minutes.
     pub fn validate(&self) -> Result<(), CalendarError> {
         let fail = |reason: String| Err(CalendarError::InvalidOfficeHours { reason });

@@ -2,7 +2,6 @@
 //! given with `-c`, then `TTHC_WATCH__SECTION__KEY` environment variables. Any
 //! wrong or missing setting fails at start, naming the key and the file.
 
-use crate::calendar::{Calendar, OfficeHours};
 use crate::redact::redact_url;
 use chrono::NaiveTime;
 use serde::Deserialize;
@@ -45,6 +44,10 @@ pub struct Settings {
     pub log: LogSettings,
     #[serde(default)]
     pub sources: BTreeMap<String, SourceSettings>,
+    /// Where these settings came from (defaults, file, environment), named in
+    /// the errors of the rules files they point to.
+    #[serde(skip)]
+    pub origin: String,
 }
 
 #[derive(Clone, Deserialize)]
@@ -74,40 +77,56 @@ pub struct CalendarSettings {
     pub afternoon_end: NaiveTime,
 }
 
-impl CalendarSettings {
-    pub fn office_hours(&self) -> OfficeHours {
-        OfficeHours {
-            morning_start: self.morning_start,
-            morning_end: self.morning_end,
-            afternoon_start: self.afternoon_start,
-            afternoon_end: self.afternoon_end,
-        }
-    }
-
-    /// The configured calendar file, or the built-in one.
-    pub fn load(&self) -> Result<Calendar, crate::calendar::CalendarError> {
-        if self.file.trim().is_empty() {
-            Calendar::builtin()
-        } else {
-            Calendar::load(Path::new(&self.file))
-        }
-    }
+/// How a finished supplementation moves the due date.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SupplementRule {
+    /// The handling time starts again from the complete dossier (the rule).
+    #[default]
+    Restart,
+    /// The due date moves by the working time spent waiting.
+    Shift,
 }
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeadlineSettings {
     pub warning_days: u32,
-    pub supplement: crate::deadline::SupplementRule,
+    pub supplement: SupplementRule,
     pub mismatch_tolerance_minutes: i64,
 }
 
-impl DeadlineSettings {
-    pub fn rules(&self) -> crate::deadline::Rules {
-        crate::deadline::Rules {
-            warning_days: i64::from(self.warning_days),
-            supplement: self.supplement,
-            mismatch_tolerance_minutes: self.mismatch_tolerance_minutes,
+/// Who can be told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Chủ tịch.
+    Chair,
+    /// Phó Chủ tịch in charge of the dossier's field.
+    ViceChair,
+    /// Head of the handling unit.
+    UnitHead,
+    /// The public-service centre's mailboxes.
+    Centre,
+}
+
+/// Who is told at each rung (`[escalation.notify]`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Notify {
+    pub due_soon: Vec<Role>,
+    pub due_today: Vec<Role>,
+    pub overdue: Vec<Role>,
+    pub no_apology: Vec<Role>,
+}
+
+impl Default for Notify {
+    fn default() -> Notify {
+        Notify {
+            due_soon: vec![Role::ViceChair, Role::UnitHead],
+            due_today: vec![Role::ViceChair, Role::UnitHead],
+            overdue: vec![Role::Chair, Role::ViceChair, Role::UnitHead],
+            no_apology: vec![Role::UnitHead, Role::Centre],
         }
     }
 }
@@ -121,24 +140,7 @@ pub struct EscalationSettings {
     pub mask_applicant: bool,
     pub max_listed: usize,
     pub templates_dir: String,
-    pub notify: crate::escalation::Notify,
-}
-
-impl EscalationSettings {
-    pub fn routing(&self) -> Result<crate::routing::Routing, crate::routing::RoutingError> {
-        if self.routing_file.trim().is_empty() {
-            crate::routing::Routing::builtin()
-        } else {
-            crate::routing::Routing::load(Path::new(&self.routing_file))
-        }
-    }
-
-    pub fn ladder(&self) -> crate::escalation::Ladder {
-        crate::escalation::Ladder {
-            no_apology_after_days: i64::from(self.no_apology_after_days),
-            notify: self.notify.clone(),
-        }
-    }
+    pub notify: Notify,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -194,16 +196,6 @@ pub struct LetterSettings {
     pub extension_days: u32,
     pub draft_before_due: bool,
     pub template_file: String,
-}
-
-impl LetterSettings {
-    pub fn template(&self) -> Result<crate::letters::LetterTemplate, crate::letters::LetterError> {
-        if self.template_file.trim().is_empty() {
-            crate::letters::LetterTemplate::builtin()
-        } else {
-            crate::letters::LetterTemplate::load(Path::new(&self.template_file))
-        }
-    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -413,7 +405,7 @@ impl Settings {
                 .try_parsing(true)
                 .source(Some(vars.into_iter().collect())),
         );
-        let settings: Settings =
+        let mut settings: Settings =
             builder
                 .build()
                 .and_then(|c| c.try_deserialize())
@@ -422,6 +414,7 @@ impl Settings {
                     message: e.to_string(),
                 })?;
         settings.validate(&origin)?;
+        settings.origin = origin;
         Ok(settings)
     }
 
@@ -450,12 +443,6 @@ impl Settings {
                 "must be at least 1".into(),
             ));
         }
-        self.calendar.office_hours().validate().map_err(|e| {
-            key_err(
-                "calendar.morning_start .. calendar.afternoon_end",
-                e.to_string(),
-            )
-        })?;
         if self.deadline.warning_days > 30 {
             return Err(key_err(
                 "deadline.warning_days",
@@ -470,9 +457,6 @@ impl Settings {
                 "deadline.mismatch_tolerance_minutes",
                 "must not be negative".into(),
             ));
-        }
-        if let Err(e) = self.letters.template() {
-            return Err(key_err("letters.template_file", e.to_string()));
         }
         if self.letters.extension_days == 0 || self.letters.extension_days > 60 {
             return Err(key_err(
@@ -501,17 +485,11 @@ impl Settings {
                 ),
             ));
         }
-        if let Err(e) = self.escalation.routing() {
-            return Err(key_err("escalation.routing_file", e.to_string()));
-        }
         if self.escalation.stale_after_minutes < 1 {
             return Err(key_err(
                 "escalation.stale_after_minutes",
                 "must be at least 1".into(),
             ));
-        }
-        if let Err(e) = crate::notify::templates::Templates::load(&self.escalation.templates_dir) {
-            return Err(key_err("escalation.templates_dir", e.to_string()));
         }
         if let Err(e) = self.mail.from.parse::<lettre::message::Mailbox>() {
             return Err(key_err(
@@ -530,9 +508,6 @@ impl Settings {
                 "mail.max_attempts / mail.backoff_*",
                 "expected max_attempts ≥ 1 and 1 ≤ backoff_base_secs ≤ backoff_cap_secs".into(),
             ));
-        }
-        if let Err(e) = self.calendar.load() {
-            return Err(key_err("calendar.file", e.to_string()));
         }
         if !matches!(self.log.format, LogFormat::Text | LogFormat::Json) {
             return Err(key_err("log.format", "expected text or json".into()));
@@ -559,8 +534,6 @@ impl Settings {
             if src.timeout_secs == 0 {
                 return Err(key_err(&key("timeout_secs"), "must be at least 1".into()));
             }
-            crate::source::mapping::Mapping::resolve(src.shape, src.mapping.as_ref())
-                .map_err(|e| key_err(&key("mapping"), e.to_string()))?;
         }
         Ok(())
     }

@@ -13,8 +13,10 @@
 //! rolls back). A reload (SIGHUP in `main`) re-reads calendar, routing and
 //! templates; invalid files are rejected and the old ones kept.
 
+use crate::app::check::CheckEvent;
+use crate::app::{self, RuleSet};
+use crate::check::Scope;
 use crate::clock::{Clock, from_vn, to_vn};
-use crate::commands::{Rules, check_with, digest_with, send_with};
 use crate::config::Settings;
 use crate::server::{AppState, SourceLabel};
 use crate::source::sync::sync_sources;
@@ -152,13 +154,19 @@ impl Daemon {
     /// Runs until `shutdown`. Binds the HTTP listener first, so a port in use fails fast.
     pub async fn run(self) -> Result<()> {
         let settings = self.settings.clone();
-        let store = crate::commands::open_store(&settings).await?;
-        let mut rules = Arc::new(Rules::load(&settings)?);
+        let mut rules = Arc::new(RuleSet::load(&settings)?);
+        let store = app::open_store(&settings).await?;
         let listener = tokio::net::TcpListener::bind(&settings.server.listen)
             .await
             .with_context(|| format!("binding server.listen = {}", settings.server.listen))?;
         tracing::info!(addr = %settings.server.listen, "serving /healthz, /readyz, /metrics");
-        let state = Arc::new(AppState::new(&settings, store.clone(), self.clock.clone())?);
+        let state = Arc::new(AppState::new(
+            &settings,
+            store.clone(),
+            self.clock.clone(),
+            rules.routing.clone(),
+            rules.calendar.clone(),
+        ));
         let http = tokio::spawn(crate::server::serve(
             listener,
             state.clone(),
@@ -234,19 +242,29 @@ impl Daemon {
                     next_poll = next_after(&poll, after);
                 }
                 if now >= next_digest && !self.shutdown.is_cancelled() {
-                    if let Some(Err(e)) = guarded(
-                        digest_with(&settings, &rules, &store, &self.clock, false),
+                    match guarded(
+                        app::digest::digest(&settings, &rules, &store, &self.clock, false),
                         &self.shutdown,
                     )
                     .await
                     {
-                        tracing::error!(error = %format!("{e:#}"), "digest failed; retrying at the next poll");
+                        Some(Ok(outcome)) => tracing::info!(?outcome, "digest"),
+                        Some(Err(e)) => {
+                            tracing::error!(error = %e, "digest failed; retrying at the next poll")
+                        }
+                        None => {}
                     }
                     next_digest = next_after(&digest, self.clock.now_utc());
                 }
                 if now >= next_send && !self.shutdown.is_cancelled() {
-                    match guarded(send_with(&settings, &store, &self.clock), &self.shutdown).await {
+                    match guarded(
+                        app::send::send(&settings, &store, &self.clock),
+                        &self.shutdown,
+                    )
+                    .await
+                    {
                         Some(Ok(s)) => {
+                            tracing::info!("{s}");
                             state.metrics.send_failures.inc_by(s.retry + s.failed);
                         }
                         Some(Err(e)) => {
@@ -292,12 +310,12 @@ impl Daemon {
     async fn poll_and_check(
         &self,
         settings: &Settings,
-        rules: &Rules,
+        rules: &RuleSet,
         store: &Store,
         state: &AppState,
         due: &[String],
     ) {
-        for s in sync_sources(settings, store, &self.clock, due).await {
+        for s in sync_sources(&settings.sources, store, &self.clock, due).await {
             state
                 .metrics
                 .sync_duration
@@ -310,16 +328,28 @@ impl Daemon {
                 Some(_) => tracing::error!("{s}"),
             }
         }
-        if let Err(e) = check_with(settings, rules, store, &self.clock).await {
-            tracing::error!(error = %format!("{e:#}"), "check failed; retrying at the next poll");
+        let checked = app::check::check(
+            settings,
+            rules,
+            store,
+            &self.clock,
+            Scope::Due,
+            &mut |e| match e {
+                CheckEvent::CoverageWarning(w) => tracing::warn!("{w}"),
+                e => tracing::info!("{e}"),
+            },
+        )
+        .await;
+        if let Err(e) = checked {
+            tracing::error!(error = %e, "check failed; retrying at the next poll");
         }
     }
 
     /// New calendar, routing and templates from the files; the old ones if invalid.
-    fn reload_rules(&self, old: Arc<Rules>) -> Arc<Rules> {
+    fn reload_rules(&self, old: Arc<RuleSet>) -> Arc<RuleSet> {
         let loaded = Settings::load(self.config_path.as_deref())
             .map_err(anyhow::Error::from)
-            .and_then(|s| Rules::load(&s));
+            .and_then(|s| Ok(RuleSet::load(&s)?));
         match loaded {
             Ok(r) => {
                 tracing::info!("reloaded calendar, routing and templates");

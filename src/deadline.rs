@@ -11,6 +11,9 @@ use crate::dossier::{Dossier, PauseKind, Status};
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
+/// A setting (`deadline.supplement`) and a rule of the engine alike.
+pub use crate::config::SupplementRule;
+
 #[derive(Debug, thiserror::Error)]
 pub enum DeadlineError {
     #[error("dossier {code}: {source}")]
@@ -18,17 +21,6 @@ pub enum DeadlineError {
         code: String,
         source: Box<CalendarError>,
     },
-}
-
-/// How a finished supplementation moves the due date.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SupplementRule {
-    /// The handling time starts again from the complete dossier (the rule).
-    #[default]
-    Restart,
-    /// The due date moves by the working time spent waiting.
-    Shift,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,6 +31,17 @@ pub struct Rules {
     /// Source and recomputed due dates closer than this are taken to agree (some
     /// systems round due times to the quarter hour).
     pub mismatch_tolerance_minutes: i64,
+}
+
+impl Rules {
+    /// The rules `[deadline]` configures.
+    pub fn from_settings(s: &crate::config::DeadlineSettings) -> Rules {
+        Rules {
+            warning_days: i64::from(s.warning_days),
+            supplement: s.supplement,
+            mismatch_tolerance_minutes: s.mismatch_tolerance_minutes,
+        }
+    }
 }
 
 impl Default for Rules {

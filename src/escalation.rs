@@ -2,6 +2,8 @@
 //! told. Pure functions; the store makes each rung fire once per dossier, due
 //! date and recipient.
 
+/// Who is told at each rung: settings (`[escalation.notify]`) the ladder reads.
+pub use crate::config::{Notify, Role};
 use crate::deadline::Class;
 use crate::dossier::Dossier;
 use crate::routing::{Recipient, Routing};
@@ -63,46 +65,21 @@ impl Rung {
     }
 }
 
-/// Who can be told.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Chủ tịch.
-    Chair,
-    /// Phó Chủ tịch in charge of the dossier's field.
-    ViceChair,
-    /// Head of the handling unit.
-    UnitHead,
-    /// The public-service centre's mailboxes.
-    Centre,
-}
-
-/// Who is told at each rung (`[escalation.notify]`).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Notify {
-    pub due_soon: Vec<Role>,
-    pub due_today: Vec<Role>,
-    pub overdue: Vec<Role>,
-    pub no_apology: Vec<Role>,
-}
-
-impl Default for Notify {
-    fn default() -> Notify {
-        Notify {
-            due_soon: vec![Role::ViceChair, Role::UnitHead],
-            due_today: vec![Role::ViceChair, Role::UnitHead],
-            overdue: vec![Role::Chair, Role::ViceChair, Role::UnitHead],
-            no_apology: vec![Role::UnitHead, Role::Centre],
-        }
-    }
-}
-
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ladder {
     /// Working days late after which a missing apology is escalated.
     pub no_apology_after_days: i64,
     pub notify: Notify,
+}
+
+impl Ladder {
+    /// The ladder `[escalation]` configures.
+    pub fn from_settings(s: &crate::config::EscalationSettings) -> Ladder {
+        Ladder {
+            no_apology_after_days: i64::from(s.no_apology_after_days),
+            notify: s.notify.clone(),
+        }
+    }
 }
 
 impl Default for Ladder {

@@ -3,14 +3,16 @@
 //! repository's shared documents for the shape of the program.
 //!
 //! Layout, following the flow of data: `source` (poll) → `store` → `calendar`
-//! (working days) → … ; `simulator` is the stand-in provincial system; `commands`
-//! is the glue behind each command-line verb.
+//! (working days) → … ; `simulator` is the stand-in provincial system; `app`
+//! holds the operations (sync, check, letters, digest, send) that `cli` (the
+//! command line), `daemon` (the scheduled service) and `api` call.
 
 pub mod api;
+pub mod app;
 pub mod calendar;
 pub mod check;
+pub mod cli;
 pub mod clock;
-pub mod commands;
 pub mod config;
 pub mod daemon;
 pub mod deadline;

@@ -89,6 +89,15 @@ pub struct Routing {
 }
 
 impl Routing {
+    /// The routing `escalation.routing_file` names, or the built-in one.
+    pub fn from_settings(s: &crate::config::EscalationSettings) -> Result<Routing, RoutingError> {
+        if s.routing_file.trim().is_empty() {
+            Routing::builtin()
+        } else {
+            Routing::load(Path::new(&s.routing_file))
+        }
+    }
+
     pub fn builtin() -> Result<Routing, RoutingError> {
         Routing::from_toml_str(BUILTIN, BUILTIN_ORIGIN)
     }

@@ -99,15 +99,6 @@ impl Default for Metrics {
     }
 }
 
-/// What the server's state cannot be made of.
-#[derive(Debug, thiserror::Error)]
-pub enum StateError {
-    #[error(transparent)]
-    Routing(#[from] crate::routing::RoutingError),
-    #[error(transparent)]
-    Calendar(#[from] crate::calendar::CalendarError),
-}
-
 pub struct AppState {
     pub store: Store,
     pub clock: Clock,
@@ -148,8 +139,10 @@ impl AppState {
         settings: &crate::config::Settings,
         store: Store,
         clock: Clock,
-    ) -> Result<AppState, StateError> {
-        Ok(AppState {
+        routing: crate::routing::Routing,
+        calendar: crate::calendar::Calendar,
+    ) -> AppState {
+        AppState {
             store,
             clock,
             metrics: Metrics::default(),
@@ -160,13 +153,10 @@ impl AppState {
                 .map(|(n, _)| n.clone())
                 .collect(),
             stale_after_minutes: settings.escalation.stale_after_minutes,
-            rules: std::sync::RwLock::new(Arc::new(ShownRules {
-                routing: settings.escalation.routing()?,
-                calendar: settings.calendar.load()?,
-            })),
+            rules: std::sync::RwLock::new(Arc::new(ShownRules { routing, calendar })),
             kpi: settings.kpi.clone(),
             logins: Default::default(),
-        })
+        }
     }
 }
 

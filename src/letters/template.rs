@@ -67,6 +67,15 @@ pub struct LetterTemplate {
 
 impl LetterTemplate {
     /// The wording shipped with tthc-watch.
+    /// The template `letters.template_file` names, or the built-in one.
+    pub fn from_settings(s: &crate::config::LetterSettings) -> Result<LetterTemplate, LetterError> {
+        if s.template_file.trim().is_empty() {
+            LetterTemplate::builtin()
+        } else {
+            LetterTemplate::load(Path::new(&s.template_file))
+        }
+    }
+
     pub fn builtin() -> Result<LetterTemplate, LetterError> {
         Self::from_toml_str(
             include_str!("../../config/templates/letter.toml"),

@@ -1,7 +1,7 @@
 //! Faults the simulator injects on demand, each counted so tests can check that
 //! the connector met (and survived) them.
 
-use crate::config::Shape;
+use crate::source::Shape;
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicU64, Ordering};
 

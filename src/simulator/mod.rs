@@ -18,7 +18,7 @@ pub mod world;
 pub use faults::{FaultStats, Faults};
 
 use crate::calendar::{Calendar, OfficeHours};
-use crate::config::Shape;
+use crate::source::Shape;
 use crate::text::nfc;
 use axum::Router;
 use axum::extract::{Form, Path, Query, State};

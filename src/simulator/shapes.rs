@@ -1,8 +1,8 @@
 //! How each family of real systems (SOURCES.md) would show a dossier: field
 //! names, nesting, date formats and status codes.
 
-use crate::config::Shape;
 use crate::dossier::{ApplicantKind, Channel, Dossier, Duration, PauseKind, Status};
+use crate::source::Shape;
 use chrono::NaiveDateTime;
 use serde_json::{Value, json};
 

@@ -2,10 +2,10 @@
 //! preset in `config/shapes/`; a source's `[sources.NAME.mapping]` table overrides
 //! any part of it, so a new system is connected by configuration alone.
 
-use crate::config::Shape;
 use crate::dossier::{
     ApplicantKind, Channel, Dossier, Duration, Extension, Pause, PauseKind, Status, Step,
 };
+use crate::source::Shape;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
@@ -146,6 +146,11 @@ fn merge(base: &mut Value, over: &Value) {
 
 impl Mapping {
     /// The shape's preset with `overrides` laid over it, checked.
+    /// The mapping of a source's settings: its shape's preset with its overrides.
+    pub fn from_settings(s: &super::SourceSettings) -> Result<Mapping, MappingError> {
+        Mapping::resolve(s.shape, s.mapping.as_ref())
+    }
+
     pub fn resolve(shape: Shape, overrides: Option<&Value>) -> Result<Mapping, MappingError> {
         let preset: toml::Value = toml::from_str(preset(shape)).map_err(|e| {
             MappingError::Invalid(format!("built-in {} preset: {e}", shape.as_str()))

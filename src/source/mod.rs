@@ -9,6 +9,10 @@ pub mod mapping;
 pub mod rest;
 pub mod sync;
 
+/// A source's settings (`[sources.NAME]`): settings types live in `config`,
+/// which depends on no other module; sources are where they are used.
+pub use crate::config::{AuthSettings, Shape, SourceSettings};
+
 use crate::store::{Incoming, QuarantineRecord};
 use std::time::Duration;
 

@@ -4,8 +4,8 @@
 
 use super::mapping::{Mapping, Paging, Records};
 use super::{Cursor, Page, PageRecords, Parsed, SourceError};
-use crate::config::{AuthSettings, SourceSettings};
 use crate::dossier::Dossier;
+use crate::source::{AuthSettings, SourceSettings};
 use crate::store::{Incoming, QuarantineRecord};
 use crate::text::nfc;
 use reqwest::StatusCode;
@@ -36,11 +36,9 @@ const MAX_SIZE_HINT: u64 = 64 << 20;
 
 impl RestSource {
     pub fn new(name: &str, settings: &SourceSettings) -> Result<RestSource, SourceError> {
-        let mapping = Mapping::resolve(settings.shape, settings.mapping.as_ref()).map_err(|e| {
-            SourceError::Config {
-                source_name: name.to_owned(),
-                message: format!("sources.{name}.mapping: {e}"),
-            }
+        let mapping = Mapping::from_settings(settings).map_err(|e| SourceError::Config {
+            source_name: name.to_owned(),
+            message: format!("sources.{name}.mapping: {e}"),
         })?;
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(settings.timeout_secs))
@@ -610,7 +608,7 @@ fn nfc_value(v: &mut Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Shape;
+    use crate::source::Shape;
     use serde_json::json;
 
     /// Tombstones and a bad record: parsed without a full dossier each.

@@ -6,9 +6,10 @@
 use super::rest::RestSource;
 use super::{Cursor, Parsed, Source, SourceError};
 use crate::clock::{Clock, fmt_db, parse_db};
-use crate::config::Settings;
+use crate::source::SourceSettings;
 use crate::store::{PageOutcome, Store, StoreError, SyncRun, SyncTx, SyncWriter};
 use chrono::NaiveDateTime;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Instant;
 use tokio_util::task::AbortOnDropHandle;
@@ -347,21 +348,24 @@ async fn poll_newest_first<S: Source>(
 }
 
 /// Polls every enabled source of the configuration once.
-pub async fn sync_all(settings: &Settings, store: &Store, clock: &Clock) -> Vec<SyncSummary> {
-    let names: Vec<String> = settings.sources.keys().cloned().collect();
-    sync_sources(settings, store, clock, &names).await
+pub async fn sync_all(
+    sources: &BTreeMap<String, SourceSettings>,
+    store: &Store,
+    clock: &Clock,
+) -> Vec<SyncSummary> {
+    let names: Vec<String> = sources.keys().cloned().collect();
+    sync_sources(sources, store, clock, &names).await
 }
 
 /// Polls the named enabled sources once.
 pub async fn sync_sources(
-    settings: &Settings,
+    sources: &BTreeMap<String, SourceSettings>,
     store: &Store,
     clock: &Clock,
     names: &[String],
 ) -> Vec<SyncSummary> {
     let mut out = Vec::new();
-    for (name, s) in settings
-        .sources
+    for (name, s) in sources
         .iter()
         .filter(|(n, s)| s.enabled && names.contains(n))
     {

@@ -3,16 +3,17 @@
 //! CSV/XLSX read back, recording an issued letter, the OpenAPI document, the
 //! audit trail.
 
+use crate::support::check_with;
 use crate::support::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
+use tthc_watch::app::RuleSet as Rules;
 use tthc_watch::calendar::{Calendar, OfficeHours};
 use tthc_watch::clock::{Clock, from_vn};
-use tthc_watch::commands::{Rules, check_with};
-use tthc_watch::config::Shape;
 use tthc_watch::deadline::{Class, Engine, Rules as DeadlineRules};
 use tthc_watch::server::AppState;
+use tthc_watch::source::Shape;
 use tthc_watch::source::rest::RestSource;
 use tthc_watch::source::sync::sync_source;
 
@@ -61,7 +62,13 @@ pub async fn spawn_api(backend: Backend) -> TestApi {
         .create_token("Trung tâm", "centre", sim.sim.now())
         .await
         .unwrap();
-    let state = Arc::new(AppState::new(&settings, db.store.clone(), clock).unwrap());
+    let state = Arc::new(AppState::new(
+        &settings,
+        db.store.clone(),
+        clock,
+        rules.routing.clone(),
+        rules.calendar.clone(),
+    ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let shutdown = CancellationToken::new();

@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use tthc_watch::calendar::{Calendar, OfficeHours};
 use tthc_watch::check::{Scope, run_check};
 use tthc_watch::clock::{Clock, from_vn};
-use tthc_watch::config::Shape;
 use tthc_watch::deadline::{Class, Engine, Rules};
 use tthc_watch::dossier::Dossier;
+use tthc_watch::source::Shape;
 use tthc_watch::source::rest::RestSource;
 use tthc_watch::source::sync::sync_source;
 

@@ -2,7 +2,7 @@
 
 use crate::support::*;
 use std::process::Command;
-use tthc_watch::config::Shape;
+use tthc_watch::source::Shape;
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_tthc-watch"));

@@ -6,7 +6,7 @@ use crate::support::*;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use tthc_watch::config::Shape;
+use tthc_watch::source::Shape;
 
 struct Service {
     child: Child,

@@ -1,12 +1,15 @@
 //! The ladder, the digest and email over a real SMTP server: the right people,
 //! once, in Vietnamese.
 
+use crate::support::check_with;
 use crate::support::*;
 use std::collections::{BTreeMap, BTreeSet};
+use tthc_watch::app::RuleSet as Rules;
+use tthc_watch::app::digest::digest as digest_with;
+use tthc_watch::app::send::send as send_with;
 use tthc_watch::clock::{Clock, from_vn};
-use tthc_watch::commands::{Rules, check_with, digest_with, send_with};
-use tthc_watch::config::Shape;
 use tthc_watch::notify::digest::DigestOutcome;
+use tthc_watch::source::Shape;
 use tthc_watch::source::rest::RestSource;
 use tthc_watch::source::sync::sync_source;
 

@@ -2,10 +2,12 @@
 //! unit head's alert, a new version when the due date changes, never replaced
 //! once issued, and issuing stops the "no apology" reminder.
 
+use crate::support::check_with;
 use crate::support::*;
 use std::io::Read;
+use tthc_watch::app::RuleSet as Rules;
+use tthc_watch::app::send::send as send_with;
 use tthc_watch::clock::{Clock, from_vn};
-use tthc_watch::commands::{Rules, check_with, send_with};
 use tthc_watch::dossier::Step;
 
 fn at(s: &str) -> Clock {

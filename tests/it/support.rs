@@ -4,13 +4,27 @@ use chrono::NaiveDateTime;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tthc_watch::calendar::{Calendar, OfficeHours};
-use tthc_watch::config::{AuthSettings, Shape, SourceSettings};
 use tthc_watch::dossier::Dossier;
+use tthc_watch::source::{AuthSettings, Shape, SourceSettings};
 
 use tthc_watch::simulator::{Faults, Simulator, SimulatorOptions};
 use tthc_watch::store::Store;
 
 pub const TOKEN: &str = "test-token";
+
+/// One scheduled check as the daemon runs it (stages not reported).
+#[allow(dead_code)]
+pub async fn check_with(
+    settings: &tthc_watch::config::Settings,
+    rules: &tthc_watch::app::RuleSet,
+    store: &Store,
+    clock: &tthc_watch::clock::Clock,
+) -> Result<tthc_watch::check::CheckSummary, tthc_watch::app::AppError> {
+    let scope = tthc_watch::check::Scope::Due;
+    let mut quiet = |_: tthc_watch::app::check::CheckEvent<'_>| {};
+    let report = tthc_watch::app::check::check(settings, rules, store, clock, scope, &mut quiet);
+    Ok(report.await?.summary)
+}
 
 pub fn t(s: &str) -> NaiveDateTime {
     NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").expect("test time")

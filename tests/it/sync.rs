@@ -5,8 +5,8 @@ use crate::support::*;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use tthc_watch::clock::{Clock, from_vn};
-use tthc_watch::config::Shape;
 use tthc_watch::dossier::Dossier;
+use tthc_watch::source::Shape;
 use tthc_watch::source::rest::RestSource;
 use tthc_watch::source::sync::{SyncSummary, sync_source};
 use tthc_watch::store::Incoming;
@@ -577,7 +577,7 @@ async fn wrong_credentials_fail_with_a_clear_error() {
     let sim = spawn_simulator(Shape::Native, 10, "").await;
     let db = TestDb::new(Backend::Sqlite).await;
     let mut settings = source_settings(Shape::Native, &sim.url);
-    settings.auth = tthc_watch::config::AuthSettings::Bearer {
+    settings.auth = tthc_watch::source::AuthSettings::Bearer {
         token: "wrong".into(),
     };
     let mut src = RestSource::new("tinh", &settings).unwrap();

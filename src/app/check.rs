@@ -1,0 +1,138 @@
+//! One evaluation and escalation: verdicts, alerts, apology drafts, messages,
+//! stale-data alerts. Stages are reported as they finish (the command line
+//! prints each at once; the daemon logs it).
+
+use super::{AppError, RuleSet};
+use crate::check::{CheckSummary, Escalation, Scope, run_check};
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::deadline::Engine;
+use crate::letters::drafts::DraftSummary;
+use crate::store::Store;
+
+/// The `applied_settings` entry of the calendar and rules a check applied.
+const RULES_APPLIED: &str = "check_rules";
+
+/// A stage of a check, reported when it is done.
+#[derive(Debug)]
+pub enum CheckEvent<'a> {
+    /// The calendar does not cover the days ahead well enough.
+    CoverageWarning(&'a str),
+    /// The rules changed since the last check: every dossier is evaluated.
+    RulesChanged,
+    Evaluated(&'a CheckSummary),
+    Drafted {
+        summary: &'a DraftSummary,
+        dir: &'a str,
+    },
+    Queued {
+        alerts: u64,
+        stale: u64,
+    },
+}
+
+/// What a check did.
+#[derive(Debug)]
+pub struct CheckReport {
+    pub summary: CheckSummary,
+    pub letters: DraftSummary,
+    pub alerts: u64,
+    pub stale: u64,
+}
+
+/// Evaluates every dossier of `scope` at the clock's time, fires the ladder,
+/// drafts the apologies the alerts attach and queues the messages.
+pub async fn check(
+    settings: &Settings,
+    rules: &RuleSet,
+    store: &Store,
+    clock: &Clock,
+    scope: Scope,
+    report: &mut (dyn FnMut(CheckEvent<'_>) + Send),
+) -> Result<CheckReport, AppError> {
+    let now = clock.now_vn();
+    if let Some(w) = rules.calendar.coverage_warning(now.date()) {
+        report(CheckEvent::CoverageWarning(&w));
+    }
+    let engine = Engine::new(&rules.calendar, &rules.hours, &rules.deadline);
+    let escalation = Escalation {
+        routing: &rules.routing,
+        ladder: &rules.ladder,
+    };
+    // A check looks again only at verdicts that can have changed; a changed
+    // calendar, office hours or rule can change any of them.
+    let applied = rules.fingerprint();
+    let scope = if store.applied_setting(RULES_APPLIED).await?.as_deref() == Some(&applied) {
+        scope
+    } else {
+        report(CheckEvent::RulesChanged);
+        Scope::All
+    };
+    let summary = run_check(store, &engine, Some(&escalation), now, scope)
+        .await
+        .map_err(AppError::Check)?;
+    store.set_applied_setting(RULES_APPLIED, &applied).await?;
+    report(CheckEvent::Evaluated(&summary));
+    let letters = draft_letters(settings, rules, store, clock).await?;
+    report(CheckEvent::Drafted {
+        summary: &letters,
+        dir: &settings.letters.dir,
+    });
+    let composer = rules.composer(settings);
+    let alerts = composer
+        .compose_alerts(store, now)
+        .await
+        .map_err(|error| AppError::Compose {
+            what: "alert messages",
+            error,
+        })?;
+    let stale = composer
+        .compose_stale(store, settings.escalation.stale_after_minutes, now)
+        .await
+        .map_err(|error| AppError::Compose {
+            what: "stale-data alerts",
+            error,
+        })?;
+    report(CheckEvent::Queued { alerts, stale });
+    Ok(CheckReport {
+        summary,
+        letters,
+        alerts,
+        stale,
+    })
+}
+
+/// Apology drafts for every dossier that needs one (before the alerts that attach them).
+pub async fn draft_letters(
+    settings: &Settings,
+    rules: &RuleSet,
+    store: &Store,
+    clock: &Clock,
+) -> Result<DraftSummary, AppError> {
+    Ok(rules
+        .drafter(settings, store)
+        .draft_all(clock.now_vn())
+        .await?)
+}
+
+impl std::fmt::Display for CheckEvent<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CheckEvent::CoverageWarning(w) => write!(f, "WARNING: {w}"),
+            CheckEvent::RulesChanged => write!(
+                f,
+                "the calendar or the rules changed since the last check: every dossier is evaluated again"
+            ),
+            CheckEvent::Evaluated(s) => write!(f, "{s}"),
+            CheckEvent::Drafted { summary: s, dir } => write!(
+                f,
+                "letters: {} new drafts, {} up to date, {} errors (in {dir})",
+                s.drafted, s.up_to_date, s.errors
+            ),
+            CheckEvent::Queued { alerts, stale } => write!(
+                f,
+                "escalation: {alerts} alert messages queued, {stale} data-freshness messages queued"
+            ),
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! One dossier's apology letter: its current draft, or recording it as issued.
+
+use super::{AppError, RuleSet};
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::store::{LetterRecord, Store};
+use std::path::Path;
+
+/// The current draft for one dossier (a new version if it changed), copied to
+/// `out`; with whether it is a new version.
+pub async fn write_draft(
+    settings: &Settings,
+    rules: &RuleSet,
+    store: &Store,
+    code: &str,
+    source: Option<&str>,
+    out: &Path,
+    clock: &Clock,
+) -> Result<(LetterRecord, bool), AppError> {
+    let drafter = rules.drafter(settings, store);
+    let code = crate::text::nfc(code);
+    let d = drafter.find(&code, source).await?;
+    let (record, new) = drafter.draft(&d, clock.now_vn()).await?;
+    std::fs::copy(&record.path, out).map_err(|error| AppError::Write {
+        path: out.to_owned(),
+        error,
+    })?;
+    Ok((record, new))
+}
+
+/// Records that the centre issued the latest draft of a dossier.
+pub async fn issue(
+    store: &Store,
+    code: &str,
+    source: Option<&str>,
+    number: &str,
+    clock: &Clock,
+) -> Result<LetterRecord, AppError> {
+    let code = crate::text::nfc(code);
+    let d = crate::letters::drafts::find_dossier(store, &code, source).await?;
+    Ok(store
+        .issue_letter(&d.source, &code, number, clock.now_vn())
+        .await?)
+}

@@ -1,0 +1,131 @@
+//! The rules as data — calendar, office hours, deadline rules, routing, the
+//! ladder, email and letter templates — loaded from the files the settings
+//! name and checked once, at start or on a reload. An invalid file is named
+//! with its settings key, and nothing runs on it.
+
+use crate::calendar::{Calendar, OfficeHours};
+use crate::config::Settings;
+use crate::deadline;
+use crate::escalation::Ladder;
+use crate::letters::LetterTemplate;
+use crate::letters::drafts::Drafter;
+use crate::notify::compose::Composer;
+use crate::notify::templates::Templates;
+use crate::routing::Routing;
+use crate::source::mapping::Mapping;
+use crate::store::Store;
+use std::path::PathBuf;
+
+/// A rules file (or setting) that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: key `{key}` ({origin}): {message}")]
+pub struct RulesError {
+    pub key: String,
+    pub origin: String,
+    pub message: String,
+}
+
+/// Everything rules-as-data the operations need, loaded and checked.
+pub struct RuleSet {
+    pub calendar: Calendar,
+    pub hours: OfficeHours,
+    pub deadline: deadline::Rules,
+    pub routing: Routing,
+    pub ladder: Ladder,
+    pub templates: Templates,
+    pub letter_template: LetterTemplate,
+}
+
+impl RuleSet {
+    /// Loads every rules file the settings name, each checked once; the
+    /// sources' field mappings are checked too, so that a typo fails at start
+    /// rather than at the first poll.
+    pub fn load(settings: &Settings) -> Result<RuleSet, RulesError> {
+        let err = |key: &str, message: String| RulesError {
+            key: key.to_owned(),
+            origin: settings.origin.clone(),
+            message,
+        };
+        let (calendar, hours) = load_calendar(settings)?;
+        let rules = RuleSet {
+            calendar,
+            hours,
+            deadline: deadline::Rules::from_settings(&settings.deadline),
+            routing: Routing::from_settings(&settings.escalation)
+                .map_err(|e| err("escalation.routing_file", e.to_string()))?,
+            ladder: Ladder::from_settings(&settings.escalation),
+            templates: Templates::load(&settings.escalation.templates_dir)
+                .map_err(|e| err("escalation.templates_dir", e.to_string()))?,
+            letter_template: LetterTemplate::from_settings(&settings.letters)
+                .map_err(|e| err("letters.template_file", e.to_string()))?,
+        };
+        for (name, src) in &settings.sources {
+            Mapping::from_settings(src)
+                .map_err(|e| err(&format!("sources.{name}.mapping"), e.to_string()))?;
+        }
+        Ok(rules)
+    }
+
+    /// What verdicts depend on besides their dossier and the time: the
+    /// calendar, office hours, deadline rules and the ladder's threshold.
+    pub fn fingerprint(&self) -> String {
+        let text = format!(
+            "{} {:?} {:?} {}",
+            self.calendar.fingerprint(),
+            self.hours,
+            self.deadline,
+            self.ladder.no_apology_after_days
+        );
+        use sha2::Digest as _;
+        hex::encode(sha2::Sha256::digest(text.as_bytes()))
+    }
+
+    pub fn drafter<'a>(&'a self, settings: &Settings, store: &'a Store) -> Drafter<'a> {
+        Drafter {
+            store,
+            calendar: &self.calendar,
+            routing: &self.routing,
+            template: &self.letter_template,
+            dir: PathBuf::from(&settings.letters.dir),
+            extension_days: i64::from(settings.letters.extension_days),
+            before_due: settings.letters.draft_before_due,
+        }
+    }
+
+    pub fn composer(&self, settings: &Settings) -> Composer<'_> {
+        let domain = settings
+            .mail
+            .from
+            .rsplit_once('@')
+            .map(|(_, d)| d.trim_end_matches('>').to_owned())
+            .unwrap_or_else(|| "tthc-watch.local".into());
+        Composer {
+            routing: &self.routing,
+            calendar: &self.calendar,
+            templates: &self.templates,
+            mask_applicant: settings.escalation.mask_applicant,
+            domain,
+            max_items: settings.escalation.max_listed,
+        }
+    }
+}
+
+/// The working-day calendar and office hours alone (calendar arithmetic and
+/// the simulator need nothing else).
+pub fn load_calendar(settings: &Settings) -> Result<(Calendar, OfficeHours), RulesError> {
+    let err = |key: &str, message: String| RulesError {
+        key: key.to_owned(),
+        origin: settings.origin.clone(),
+        message,
+    };
+    let hours = OfficeHours::from_settings(&settings.calendar);
+    hours.validate().map_err(|e| {
+        err(
+            "calendar.morning_start .. calendar.afternoon_end",
+            e.to_string(),
+        )
+    })?;
+    let calendar = Calendar::from_settings(&settings.calendar)
+        .map_err(|e| err("calendar.file", e.to_string()))?;
+    Ok((calendar, hours))
+}

@@ -1,0 +1,319 @@
+//! Each verb of the command line: open the store, call the application
+//! (`crate::app`), print what it returns.
+
+use crate::app::{self, AppError, RuleSet};
+use crate::check::{Scope, class_table};
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::notify::digest::DigestOutcome;
+use crate::source::{AuthSettings, Shape, SourceSettings};
+use crate::store::Store;
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+use std::path::Path;
+use tokio_util::sync::CancellationToken;
+
+use super::CalendarOp;
+
+/// Runs `f` on the configured store and closes it, whatever `f` returned.
+async fn with_store<T>(
+    settings: &Settings,
+    f: impl AsyncFnOnce(&Store) -> Result<T, AppError>,
+) -> Result<T> {
+    let store = app::open_store(settings).await?;
+    let out = f(&store).await;
+    store.close().await;
+    Ok(out?)
+}
+
+/// `tthc-watch migrate`.
+pub async fn migrate(settings: &Settings) -> Result<()> {
+    let backend = with_store(settings, async |s| Ok(s.backend())).await?;
+    println!("database migrated ({backend})");
+    Ok(())
+}
+
+/// Settings for `sync` without a config file: one source at `url`.
+pub fn adhoc_source(settings: &mut Settings, url: &str, token: Option<&str>, shape: Shape) {
+    settings.sources.clear();
+    settings.sources.insert(
+        "default".into(),
+        SourceSettings {
+            url: url.to_owned(),
+            shape,
+            enabled: true,
+            auth: token.map_or(AuthSettings::None, |t| AuthSettings::Bearer {
+                token: t.to_owned(),
+            }),
+            page_size: 1000,
+            timeout_secs: 30,
+            max_retries: 5,
+            overlap_minutes: 10,
+            mapping: None,
+            poll: None,
+        },
+    );
+}
+
+/// `tthc-watch sync`: one poll of every source; fails when any source failed.
+pub async fn sync(settings: &Settings, clock: &Clock) -> Result<()> {
+    let summaries = with_store(settings, async |store| {
+        app::sync::sync(settings, store, clock).await
+    })
+    .await?;
+    for s in &summaries {
+        println!("{s}");
+    }
+    Ok(app::sync::first_failure(settings, &summaries)?)
+}
+
+/// `tthc-watch check`: evaluates every dossier that needs it, fires the
+/// ladder, queues the messages, then prints the classes and the delays.
+pub async fn check(settings: &Settings, clock: &Clock, scope: Scope) -> Result<()> {
+    let rules = RuleSet::load(settings)?;
+    with_store(settings, async |store| {
+        app::check::check(settings, &rules, store, clock, scope, &mut |e| {
+            println!("{e}")
+        })
+        .await?;
+        println!("{}", class_table(&store.count_by_class().await?));
+        let [by_unit, by_officer] = app::report::delays(store).await?;
+        for (title, rows) in [
+            (
+                "delays by unit (late and overdue dossiers, working days over the step's time):",
+                by_unit,
+            ),
+            ("delays by officer:", by_officer),
+        ] {
+            if !rows.is_empty() {
+                println!("{title}");
+                for (who, n, days) in rows.iter().take(10) {
+                    println!("  {who:<44} {n:>5} hồ sơ {days:>6} ngày");
+                }
+            }
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// `tthc-watch letter CODE -o FILE`: the current draft for one dossier.
+pub async fn letter(
+    settings: &Settings,
+    code: &str,
+    source: Option<&str>,
+    out: &Path,
+    clock: &Clock,
+) -> Result<()> {
+    let rules = RuleSet::load(settings)?;
+    let (record, new) = with_store(settings, async |store| {
+        app::letters::write_draft(settings, &rules, store, code, source, out, clock).await
+    })
+    .await?;
+    println!(
+        "{} apology draft for {}: version {}{}, sha256 {} → {}",
+        if new { "new" } else { "current" },
+        crate::text::nfc(code),
+        record.version,
+        if record.status == "issued" {
+            " (issued)"
+        } else {
+            ""
+        },
+        record.sha256,
+        out.display()
+    );
+    Ok(())
+}
+
+/// `tthc-watch letter issue CODE --number N`: the centre issued the latest draft.
+pub async fn letter_issue(
+    settings: &Settings,
+    code: &str,
+    source: Option<&str>,
+    number: &str,
+    clock: &Clock,
+) -> Result<()> {
+    let r = with_store(settings, async |store| {
+        app::letters::issue(store, code, source, number, clock).await
+    })
+    .await?;
+    println!(
+        "apology for {} recorded as issued: number {number}, version {}, on {}",
+        crate::text::nfc(code),
+        r.version,
+        clock.now_vn()
+    );
+    Ok(())
+}
+
+/// `tthc-watch serve`: the API, dashboard, health and metrics, without jobs.
+pub async fn serve(settings: &Settings, clock: Clock, shutdown: CancellationToken) -> Result<()> {
+    let rules = RuleSet::load(settings)?;
+    let store = app::open_store(settings).await?;
+    let state = std::sync::Arc::new(crate::server::AppState::new(
+        settings,
+        store.clone(),
+        clock,
+        rules.routing,
+        rules.calendar,
+    ));
+    let listener = tokio::net::TcpListener::bind(&settings.server.listen)
+        .await
+        .with_context(|| format!("binding server.listen = {}", settings.server.listen))?;
+    println!(
+        "serving the API, dashboard and metrics on http://{}",
+        listener.local_addr()?
+    );
+    let served = crate::server::serve(listener, state, shutdown).await;
+    store.close().await;
+    Ok(served?)
+}
+
+/// `tthc-watch token create`: prints the token once; only its hash is kept.
+pub async fn token_create(settings: &Settings, role: &str, name: &str) -> Result<()> {
+    let (id, token) = with_store(settings, async |store| {
+        app::admin::token_create(store, role, name, &Clock::System).await
+    })
+    .await?;
+    eprintln!("token {id} for {name} ({role}); keep it secret, it is shown only once:");
+    println!("{token}");
+    Ok(())
+}
+
+pub async fn token_list(settings: &Settings) -> Result<()> {
+    for t in with_store(settings, async |store| app::admin::token_list(store).await).await? {
+        println!(
+            "{:>4}  {:<8} {:<30} created {}{}",
+            t.id,
+            t.role,
+            t.name,
+            t.created_at,
+            t.revoked_at
+                .map(|r| format!(", revoked {r}"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+pub async fn token_revoke(settings: &Settings, id: i64) -> Result<()> {
+    with_store(settings, async |store| {
+        app::admin::token_revoke(store, id, &Clock::System).await
+    })
+    .await?;
+    println!("token {id} revoked");
+    Ok(())
+}
+
+/// `tthc-watch retention --before DATE [--yes]` (a dry run without --yes).
+pub async fn retention(settings: &Settings, before: NaiveDate, apply: bool) -> Result<()> {
+    let r = with_store(settings, async |store| {
+        app::admin::retention(store, before, apply, &Clock::System).await
+    })
+    .await?;
+    if apply {
+        println!(
+            "removed {} dossiers finished or closed before {before} and {} letter records; recorded in the audit trail",
+            r.dossiers, r.letters
+        );
+    } else {
+        println!(
+            "would remove {} dossiers finished or closed before {before} and {} letter records; add --yes to do it",
+            r.dossiers, r.letters
+        );
+    }
+    Ok(())
+}
+
+/// `tthc-watch audit verify`: recomputes the hash chain.
+pub async fn audit_verify(settings: &Settings) -> Result<()> {
+    let entries = with_store(settings, async |store| {
+        app::admin::audit_verify(store).await
+    })
+    .await?;
+    println!("audit trail intact: {entries} entries, every link verified");
+    Ok(())
+}
+
+/// `tthc-watch digest`: the centre's morning digest.
+pub async fn digest(settings: &Settings, clock: &Clock, force: bool) -> Result<()> {
+    let rules = RuleSet::load(settings)?;
+    let outcome = with_store(settings, async |store| {
+        app::digest::digest(settings, &rules, store, clock, force).await
+    })
+    .await?;
+    print_digest(&outcome);
+    Ok(())
+}
+
+pub(super) fn print_digest(outcome: &DigestOutcome) {
+    match outcome {
+        DigestOutcome::Queued {
+            messages,
+            overdue,
+            due_today,
+            due_soon,
+        } => println!(
+            "digest: {messages} messages queued for the centre ({overdue} overdue, {due_today} due today, {due_soon} due soon)"
+        ),
+        DigestOutcome::AlreadyDone => println!("digest: today's digest was already made"),
+        DigestOutcome::DayOff => {
+            println!("digest: today is not a working day; no digest (use --force to make one)")
+        }
+    }
+}
+
+/// `tthc-watch send`: one drain of the outbox.
+pub async fn send(settings: &Settings, clock: &Clock) -> Result<()> {
+    let s = with_store(settings, async |store| {
+        app::send::send(settings, store, clock).await
+    })
+    .await?;
+    println!("{s}");
+    Ok(())
+}
+
+/// `tthc-watch calendar add | count | propose`.
+pub fn calendar(settings: &Settings, op: CalendarOp) -> Result<()> {
+    match op {
+        CalendarOp::Add { date, n } => {
+            let (cal, _) = app::load_calendar(settings)?;
+            println!("{}", cal.add(date, n)?);
+        }
+        CalendarOp::Count { from, to } => {
+            let (cal, _) = app::load_calendar(settings)?;
+            println!("{}", cal.count(from, to)?);
+        }
+        CalendarOp::Propose { year } => print!("{}", crate::calendar::propose_year(year)?),
+    }
+    Ok(())
+}
+
+/// `tthc-watch simulate`: serves until SIGTERM or SIGINT.
+pub async fn simulate(
+    settings: &Settings,
+    listen: &str,
+    a: &app::simulate::SimulateArgs,
+    shutdown: CancellationToken,
+) -> Result<()> {
+    let sim = app::simulate::build_simulator(settings, a)?;
+    if a.prerender && a.shape == Shape::Native {
+        let started = std::time::Instant::now();
+        let s = sim.clone();
+        tokio::task::spawn_blocking(move || s.prerender()).await?;
+        tracing::info!(secs = started.elapsed().as_secs_f64(), "records rendered");
+    }
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    let addr = listener.local_addr()?;
+    println!(
+        "simulator of a provincial TTHC system ({} shape, {} dossiers, seed {}) on http://{addr}",
+        a.shape.as_str(),
+        a.dossiers,
+        a.seed
+    );
+    crate::simulator::serve(listener, sim, shutdown).await?;
+    Ok(())
+}
