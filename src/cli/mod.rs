@@ -1,7 +1,7 @@
 //! The command line: its arguments (`args`), and for each verb the glue that
 //! loads settings, calls the application (`crate::app`) and prints what it
-//! returns (`commands`, `demo`). `anyhow` lives here, nowhere else in the
-//! library. Only this module installs signal handlers.
+//! returns (`commands`, `demo`). `anyhow` lives here and in the daemon (the
+//! other glue), nowhere else. Only this module installs signal handlers.
 
 mod args;
 mod commands;

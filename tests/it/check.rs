@@ -1,6 +1,8 @@
-//! `check` over a synced store: the stored verdicts match an independent
-//! evaluation of the source's truth, re-running changes nothing, and each day's
-//! class changes are recorded.
+//! `check` over a synced store: the stored verdicts are the engine's verdicts on
+//! the source's own records (a round trip through the sync and the store, not
+//! an independent check of the engine: `tests/it/escalation.rs` and
+//! `src/deadline/tests.rs` hold hand-computed dates), re-running changes
+//! nothing, and each day's class changes are recorded.
 
 use crate::support::*;
 use chrono::NaiveDateTime;

@@ -7,6 +7,7 @@ mod check;
 mod cli;
 mod daemon;
 mod escalation;
+mod signals;
 mod letters;
 mod support;
 mod sync;
