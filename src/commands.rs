@@ -347,11 +347,7 @@ pub async fn letter_issue(
 /// `tthc-watch serve`: the API, dashboard, health and metrics, without jobs.
 pub async fn serve(settings: &Settings, clock: Clock, shutdown: CancellationToken) -> Result<()> {
     let store = open_store(settings).await?;
-    let state = std::sync::Arc::new(crate::server::AppState::new(
-        settings,
-        store.clone(),
-        clock,
-    )?);
+    let state = std::sync::Arc::new(crate::api::AppState::new(settings, store.clone(), clock)?);
     let listener = tokio::net::TcpListener::bind(&settings.server.listen)
         .await
         .with_context(|| format!("binding server.listen = {}", settings.server.listen))?;
@@ -359,7 +355,7 @@ pub async fn serve(settings: &Settings, clock: Clock, shutdown: CancellationToke
         "serving the API, dashboard and metrics on http://{}",
         listener.local_addr()?
     );
-    crate::server::serve(listener, state, shutdown).await?;
+    crate::api::serve(listener, state, shutdown).await?;
     store.close().await;
     Ok(())
 }
@@ -667,7 +663,7 @@ pub async fn demo(base: &Settings, a: &DemoArgs) -> Result<()> {
         let listener = tokio::net::TcpListener::bind(&addr)
             .await
             .with_context(|| format!("binding {addr} (choose another with --port)"))?;
-        let state = std::sync::Arc::new(crate::server::AppState::new(
+        let state = std::sync::Arc::new(crate::api::AppState::new(
             &settings,
             store.clone(),
             clock.clone(),
@@ -676,7 +672,7 @@ pub async fn demo(base: &Settings, a: &DemoArgs) -> Result<()> {
             "health and metrics on http://{}/metrics",
             listener.local_addr()?
         );
-        tokio::spawn(crate::server::serve(listener, state, stop.clone()));
+        tokio::spawn(crate::api::serve(listener, state, stop.clone()));
     }
     loop {
         for s in sync_all(&settings, &store, &clock).await {

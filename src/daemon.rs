@@ -13,10 +13,10 @@
 //! rolls back). A reload (SIGHUP in `main`) re-reads calendar, routing and
 //! templates; invalid files are rejected and the old ones kept.
 
+use crate::api::{AppState, SourceLabel};
 use crate::clock::{Clock, from_vn, to_vn};
 use crate::commands::{Rules, check_with, digest_with, send_with};
 use crate::config::Settings;
-use crate::server::{AppState, SourceLabel};
 use crate::source::sync::sync_sources;
 use crate::store::Store;
 use anyhow::{Context, Result, bail};
@@ -159,7 +159,7 @@ impl Daemon {
             .with_context(|| format!("binding server.listen = {}", settings.server.listen))?;
         tracing::info!(addr = %settings.server.listen, "serving /healthz, /readyz, /metrics");
         let state = Arc::new(AppState::new(&settings, store.clone(), self.clock.clone())?);
-        let http = tokio::spawn(crate::server::serve(
+        let http = tokio::spawn(crate::api::serve(
             listener,
             state.clone(),
             self.shutdown.clone(),
