@@ -2,7 +2,7 @@
 //! turn (so no job overlaps itself or another): poll every source and then
 //! evaluate and escalate on the `schedule.poll` cron, the digest on
 //! `schedule.digest`, and drain the outbox every `send_every_secs`. The HTTP side
-//! (`server`) runs beside it.
+//! (`api`) runs beside it.
 //!
 //! Only one instance runs the jobs: on SQLite a lock file next to the database
 //! refuses a second instance; on PostgreSQL an advisory lock elects a leader and
@@ -13,12 +13,12 @@
 //! rolls back). A reload (SIGHUP in `main`) re-reads calendar, routing and
 //! templates; invalid files are rejected and the old ones kept.
 
+use crate::api::{AppState, SourceLabel};
 use crate::app::check::CheckEvent;
 use crate::app::{self, RuleSet};
 use crate::check::Scope;
 use crate::clock::{Clock, from_vn, to_vn};
 use crate::config::Settings;
-use crate::server::{AppState, SourceLabel};
 use crate::source::sync::sync_sources;
 use crate::store::Store;
 use anyhow::{Context, Result, bail};
@@ -167,7 +167,7 @@ impl Daemon {
             rules.routing.clone(),
             rules.calendar.clone(),
         ));
-        let http = tokio::spawn(crate::server::serve(
+        let http = tokio::spawn(crate::api::serve(
             listener,
             state.clone(),
             self.shutdown.clone(),

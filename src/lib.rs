@@ -22,7 +22,6 @@ pub mod letters;
 pub mod notify;
 pub mod redact;
 pub mod routing;
-pub mod server;
 pub mod simulator;
 pub mod source;
 pub mod store;

@@ -3,14 +3,15 @@
 //! field, a 12-month trend chart, apology letters waiting to be issued and the
 //! freshness of each data source.
 //!
-//! Everything is self-contained: the templates live in this file, the CSS is
-//! inline, the chart is an inline SVG, and the page needs no JavaScript and no
-//! external asset. Rendering goes through minijinja with HTML auto-escaping
-//! (the template names end in `.html`), so every value coming from the data is
-//! escaped; the only raw HTML inserted is the SVG built here, whose text is
-//! escaped by [`escape`].
+//! Everything is self-contained: the templates live in `templates/` and are
+//! compiled into the binary, the CSS is inline, the chart is an inline SVG, and
+//! the page needs no JavaScript and no external asset. Rendering goes through
+//! minijinja with HTML auto-escaping (the template names end in `.html`), so
+//! every value coming from the data is escaped; the only raw HTML inserted is
+//! the SVG built here, whose text is escaped by [`escape`].
 
 use minijinja::{Environment, UndefinedBehavior, Value, context};
+use std::sync::{Arc, LazyLock};
 
 /// Everything the dashboard shows; filled by the caller, already formatted
 /// where the field is a `String`.
@@ -102,40 +103,58 @@ pub struct SourceRow {
     pub stale: bool,
 }
 
-#[derive(Debug, thiserror::Error)]
+/// Cloneable (the error is shared) because the environment is built once and
+/// a failure to build it is returned to every request.
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum DashboardError {
     #[error("dashboard template {name}: {source:#}")]
     Template {
         name: &'static str,
-        source: minijinja::Error,
+        source: Arc<minijinja::Error>,
     },
 }
 
 const DASHBOARD_TEMPLATE: &str = "dashboard.html";
 const LOGIN_TEMPLATE: &str = "dashboard_login.html";
+/// The CSS both pages include in their `<style>`.
+const CSS_TEMPLATE: &str = "dashboard.css";
+
+// minijinja drops one trailing newline from each template (its default), so
+// the files end with a newline like any text file and the CSS is included on
+// a line of its own.
+const DASHBOARD_HTML: &str = include_str!("templates/dashboard.html");
+const LOGIN_HTML: &str = include_str!("templates/dashboard_login.html");
+const DASHBOARD_CSS: &str = include_str!("templates/dashboard.css");
+
+/// Built on first use and shared by every request: the templates are fixed at
+/// build time, so there is nothing to parse again.
+static ENVIRONMENT: LazyLock<Result<Environment<'static>, DashboardError>> =
+    LazyLock::new(environment);
 
 /// Renders the dashboard page.
 pub fn render_dashboard(data: &DashboardData) -> Result<String, DashboardError> {
-    let env = environment()?;
     let ctx = context! {
         trend_svg => Value::from_safe_string(trend_svg(&data.trend, data.target_on_time_pct)),
         any_stale => data.sources.iter().any(|s| s.stale),
         ..Value::from_serialize(data)
     };
-    render(&env, DASHBOARD_TEMPLATE, ctx)
+    render(DASHBOARD_TEMPLATE, ctx)
 }
 
 /// The login page: a form POSTing `token` to `action` (e.g. "/dashboard/login");
 /// `error` shown in red when Some.
 pub fn render_login(action: &str, error: Option<&str>) -> Result<String, DashboardError> {
-    let env = environment()?;
-    render(&env, LOGIN_TEMPLATE, context! { action, error })
+    render(LOGIN_TEMPLATE, context! { action, error })
 }
 
-fn render(env: &Environment<'_>, name: &'static str, ctx: Value) -> Result<String, DashboardError> {
+fn render(name: &'static str, ctx: Value) -> Result<String, DashboardError> {
+    let env = ENVIRONMENT.as_ref().map_err(Clone::clone)?;
     env.get_template(name)
         .and_then(|t| t.render(ctx))
-        .map_err(|source| DashboardError::Template { name, source })
+        .map_err(|source| DashboardError::Template {
+            name,
+            source: Arc::new(source),
+        })
 }
 
 fn environment() -> Result<Environment<'static>, DashboardError> {
@@ -150,9 +169,13 @@ fn environment() -> Result<Environment<'static>, DashboardError> {
     for (name, source) in [
         (DASHBOARD_TEMPLATE, DASHBOARD_HTML),
         (LOGIN_TEMPLATE, LOGIN_HTML),
+        (CSS_TEMPLATE, DASHBOARD_CSS),
     ] {
         env.add_template(name, source)
-            .map_err(|source| DashboardError::Template { name, source })?;
+            .map_err(|source| DashboardError::Template {
+                name,
+                source: Arc::new(source),
+            })?;
     }
     Ok(env)
 }
@@ -486,345 +509,6 @@ fn split_month_label(label: &str) -> (String, Option<String>) {
         _ => (label.to_owned(), None),
     }
 }
-
-// ---------------------------------------------------------------------------
-// Templates
-// ---------------------------------------------------------------------------
-
-/// The page's CSS, as a macro so that `concat!` can build the templates.
-macro_rules! dashboard_css {
-    () => {
-        r##"
-:root{--red:#c62828;--orange:#e65100;--yellow:#f9c513;--blue:#0d3b7a;--green:#2e7d32;--ink:#1f2933;--muted:#5f6b7a;--line:#d9dee5;--bg:#eef1f5;--head:#f3f6fa}
-*{box-sizing:border-box}
-html{-webkit-text-size-adjust:100%;text-size-adjust:100%}
-body{margin:0;background:var(--bg);color:var(--ink);overflow-wrap:break-word;font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","Helvetica Neue","DejaVu Sans",Arial,sans-serif}
-a{color:#0b57d0}
-.top{background:var(--blue);color:#fff;border-bottom:4px solid var(--red)}
-.wrap{max-width:1240px;margin:0 auto;padding:0 16px}
-.top .wrap{padding-top:14px;padding-bottom:12px}
-h1{font-size:1.4rem;line-height:1.25;margin:2px 0 6px;font-weight:700}
-.top .meta{margin:0;font-size:.9rem;opacity:.92;display:flex;flex-wrap:wrap;gap:2px 18px}
-main.wrap{padding-top:16px;padding-bottom:24px}
-.alert{background:#fdecea;border:1px solid #f5c2c0;color:#8e1b17;border-radius:8px;padding:10px 14px;margin:0 0 14px;font-weight:600}
-.tiles{display:grid;grid-template-columns:repeat(4,minmax(0,1fr));gap:12px;margin:0 0 16px}
-.tile{display:flex;flex-direction:column;justify-content:space-between;min-height:112px;border-radius:10px;padding:12px 16px;text-decoration:none;color:#fff;box-shadow:0 1px 2px rgba(0,0,0,.12)}
-.tile .l{font-size:.95rem;font-weight:600;line-height:1.25}
-.tile .n{font-size:2.6rem;font-weight:800;line-height:1.05;font-variant-numeric:tabular-nums}
-.tile .h{font-size:.8rem;opacity:.9}
-.tile.overdue{background:var(--red)}
-.tile.today{background:var(--orange)}
-.tile.soon{background:var(--yellow);color:#3d2e00}
-.tile.open{background:#fff;color:var(--ink);border:1px solid var(--line);box-shadow:none}
-.tile.open .n{color:var(--blue)}
-a.tile:hover,a.tile:focus{outline:3px solid rgba(13,59,122,.35);outline-offset:2px}
-.card{background:#fff;border:1px solid var(--line);border-radius:10px;margin:0 0 16px;overflow:hidden}
-.card>h2,.card>summary{margin:0;padding:12px 16px;font-size:1.08rem;font-weight:700;border-bottom:1px solid var(--line);background:var(--head)}
-.card .body{padding:12px 16px}
-.card .note{margin:0;padding:8px 16px;color:var(--muted);font-size:.88rem;border-bottom:1px solid var(--line)}
-details.card>summary{cursor:pointer;display:flex;align-items:center;gap:10px;list-style:none}
-details.card>summary::-webkit-details-marker{display:none}
-details.card>summary::before{content:"▸";color:var(--muted);font-size:.9em;width:1em}
-details.card[open]>summary::before{content:"▾"}
-details.card:not([open])>summary{border-bottom:0}
-.badge{display:inline-block;min-width:2em;text-align:center;border-radius:999px;padding:1px 9px;font-size:.85rem;font-weight:700;color:#fff}
-.badge.overdue{background:var(--red)}.badge.today{background:var(--orange)}.badge.soon{background:var(--yellow);color:#3d2e00}
-.empty{margin:0;padding:14px 16px;color:var(--muted)}
-.scroll{overflow-x:auto;-webkit-overflow-scrolling:touch}
-.scroll.tall{max-height:34rem;overflow-y:auto}
-table{border-collapse:collapse;width:100%;font-size:.92rem}
-th,td{padding:7px 10px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
-thead th{position:sticky;top:0;z-index:2;background:var(--head);font-size:.8rem;font-weight:700;color:#3e4c59;white-space:nowrap}
-tbody tr:last-child>*{border-bottom:0}
-td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-.c-code{white-space:nowrap;font-variant-numeric:tabular-nums}
-.c-code a{font-weight:600}
-.c-due{white-space:nowrap}
-.days{display:inline-block;border-radius:6px;padding:1px 7px;font-size:.82rem;font-weight:700;white-space:nowrap}
-.days.overdue{background:#fdecea;color:#b71c1c}
-.days.today{background:#fff0e0;color:#b34700}
-.days.soon{background:#fff8d6;color:#6b5200}
-.muted{color:var(--muted)}
-table.rates th[scope=row]{position:sticky;left:0;z-index:1;background:#fff;font-weight:600;min-width:10rem;max-width:16rem}
-table.rates thead th:first-child{left:0;z-index:3}
-table.rates thead th{white-space:normal;vertical-align:bottom;line-height:1.2}
-table.rates tr.overall>*{background:#eaf1fb;font-weight:700;border-bottom:2px solid #b9c7dc}
-td.rate{font-weight:700}
-td.ok{color:#1b5e20;background:#e8f5e9}
-td.bad{color:#b71c1c;background:#fdecea}
-td.none{color:var(--muted)}
-table.rates tr.overall>td.ok{background:#d7eedb}
-table.rates tr.overall>td.bad{background:#fbdcd9}
-.legend{display:flex;flex-wrap:wrap;gap:4px 16px;font-size:.85rem;color:var(--muted);margin:0;padding:8px 16px}
-.sw{display:inline-block;width:.9em;height:.9em;border-radius:3px;vertical-align:-.1em;margin-right:5px}
-.sw.ok{background:#e8f5e9;border:1px solid #1b5e20}.sw.bad{background:#fdecea;border:1px solid #b71c1c}
-.kpis{display:flex;flex-wrap:wrap;gap:10px 28px;padding:12px 16px 4px}
-.kpi{margin:0;display:flex;align-items:center;gap:10px}
-.kpi .v{font-size:1.9rem;font-weight:800;line-height:1;font-variant-numeric:tabular-nums}
-.kpi .k{font-size:.85rem;color:var(--muted);line-height:1.25}
-.kpi.ok .v{color:#1b5e20}.kpi.bad .v{color:#b71c1c}.kpi.none .v{color:var(--muted)}
-.swipe{display:none}
-.grid2{display:grid;grid-template-columns:minmax(0,3fr) minmax(0,2fr);gap:16px;align-items:start}
-.grid2>.card{margin-bottom:0}
-.side{display:flex;flex-direction:column;gap:16px}
-.side .card{margin:0}
-.chart{padding:10px 12px 6px}
-@media (max-width:700px){.chart{padding:8px 4px 4px}}
-svg.trend{display:block;width:100%;height:auto;max-height:360px;margin:0 auto}
-.dot{display:inline-block;width:.7em;height:.7em;border-radius:50%;margin-right:5px}
-.dot.ok{background:#2e7d32}.dot.bad{background:#c62828}
-.sw.gap{background:#eef1f5;border:1px solid #d9dee5}
-ul.sources{list-style:none;margin:0;padding:0}
-ul.sources li{padding:9px 16px;border-bottom:1px solid var(--line);display:flex;flex-wrap:wrap;gap:2px 10px;align-items:baseline}
-ul.sources li:last-child{border-bottom:0}
-ul.sources li>*,details.card>summary>span,.kpi>span,.top .meta>span{min-width:0;overflow-wrap:anywhere}
-ul.sources .name{font-weight:600;flex-basis:100%}
-ul.sources .when{color:var(--muted);font-size:.88rem}
-.stale{display:inline-block;background:var(--red);color:#fff;border-radius:6px;padding:0 7px;font-size:.8rem;font-weight:700}
-.ok-text{color:var(--green);font-size:.85rem;font-weight:600}
-footer{color:var(--muted);font-size:.8rem;text-align:center;padding:8px 16px 20px}
-@media (max-width:1000px){
- .grid2{grid-template-columns:minmax(0,1fr)}
-}
-@media (max-width:700px){
- body{font-size:15px}
- .wrap{padding:0 10px}
- h1{font-size:1.15rem}
- .top .meta{font-size:.82rem}
- .tiles{grid-template-columns:repeat(2,minmax(0,1fr));gap:8px}
- .tile{min-height:96px;padding:10px 12px}
- .tile .n{font-size:2.2rem}
- .tile .l{font-size:.88rem}
- .card>h2,.card>summary{padding:11px 12px;font-size:1rem}
- .card .note,.legend,.empty{padding-left:12px;padding-right:12px}
- .scroll.tall{max-height:70vh}
- .swipe{display:inline;font-style:italic}
- p.swipe{display:block;padding-top:6px;padding-bottom:0}
- .kpis{padding:10px 12px 2px;gap:10px 20px}
- .kpi .v{font-size:1.6rem}
- table.cards thead{display:none}
- table.cards,table.cards tbody{display:block}
- table.cards tr{display:grid;grid-template-columns:minmax(0,1fr) auto;column-gap:8px;padding:9px 12px;border-bottom:1px solid var(--line)}
- table.cards tbody tr:last-child{border-bottom:0}
- table.cards td{display:block;border:0;padding:1px 0;min-width:0;overflow-wrap:anywhere;white-space:normal}
- table.cards td.c-code{grid-column:1;grid-row:1}
- table.cards td.c-days{grid-column:2;grid-row:1;text-align:right}
- table.cards td.c-proc{grid-column:1/-1;font-weight:600}
- table.cards td.c-app,table.cards td.c-unit,table.cards td.c-field,table.cards td.c-due,table.cards td.c-step{grid-column:1/-1;font-size:.86rem}
- table.cards td[data-label]::before{content:attr(data-label) ": ";color:var(--muted);font-weight:400}
- table.cards td.num.c-days{font-weight:600}
- table.cards td.c-step.blank{display:none}
- th,td{padding:6px 8px}
- table.rates th[scope=row]{min-width:8.5rem;max-width:10rem}
- table.rates thead th.num{min-width:4.8rem}
- ul.sources li{padding:8px 12px}
-}
-"##
-    };
-}
-
-/// The dashboard page (auto-escaped: its name ends in `.html`).
-const DASHBOARD_HTML: &str = concat!(
-    r##"<!DOCTYPE html>
-<html lang="vi">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex, nofollow">
-<meta name="format-detection" content="telephone=no">
-<meta name="color-scheme" content="light">
-<title>Theo dõi hồ sơ TTHC{% if committee %} – {{ committee }}{% endif %}</title>
-<style>"##,
-    dashboard_css!(),
-    r##"</style>
-</head>
-<body>
-{%- macro dossier_list(rows, kind, anchor, empty_text) %}
-{%- if rows %}
-<div class="scroll tall" id="{{ anchor }}">
-<table class="dossiers cards">
-<thead><tr><th>Mã hồ sơ</th><th>Thủ tục</th><th>Người nộp</th><th>Đơn vị</th><th>Lĩnh vực</th><th>Hạn xử lý</th><th>Thời hạn</th><th>Bước hiện tại</th></tr></thead>
-<tbody>
-{%- for r in rows %}
-{%- set h = r.link|href %}
-<tr>
-<td class="c-code">{% if h %}<a href="{{ h }}">{{ r.code }}</a>{% else %}{{ r.code }}{% endif %}</td>
-<td class="c-proc">{{ r.procedure }}</td>
-<td class="c-app" data-label="Người nộp">{{ r.applicant }}</td>
-<td class="c-unit" data-label="Đơn vị">{{ r.unit }}</td>
-<td class="c-field" data-label="Lĩnh vực">{{ r.field }}</td>
-<td class="c-due" data-label="Hạn">{{ r.due }}</td>
-<td class="c-days"><span class="days {{ kind }}">{{ r.days }}</span></td>
-<td class="c-step{% if not r.step %} blank{% endif %}" data-label="Bước">{% if r.step %}{{ r.step }}{% else %}<span class="muted">—</span>{% endif %}</td>
-</tr>
-{%- endfor %}
-</tbody>
-</table>
-</div>
-{%- else %}
-<p class="empty" id="{{ anchor }}">{{ empty_text }}</p>
-{%- endif %}
-{%- endmacro %}
-{%- macro rate_row(r, t_on_time, t_apology, cls, pct_id) %}
-<tr{% if cls %} class="{{ cls }}"{% endif %}>
-<th scope="row">{% if r.name %}{{ r.name }}{% elif cls == "overall" %}Tổng cộng{% endif %}</th>
-<td class="num">{{ r.received|num }}</td>
-<td class="num">{{ r.finished|num }}</td>
-<td class="num">{{ r.before_due|num }}</td>
-<td class="num">{{ r.on_due_day|num }}</td>
-<td class="num">{{ r.late|num }}</td>
-<td class="num rate {{ rate_class(r.on_time_pct, t_on_time) }}"><span{% if pct_id %} id="{{ pct_id }}"{% endif %}>{{ r.on_time_pct|pct }}</span></td>
-<td class="num">{{ r.late_apologised|num }}</td>
-<td class="num rate {{ rate_class(r.apology_pct, t_apology) }}">{{ r.apology_pct|pct }}</td>
-</tr>
-{%- endmacro %}
-{%- macro rate_table(title, first_col, rows, pct_id) %}
-<div class="scroll">
-<table class="rates" aria-label="{{ title }}">
-<thead><tr><th scope="col">{{ first_col }}</th><th class="num" scope="col">Tiếp nhận</th><th class="num" scope="col">Đã giải quyết</th><th class="num" scope="col">Trước hạn</th><th class="num" scope="col">Đúng hạn</th><th class="num" scope="col">Trễ hạn</th><th class="num" scope="col">Tỷ lệ đúng hạn</th><th class="num" scope="col">Trễ hạn đã xin lỗi</th><th class="num" scope="col">Tỷ lệ xin lỗi</th></tr></thead>
-<tbody>
-{{- rate_row(overall, target_on_time_pct, target_apology_pct, "overall", pct_id) }}
-{%- for r in rows %}
-{{- rate_row(r, target_on_time_pct, target_apology_pct, "", "") }}
-{%- endfor %}
-</tbody>
-</table>
-</div>
-{%- endmacro %}
-<header class="top">
-<div class="wrap">
-<h1>Theo dõi hồ sơ TTHC{% if committee %} – {{ committee }}{% endif %}</h1>
-<p class="meta"><span>Cập nhật lúc <strong>{{ generated_at }}</strong></span><span>Kỳ báo cáo: <strong>{{ period_label }}</strong></span></p>
-</div>
-</header>
-<main class="wrap">
-{%- if any_stale %}
-<p class="alert" role="alert">⚠ Có nguồn dữ liệu chưa được cập nhật kịp thời – số liệu dưới đây có thể chưa đầy đủ (xem mục “Nguồn dữ liệu”).</p>
-{%- endif %}
-<section class="tiles" aria-label="Hồ sơ đang giải quyết cần chú ý">
-<a class="tile overdue" href="#list-overdue"><span class="l">Quá hạn</span><span class="n" id="count-overdue">{{ counts.overdue }}</span><span class="h">hồ sơ</span></a>
-<a class="tile today" href="#list-due-today"><span class="l">Đến hạn hôm nay</span><span class="n" id="count-due-today">{{ counts.due_today }}</span><span class="h">hồ sơ</span></a>
-<a class="tile soon" href="#list-due-soon"><span class="l">Sắp đến hạn</span><span class="n" id="count-due-soon">{{ counts.due_soon }}</span><span class="h">hồ sơ</span></a>
-<div class="tile open"><span class="l">Đang giải quyết</span><span class="n" id="count-open">{{ counts.open }}</span><span class="h">hồ sơ</span></div>
-</section>
-
-<details class="card" open>
-<summary><span>Hồ sơ quá hạn</span> <span class="badge overdue">{{ counts.overdue }}</span></summary>
-{{ dossier_list(overdue, "overdue", "list-overdue", "Không có hồ sơ quá hạn.") }}
-</details>
-<details class="card">
-<summary><span>Hồ sơ đến hạn hôm nay</span> <span class="badge today">{{ counts.due_today }}</span></summary>
-{{ dossier_list(due_today, "today", "list-due-today", "Không có hồ sơ đến hạn hôm nay.") }}
-</details>
-<details class="card">
-<summary><span>Hồ sơ sắp đến hạn</span> <span class="badge soon">{{ counts.due_soon }}</span></summary>
-{{ dossier_list(due_soon, "soon", "list-due-soon", "Không có hồ sơ sắp đến hạn.") }}
-</details>
-
-<section class="card" aria-labelledby="rates-title">
-<h2 id="rates-title">Tỷ lệ giải quyết đúng hạn</h2>
-<p class="note">{{ period_label }} · Mục tiêu: đúng hạn ≥ {{ target_on_time_pct|target }}%, xin lỗi ≥ {{ target_apology_pct|target }}% hồ sơ trễ hạn.</p>
-<div class="kpis">
-<p class="kpi {{ rate_class(overall.on_time_pct, target_on_time_pct) }}"><span class="v">{{ overall.on_time_pct|pct }}</span><span class="k">hồ sơ giải quyết đúng hạn<br>mục tiêu ≥ {{ target_on_time_pct|target }}%</span></p>
-<p class="kpi {{ rate_class(overall.apology_pct, target_apology_pct) }}"><span class="v">{{ overall.apology_pct|pct }}</span><span class="k">hồ sơ trễ hạn đã xin lỗi<br>mục tiêu ≥ {{ target_apology_pct|target }}%</span></p>
-</div>
-<p class="legend"><span><i class="sw ok"></i>Đạt mục tiêu</span><span><i class="sw bad"></i>Chưa đạt mục tiêu</span><span>— Chưa có hồ sơ để tính</span><span class="swipe">Vuốt ngang bảng để xem thêm cột →</span></p>
-{{ rate_table("Tỷ lệ giải quyết đúng hạn theo đơn vị", "Đơn vị", by_unit, "overall-on-time") }}
-</section>
-<section class="card" aria-labelledby="fields-title">
-<h2 id="fields-title">Tỷ lệ giải quyết đúng hạn theo lĩnh vực</h2>
-<p class="legend swipe">Vuốt ngang bảng để xem thêm cột →</p>
-{{ rate_table("Tỷ lệ giải quyết đúng hạn theo lĩnh vực", "Lĩnh vực", by_field, "") }}
-</section>
-
-<div class="grid2">
-<section class="card" aria-labelledby="trend-title">
-<h2 id="trend-title">Tỷ lệ đúng hạn 12 tháng gần nhất</h2>
-<p class="legend"><span><i class="dot ok"></i>Đạt mục tiêu</span><span><i class="dot bad"></i>Dưới mục tiêu</span><span><i class="sw gap"></i>Tháng không có hồ sơ giải quyết xong</span></p>
-<div class="chart">{{ trend_svg }}</div>
-</section>
-<div class="side">
-<section class="card" aria-labelledby="letters-title">
-<h2 id="letters-title">Văn bản xin lỗi chờ ban hành <span class="badge overdue">{{ letters_pending|length }}</span></h2>
-{%- if letters_pending %}
-<div class="scroll tall">
-<table class="cards">
-<thead><tr><th>Mã hồ sơ</th><th class="num">Lần</th><th>Ngày tạo</th><th>Đơn vị</th></tr></thead>
-<tbody>
-{%- for l in letters_pending %}
-<tr><td class="c-code">{{ l.code }}</td><td class="num c-days" data-label="Lần">{{ l.version }}</td><td class="c-due" data-label="Ngày tạo">{{ l.generated }}</td><td class="c-unit" data-label="Đơn vị">{{ l.unit }}</td></tr>
-{%- endfor %}
-</tbody>
-</table>
-</div>
-{%- else %}
-<p class="empty">Không có văn bản xin lỗi chờ ban hành.</p>
-{%- endif %}
-</section>
-<section class="card" aria-labelledby="sources-title">
-<h2 id="sources-title">Nguồn dữ liệu</h2>
-{%- if sources %}
-<ul class="sources">
-{%- for src in sources %}
-<li><span class="name">{{ src.name }}</span>
-<span class="when">{% if src.last_success %}Dữ liệu cập nhật lúc {{ src.last_success }}{% else %}Chưa cập nhật thành công lần nào{% endif %}</span>
-{% if src.stale %}<span class="stale">dữ liệu cũ</span>{% else %}<span class="ok-text">✓ mới</span>{% endif %}</li>
-{%- endfor %}
-</ul>
-{%- else %}
-<p class="empty">Chưa cấu hình nguồn dữ liệu.</p>
-{%- endif %}
-</section>
-</div>
-</div>
-</main>
-<footer>tthc-watch · Trang tạo lúc {{ generated_at }}</footer>
-</body>
-</html>
-"##
-);
-
-const LOGIN_HTML: &str = concat!(
-    r##"<!DOCTYPE html>
-<html lang="vi">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex, nofollow">
-<meta name="format-detection" content="telephone=no">
-<meta name="color-scheme" content="light">
-<title>Đăng nhập – Theo dõi hồ sơ TTHC</title>
-<style>"##,
-    dashboard_css!(),
-    r##"
-.login{max-width:380px;margin:48px auto;padding:0 12px}
-.login form{padding:16px}
-.login label{display:block;font-weight:600;margin:0 0 6px}
-.login input[type=password]{display:block;width:100%;font-size:1rem;padding:10px 12px;border:1px solid #9aa5b1;border-radius:8px}
-.login input[type=password]:focus{outline:3px solid rgba(13,59,122,.3);border-color:var(--blue)}
-.login button{margin-top:14px;width:100%;font-size:1rem;font-weight:700;padding:11px 12px;border:0;border-radius:8px;background:var(--blue);color:#fff;cursor:pointer}
-.login .error{color:var(--red);font-weight:600;margin:0 0 12px}
-</style>
-</head>
-<body>
-<header class="top"><div class="wrap"><h1>Theo dõi hồ sơ TTHC</h1></div></header>
-<main class="login">
-<section class="card">
-<h2>Đăng nhập</h2>
-<form method="post" action="{{ action }}" autocomplete="off">
-{%- if error %}
-<p class="error" id="login-error" role="alert">{{ error }}</p>
-{%- endif %}
-<label for="token">Mã truy cập (token)</label>
-<input type="password" id="token" name="token" required autofocus autocomplete="current-password">
-<button type="submit">Đăng nhập</button>
-</form>
-</section>
-</main>
-</body>
-</html>
-"##
-);
 
 #[cfg(test)]
 mod tests {
@@ -1237,6 +921,7 @@ mod tests {
         assert!(text.contains("Có nguồn dữ liệu chưa được cập nhật kịp thời"));
         assert!(!has_combining_marks(&html));
         assert!(!has_combining_marks(DASHBOARD_HTML) && !has_combining_marks(LOGIN_HTML));
+        assert!(!has_combining_marks(DASHBOARD_CSS));
     }
 
     #[test]

@@ -2,11 +2,11 @@
 //! the parameter and the value that was wrong.
 
 use super::export::{Cell, Table, to_csv, to_xlsx};
+use super::state::AppState;
 use super::{ApiError, Caller, Role};
 use crate::clock::fmt_db;
 use crate::deadline::Class;
 use crate::escalation::mask_person;
-use crate::server::AppState;
 use crate::store::{DossierFilter, IssueError, KpiGroup, KpiRow, ListRow};
 use axum::Json;
 use axum::extract::{Path, Query, State};

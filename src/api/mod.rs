@@ -1,5 +1,7 @@
-//! The auditor API under `/api/v1` (JSON, bearer tokens, CSV/XLSX exports, an
-//! OpenAPI document generated from this code) and the dashboard.
+//! The HTTP side of the service, served by every instance, leader or not:
+//! `/healthz`, `/readyz` and Prometheus `/metrics` (`health`), the auditor API
+//! under `/api/v1` (JSON, bearer tokens, CSV/XLSX exports, an OpenAPI document
+//! generated from this code) and the dashboard.
 //!
 //! Roles: `auditor` reads everything with applicants' personal data masked;
 //! `centre` and `admin` read it unmasked, and may record an issued letter.
@@ -8,9 +10,15 @@
 pub mod dashboard;
 pub mod export;
 mod handlers;
+mod health;
+mod metrics;
 mod pages;
+mod state;
 
-use crate::server::AppState;
+pub use health::render_metrics;
+pub use metrics::{ClassLabel, Metrics, SourceLabel, StatusLabel};
+pub use state::{AppState, ShownRules};
+
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
 use axum::http::request::Parts;
@@ -20,6 +28,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 use utoipa::OpenApi;
 
 /// What went wrong, for the client: a status and a message that names the bad
@@ -216,7 +226,8 @@ async fn openapi_json() -> Response {
     }
 }
 
-pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
+/// The API and dashboard routes, every request recorded in the audit trail.
+fn audited(state: Arc<AppState>) -> Router<Arc<AppState>> {
     Router::new()
         .route("/api/v1/openapi.json", get(openapi_json))
         .route("/api/v1/dossiers", get(handlers::list_dossiers))
@@ -237,4 +248,25 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         )
         .layer(axum::middleware::from_fn_with_state(state, audit_access))
         .layer(DefaultBodyLimit::max(16 * 1024))
+}
+
+/// Everything an instance serves: the operators' endpoints, outside the audit
+/// trail, and the audited API and dashboard.
+pub fn router(state: Arc<AppState>) -> Router {
+    health::routes()
+        .merge(audited(state.clone()))
+        .with_state(state)
+}
+
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { shutdown.cancelled().await })
+    .await
 }

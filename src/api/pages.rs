@@ -5,10 +5,10 @@ use super::dashboard::{
     Counts, DashboardData, LetterRow, RateRow, Row, SourceRow, TrendPoint, render_dashboard,
     render_login,
 };
+use super::state::AppState;
 use super::{ApiError, COOKIE, Caller};
 use crate::deadline::Class;
 use crate::notify::{vn_date, vn_datetime};
-use crate::server::AppState;
 use crate::store::{DossierLine, KpiGroup, KpiRow};
 use axum::Form;
 use axum::extract::{ConnectInfo, State};

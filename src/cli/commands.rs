@@ -151,7 +151,7 @@ pub async fn letter_issue(
 pub async fn serve(settings: &Settings, clock: Clock, shutdown: CancellationToken) -> Result<()> {
     let rules = RuleSet::load(settings)?;
     let store = app::open_store(settings).await?;
-    let state = std::sync::Arc::new(crate::server::AppState::new(
+    let state = std::sync::Arc::new(crate::api::AppState::new(
         settings,
         store.clone(),
         clock,
@@ -165,7 +165,7 @@ pub async fn serve(settings: &Settings, clock: Clock, shutdown: CancellationToke
         "serving the API, dashboard and metrics on http://{}",
         listener.local_addr()?
     );
-    let served = crate::server::serve(listener, state, shutdown).await;
+    let served = crate::api::serve(listener, state, shutdown).await;
     store.close().await;
     Ok(served?)
 }

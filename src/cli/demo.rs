@@ -92,7 +92,7 @@ pub async fn demo(base: &Settings, a: &DemoArgs, stop: CancellationToken) -> Res
         let listener = tokio::net::TcpListener::bind(&addr)
             .await
             .with_context(|| format!("binding {addr} (choose another with --port)"))?;
-        let state = std::sync::Arc::new(crate::server::AppState::new(
+        let state = std::sync::Arc::new(crate::api::AppState::new(
             &settings,
             store.clone(),
             clock.clone(),
@@ -103,7 +103,7 @@ pub async fn demo(base: &Settings, a: &DemoArgs, stop: CancellationToken) -> Res
             "health and metrics on http://{}/metrics",
             listener.local_addr()?
         );
-        http = Some(tokio::spawn(crate::server::serve(
+        http = Some(tokio::spawn(crate::api::serve(
             listener,
             state,
             stop.clone(),

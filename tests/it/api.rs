@@ -8,11 +8,11 @@ use crate::support::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
+use tthc_watch::api::AppState;
 use tthc_watch::app::RuleSet as Rules;
 use tthc_watch::calendar::{Calendar, OfficeHours};
 use tthc_watch::clock::{Clock, from_vn};
 use tthc_watch::deadline::{Class, Engine, Rules as DeadlineRules};
-use tthc_watch::server::AppState;
 use tthc_watch::source::Shape;
 use tthc_watch::source::rest::RestSource;
 use tthc_watch::source::sync::sync_source;
@@ -72,7 +72,7 @@ pub async fn spawn_api(backend: Backend) -> TestApi {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let shutdown = CancellationToken::new();
-    tokio::spawn(tthc_watch::server::serve(listener, state, shutdown.clone()));
+    tokio::spawn(tthc_watch::api::serve(listener, state, shutdown.clone()));
     TestApi {
         base,
         auditor,

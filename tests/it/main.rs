@@ -7,7 +7,7 @@ mod check;
 mod cli;
 mod daemon;
 mod escalation;
-mod signals;
 mod letters;
+mod signals;
 mod support;
 mod sync;

@@ -1,0 +1,70 @@
+//! The state every request shares: the store, the clock, the metrics, and the
+//! rules (routing and calendar) as last loaded, which a reload replaces.
+
+use super::metrics::Metrics;
+use crate::clock::Clock;
+use crate::store::Store;
+use std::sync::Arc;
+
+pub struct AppState {
+    pub store: Store,
+    pub clock: Clock,
+    pub metrics: Metrics,
+    /// Sources that must have synced within `stale_after_minutes` for readiness.
+    pub sources: Vec<String>,
+    pub stale_after_minutes: i64,
+    /// Routing and calendar as last loaded; a reload (SIGHUP) replaces them.
+    rules: std::sync::RwLock<Arc<ShownRules>>,
+    pub kpi: crate::config::KpiSettings,
+    /// Failed dashboard logins per client address, for rate limiting.
+    pub logins:
+        std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, (std::time::Instant, u32)>>,
+}
+
+/// What the API and dashboard show of the rules.
+pub struct ShownRules {
+    /// The committee's name heads the dashboard.
+    pub routing: crate::routing::Routing,
+    /// For the working days left or late of open dossiers, on the day asked.
+    pub calendar: crate::calendar::Calendar,
+}
+
+impl AppState {
+    /// The routing and calendar as last loaded, for one request.
+    pub fn rules(&self) -> Arc<ShownRules> {
+        // A poisoned lock still holds a whole value: it is only ever replaced.
+        Arc::clone(&self.rules.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// What the API shows from now on, after the daemon reloaded its rules.
+    pub fn set_rules(&self, routing: crate::routing::Routing, calendar: crate::calendar::Calendar) {
+        let new = Arc::new(ShownRules { routing, calendar });
+        *self.rules.write().unwrap_or_else(|p| p.into_inner()) = new;
+    }
+
+    /// The state of one server, showing the routing and calendar given (as
+    /// loaded once in the application's `RuleSet`).
+    pub fn new(
+        settings: &crate::config::Settings,
+        store: Store,
+        clock: Clock,
+        routing: crate::routing::Routing,
+        calendar: crate::calendar::Calendar,
+    ) -> AppState {
+        AppState {
+            store,
+            clock,
+            metrics: Metrics::default(),
+            sources: settings
+                .sources
+                .iter()
+                .filter(|(_, s)| s.enabled)
+                .map(|(n, _)| n.clone())
+                .collect(),
+            stale_after_minutes: settings.escalation.stale_after_minutes,
+            rules: std::sync::RwLock::new(Arc::new(ShownRules { routing, calendar })),
+            kpi: settings.kpi.clone(),
+            logins: Default::default(),
+        }
+    }
+}
