@@ -7,6 +7,7 @@ mod check;
 mod cli;
 mod daemon;
 mod escalation;
+mod layout;
 mod letters;
 mod signals;
 mod support;
