@@ -7,18 +7,18 @@
 //! `SQLITE_STATIC`, which is sound because every binding is cleared before
 //! `execute` returns, while the borrowed values are still alive.
 
-use super::Val;
+use crate::store::value::Val;
 use rusqlite::{Connection, ffi};
 use std::ffi::{CStr, c_int};
 use std::ptr::{self, NonNull};
 
-pub(super) struct StaticStatement<'c> {
+pub(in crate::store) struct StaticStatement<'c> {
     conn: &'c Connection,
     stmt: NonNull<ffi::sqlite3_stmt>,
 }
 
 impl<'c> StaticStatement<'c> {
-    pub(super) fn prepare(conn: &'c Connection, sql: &str) -> rusqlite::Result<Self> {
+    pub(in crate::store) fn prepare(conn: &'c Connection, sql: &str) -> rusqlite::Result<Self> {
         let len = c_int::try_from(sql.len()).map_err(|_| rusqlite::Error::InvalidQuery)?;
         let mut stmt = ptr::null_mut();
         // SAFETY: the handle is the open connection `conn` borrows; `sql`
@@ -41,7 +41,7 @@ impl<'c> StaticStatement<'c> {
     }
 
     /// Binds `values` to `?1, ?2, …`, steps once and resets; the rows changed.
-    pub(super) fn execute<'v>(
+    pub(in crate::store) fn execute<'v>(
         &mut self,
         values: impl IntoIterator<Item = Val<'v>>,
     ) -> rusqlite::Result<u64> {
