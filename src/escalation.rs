@@ -3,9 +3,9 @@
 //! date and recipient.
 
 use crate::deadline::Class;
+use crate::deadline::Verdict as StoredEvaluation;
 use crate::dossier::Dossier;
 use crate::routing::{Recipient, Routing};
-use crate::store::StoredEvaluation;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Rung {

@@ -5,7 +5,8 @@
 
 use super::{Backend, Context, Store, StoreError};
 use crate::clock::fmt_db;
-use crate::deadline::{Class, Evaluation, StepDelay};
+use crate::deadline::Class;
+pub use crate::deadline::{DelayCause, Verdict as StoredEvaluation};
 use crate::dossier::Dossier;
 use chrono::NaiveDateTime;
 use std::collections::HashMap;
@@ -17,96 +18,6 @@ pub(super) use save::{
     ALERT_CONFLICT, ALERT_INSERT, CLASS_HISTORY_INSERT, alert_rows, class_moves,
     evaluation_upsert_sql,
 };
-
-/// The step a delay is attributed to (the one furthest past its own due time).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DelayCause {
-    pub step: String,
-    pub unit: String,
-    pub officer: Option<String>,
-    pub working_days_over: i64,
-}
-
-impl From<&StepDelay> for DelayCause {
-    fn from(d: &StepDelay) -> DelayCause {
-        DelayCause {
-            step: d.step.clone(),
-            unit: d.unit.clone(),
-            officer: d.officer.clone(),
-            working_days_over: d.working_days_over,
-        }
-    }
-}
-
-/// An evaluation as stored, with the delay cause when there is one.
-///
-/// The working days left or late of an open verdict (`Class::counts_move`)
-/// move every working day: they are not stored (read back as None) but
-/// derived when read (`deadline::day_counts`), so that a verdict is written
-/// again only when it changes. A new verdict holds them as evaluated, for
-/// the classification history and the escalation ladder.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StoredEvaluation {
-    pub class: Class,
-    pub due_at: Option<NaiveDateTime>,
-    pub computed_due_at: Option<NaiveDateTime>,
-    pub due_mismatch: bool,
-    pub working_days_left: Option<i64>,
-    pub working_days_late: Option<i64>,
-    pub delay: Option<DelayCause>,
-    /// When it can next change while the dossier does not
-    /// (`Engine::recheck_at`); None: only with the dossier.
-    pub recheck_at: Option<NaiveDateTime>,
-    pub class_since: Option<NaiveDateTime>,
-    pub evaluated_at: Option<NaiveDateTime>,
-}
-
-impl StoredEvaluation {
-    pub fn new(
-        e: &Evaluation,
-        delay: Option<DelayCause>,
-        recheck_at: Option<NaiveDateTime>,
-    ) -> StoredEvaluation {
-        StoredEvaluation {
-            class: e.class,
-            due_at: e.due_at,
-            computed_due_at: e.computed_due_at,
-            due_mismatch: e.due_mismatch,
-            working_days_left: e.working_days_left,
-            working_days_late: e.working_days_late,
-            delay,
-            recheck_at,
-            class_since: None,
-            evaluated_at: None,
-        }
-    }
-
-    /// The working days `(left, late)` as stored: none for an open verdict.
-    pub(in crate::store) fn stored_days(&self) -> (Option<i64>, Option<i64>) {
-        if self.class.counts_move() {
-            (None, None)
-        } else {
-            (self.working_days_left, self.working_days_late)
-        }
-    }
-
-    /// Same verdict as stored, ignoring since when, when it was made and when
-    /// it is to be looked at again.
-    pub fn same_as(&self, other: &StoredEvaluation) -> bool {
-        let key = |e: &StoredEvaluation| {
-            let (left, late) = e.stored_days();
-            StoredEvaluation {
-                working_days_left: left,
-                working_days_late: late,
-                recheck_at: None,
-                class_since: None,
-                evaluated_at: None,
-                ..e.clone()
-            }
-        };
-        key(self) == key(other)
-    }
-}
 
 /// The working days `(left, late)` of a verdict read back, on `today`:
 /// derived for an open one (`Class::counts_move`: not stored), as stored

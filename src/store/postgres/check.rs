@@ -109,8 +109,8 @@ pub(super) async fn save(
     .bind(column(c, |c| opt_fmt(c.evaluation.due_at)))
     .bind(column(c, |c| opt_fmt(c.evaluation.computed_due_at)))
     .bind(column(c, |c| i64::from(c.evaluation.due_mismatch)))
-    .bind(column(c, |c| c.evaluation.stored_days().0))
-    .bind(column(c, |c| c.evaluation.stored_days().1))
+    .bind(column(c, |c| c.evaluation.fixed_days().0))
+    .bind(column(c, |c| c.evaluation.fixed_days().1))
     .bind(column(c, |c| {
         c.evaluation.delay.as_ref().map(|d| d.step.as_str())
     }))

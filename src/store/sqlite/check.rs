@@ -175,7 +175,7 @@ pub(super) fn save(
     for ch in changes {
         let e = &ch.evaluation;
         let d = e.delay.as_ref();
-        let (left, late) = e.stored_days();
+        let (left, late) = e.fixed_days();
         upsert
             .execute(rusqlite::params![
                 ch.dossier_id,
