@@ -169,11 +169,7 @@ pub async fn run_check(
     // audit chain's lock only to append, last); SQLite has one writer at a
     // time anyway. Dropped with this check, a save in flight rolls back; a
     // failed one fails the check.
-    let saves_at_once = if matches!(store, Store::Postgres(_)) {
-        2
-    } else {
-        1
-    };
+    let saves_at_once = store.concurrent_saves();
     let mut saving: VecDeque<Saving> = VecDeque::new();
     // When each save ran: `writing` is the time some save was running.
     let mut saves: Vec<(Instant, Instant)> = Vec::new();

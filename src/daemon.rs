@@ -21,11 +21,10 @@ use crate::clock::{Clock, from_vn, to_vn};
 use crate::config::Settings;
 use crate::source::sync::sync_sources;
 use crate::store::Store;
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
-use sqlx::Connection;
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -33,93 +32,6 @@ use tokio_util::sync::CancellationToken;
 
 /// How long the running job may take to finish after a shutdown request.
 const GRACE: Duration = Duration::from_secs(7);
-/// Advisory lock key on PostgreSQL ("tthc" in ASCII).
-const LEADER_KEY: i64 = 0x7474_6863;
-
-/// The right to run the jobs.
-enum Leadership {
-    /// Held until the file is closed (or the process dies).
-    SqliteFile { _lock: std::fs::File },
-    /// Held while this dedicated connection lives.
-    Postgres(Box<sqlx::PgConnection>),
-}
-
-fn sqlite_path(url: &str) -> Option<PathBuf> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
-    let path = rest.split('?').next()?;
-    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
-}
-
-/// SQLite: refuse a second instance. PostgreSQL: try to become the leader.
-async fn try_lead(store: &Store, settings: &Settings) -> Result<Option<Leadership>> {
-    match store {
-        Store::Sqlite(_) => {
-            let Some(db) = sqlite_path(&settings.database.url) else {
-                return Ok(None);
-            };
-            let lock_path = lock_file_of(&db);
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(&lock_path)
-                .with_context(|| format!("creating the lock file {}", lock_path.display()))?;
-            match file.try_lock() {
-                Ok(()) => Ok(Some(Leadership::SqliteFile { _lock: file })),
-                Err(std::fs::TryLockError::WouldBlock) => bail!(
-                    "another tthc-watch is already running on {} (lock {}); only one instance may use a SQLite database — stop the other one, or use PostgreSQL to run several",
-                    db.display(),
-                    lock_path.display()
-                ),
-                Err(std::fs::TryLockError::Error(e)) => {
-                    Err(e).with_context(|| format!("locking {}", lock_path.display()))
-                }
-            }
-        }
-        Store::Postgres(_) => {
-            let mut conn = sqlx::PgConnection::connect(&settings.database.url)
-                .await
-                .context("opening the leader-election connection")?;
-            let (got,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1)")
-                .bind(LEADER_KEY)
-                .fetch_one(&mut conn)
-                .await
-                .context("asking for the leader lock")?;
-            Ok(got.then(|| Leadership::Postgres(Box::new(conn))))
-        }
-    }
-}
-
-pub fn lock_file_of(db: &Path) -> PathBuf {
-    let mut name = db.as_os_str().to_owned();
-    name.push(".lock");
-    PathBuf::from(name)
-}
-
-impl Leadership {
-    /// Still the leader? A broken connection means the lock is gone.
-    async fn still_held(&mut self) -> bool {
-        match self {
-            Leadership::SqliteFile { .. } => true,
-            Leadership::Postgres(conn) => {
-                sqlx::query("SELECT 1").execute(conn.as_mut()).await.is_ok()
-            }
-        }
-    }
-
-    async fn release(self) {
-        if let Leadership::Postgres(mut conn) = self {
-            let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
-                .bind(LEADER_KEY)
-                .execute(conn.as_mut())
-                .await;
-            let _ = conn.close().await;
-        }
-    }
-}
-
 /// Runs `job` unless shutdown; after a shutdown request it gets `GRACE` to finish.
 async fn guarded<F: Future>(job: F, shutdown: &CancellationToken) -> Option<F::Output> {
     tokio::pin!(job);
@@ -173,7 +85,7 @@ impl Daemon {
             self.shutdown.clone(),
         ));
 
-        let mut leadership = try_lead(&store, &settings).await?;
+        let mut leadership = store.try_lead().await?;
         let poll = settings.schedule.poll_cron().map_err(anyhow::Error::msg)?;
         let digest = settings
             .schedule
@@ -207,7 +119,7 @@ impl Daemon {
                     );
                     leadership = None;
                 }
-                None if now >= next_poll => match try_lead(&store, &settings).await {
+                None if now >= next_poll => match store.try_lead().await {
                     Ok(Some(l)) => {
                         tracing::info!("became the leader");
                         leadership = Some(l);

@@ -597,5 +597,98 @@ pub fn summarise_delays<'a>(
     v
 }
 
+/// The step a delay is attributed to (the one furthest past its own due time).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DelayCause {
+    pub step: String,
+    pub unit: String,
+    pub officer: Option<String>,
+    pub working_days_over: i64,
+}
+
+impl From<&StepDelay> for DelayCause {
+    fn from(d: &StepDelay) -> DelayCause {
+        DelayCause {
+            step: d.step.clone(),
+            unit: d.unit.clone(),
+            officer: d.officer.clone(),
+            working_days_over: d.working_days_over,
+        }
+    }
+}
+
+/// A verdict on a dossier as kept between checks: the evaluation, the delay
+/// cause when there is one, and when it can next change.
+///
+/// The working days left or late of an open verdict (`Class::counts_move`)
+/// move every working day: they are not stored (read back as None) but
+/// derived when read (`deadline::day_counts`), so that a verdict is written
+/// again only when it changes. A new verdict holds them as evaluated, for
+/// the classification history and the escalation ladder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    pub class: Class,
+    pub due_at: Option<NaiveDateTime>,
+    pub computed_due_at: Option<NaiveDateTime>,
+    pub due_mismatch: bool,
+    pub working_days_left: Option<i64>,
+    pub working_days_late: Option<i64>,
+    pub delay: Option<DelayCause>,
+    /// When it can next change while the dossier does not
+    /// (`Engine::recheck_at`); None: only with the dossier.
+    pub recheck_at: Option<NaiveDateTime>,
+    pub class_since: Option<NaiveDateTime>,
+    pub evaluated_at: Option<NaiveDateTime>,
+}
+
+impl Verdict {
+    pub fn new(
+        e: &Evaluation,
+        delay: Option<DelayCause>,
+        recheck_at: Option<NaiveDateTime>,
+    ) -> Verdict {
+        Verdict {
+            class: e.class,
+            due_at: e.due_at,
+            computed_due_at: e.computed_due_at,
+            due_mismatch: e.due_mismatch,
+            working_days_left: e.working_days_left,
+            working_days_late: e.working_days_late,
+            delay,
+            recheck_at,
+            class_since: None,
+            evaluated_at: None,
+        }
+    }
+
+    /// The working days `(left, late)` that do not move with time: none for
+    /// an open verdict (`Class::counts_move`), whose counts are derived when
+    /// shown; the ones evaluated otherwise. What is stored.
+    pub fn fixed_days(&self) -> (Option<i64>, Option<i64>) {
+        if self.class.counts_move() {
+            (None, None)
+        } else {
+            (self.working_days_left, self.working_days_late)
+        }
+    }
+
+    /// Same verdict as stored, ignoring since when, when it was made and when
+    /// it is to be looked at again.
+    pub fn same_as(&self, other: &Verdict) -> bool {
+        let key = |e: &Verdict| {
+            let (left, late) = e.fixed_days();
+            Verdict {
+                working_days_left: left,
+                working_days_late: late,
+                recheck_at: None,
+                class_since: None,
+                evaluated_at: None,
+                ..e.clone()
+            }
+        };
+        key(self) == key(other)
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -5,9 +5,9 @@
 /// Who is told at each rung: settings (`[escalation.notify]`) the ladder reads.
 pub use crate::config::{Notify, Role};
 use crate::deadline::Class;
+use crate::deadline::Verdict as StoredEvaluation;
 use crate::dossier::Dossier;
 use crate::routing::{Recipient, Routing};
-use crate::store::StoredEvaluation;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Rung {

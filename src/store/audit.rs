@@ -3,7 +3,7 @@
 //! link. Writers lock the chain head first, so concurrent appends (several
 //! instances on PostgreSQL) serialise instead of forking the chain.
 
-use super::{Context, Store, StoreError, with_pool};
+use super::{Context, Store, StoreError};
 use crate::clock::fmt_db;
 use chrono::NaiveDateTime;
 use sha2::{Digest, Sha256};

@@ -3,7 +3,7 @@
 
 use super::audit::audit_append;
 use super::dossiers::{opt_fmt, opt_time};
-use super::{Context, Store, StoreError, with_pool};
+use super::{Context, Store, StoreError};
 use crate::clock::fmt_db;
 use chrono::NaiveDateTime;
 

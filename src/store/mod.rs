@@ -1,15 +1,32 @@
-//! One storage API over SQLite (the default, a file in WAL mode) and PostgreSQL,
-//! chosen by the database URL. Both backends run the same SQL text (`$1`
-//! placeholders work in both), with each dialect's own migrations.
+//! One storage API over SQLite (the default, a file in WAL mode) and
+//! PostgreSQL, chosen by the database URL. `Store` is opaque: nothing outside
+//! this module asks which backend it has. What differs between the two is
+//! named once, by the `Backend` trait below (`sqlite/`, `postgres/`); SQL that
+//! is the same on both (`$1` placeholders work in both) is written once and
+//! compiled per backend by `with_pool!`. Each dialect has its own migrations.
+
+/// Runs `$body` with `$pool` bound to whichever backend this store is: the same
+/// code is compiled once per backend. Defined before the modules so that they
+/// see it; it is not exported.
+macro_rules! with_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.pool {
+            $crate::store::Pool::Sqlite($pool) => $body,
+            $crate::store::Pool::Postgres($pool) => $body,
+        }
+    };
+}
 
 pub mod audit;
-mod batch;
-mod copy;
 mod dossiers;
 mod evaluations;
+pub mod leader;
 mod letters;
 mod outbox;
+mod postgres;
 mod reports;
+mod sqlite;
+mod value;
 
 pub use dossiers::{
     Incoming, PageOutcome, QuarantineRecord, StoredDossier, SyncRun, SyncState, SyncTx, SyncWriter,
@@ -17,16 +34,17 @@ pub use dossiers::{
 pub use evaluations::{
     CheckCandidate, DelayCause, EvaluationChange, StoredEvaluation, Which, days_on,
 };
+pub use leader::{Leader, LeaderError};
 pub use letters::{IssueError, LetterCandidate, LetterRecord};
 pub use outbox::{AtRiskCount, DossierLine, NewMessage, OutboxRow, SourceFreshness, UnsentAlerts};
 pub use reports::{DossierFilter, KpiGroup, KpiRow, ListRow, Retention, TokenInfo, token_hash};
 
-use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use std::str::FromStr;
-use std::time::Duration;
+use chrono::NaiveDateTime;
+use dossiers::Page;
+use sqlx::postgres::PgPool;
+use sqlx::sqlite::SqlitePool;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -54,6 +72,8 @@ pub enum StoreError {
     Task(String),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
+    #[error(transparent)]
+    Leader(#[from] LeaderError),
 }
 
 /// Attaches what we were doing to a sqlx error.
@@ -78,179 +98,148 @@ impl<T> Sq<T> for rusqlite::Result<T> {
     }
 }
 
-/// Runs `f` on a pooled SQLite connection through rusqlite: prepared
-/// statements stepped on this thread, for bulk work. sqlx's SQLite driver
-/// hands every statement and row to a worker thread and copies each value
-/// through it; for a sync page or a check batch that was most of the time.
-pub(crate) async fn with_rusqlite<T>(
-    conn: &mut sqlx::SqliteConnection,
-    f: impl FnOnce(&rusqlite::Connection) -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
-    let mut handle = conn
-        .lock_handle()
-        .await
-        .ctx("locking the SQLite connection")?;
-    // SAFETY: sqlx's worker cannot use the handle while `handle` is held, and
-    // the borrowed connection (which never closes it) is dropped first.
-    // Nothing here awaits: `f` runs on this thread. (Not in `block_in_place`:
-    // handing the worker's other tasks to a new thread per call cost +35-48 MB
-    // RSS in a 200k sync; pages and batches hold a worker for tens of ms.)
-    let c = unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr()) }
-        .sq("using the SQLite connection")?;
-    let out = f(&c);
-    drop(c);
-    out
-}
-
-/// Runs `f` with a page cache of `kib` KiB on `c`, restored afterwards
-/// (whether or not `f` succeeded; its error is the one reported). A bulk
-/// write touches pages all over the file: in the default 2 MB cache dirty
-/// pages were spilled to the WAL mid-transaction and read back. Shrinking the
-/// cache frees its pages, so idle memory stays as it was.
-pub(crate) fn with_write_cache<T>(
-    c: &rusqlite::Connection,
-    kib: i64,
-    f: impl FnOnce(&rusqlite::Connection) -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
-    let what = "sizing the page cache";
-    let default: i64 = c
-        .query_row("PRAGMA cache_size", [], |r| r.get(0))
-        .sq(what)?;
-    // Negative: SQLite's unit for a size in KiB rather than in pages.
-    c.execute_batch(&format!("PRAGMA cache_size = -{kib}"))
-        .sq(what)?;
-    let out = f(c);
-    let restored = c
-        .execute_batch(&format!("PRAGMA cache_size = {default}"))
-        .sq(what);
-    let out = out?;
-    restored?;
-    Ok(out)
-}
-
-/// A transaction that will write. SQLite: `BEGIN IMMEDIATE` takes the write
-/// lock first (waiting out another writer up to the busy timeout); a deferred
-/// one that reads first fails at once when another connection wrote meanwhile.
-pub(crate) trait BeginWrite {
+/// What differs between SQLite and PostgreSQL, implemented by each one's pool
+/// (`sqlite/`, `postgres/`); everything else is shared SQL (`with_pool!`).
+/// Times, flags and JSON are bound and read through the newtypes of `value`,
+/// which encode each backend's own way.
+trait Backend: Sized {
     type Db: sqlx::Database;
+    /// What a sync writes with, from one transaction to the next.
+    type SyncConn: Send;
+    /// A sync's open write transaction (`SyncTx`).
+    type SyncTx: Send;
+    const NAME: &'static str;
+
+    /// Opens a pool on `url` with `settings` on every connection (SQLite
+    /// PRAGMAs, PostgreSQL run-time parameters).
+    async fn open(
+        url: &str,
+        max_connections: u32,
+        settings: &[(&str, &str)],
+    ) -> Result<Self, sqlx::Error>;
+    async fn migrate(&self) -> Result<(), StoreError>;
+    /// A transaction that will write. SQLite: `BEGIN IMMEDIATE` takes the
+    /// write lock first (waiting out another writer up to the busy timeout); a
+    /// deferred one that reads first fails at once when another connection
+    /// wrote meanwhile.
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>;
+    /// Makes committed writes durable in the main file (SQLite's WAL); see
+    /// `Store::checkpoint`.
+    async fn checkpoint(&self) -> Result<(), StoreError>;
+    /// What to do before the pool closes (see `Store::close`).
+    async fn before_close(&self);
+    /// The right to run the jobs (`leader`), for the database at `url`.
+    async fn try_lead(&self, url: &str) -> Result<Option<Leader>, StoreError>;
+    /// How many batches of verdicts a check saves at once.
+    fn concurrent_saves(&self) -> usize;
+
+    /// The bulk sync writer: rusqlite statements on SQLite, `COPY` on PostgreSQL.
+    async fn sync_writer(&self) -> Result<Self::SyncConn, StoreError>;
+    async fn sync_begin(w: Self::SyncConn) -> Result<Self::SyncTx, StoreError>;
+    async fn sync_commit(tx: Self::SyncTx) -> Result<Self::SyncConn, StoreError>;
+    async fn sync_close(w: Self::SyncConn);
+    fn sync_conn(tx: &mut Self::SyncTx) -> &mut <Self::Db as sqlx::Database>::Connection;
+    /// Writes a page's new and changed dossiers with their history and
+    /// due-date history; returns (code, content hash) of each one written,
+    /// for the audit trail.
+    async fn write_dossiers(
+        c: &mut <Self::Db as sqlx::Database>::Connection,
+        page: &Page<'_>,
+        out: &mut PageOutcome,
+    ) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// The morning check's bulk read (see `Store::check_candidates`).
+    async fn check_candidates(
+        &self,
+        which: &Which,
+        all: bool,
+        now: NaiveDateTime,
+    ) -> Result<Vec<CheckCandidate>, StoreError>;
+    async fn steps_of(&self, ids: &[i64]) -> Result<HashMap<i64, String>, StoreError>;
+    /// The check's bulk write of verdicts, class changes and alerts, inside
+    /// the caller's transaction.
+    async fn write_evaluations(
+        &self,
+        c: &mut <Self::Db as sqlx::Database>::Connection,
+        changes: &[EvaluationChange],
+        now: &str,
+    ) -> Result<(), StoreError>;
+    async fn unqueue(&self, seqs: &[i64]) -> Result<(), StoreError>;
+    /// The highest dossier id, every lower one committed.
+    async fn max_dossier_id(&self) -> Result<i64, StoreError>;
 }
 
-impl BeginWrite for SqlitePool {
-    type Db = sqlx::Sqlite;
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
-        self.begin_with("BEGIN IMMEDIATE").await
-    }
+/// The store: a pool of one backend, and the URL it was opened with (the
+/// leader lock is found from it).
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool,
+    url: Arc<str>,
 }
 
-impl BeginWrite for PgPool {
-    type Db = sqlx::Postgres;
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
-        self.begin().await
-    }
-}
-
-#[derive(Clone, Debug)]
-pub enum Store {
+#[derive(Clone)]
+enum Pool {
     Sqlite(SqlitePool),
     Postgres(PgPool),
 }
 
-/// Runs `$body` with `$pool` bound to whichever backend this store is: the same
-/// code is compiled once per backend.
-macro_rules! with_pool {
-    ($store:expr, $pool:ident => $body:expr) => {
-        match $store {
-            $crate::store::Store::Sqlite($pool) => $body,
-            $crate::store::Store::Postgres($pool) => $body,
-        }
-    };
-}
-pub(crate) use with_pool;
-
-/// SQLite keeps memory statistics unless told otherwise, taking a global mutex
-/// on every allocation it makes (3% of a 1M sync's samples); nothing here
-/// reads them. `sqlite3_config` is only accepted before SQLite initialises,
-/// which the first connection does, so it runs once, before that.
-fn sqlite_memory_statistics_off() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        // SAFETY: the documented configuration call, made before any
-        // connection exists (every connection is opened after this `Once`);
-        // if SQLite were already initialised it would refuse, changing nothing.
-        let rc =
-            unsafe { rusqlite::ffi::sqlite3_config(rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS, 0) };
-        if rc != rusqlite::ffi::SQLITE_OK {
-            tracing::debug!(rc, "SQLite memory statistics stay on");
-        }
-    });
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend())
+            .field("url", &crate::redact::redact_url(&self.url))
+            .finish()
+    }
 }
 
 impl Store {
     /// Opens (creating a SQLite file if needed) and migrates.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
-        let redacted = crate::redact::redact_url(url);
-        let store = if url.starts_with("sqlite:") {
-            sqlite_memory_statistics_off();
-            let opts = SqliteConnectOptions::from_str(url)
-                .map_err(|source| StoreError::Connect {
-                    url: redacted.clone(),
-                    source,
-                })?
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(10))
-                .foreign_keys(true)
-                // Multi-row statements journal their pages for statement
-                // rollback: in memory, not in a temporary file.
-                .pragma("temp_store", "memory")
-                // 16 KB pages for a new database: a sync writes fewer, fuller
-                // b-tree pages and WAL frames (200k sync ~15% faster than 4 KB).
-                // An existing file keeps its page size.
-                .page_size(16384)
-                // Checkpoint every 10,000 pages of WAL (160 MB with 16 KB
-                // pages, 40 MB in older 4 KB-page files), not 1,000: a sync
-                // rewrites the same index pages, copied back once instead of
-                // many times.
-                .pragma("wal_autocheckpoint", "10000");
-            let pool = SqlitePoolOptions::new()
-                .max_connections(max_connections)
-                .connect_with(opts)
-                .await
-                .map_err(|source| StoreError::Connect {
-                    url: redacted.clone(),
-                    source,
-                })?;
-            Store::Sqlite(pool)
+        Store::connect_with(url, max_connections, &[]).await
+    }
+
+    /// As `connect`, with `settings` applied on every connection the store
+    /// opens: SQLite PRAGMAs (e.g. `max_page_count`, to test a full disk),
+    /// PostgreSQL run-time parameters (e.g. `statement_timeout`).
+    pub async fn connect_with(
+        url: &str,
+        max_connections: u32,
+        settings: &[(&str, &str)],
+    ) -> Result<Store, StoreError> {
+        let connect = |source| StoreError::Connect {
+            url: crate::redact::redact_url(url),
+            source,
+        };
+        let pool = if url.starts_with("sqlite:") {
+            Pool::Sqlite(
+                SqlitePool::open(url, max_connections, settings)
+                    .await
+                    .map_err(connect)?,
+            )
         } else {
-            let pool = PgPoolOptions::new()
-                .max_connections(max_connections)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect(url)
-                .await
-                .map_err(|source| StoreError::Connect {
-                    url: redacted.clone(),
-                    source,
-                })?;
-            Store::Postgres(pool)
+            Pool::Postgres(
+                PgPool::open(url, max_connections, settings)
+                    .await
+                    .map_err(connect)?,
+            )
+        };
+        let store = Store {
+            pool,
+            url: url.into(),
         };
         store.migrate().await?;
         Ok(store)
     }
 
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(pool) => sqlx::migrate!("migrations/sqlite").run(pool).await?,
-            Store::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await?,
-        }
-        Ok(())
+        with_pool!(self, pool => pool.migrate().await)
     }
 
+    /// `sqlite` or `postgres`, for messages.
     pub fn backend(&self) -> &'static str {
-        match self {
-            Store::Sqlite(_) => "sqlite",
-            Store::Postgres(_) => "postgres",
+        match &self.pool {
+            Pool::Sqlite(_) => SqlitePool::NAME,
+            Pool::Postgres(_) => PgPool::NAME,
         }
     }
 
@@ -264,26 +253,12 @@ impl Store {
 
     /// Closes the pool. SQLite: the WAL is first copied into the database
     /// file and emptied, so that the file alone is complete after a command
-    /// (a copy of it is a backup); left to the closing connections, whichever
-    /// closed last did it, or none when they closed at once.
+    /// (a copy of it is a backup).
     pub async fn close(&self) {
-        if let Store::Sqlite(pool) = self {
-            // Not worth delaying a shutdown for: a reader still busy makes it
-            // give up, and the next opening finishes the job.
-            let emptied = async {
-                let mut c = pool.acquire().await?;
-                sqlx::query("PRAGMA busy_timeout = 200")
-                    .execute(&mut *c)
-                    .await?;
-                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                    .execute(&mut *c)
-                    .await
-            };
-            if let Err(e) = emptied.await {
-                tracing::warn!(error = %e, "the WAL stays beside the database until it is next opened");
-            }
-        }
-        with_pool!(self, pool => pool.close().await)
+        with_pool!(self, pool => {
+            pool.before_close().await;
+            pool.close().await
+        })
     }
 
     /// SQLite: copies the committed pages of the WAL into the database file,
@@ -293,12 +268,46 @@ impl Store {
     /// records so that the copying overlaps with writing the next pages.
     /// PostgreSQL: nothing.
     pub async fn checkpoint(&self) -> Result<(), StoreError> {
-        if let Store::Sqlite(pool) = self {
-            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(pool)
-                .await
-                .ctx("checkpointing the SQLite write-ahead log")?;
-        }
-        Ok(())
+        with_pool!(self, pool => pool.checkpoint().await)
     }
+
+    /// Tries to become the one instance that runs the jobs. SQLite: a lock
+    /// file beside the database; a second instance is refused (an error).
+    /// PostgreSQL: an advisory lock on a dedicated connection; None while
+    /// another instance holds it.
+    pub async fn try_lead(&self) -> Result<Option<Leader>, StoreError> {
+        with_pool!(self, pool => pool.try_lead(&self.url).await)
+    }
+
+    /// How many batches of verdicts a check should save at once: PostgreSQL
+    /// saves on several connections (the server's processes do the work);
+    /// SQLite has one writer at a time anyway.
+    pub fn concurrent_saves(&self) -> usize {
+        with_pool!(self, pool => pool.concurrent_saves())
+    }
+
+    /// Runs one SQL statement as given; the rows it changed. For operators'
+    /// checks and tests: the application's own writes go through the methods.
+    pub async fn execute_sql(&self, sql: &str) -> Result<u64, StoreError> {
+        with_pool!(self, pool => {
+            let r = sqlx::query(sql).execute(pool).await.ctx("running a statement")?;
+            Ok(r.rows_affected())
+        })
+    }
+
+    /// The single integer a query returns (a count, a PRAGMA). For operators'
+    /// checks and tests.
+    pub async fn fetch_i64(&self, sql: &str) -> Result<i64, StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query_scalar(sql).fetch_one(pool).await.ctx("running a query")
+        })
+    }
+}
+
+/// `$first, $first+1, …` for an IN list.
+pub(crate) fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

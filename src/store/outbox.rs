@@ -2,8 +2,8 @@
 //! that fill messages.
 
 use super::audit::audit_append;
-use super::dossiers::{opt_time, placeholders};
-use super::{Context, Store, StoreError, with_pool};
+use super::dossiers::opt_time;
+use super::{Context, Store, StoreError, placeholders};
 use crate::clock::{fmt_db, parse_db};
 use chrono::NaiveDateTime;
 use std::collections::HashSet;

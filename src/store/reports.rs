@@ -2,8 +2,8 @@
 //! one dossier's timeline, KPI aggregates, API tokens.
 
 use super::audit::audit_append;
-use super::dossiers::{DUE_DATES_SQL, HISTORY_SQL, opt_time, placeholders};
-use super::{Context, Store, StoreError, with_pool};
+use super::dossiers::{DUE_DATES_SQL, HISTORY_SQL, opt_time};
+use super::{Context, Store, StoreError, placeholders};
 use crate::clock::fmt_db;
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::Serialize;

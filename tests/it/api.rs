@@ -517,13 +517,13 @@ async fn openapi_document_and_audit_trail() {
     );
     // Tampering is found, at the entry that was changed.
     let victim = accesses[0].id;
-    if let tthc_watch::store::Store::Sqlite(pool) = &api.db.store {
-        sqlx::query("UPDATE audit_log SET detail = '{}' WHERE id = $1")
-            .bind(victim)
-            .execute(pool)
-            .await
-            .unwrap();
-    }
+    api.db
+        .store
+        .execute_sql(&format!(
+            "UPDATE audit_log SET detail = '{{}}' WHERE id = {victim}"
+        ))
+        .await
+        .unwrap();
     assert!(
         matches!(api.db.store.verify_audit().await.unwrap(), Verification::Broken { id, .. } if id == victim)
     );

@@ -221,11 +221,11 @@ fn replace_db(url: &str, db: &str) -> String {
 /// Runs one SQL statement on the test store, whichever backend; its error as
 /// text.
 pub async fn execute(db: &TestDb, q: &str) -> Result<(), String> {
-    match &db.store {
-        Store::Sqlite(p) => sqlx::query(q).execute(p).await.map(|_| ()),
-        Store::Postgres(p) => sqlx::query(q).execute(p).await.map(|_| ()),
-    }
-    .map_err(|e| e.to_string())
+    db.store
+        .execute_sql(q)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// TEST_DATABASE_URL, or the local default. With CI=true a missing server fails the test.

@@ -175,11 +175,7 @@ async fn older_hashes_are_rewritten_silently(backend: Backend) {
     assert_eq!(stored(&db).await, before);
     assert_eq!(changed_at(&db).await, times);
     let q = "SELECT COUNT(*) FROM dossiers WHERE content_hash LIKE 'old-%'";
-    let (old,): (i64,) = match &db.store {
-        tthc_watch::store::Store::Sqlite(p) => sqlx::query_as(q).fetch_one(p).await,
-        tthc_watch::store::Store::Postgres(p) => sqlx::query_as(q).fetch_one(p).await,
-    }
-    .unwrap();
+    let old = db.store.fetch_i64(q).await.unwrap();
     assert_eq!(old, 0, "every hash is in the current form again");
     db.cleanup().await;
 }
@@ -615,24 +611,13 @@ async fn a_full_disk_is_a_clear_error_and_nothing_is_half_written() {
     );
     // The disk is full: SQLite may not grow the file any more, on every
     // connection the store opens (the sync writes on one of its own).
-    let tthc_watch::store::Store::Sqlite(pool) = &db.store else {
-        unreachable!()
-    };
-    let (pages,): (i64,) = sqlx::query_as("PRAGMA page_count")
-        .fetch_one(pool)
-        .await
-        .unwrap();
+    let pages = db.store.fetch_i64("PRAGMA page_count").await.unwrap();
     db.store.close().await;
-    let opts = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(&url)
-        .unwrap()
-        .pragma("max_page_count", pages.to_string());
-    db.store = tthc_watch::store::Store::Sqlite(
-        sqlx::sqlite::SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(opts)
+    let pages = pages.to_string();
+    db.store =
+        tthc_watch::store::Store::connect_with(&url, 1, &[("max_page_count", pages.as_str())])
             .await
-            .unwrap(),
-    );
+            .unwrap();
     sim.sim.advance(chrono::Duration::days(20));
     let s = sync(&db, &sim, Shape::Native).await;
     let err = s.error.expect("a full disk fails the sync");

@@ -5,20 +5,20 @@
 //! ~1.6 KB of a dossier's columns that first copy was 7% of a 1M initial
 //! sync's samples, on the thread that writes. Here the text is bound with
 //! `SQLITE_STATIC`, which is sound because every binding is cleared before
-//! `execute` returns, while the borrowed values are still alive.
+//! `execute` returns (or unwinds), while the borrowed values are still alive.
 
-use super::Val;
+use crate::store::value::Val;
 use rusqlite::{Connection, ffi};
 use std::ffi::{CStr, c_int};
 use std::ptr::{self, NonNull};
 
-pub(super) struct StaticStatement<'c> {
+pub(in crate::store) struct StaticStatement<'c> {
     conn: &'c Connection,
     stmt: NonNull<ffi::sqlite3_stmt>,
 }
 
 impl<'c> StaticStatement<'c> {
-    pub(super) fn prepare(conn: &'c Connection, sql: &str) -> rusqlite::Result<Self> {
+    pub(in crate::store) fn prepare(conn: &'c Connection, sql: &str) -> rusqlite::Result<Self> {
         let len = c_int::try_from(sql.len()).map_err(|_| rusqlite::Error::InvalidQuery)?;
         let mut stmt = ptr::null_mut();
         // SAFETY: the handle is the open connection `conn` borrows; `sql`
@@ -41,16 +41,19 @@ impl<'c> StaticStatement<'c> {
     }
 
     /// Binds `values` to `?1, ?2, …`, steps once and resets; the rows changed.
-    pub(super) fn execute<'v>(
+    pub(in crate::store) fn execute<'v>(
         &mut self,
         values: impl IntoIterator<Item = Val<'v>>,
     ) -> rusqlite::Result<u64> {
         let st = self.stmt.as_ptr();
+        // Reset and unbound on every way out of here, a panic in `values`
+        // included: no binding outlives the texts it borrows.
+        let unbind = Unbind(st);
         let bound = values.into_iter().enumerate().try_for_each(|(k, v)| {
             let col = c_int::try_from(k + 1).map_err(|_| rusqlite::Error::InvalidQuery)?;
             // SAFETY: `st` is a live statement of this connection. A text
             // stays borrowed for this whole call and its binding is cleared
-            // below, before the borrow ends: SQLite never reads it later.
+            // (`unbind`) before the borrow ends: SQLite never reads it later.
             let rc = unsafe {
                 match v {
                     Val::Text(Some(t)) => ffi::sqlite3_bind_text64(
@@ -75,17 +78,27 @@ impl<'c> StaticStatement<'c> {
             Ok(()) => unsafe { ffi::sqlite3_step(st) },
             Err(_) => ffi::SQLITE_ERROR,
         };
-        // The message of a failed step, before the reset below clears it.
+        // The message of a failed step, before the reset clears it.
         let failed = (rc != ffi::SQLITE_DONE && bound.is_ok()).then(|| error(self.conn, rc));
-        // SAFETY: `st` is live; afterwards it holds no pointer to `values`.
-        unsafe {
-            ffi::sqlite3_reset(st);
-            ffi::sqlite3_clear_bindings(st);
-        }
+        drop(unbind);
         bound?;
         match failed {
             Some(e) => Err(e),
             None => Ok(self.conn.changes()),
+        }
+    }
+}
+
+/// Resets a statement and clears its bindings when dropped.
+struct Unbind(*mut ffi::sqlite3_stmt);
+
+impl Drop for Unbind {
+    fn drop(&mut self) {
+        // SAFETY: a live statement (its `StaticStatement` outlives this);
+        // afterwards it holds no pointer to the values that were bound.
+        unsafe {
+            ffi::sqlite3_reset(self.0);
+            ffi::sqlite3_clear_bindings(self.0);
         }
     }
 }
@@ -160,6 +173,29 @@ mod tests {
             Val::Text(Some("x")),
         ])
         .unwrap();
+        // Values that panic half-way leave nothing bound: the statement is
+        // reset and its bindings cleared as the panic unwinds.
+        let text = String::from("bound, then dropped");
+        let values = [Val::Text(Some(text.as_str()))]
+            .into_iter()
+            .chain(std::iter::once_with(|| {
+                panic!("a value that cannot be made")
+            }));
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = st.execute(values);
+        }));
+        assert!(unwound.is_err());
+        drop(text);
+        // SAFETY: the statement is live; the expanded text is SQLite's, freed here.
+        let expanded = unsafe {
+            let p = ffi::sqlite3_expanded_sql(st.stmt.as_ptr());
+            let s = CStr::from_ptr(p).to_string_lossy().into_owned();
+            ffi::sqlite3_free(p.cast());
+            s
+        };
+        assert_eq!(expanded, "INSERT INTO t VALUES (NULL, NULL, NULL)");
+        // SAFETY: as above.
+        assert_eq!(unsafe { ffi::sqlite3_stmt_busy(st.stmt.as_ptr()) }, 0);
         // A bad SQL text is refused when prepared, naming the problem.
         let e = StaticStatement::prepare(&c, "INSERT INTO nowhere VALUES (?1)")
             .err()

@@ -7,11 +7,13 @@
 //! (`batch.rs`, still used for PostgreSQL) made SQLite parse the JSON back.
 //! A prepared statement binds and steps in a microsecond or two.
 
+use super::sqlite_placeholders;
 use super::static_statement::StaticStatement;
-use super::{
+use crate::store::dossiers::{
     DOSSIER_COLUMNS, DUE_AT, DossierRow, FIRST_SEEN, Incoming, Page, PageOutcome, SELECT_DOSSIER,
-    Val, change_entry, is_rehash, sqlite_placeholders,
+    change_entry, is_rehash,
 };
+use crate::store::value::Val;
 use crate::store::{Sq, StoreError};
 use rusqlite::{Connection, OptionalExtension, Statement};
 

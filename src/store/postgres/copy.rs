@@ -2,7 +2,8 @@
 //! way into PostgreSQL (no statement per row, no JSON to take apart). A sync
 //! page's new dossiers and its history rows go this way.
 
-use super::{Context, StoreError};
+use crate::store::value::Val;
+use crate::store::{Context, StoreError};
 use sqlx::PgConnection;
 use sqlx::postgres::PgCopyIn;
 use std::fmt::Write;
@@ -62,10 +63,10 @@ impl CopyRows {
         self
     }
 
-    pub fn val(&mut self, v: super::dossiers::Val<'_>) -> &mut Self {
+    pub fn val(&mut self, v: Val<'_>) -> &mut Self {
         match v {
-            super::dossiers::Val::Text(t) => self.text(t),
-            super::dossiers::Val::Int(n) => self.int(n),
+            Val::Text(t) => self.text(t),
+            Val::Int(n) => self.int(n),
         }
     }
 
