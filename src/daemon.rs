@@ -19,7 +19,6 @@ use crate::app::{self, RuleSet};
 use crate::check::Scope;
 use crate::clock::{Clock, from_vn, to_vn};
 use crate::config::Settings;
-use crate::source::sync::sync_sources;
 use crate::store::Store;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
@@ -227,7 +226,7 @@ impl Daemon {
         state: &AppState,
         due: &[String],
     ) {
-        for s in sync_sources(&settings.sources, store, &self.clock, due).await {
+        for s in app::sync::sync_named(settings, store, &self.clock, due).await {
             state
                 .metrics
                 .sync_duration

@@ -29,6 +29,11 @@ pub async fn overview(store: &Store) -> Result<Overview, AppError> {
     })
 }
 
+/// Open and finished dossiers per class, as stored.
+pub async fn classes(store: &Store) -> Result<Vec<(Class, i64)>, AppError> {
+    Ok(store.count_by_class().await?)
+}
+
 /// Late and overdue dossiers' delays, by unit and by officer: `(who, n, days)`.
 pub async fn delays(store: &Store) -> Result<[Vec<(String, i64, i64)>; 2], AppError> {
     Ok([

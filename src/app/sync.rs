@@ -4,7 +4,7 @@ use super::AppError;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::redact::redact_url;
-use crate::source::sync::{SyncSummary, sync_all};
+use crate::source::sync::{SyncSummary, sync_all, sync_sources};
 use crate::store::Store;
 
 /// Polls every enabled source once; one summary per source, failed or not.
@@ -17,6 +17,16 @@ pub async fn sync(
         return Err(AppError::NoSources);
     }
     Ok(sync_all(&settings.sources, store, clock).await)
+}
+
+/// Polls the named enabled sources once (the daemon's, each on its own cadence).
+pub async fn sync_named(
+    settings: &Settings,
+    store: &Store,
+    clock: &Clock,
+    names: &[String],
+) -> Vec<SyncSummary> {
+    sync_sources(&settings.sources, store, clock, names).await
 }
 
 /// The first failed source's error, if any (what stored before stays).

@@ -76,7 +76,7 @@ pub async fn check(settings: &Settings, clock: &Clock, scope: Scope) -> Result<(
             println!("{e}")
         })
         .await?;
-        println!("{}", class_table(&store.count_by_class().await?));
+        println!("{}", class_table(&app::report::classes(store).await?));
         let [by_unit, by_officer] = app::report::delays(store).await?;
         for (title, rows) in [
             (

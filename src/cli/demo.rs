@@ -80,9 +80,8 @@ pub async fn demo(base: &Settings, a: &DemoArgs, stop: CancellationToken) -> Res
     };
     let token_file = a.dir.join("auditor-token.txt");
     if !token_file.exists() {
-        let (_, token) = store
-            .create_token("demo auditor", "auditor", clock.now_vn())
-            .await?;
+        let (_, token) =
+            app::admin::token_create(&store, "auditor", "demo auditor", &clock).await?;
         std::fs::write(&token_file, format!("{token}\n"))
             .with_context(|| format!("writing {}", token_file.display()))?;
     }

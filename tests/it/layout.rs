@@ -22,7 +22,11 @@ fn the_architecture_page_names_every_module() {
     rust_files(&root.join("src"), &mut files);
     let missing: Vec<String> = files
         .iter()
-        .map(|f| f.strip_prefix(&format!("{}/", root.display())).unwrap().to_owned())
+        .map(|f| {
+            f.strip_prefix(&format!("{}/", root.display()))
+                .unwrap()
+                .to_owned()
+        })
         .filter(|f| !doc.contains(&format!("`{f}`")))
         .collect();
     assert!(
