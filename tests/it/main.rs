@@ -8,5 +8,7 @@ mod cli;
 mod daemon;
 mod escalation;
 mod letters;
+mod native_types;
 mod support;
 mod sync;
+mod views;
