@@ -200,9 +200,10 @@ PY
   # all reopened and checked, the dead row versions vacuumed as autovacuum
   # would overnight, then the next working morning and again.
   check_only "$WORK/pg-check" "$PGURL" "$NOW"
+  # (PostgreSQL keeps instants and flags: the time is given in Vietnam's offset.)
   psql "$PGURL" -qc "UPDATE dossiers SET status = 'processing', finished_at = NULL, returned_at = NULL, \
-    last_changed_at = '2026-11-25 08:00:01' WHERE deleted = 0" \
-    -qc "INSERT INTO check_queue (dossier_id) SELECT id FROM dossiers WHERE deleted = 0" -qc "VACUUM ANALYZE" >/dev/null
+    last_changed_at = '2026-11-25 08:00:01+07' WHERE NOT deleted" \
+    -qc "INSERT INTO check_queue (dossier_id) SELECT id FROM dossiers WHERE NOT deleted" -qc "VACUUM ANALYZE" >/dev/null
   check_only "$WORK/pg-check" "$PGURL" "$REOPENED"
   psql "$PGURL" -qc "VACUUM ANALYZE" >/dev/null
   for step in "next working morning" "again"; do

@@ -3,6 +3,7 @@
 //! link. Writers lock the chain head first, so concurrent appends (several
 //! instances on PostgreSQL) serialise instead of forking the chain.
 
+use super::value::{DbTime, JsonText};
 use super::{Context, Store, StoreError};
 use crate::clock::fmt_db;
 use chrono::NaiveDateTime;
@@ -21,9 +22,11 @@ pub fn entry_hash(prev: &str, at: &str, kind: &str, subject: &str, detail: &str)
 }
 
 /// Appends one entry inside the transaction `$tx` (a `&mut *tx` executor).
+/// The hash covers the time as stored text (`YYYY-MM-DD HH:MM:SS`), the same
+/// whichever way the backend keeps it.
 macro_rules! audit_append {
     ($tx:expr, $at:expr, $kind:expr, $subject:expr, $detail:expr) => {{
-        let at: String = $at;
+        let at: chrono::NaiveDateTime = $at;
         let kind: &str = $kind;
         let subject: String = $subject;
         let detail: String = $detail;
@@ -36,12 +39,12 @@ macro_rules! audit_append {
             .fetch_one(&mut *$tx)
             .await
             .ctx("reading the audit chain head")?;
-        let hash = $crate::store::audit::entry_hash(&prev, &at, kind, &subject, &detail);
+        let hash = $crate::store::audit::entry_hash(&prev, &$crate::clock::fmt_db(at), kind, &subject, &detail);
         sqlx::query("INSERT INTO audit_log (at, kind, subject, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(at)
+            .bind($crate::store::value::DbTime(at))
             .bind(kind)
             .bind(subject)
-            .bind(detail)
+            .bind($crate::store::value::JsonExact(&detail))
             .bind(prev)
             .bind(hash.clone())
             .execute(&mut *$tx)
@@ -78,7 +81,7 @@ pub enum Verification {
     },
 }
 
-type Row = (i64, String, String, String, String, String, String);
+type Row = (i64, DbTime, String, String, JsonText, String, String);
 
 impl Store {
     /// One entry in its own transaction (API access, token changes, …).
@@ -91,7 +94,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await.ctx("starting an audit transaction")?;
-            audit_append!(tx, fmt_db(now), kind, subject.to_owned(), detail.to_string());
+            audit_append!(tx, now, kind, subject.to_owned(), detail.to_string());
             tx.commit().await.ctx("committing the audit trail")?;
             Ok(())
         })
@@ -109,7 +112,8 @@ impl Store {
             });
             let Some(last) = rows.last() else { break };
             after = last.0;
-            for (id, at, kind, subject, detail, prev_hash, hash) in rows {
+            for (id, at, kind, subject, JsonText(detail), prev_hash, hash) in rows {
+                let at = fmt_db(at.0);
                 if prev_hash != prev {
                     return Ok(Verification::Broken {
                         id,
@@ -145,7 +149,7 @@ impl Store {
 
     /// Entries of one kind about one subject, oldest first.
     pub async fn audit_entries(&self, kind: &str, limit: i64) -> Result<Vec<AuditRow>, StoreError> {
-        let rows: Vec<(i64, String, String, String, String)> = with_pool!(self, pool => {
+        let rows: Vec<(i64, DbTime, String, String, JsonText)> = with_pool!(self, pool => {
             sqlx::query_as("SELECT id, at, kind, subject, detail FROM audit_log WHERE kind = $1 ORDER BY id DESC LIMIT $2")
                 .bind(kind).bind(limit).fetch_all(pool).await.ctx("reading the audit trail")?
         });
@@ -154,10 +158,10 @@ impl Store {
             .rev()
             .map(|(id, at, kind, subject, detail)| AuditRow {
                 id,
-                at,
+                at: fmt_db(at.0),
                 kind,
                 subject,
-                detail,
+                detail: detail.0,
             })
             .collect())
     }

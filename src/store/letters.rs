@@ -2,7 +2,7 @@
 //! and the issue date and document number once the centre issues one.
 
 use super::audit::audit_append;
-use super::dossiers::{opt_fmt, opt_time};
+use super::value::DbTime;
 use super::{Context, Store, StoreError};
 use crate::clock::fmt_db;
 use chrono::NaiveDateTime;
@@ -25,28 +25,28 @@ type LetterRow = (
     i64,
     i64,
     i64,
-    Option<String>,
+    Option<DbTime>,
+    DbTime,
     String,
     String,
     String,
-    String,
-    Option<String>,
+    Option<DbTime>,
     Option<String>,
 );
 
-fn record(r: LetterRow) -> Result<LetterRecord, StoreError> {
-    Ok(LetterRecord {
+fn record(r: LetterRow) -> LetterRecord {
+    LetterRecord {
         id: r.0,
         dossier_id: r.1,
         version: r.2,
-        due_at: opt_time(r.3.as_deref(), "letter due_at")?,
-        generated_at: opt_time(Some(&r.4), "letter generated_at")?.unwrap_or_default(),
+        due_at: r.3.map(|t| t.0),
+        generated_at: r.4.0,
         path: r.5,
         sha256: r.6,
         status: r.7,
-        issued_at: opt_time(r.8.as_deref(), "letter issued_at")?,
+        issued_at: r.8.map(|t| t.0),
         doc_number: r.9,
-    })
+    }
 }
 
 /// A dossier that needs an apology draft (a new one, or a newer version).
@@ -84,13 +84,11 @@ impl Store {
         &self,
         due_before: Option<NaiveDateTime>,
     ) -> Result<Vec<LetterCandidate>, StoreError> {
-        // A time formatted here, never input: spliced.
-        let extra = due_before.map_or_else(String::new, |t| {
-            format!(
-                " OR (e.class IN ('due_today', 'due_soon') AND e.due_at < '{}')",
-                fmt_db(t)
-            )
-        });
+        let extra = if due_before.is_some() {
+            " OR (e.class IN ('due_today', 'due_soon') AND e.due_at < $1)"
+        } else {
+            ""
+        };
         // Whether the latest letter is current is decided here, as `Drafter::draft`
         // decides it, so that a check does not load every overdue dossier.
         let sql = format!(
@@ -101,10 +99,15 @@ impl Store {
              FROM dossiers d JOIN evaluations e ON e.dossier_id = d.id \
              LEFT JOIN letters l ON l.dossier_id = d.id \
                AND l.version = (SELECT MAX(version) FROM letters m WHERE m.dossier_id = d.id) \
-             WHERE d.deleted = 0 AND (e.class = 'overdue'{extra}) ORDER BY d.id"
+             WHERE NOT d.deleted AND (e.class = 'overdue'{extra}) ORDER BY d.id"
         );
         let rows: Vec<(i64, String, String, i32)> = with_pool!(self, pool => {
-            sqlx::query_as(&sql).fetch_all(pool).await.ctx("reading dossiers that need apologies")?
+            let q = sqlx::query_as(&sql);
+            let q = match due_before {
+                Some(t) => q.bind(DbTime(t)),
+                None => q,
+            };
+            q.fetch_all(pool).await.ctx("reading dossiers that need apologies")?
         });
         Ok(rows
             .into_iter()
@@ -124,7 +127,7 @@ impl Store {
         let row: Option<LetterRow> = with_pool!(self, pool => {
             sqlx::query_as(&sql).bind(dossier_id).fetch_optional(pool).await.ctx("reading a letter")?
         });
-        row.map(record).transpose()
+        Ok(row.map(record))
     }
 
     pub async fn letters_of(&self, dossier_id: i64) -> Result<Vec<LetterRecord>, StoreError> {
@@ -132,7 +135,7 @@ impl Store {
         let rows: Vec<LetterRow> = with_pool!(self, pool => {
             sqlx::query_as(&sql).bind(dossier_id).fetch_all(pool).await.ctx("reading letters")?
         });
-        rows.into_iter().map(record).collect()
+        Ok(rows.into_iter().map(record).collect())
     }
 
     /// Records a new draft version (the file is already written).
@@ -149,10 +152,10 @@ impl Store {
             let mut tx = pool.begin().await.ctx("starting a letter transaction")?;
             sqlx::query("INSERT INTO letters (dossier_id, version, due_at, generated_at, path, sha256, status) \
                          VALUES ($1, $2, $3, $4, $5, $6, 'draft')")
-                .bind(dossier_id).bind(version).bind(opt_fmt(due_at)).bind(fmt_db(now)).bind(path).bind(sha256)
+                .bind(dossier_id).bind(version).bind(DbTime::opt(due_at)).bind(DbTime(now)).bind(path).bind(sha256)
                 .execute(&mut *tx).await.ctx("recording a letter")?;
             let detail = serde_json::json!({ "dossier_id": dossier_id, "version": version, "sha256": sha256, "path": path });
-            audit_append!(tx, fmt_db(now), "letter_drafted", dossier_id.to_string(), detail.to_string());
+            audit_append!(tx, now, "letter_drafted", dossier_id.to_string(), detail.to_string());
             tx.commit().await.ctx("committing a letter")?;
             Ok(())
         })
@@ -182,9 +185,9 @@ impl Store {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await.ctx("starting a letter transaction")?;
             sqlx::query("UPDATE letters SET status = 'issued', issued_at = $1, doc_number = $2 WHERE id = $3 AND status = 'draft'")
-                .bind(fmt_db(issued_at)).bind(number).bind(latest.id).execute(&mut *tx).await.ctx("issuing a letter")?;
+                .bind(DbTime(issued_at)).bind(number).bind(latest.id).execute(&mut *tx).await.ctx("issuing a letter")?;
             let detail = serde_json::json!({ "code": code, "version": latest.version, "number": number, "sha256": latest.sha256 });
-            audit_append!(tx, fmt_db(issued_at), "letter_issued", d.id.to_string(), detail.to_string());
+            audit_append!(tx, issued_at, "letter_issued", d.id.to_string(), detail.to_string());
             tx.commit().await.ctx("committing an issued letter")?;
         });
         Ok(self.latest_letter(d.id).await?.unwrap_or(latest))

@@ -101,7 +101,8 @@ impl<T> Sq<T> for rusqlite::Result<T> {
 /// What differs between SQLite and PostgreSQL, implemented by each one's pool
 /// (`sqlite/`, `postgres/`); everything else is shared SQL (`with_pool!`).
 /// Times, flags and JSON are bound and read through the newtypes of `value`,
-/// which encode each backend's own way.
+/// which encode each backend's own way (SQLite: text and 0/1; PostgreSQL:
+/// `timestamptz`, `boolean`, `jsonb`).
 trait Backend: Sized {
     type Db: sqlx::Database;
     /// What a sync writes with, from one transaction to the next.
@@ -109,6 +110,13 @@ trait Backend: Sized {
     /// A sync's open write transaction (`SyncTx`).
     type SyncTx: Send;
     const NAME: &'static str;
+    /// The condition of a dossier the source deleted, written as the partial
+    /// index on it says it (SQLite uses the index only for that same text;
+    /// PostgreSQL's `deleted` is a boolean).
+    const DELETED: &'static str;
+
+    /// SQL for the month (`YYYY-MM`, Vietnam time) of the time column `col`.
+    fn month_of(col: &str) -> String;
 
     /// Opens a pool on `url` with `settings` on every connection (SQLite
     /// PRAGMAs, PostgreSQL run-time parameters).
@@ -162,7 +170,7 @@ trait Backend: Sized {
         &self,
         c: &mut <Self::Db as sqlx::Database>::Connection,
         changes: &[EvaluationChange],
-        now: &str,
+        now: NaiveDateTime,
     ) -> Result<(), StoreError>;
     async fn unqueue(&self, seqs: &[i64]) -> Result<(), StoreError>;
     /// The highest dossier id, every lower one committed.
@@ -295,6 +303,21 @@ impl Store {
         })
     }
 
+    /// Every row a query returns, each value as text the way SQLite holds it
+    /// (times `YYYY-MM-DD HH:MM:SS` in Vietnam time, flags 0/1), so that both
+    /// backends answer alike. For operators' checks and tests.
+    pub async fn fetch_text(&self, sql: &str) -> Result<Vec<Vec<Option<String>>>, StoreError> {
+        use sqlx::Row;
+        use value::AsText;
+        let what = "running a query";
+        with_pool!(self, pool => {
+            let rows = sqlx::query(sql).fetch_all(pool).await.ctx(what)?;
+            rows.iter()
+                .map(|r| (0..r.len()).map(|i| r.text(i).ctx(what)).collect())
+                .collect()
+        })
+    }
+
     /// The single integer a query returns (a count, a PRAGMA). For operators'
     /// checks and tests.
     pub async fn fetch_i64(&self, sql: &str) -> Result<i64, StoreError> {
@@ -302,6 +325,16 @@ impl Store {
             sqlx::query_scalar(sql).fetch_one(pool).await.ctx("running a query")
         })
     }
+}
+
+/// `Backend::month_of` for the backend of `_pool` (in `with_pool!`).
+fn month_of<B: Backend>(_pool: &B, col: &str) -> String {
+    B::month_of(col)
+}
+
+/// `Backend::DELETED` for the backend of `_pool` (in `with_pool!`).
+fn deleted<B: Backend>(_pool: &B) -> &'static str {
+    B::DELETED
 }
 
 /// `$first, $first+1, …` for an IN list.

@@ -2,9 +2,8 @@
 //! that fill messages.
 
 use super::audit::audit_append;
-use super::dossiers::opt_time;
+use super::value::{DbDate, DbTime, Json, JsonText, OptFlag, OptTime};
 use super::{Context, Store, StoreError, placeholders};
-use crate::clock::{fmt_db, parse_db};
 use chrono::NaiveDateTime;
 use std::collections::HashSet;
 
@@ -33,6 +32,7 @@ pub struct OutboxRow {
     pub subject: String,
     pub text_body: String,
     pub html_body: String,
+    #[sqlx(try_from = "JsonText")]
     pub attachments: String,
     pub message_id: String,
     pub status: String,
@@ -49,6 +49,7 @@ pub struct DossierLine {
     pub recipient_name: Option<String>,
     pub recipient_role: Option<String>,
     pub rung: Option<String>,
+    #[sqlx(try_from = "OptFlag")]
     pub unrouted: Option<i64>,
     pub dossier_id: i64,
     pub code: String,
@@ -60,13 +61,17 @@ pub struct DossierLine {
     pub unit_code: String,
     pub unit_name: String,
     pub officer: Option<String>,
+    #[sqlx(try_from = "DbTime")]
     pub received_at: String,
     pub class: String,
+    #[sqlx(try_from = "OptTime")]
     pub due_at: Option<String>,
+    #[sqlx(try_from = "OptTime")]
     pub computed_due_at: Option<String>,
     pub working_days_left: Option<i64>,
     pub working_days_late: Option<i64>,
     pub current_step: Option<String>,
+    #[sqlx(try_from = "OptTime")]
     pub step_since: Option<String>,
     pub delay_step: Option<String>,
     pub delay_unit: Option<String>,
@@ -156,7 +161,7 @@ impl Store {
                 .await
                 .ctx("reading unsent alerts")?;
             let by_rung: Vec<(String, i64, i64)> = sqlx::query_as(
-                "SELECT rung, COUNT(*), SUM(CASE WHEN unrouted <> 0 THEN 1 ELSE 0 END) FROM alerts WHERE outbox_id IS NULL AND recipient = $1 GROUP BY rung")
+                "SELECT rung, COUNT(*), SUM(CASE WHEN unrouted THEN 1 ELSE 0 END) FROM alerts WHERE outbox_id IS NULL AND recipient = $1 GROUP BY rung")
                 .bind(recipient)
                 .fetch_all(pool)
                 .await
@@ -179,7 +184,7 @@ impl Store {
             "SELECT * FROM (SELECT NULL AS alert_id, NULL AS recipient, NULL AS recipient_name, NULL AS recipient_role, NULL AS rung, NULL AS unrouted, {LINE_COLS}, \
              ROW_NUMBER() OVER (PARTITION BY e.class ORDER BY e.due_at, d.code) AS rn \
              FROM dossiers d JOIN evaluations e ON e.dossier_id = d.id \
-             WHERE d.deleted = 0 AND e.class IN ('overdue', 'due_today', 'due_soon')) AS t \
+             WHERE NOT d.deleted AND e.class IN ('overdue', 'due_today', 'due_soon')) AS t \
              WHERE rn <= $1 ORDER BY due_at, code"
         );
         with_pool!(self, pool => {
@@ -193,7 +198,7 @@ impl Store {
             sqlx::query_as(
                 "SELECT d.field_code, d.field_name, d.unit_code, d.unit_name, e.class, COUNT(*) \
                  FROM dossiers d JOIN evaluations e ON e.dossier_id = d.id \
-                 WHERE d.deleted = 0 AND e.class IN ('overdue', 'due_today', 'due_soon') \
+                 WHERE NOT d.deleted AND e.class IN ('overdue', 'due_today', 'due_soon') \
                  GROUP BY d.field_code, d.field_name, d.unit_code, d.unit_name, e.class",
             )
             .fetch_all(pool)
@@ -207,7 +212,7 @@ impl Store {
         let sql = format!(
             "SELECT NULL AS alert_id, NULL AS recipient, NULL AS recipient_name, NULL AS recipient_role, NULL AS rung, NULL AS unrouted, {LINE_COLS} \
              FROM dossiers d JOIN evaluations e ON e.dossier_id = d.id \
-             WHERE d.deleted = 0 AND e.due_mismatch = 1 AND e.class IN ('overdue', 'due_today', 'due_soon', 'not_yet_due') \
+             WHERE NOT d.deleted AND e.due_mismatch AND e.class IN ('overdue', 'due_today', 'due_soon', 'not_yet_due') \
              ORDER BY e.due_at, d.code LIMIT $1"
         );
         with_pool!(self, pool => {
@@ -222,18 +227,19 @@ impl Store {
     ) -> Result<Vec<(String, i64)>, StoreError> {
         with_pool!(self, pool => {
             sqlx::query_as("SELECT to_class, COUNT(*) FROM classification_history WHERE at > $1 AND from_class IS NOT NULL GROUP BY to_class")
-                .bind(fmt_db(since)).fetch_all(pool).await.ctx("reading class changes")
+                .bind(DbTime(since)).fetch_all(pool).await.ctx("reading class changes")
         })
     }
 
     pub async fn sync_freshness(&self) -> Result<Vec<SourceFreshness>, StoreError> {
-        let rows: Vec<(String, Option<String>, Option<String>)> = with_pool!(self, pool => {
+        let rows: Vec<(String, Option<DbTime>, Option<String>)> = with_pool!(self, pool => {
             sqlx::query_as("SELECT source, last_success_at, last_error FROM sync_state ORDER BY source")
                 .fetch_all(pool).await.ctx("reading sync state")?
         });
-        rows.into_iter()
-            .map(|(s, ok, err)| Ok((s, opt_time(ok.as_deref(), "last_success_at")?, err)))
-            .collect()
+        Ok(rows
+            .into_iter()
+            .map(|(s, ok, err)| (s, ok.map(|t| t.0), err))
+            .collect())
     }
 
     /// Puts a message in the outbox unless one with its dedupe key exists, and
@@ -244,7 +250,6 @@ impl Store {
         alert_ids: &[i64],
         now: NaiveDateTime,
     ) -> Result<bool, StoreError> {
-        let now_s = fmt_db(now);
         with_pool!(self, pool => {
             let mut tx = pool.begin().await.ctx("starting an outbox transaction")?;
             let inserted: Option<(i64,)> = sqlx::query_as(
@@ -259,9 +264,9 @@ impl Store {
                 .bind(m.subject.clone())
                 .bind(m.text.clone())
                 .bind(m.html.clone())
-                .bind(m.attachments.clone())
+                .bind(Json(&m.attachments))
                 .bind(m.message_id.clone())
-                .bind(now_s.clone())
+                .bind(DbTime(now))
                 .fetch_optional(&mut *tx)
                 .await
                 .ctx("adding a message to the outbox")?;
@@ -275,7 +280,7 @@ impl Store {
                 q.execute(&mut *tx).await.ctx("linking alerts to their message")?;
             }
             let detail = serde_json::json!({ "outbox_id": id, "kind": m.kind, "dedupe_key": m.dedupe_key, "subject": m.subject, "message_id": m.message_id, "alerts": alert_ids });
-            audit_append!(tx, now_s.clone(), "message_queued", m.recipient.clone(), detail.to_string());
+            audit_append!(tx, now, "message_queued", m.recipient.clone(), detail.to_string());
             tx.commit().await.ctx("committing the outbox")?;
             Ok(true)
         })
@@ -287,7 +292,7 @@ impl Store {
             sqlx::query_as("SELECT id, kind, dedupe_key, recipient, recipient_name, subject, text_body, html_body, attachments, \
                             message_id, status, attempts, last_error FROM outbox \
                             WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT 1")
-                .bind(fmt_db(now)).fetch_optional(pool).await.ctx("reading the outbox")
+                .bind(DbTime(now)).fetch_optional(pool).await.ctx("reading the outbox")
         })
     }
 
@@ -295,8 +300,8 @@ impl Store {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await.ctx("starting a delivery transaction")?;
             let (recipient,): (String,) = sqlx::query_as("UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, last_error = NULL WHERE id = $2 RETURNING recipient")
-                .bind(fmt_db(now)).bind(id).fetch_one(&mut *tx).await.ctx("marking a message sent")?;
-            audit_append!(tx, fmt_db(now), "message_sent", recipient, serde_json::json!({ "outbox_id": id }).to_string());
+                .bind(DbTime(now)).bind(id).fetch_one(&mut *tx).await.ctx("marking a message sent")?;
+            audit_append!(tx, now, "message_sent", recipient, serde_json::json!({ "outbox_id": id }).to_string());
             tx.commit().await.ctx("committing a delivery")?;
             Ok(())
         })
@@ -309,14 +314,14 @@ impl Store {
         error: &str,
         next: Option<NaiveDateTime>,
     ) -> Result<(), StoreError> {
-        let (status, next_s) = match next {
-            Some(t) => ("pending", Some(fmt_db(t))),
+        let (status, next_at) = match next {
+            Some(t) => ("pending", Some(DbTime(t))),
             None => ("failed", None),
         };
         with_pool!(self, pool => {
             sqlx::query("UPDATE outbox SET status = $1, attempts = attempts + 1, last_error = $2, \
                          next_attempt_at = COALESCE($3, next_attempt_at) WHERE id = $4")
-                .bind(status).bind(error).bind(next_s).bind(id).execute(pool).await.ctx("recording a failed delivery")?;
+                .bind(status).bind(error).bind(next_at).bind(id).execute(pool).await.ctx("recording a failed delivery")?;
             Ok(())
         })
     }
@@ -364,19 +369,20 @@ impl Store {
 
     /// When the last digest was made.
     pub async fn last_digest_at(&self) -> Result<Option<NaiveDateTime>, StoreError> {
-        let row: Option<(String,)> = with_pool!(self, pool => {
+        let row: Option<(DbTime,)> = with_pool!(self, pool => {
             sqlx::query_as("SELECT created_at FROM digests ORDER BY created_at DESC LIMIT 1")
                 .fetch_optional(pool).await.ctx("reading digests")?
         });
-        Ok(row.and_then(|(s,)| parse_db(&s)))
+        Ok(row.map(|(t,)| t.0))
     }
 
     pub async fn digest_exists(&self, for_date: &str) -> Result<bool, StoreError> {
-        let row: Option<(String,)> = with_pool!(self, pool => {
-            sqlx::query_as("SELECT for_date FROM digests WHERE for_date = $1")
-                .bind(for_date).fetch_optional(pool).await.ctx("reading digests")?
+        let day = digest_day(for_date)?;
+        let n: i64 = with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM digests WHERE for_date = $1")
+                .bind(day).fetch_one(pool).await.ctx("reading digests")?
         });
-        Ok(row.is_some())
+        Ok(n > 0)
     }
 
     /// Records the digest of a day; false if that day already has one.
@@ -386,10 +392,18 @@ impl Store {
         summary: &str,
         now: NaiveDateTime,
     ) -> Result<bool, StoreError> {
+        let day = digest_day(for_date)?;
         with_pool!(self, pool => {
             let r = sqlx::query("INSERT INTO digests (for_date, created_at, summary) VALUES ($1, $2, $3) ON CONFLICT (for_date) DO NOTHING")
-                .bind(for_date).bind(fmt_db(now)).bind(summary).execute(pool).await.ctx("recording a digest")?;
+                .bind(day).bind(DbTime(now)).bind(summary).execute(pool).await.ctx("recording a digest")?;
             Ok(r.rows_affected() == 1)
         })
     }
+}
+
+/// A digest's day (`YYYY-MM-DD`), as the digest names it.
+fn digest_day(for_date: &str) -> Result<DbDate, StoreError> {
+    chrono::NaiveDate::parse_from_str(for_date, "%Y-%m-%d")
+        .map(DbDate)
+        .map_err(|_| StoreError::Corrupt(format!("'{for_date}' is not a day")))
 }

@@ -2,8 +2,9 @@
 //! one dossier's timeline, KPI aggregates, API tokens.
 
 use super::audit::audit_append;
-use super::dossiers::{DUE_DATES_SQL, HISTORY_SQL, opt_time};
-use super::{Context, Store, StoreError, placeholders};
+use super::dossiers::{DUE_DATES_SQL, HISTORY_SQL};
+use super::value::{DbTime, JsonText, OptFlag, OptTime};
+use super::{Context, Store, StoreError, month_of, placeholders};
 use crate::clock::fmt_db;
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::Serialize;
@@ -40,13 +41,18 @@ pub struct ListRow {
     pub applicant_id_no: Option<String>,
     pub applicant_phone: Option<String>,
     pub status: String,
+    #[sqlx(try_from = "DbTime")]
     pub received_at: String,
+    #[sqlx(try_from = "OptTime")]
     pub due_at: Option<String>,
+    #[sqlx(try_from = "OptTime")]
     pub original_due_at: Option<String>,
+    #[sqlx(try_from = "OptTime")]
     pub finished_at: Option<String>,
     pub class: Option<String>,
     pub working_days_left: Option<i64>,
     pub working_days_late: Option<i64>,
+    #[sqlx(try_from = "OptFlag")]
     pub due_mismatch: Option<i64>,
     pub delay_step: Option<String>,
     pub delay_unit: Option<String>,
@@ -107,14 +113,15 @@ impl KpiGroup {
         }
     }
 
-    /// SQL for the group's key; `t` is the time column the month is taken from.
-    fn key(self, t: &str) -> String {
+    /// SQL for the group's key; `month` is the month of the time column it
+    /// is taken from.
+    fn key(self, month: String) -> String {
         match self {
             KpiGroup::Unit => "d.unit_name".into(),
             KpiGroup::Field => "d.field_name".into(),
             // The handling officer: the first one at the handling unit.
             KpiGroup::Officer => "COALESCE(d.handling_officer, '(chưa rõ)')".into(),
-            KpiGroup::Month => format!("substr({t}, 1, 7)"),
+            KpiGroup::Month => month,
             KpiGroup::All => "'all'".into(),
         }
     }
@@ -129,16 +136,34 @@ pub struct TokenInfo {
     pub revoked_at: Option<String>,
 }
 
+type TokenRow = (i64, String, String, DbTime, Option<DbTime>);
+
+fn token_info((id, name, role, created_at, revoked_at): TokenRow) -> TokenInfo {
+    TokenInfo {
+        id,
+        name,
+        role,
+        created_at: fmt_db(created_at.0),
+        revoked_at: revoked_at.map(|t| fmt_db(t.0)),
+    }
+}
+
 pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-fn day_start(d: NaiveDate) -> String {
-    format!("{} 00:00:00", d.format("%Y-%m-%d"))
+fn day_start(d: NaiveDate) -> DbTime {
+    DbTime(d.and_time(chrono::NaiveTime::MIN))
 }
 
-fn day_end(d: NaiveDate) -> String {
-    format!("{} 23:59:59", d.format("%Y-%m-%d"))
+fn day_end(d: NaiveDate) -> DbTime {
+    DbTime(d.and_hms_opt(23, 59, 59).unwrap_or_default())
+}
+
+/// A value the dossier list is filtered by.
+enum Arg {
+    Text(String),
+    Time(DbTime),
 }
 
 const LIST_COLS: &str = "d.id, d.source, d.code, d.procedure_name, d.field_code, d.field_name, d.unit_code, d.unit_name, \
@@ -155,39 +180,42 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<ListRow>, StoreError> {
         let mut sql = format!(
-            "SELECT {LIST_COLS} FROM dossiers d LEFT JOIN evaluations e ON e.dossier_id = d.id WHERE d.deleted = 0 AND d.id > $1"
+            "SELECT {LIST_COLS} FROM dossiers d LEFT JOIN evaluations e ON e.dossier_id = d.id WHERE NOT d.deleted AND d.id > $1"
         );
-        let mut args: Vec<String> = Vec::new();
-        let mut push = |cond: &str, v: String| {
+        let mut args: Vec<Arg> = Vec::new();
+        let mut push = |cond: &str, v: Arg| {
             args.push(v);
             sql.push_str(&format!(" AND {cond} ${}", args.len() + 1));
         };
         if let Some(d) = f.from {
-            push("d.received_at >=", day_start(d));
+            push("d.received_at >=", Arg::Time(day_start(d)));
         }
         if let Some(d) = f.to {
-            push("d.received_at <=", day_end(d));
+            push("d.received_at <=", Arg::Time(day_end(d)));
         }
         if let Some(c) = &f.class {
-            push("e.class =", c.clone());
+            push("e.class =", Arg::Text(c.clone()));
         }
         if let Some(u) = &f.unit {
-            push("d.unit_code =", u.clone());
+            push("d.unit_code =", Arg::Text(u.clone()));
         }
         if let Some(x) = &f.field {
-            push("d.field_code =", x.clone());
+            push("d.field_code =", Arg::Text(x.clone()));
         }
         if let Some(o) = &f.officer {
-            push("d.officer =", o.clone());
+            push("d.officer =", Arg::Text(o.clone()));
         }
         if let Some(s) = &f.source {
-            push("d.source =", s.clone());
+            push("d.source =", Arg::Text(s.clone()));
         }
         sql.push_str(&format!(" ORDER BY d.id LIMIT ${}", args.len() + 2));
         with_pool!(self, pool => {
             let mut q = sqlx::query_as::<_, ListRow>(&sql).bind(after);
             for a in &args {
-                q = q.bind(a.clone());
+                q = match a {
+                    Arg::Text(t) => q.bind(t.as_str()),
+                    Arg::Time(t) => q.bind(*t),
+                };
             }
             q.bind(limit).fetch_all(pool).await.ctx("listing dossiers")
         })
@@ -201,28 +229,6 @@ impl Store {
         to: NaiveDate,
     ) -> Result<Vec<KpiRow>, StoreError> {
         let (a, b) = (day_start(from), day_end(to));
-        let rkey = group.key("d.received_at");
-        let fkey = group.key("COALESCE(d.finished_at, d.returned_at)");
-        let received_sql = format!(
-            "SELECT {rkey} AS g, COUNT(*) FROM dossiers d WHERE d.deleted = 0 AND d.received_at >= $1 AND d.received_at <= $2 GROUP BY g"
-        );
-        let finished_sql = format!(
-            "SELECT {fkey} AS g, \
-             SUM(CASE WHEN e.class = 'before_due' THEN 1 ELSE 0 END), \
-             SUM(CASE WHEN e.class = 'on_due_day' THEN 1 ELSE 0 END), \
-             SUM(CASE WHEN e.class = 'late' THEN 1 ELSE 0 END), \
-             SUM(CASE WHEN e.class = 'late' AND EXISTS (SELECT 1 FROM letters l WHERE l.dossier_id = d.id AND l.status = 'issued') THEN 1 ELSE 0 END), \
-             CAST(SUM(CASE WHEN e.class = 'late' THEN e.working_days_late ELSE 0 END) AS BIGINT) \
-             FROM dossiers d JOIN evaluations e ON e.dossier_id = d.id \
-             WHERE d.deleted = 0 AND e.class IN ('before_due', 'on_due_day', 'late') \
-             AND COALESCE(d.finished_at, d.returned_at) >= $1 AND COALESCE(d.finished_at, d.returned_at) <= $2 GROUP BY g"
-        );
-        let steps_sql = format!(
-            "SELECT {fkey} AS g, e.delay_step || ' @ ' || e.delay_unit, COUNT(*) FROM dossiers d JOIN evaluations e ON e.dossier_id = d.id \
-             WHERE d.deleted = 0 AND e.class = 'late' AND e.delay_step IS NOT NULL \
-             AND COALESCE(d.finished_at, d.returned_at) >= $1 AND COALESCE(d.finished_at, d.returned_at) <= $2 \
-             GROUP BY g, e.delay_step, e.delay_unit"
-        );
         type Fin = (
             Option<String>,
             Option<i64>,
@@ -237,9 +243,10 @@ impl Store {
             Vec<(Option<String>, Option<String>, i64)>,
         );
         let (received, finished, steps): Rows = with_pool!(self, pool => {
-            let r = sqlx::query_as(&received_sql).bind(&a).bind(&b).fetch_all(pool).await.ctx("counting received dossiers")?;
-            let f = sqlx::query_as(&finished_sql).bind(&a).bind(&b).fetch_all(pool).await.ctx("counting finished dossiers")?;
-            let s = sqlx::query_as(&steps_sql).bind(&a).bind(&b).fetch_all(pool).await.ctx("counting delaying steps")?;
+            let [received_sql, finished_sql, steps_sql] = kpi_sql(group, |c| month_of(pool, c));
+            let r = sqlx::query_as(&received_sql).bind(a).bind(b).fetch_all(pool).await.ctx("counting received dossiers")?;
+            let f = sqlx::query_as(&finished_sql).bind(a).bind(b).fetch_all(pool).await.ctx("counting finished dossiers")?;
+            let s = sqlx::query_as(&steps_sql).bind(a).bind(b).fetch_all(pool).await.ctx("counting delaying steps")?;
             (r, f, s)
         });
         let mut rows: std::collections::BTreeMap<String, KpiRow> = Default::default();
@@ -307,8 +314,8 @@ impl Store {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await.ctx("starting a token transaction")?;
             let (id,): (i64,) = sqlx::query_as("INSERT INTO api_tokens (name, role, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
-                .bind(name).bind(role).bind(&hash).bind(fmt_db(now)).fetch_one(&mut *tx).await.ctx("creating a token")?;
-            audit_append!(tx, fmt_db(now), "token_created", name.to_owned(), serde_json::json!({ "id": id, "role": role }).to_string());
+                .bind(name).bind(role).bind(&hash).bind(DbTime(now)).fetch_one(&mut *tx).await.ctx("creating a token")?;
+            audit_append!(tx, now, "token_created", name.to_owned(), serde_json::json!({ "id": id, "role": role }).to_string());
             tx.commit().await.ctx("committing a token")?;
             Ok((id, token))
         })
@@ -316,35 +323,18 @@ impl Store {
 
     /// The live token matching `token`.
     pub async fn find_token(&self, token: &str) -> Result<Option<TokenInfo>, StoreError> {
-        let row: Option<(i64, String, String, String, Option<String>)> = with_pool!(self, pool => {
+        let row: Option<TokenRow> = with_pool!(self, pool => {
             sqlx::query_as("SELECT id, name, role, created_at, revoked_at FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL")
                 .bind(token_hash(token)).fetch_optional(pool).await.ctx("checking a token")?
         });
-        Ok(
-            row.map(|(id, name, role, created_at, revoked_at)| TokenInfo {
-                id,
-                name,
-                role,
-                created_at,
-                revoked_at,
-            }),
-        )
+        Ok(row.map(token_info))
     }
 
     pub async fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
-        let rows: Vec<(i64, String, String, String, Option<String>)> = with_pool!(self, pool => {
+        let rows: Vec<TokenRow> = with_pool!(self, pool => {
             sqlx::query_as("SELECT id, name, role, created_at, revoked_at FROM api_tokens ORDER BY id").fetch_all(pool).await.ctx("listing tokens")?
         });
-        Ok(rows
-            .into_iter()
-            .map(|(id, name, role, created_at, revoked_at)| TokenInfo {
-                id,
-                name,
-                role,
-                created_at,
-                revoked_at,
-            })
-            .collect())
+        Ok(rows.into_iter().map(token_info).collect())
     }
 
     /// True when a live token was revoked.
@@ -352,10 +342,10 @@ impl Store {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await.ctx("starting a token transaction")?;
             let r = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-                .bind(fmt_db(now)).bind(id).execute(&mut *tx).await.ctx("revoking a token")?;
+                .bind(DbTime(now)).bind(id).execute(&mut *tx).await.ctx("revoking a token")?;
             let done = r.rows_affected() == 1;
             if done {
-                audit_append!(tx, fmt_db(now), "token_revoked", id.to_string(), "{}".to_owned());
+                audit_append!(tx, now, "token_revoked", id.to_string(), "{}".to_owned());
             }
             tx.commit().await.ctx("committing a token")?;
             Ok(done)
@@ -364,19 +354,22 @@ impl Store {
 
     /// Steps, history, due dates, class changes, alerts and letters of one dossier.
     pub async fn timeline(&self, dossier_id: i64) -> Result<serde_json::Value, StoreError> {
-        type Hist = (String, String, String);
-        type Due = (Option<String>, String, String);
-        type Cls = (String, Option<String>, String, Option<String>);
+        type Hist = (DbTime, String, JsonText);
+        type Due = (Option<DbTime>, DbTime, String);
+        type Cls = (DbTime, Option<String>, String, Option<DbTime>);
         type Alert = (
             String,
             String,
             Option<String>,
             String,
-            String,
+            DbTime,
             Option<i64>,
             Option<String>,
-            Option<String>,
+            Option<DbTime>,
         );
+        // Times shown as stored text, whichever backend.
+        let t = |t: DbTime| fmt_db(t.0);
+        let o = |t: Option<DbTime>| t.map(|t| fmt_db(t.0));
         let (history, dues, classes, alerts): (Vec<Hist>, Vec<Due>, Vec<Cls>, Vec<Alert>) = with_pool!(self, pool => {
             let h = sqlx::query_as(HISTORY_SQL)
                 .bind(dossier_id).fetch_all(pool).await.ctx("reading history")?;
@@ -392,12 +385,12 @@ impl Store {
         let letters = self.letters_of(dossier_id).await?;
         Ok(serde_json::json!({
             "history": history.into_iter().map(|(at, kind, changes)| serde_json::json!({
-                "observed_at": at, "kind": kind, "changes": serde_json::from_str::<serde_json::Value>(&changes).unwrap_or_default() })).collect::<Vec<_>>(),
-            "due_dates": dues.into_iter().map(|(due, at, reason)| serde_json::json!({ "due_at": due, "observed_at": at, "reason": reason })).collect::<Vec<_>>(),
-            "classes": classes.into_iter().map(|(at, from, to, due)| serde_json::json!({ "at": at, "from": from, "to": to, "due_at": due })).collect::<Vec<_>>(),
+                "observed_at": t(at), "kind": kind, "changes": serde_json::from_str::<serde_json::Value>(&changes.0).unwrap_or_default() })).collect::<Vec<_>>(),
+            "due_dates": dues.into_iter().map(|(due, at, reason)| serde_json::json!({ "due_at": o(due), "observed_at": t(at), "reason": reason })).collect::<Vec<_>>(),
+            "classes": classes.into_iter().map(|(at, from, to, due)| serde_json::json!({ "at": t(at), "from": from, "to": to, "due_at": o(due) })).collect::<Vec<_>>(),
             "alerts": alerts.into_iter().map(|(rung, to, name, role, at, outbox, status, sent)| serde_json::json!({
-                "rung": rung, "recipient": to, "recipient_name": name, "role": role, "fired_at": at,
-                "message": outbox, "status": status, "sent_at": sent })).collect::<Vec<_>>(),
+                "rung": rung, "recipient": to, "recipient_name": name, "role": role, "fired_at": t(at),
+                "message": outbox, "status": status, "sent_at": o(sent) })).collect::<Vec<_>>(),
             "letters": letters.into_iter().map(|l| serde_json::json!({
                 "version": l.version, "status": l.status, "generated_at": fmt_db(l.generated_at), "sha256": l.sha256,
                 "issued_at": l.issued_at.map(fmt_db), "doc_number": l.doc_number, "due_at": l.due_at.map(fmt_db) })).collect::<Vec<_>>(),
@@ -409,23 +402,46 @@ impl Store {
         &self,
         limit: i64,
     ) -> Result<Vec<(String, i64, NaiveDateTime, String)>, StoreError> {
-        let rows: Vec<(String, i64, String, String)> = with_pool!(self, pool => {
+        let rows: Vec<(String, i64, DbTime, String)> = with_pool!(self, pool => {
             sqlx::query_as("SELECT d.code, l.version, l.generated_at, d.unit_name FROM letters l JOIN dossiers d ON d.id = l.dossier_id \
                             WHERE l.status = 'draft' AND l.version = (SELECT MAX(version) FROM letters m WHERE m.dossier_id = l.dossier_id) \
                             ORDER BY l.generated_at LIMIT $1")
                 .bind(limit).fetch_all(pool).await.ctx("reading pending letters")?
         });
-        rows.into_iter()
-            .map(|(c, v, g, u)| {
-                Ok((
-                    c,
-                    v,
-                    opt_time(Some(&g), "generated_at")?.unwrap_or_default(),
-                    u,
-                ))
-            })
-            .collect()
+        Ok(rows
+            .into_iter()
+            .map(|(c, v, g, u)| (c, v, g.0, u))
+            .collect())
     }
+}
+
+/// The KPI queries (received, finished, delaying steps) of `group`, with
+/// `month` the backend's SQL for a time column's month; $1 and $2 bound the
+/// period.
+fn kpi_sql(group: KpiGroup, month: impl Fn(&str) -> String) -> [String; 3] {
+    let rkey = group.key(month("d.received_at"));
+    let fkey = group.key(month("COALESCE(d.finished_at, d.returned_at)"));
+    let received_sql = format!(
+        "SELECT {rkey} AS g, COUNT(*) FROM dossiers d WHERE NOT d.deleted AND d.received_at >= $1 AND d.received_at <= $2 GROUP BY g"
+    );
+    let finished_sql = format!(
+        "SELECT {fkey} AS g, \
+         SUM(CASE WHEN e.class = 'before_due' THEN 1 ELSE 0 END), \
+         SUM(CASE WHEN e.class = 'on_due_day' THEN 1 ELSE 0 END), \
+         SUM(CASE WHEN e.class = 'late' THEN 1 ELSE 0 END), \
+         SUM(CASE WHEN e.class = 'late' AND EXISTS (SELECT 1 FROM letters l WHERE l.dossier_id = d.id AND l.status = 'issued') THEN 1 ELSE 0 END), \
+         CAST(SUM(CASE WHEN e.class = 'late' THEN e.working_days_late ELSE 0 END) AS BIGINT) \
+         FROM dossiers d JOIN evaluations e ON e.dossier_id = d.id \
+         WHERE NOT d.deleted AND e.class IN ('before_due', 'on_due_day', 'late') \
+         AND COALESCE(d.finished_at, d.returned_at) >= $1 AND COALESCE(d.finished_at, d.returned_at) <= $2 GROUP BY g"
+    );
+    let steps_sql = format!(
+        "SELECT {fkey} AS g, e.delay_step || ' @ ' || e.delay_unit, COUNT(*) FROM dossiers d JOIN evaluations e ON e.dossier_id = d.id \
+         WHERE NOT d.deleted AND e.class = 'late' AND e.delay_step IS NOT NULL \
+         AND COALESCE(d.finished_at, d.returned_at) >= $1 AND COALESCE(d.finished_at, d.returned_at) <= $2 \
+         GROUP BY g, e.delay_step, e.delay_unit"
+    );
+    [received_sql, finished_sql, steps_sql]
 }
 
 fn round1(x: f64) -> f64 {
@@ -456,7 +472,7 @@ impl Store {
                      AND COALESCE(d.finished_at, d.returned_at, d.source_updated_at) < $1";
         with_pool!(self, pool => {
             let mut tx = pool.begin().await.ctx("starting a retention transaction")?;
-            let ids: Vec<(i64,)> = sqlx::query_as(which).bind(&cut).fetch_all(&mut *tx).await.ctx("selecting old dossiers")?;
+            let ids: Vec<(i64,)> = sqlx::query_as(which).bind(cut).fetch_all(&mut *tx).await.ctx("selecting old dossiers")?;
             let ids: Vec<i64> = ids.into_iter().map(|(i,)| i).collect();
             let mut out = Retention { dossiers: ids.len() as i64, letters: 0 };
             for chunk in ids.chunks(500) {
@@ -486,7 +502,7 @@ impl Store {
                 }
             }
             let detail = serde_json::json!({ "before": before.to_string(), "dossiers": out.dossiers, "letters": out.letters });
-            audit_append!(tx, fmt_db(now), "retention", "admin".to_owned(), detail.to_string());
+            audit_append!(tx, now, "retention", "admin".to_owned(), detail.to_string());
             tx.commit().await.ctx("committing the retention")?;
             Ok(out)
         })

@@ -388,7 +388,7 @@ async fn history_never_points_at_nothing(backend: Backend) {
         ),
         format!(
             "INSERT INTO alerts (dossier_id, rung, due_at, recipient, recipient_role, unrouted, created_at) \
-             VALUES ({missing}, 'overdue', '', 'a@example.vn', 'centre', 0, '2026-11-25 08:00:00')"
+             VALUES ({missing}, 'overdue', '2026-11-30 17:00:00', 'a@example.vn', 'centre', FALSE, '2026-11-25 08:00:00')"
         ),
     ];
     for q in &refused {

@@ -9,6 +9,8 @@ mod daemon;
 mod escalation;
 mod layout;
 mod letters;
+mod native_types;
 mod signals;
 mod support;
 mod sync;
+mod views;

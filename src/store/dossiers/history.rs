@@ -3,8 +3,8 @@
 //! why it moved. A dossier's first sighting is implied by its own row.
 
 use super::StoredDossier;
-use super::opt_time;
 use crate::dossier::Dossier;
+use crate::store::value::DbTime;
 use crate::store::{Context, Store, StoreError};
 use chrono::NaiveDateTime;
 use serde_json::{Map, Value};
@@ -111,16 +111,17 @@ impl Store {
         &self,
         dossier_id: i64,
     ) -> Result<Vec<(Option<NaiveDateTime>, String)>, StoreError> {
-        let rows: Vec<(Option<String>, String, String)> = with_pool!(self, pool => {
+        let rows: Vec<(Option<DbTime>, DbTime, String)> = with_pool!(self, pool => {
             sqlx::query_as(DUE_DATES_SQL)
                 .bind(dossier_id)
                 .fetch_all(pool)
                 .await
                 .ctx("reading a due-date history")?
         });
-        rows.into_iter()
-            .map(|(d, _, r)| Ok((opt_time(d.as_deref(), "due_at")?, r)))
-            .collect()
+        Ok(rows
+            .into_iter()
+            .map(|(d, _, r)| (d.map(|t| t.0), r))
+            .collect())
     }
 }
 

@@ -3,6 +3,7 @@
 //! history of what changed (`history`); the stored columns are made from a
 //! dossier once, off the writing thread (`columns`).
 
+use super::value::{DbTime, JsonText};
 use super::{Context, Store, StoreError};
 use crate::clock::{fmt_db, parse_db};
 use crate::dossier::{ApplicantKind, Channel, Dossier, Duration, Extension, Pause, Status, Step};
@@ -96,31 +97,24 @@ pub(in crate::store) struct DossierRow {
     pub(in crate::store) summary: Option<String>,
     pub(in crate::store) channel: String,
     pub(in crate::store) status: String,
-    pub(in crate::store) submitted_at: Option<String>,
-    pub(in crate::store) received_at: String,
-    pub(in crate::store) due_at: Option<String>,
-    pub(in crate::store) original_due_at: Option<String>,
-    pub(in crate::store) finished_at: Option<String>,
-    pub(in crate::store) returned_at: Option<String>,
+    pub(in crate::store) submitted_at: Option<DbTime>,
+    pub(in crate::store) received_at: DbTime,
+    pub(in crate::store) due_at: Option<DbTime>,
+    pub(in crate::store) original_due_at: Option<DbTime>,
+    pub(in crate::store) finished_at: Option<DbTime>,
+    pub(in crate::store) returned_at: Option<DbTime>,
     pub(in crate::store) duration_unit: Option<String>,
     pub(in crate::store) duration_value: Option<i64>,
-    pub(in crate::store) pauses: String,
-    pub(in crate::store) extension: Option<String>,
-    pub(in crate::store) source_updated_at: String,
-    pub(in crate::store) deleted: i64,
-    pub(in crate::store) last_changed_at: String,
-    pub(in crate::store) steps: String,
+    pub(in crate::store) pauses: JsonText,
+    pub(in crate::store) extension: Option<JsonText>,
+    pub(in crate::store) source_updated_at: DbTime,
+    pub(in crate::store) deleted: bool,
+    pub(in crate::store) last_changed_at: DbTime,
+    pub(in crate::store) steps: JsonText,
 }
 
-fn time(s: &str, what: &str) -> Result<NaiveDateTime, StoreError> {
+pub(in crate::store) fn time(s: &str, what: &str) -> Result<NaiveDateTime, StoreError> {
     parse_db(s).ok_or_else(|| StoreError::Corrupt(format!("{what} '{s}' is not a stored time")))
-}
-
-pub(in crate::store) fn opt_time(
-    s: Option<&str>,
-    what: &str,
-) -> Result<Option<NaiveDateTime>, StoreError> {
-    s.map(|s| time(s, what)).transpose()
 }
 
 pub(in crate::store) fn opt_fmt(t: Option<NaiveDateTime>) -> Option<String> {
@@ -138,12 +132,12 @@ impl DossierRow {
             _ => None,
         };
         let pauses: Vec<Pause> =
-            serde_json::from_str(&self.pauses).map_err(|e| corrupt("pauses", &e.to_string()))?;
+            serde_json::from_str(&self.pauses.0).map_err(|e| corrupt("pauses", &e.to_string()))?;
         let steps: Vec<Step> =
-            serde_json::from_str(&self.steps).map_err(|e| corrupt("steps", &e.to_string()))?;
+            serde_json::from_str(&self.steps.0).map_err(|e| corrupt("steps", &e.to_string()))?;
         let extension: Option<Extension> = match &self.extension {
             Some(s) => {
-                Some(serde_json::from_str(s).map_err(|e| corrupt("extension", &e.to_string()))?)
+                Some(serde_json::from_str(&s.0).map_err(|e| corrupt("extension", &e.to_string()))?)
             }
             None => None,
         };
@@ -153,12 +147,12 @@ impl DossierRow {
             channel: Channel::parse(&self.channel)
                 .ok_or_else(|| corrupt("channel", &self.channel))?,
             status: Status::parse(&self.status).ok_or_else(|| corrupt("status", &self.status))?,
-            submitted_at: opt_time(self.submitted_at.as_deref(), "submitted_at")?,
-            received_at: time(&self.received_at, "received_at")?,
-            due_at: opt_time(self.due_at.as_deref(), "due_at")?,
-            finished_at: opt_time(self.finished_at.as_deref(), "finished_at")?,
-            returned_at: opt_time(self.returned_at.as_deref(), "returned_at")?,
-            updated_at: time(&self.source_updated_at, "source_updated_at")?,
+            submitted_at: self.submitted_at.map(|t| t.0),
+            received_at: self.received_at.0,
+            due_at: self.due_at.map(|t| t.0),
+            finished_at: self.finished_at.map(|t| t.0),
+            returned_at: self.returned_at.map(|t| t.0),
+            updated_at: self.source_updated_at.0,
             duration,
             steps,
             pauses,
@@ -180,9 +174,9 @@ impl DossierRow {
         Ok(StoredDossier {
             id: self.id,
             source: self.source,
-            original_due_at: opt_time(self.original_due_at.as_deref(), "original_due_at")?,
-            deleted: self.deleted != 0,
-            last_changed_at: time(&self.last_changed_at, "last_changed_at")?,
+            original_due_at: self.original_due_at.map(|t| t.0),
+            deleted: self.deleted,
+            last_changed_at: self.last_changed_at.0,
             dossier,
         })
     }
@@ -246,7 +240,7 @@ impl Store {
             }
         };
         let sql = format!(
-            "SELECT {column}, COUNT(*) FROM dossiers WHERE deleted = 0 GROUP BY {column} ORDER BY COUNT(*) DESC, {column}"
+            "SELECT {column}, COUNT(*) FROM dossiers WHERE NOT deleted GROUP BY {column} ORDER BY COUNT(*) DESC, {column}"
         );
         with_pool!(self, pool => {
             sqlx::query_as::<_, (String, i64)>(&sql).fetch_all(pool).await.ctx("counting dossiers")

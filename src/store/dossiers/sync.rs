@@ -3,9 +3,10 @@
 //! sync writer), with deletions, quarantined records, the audit trail and the
 //! source's watermark written alike; and the per-source sync state.
 
-use super::{Incoming, PageOutcome, QuarantineRecord, SyncRun, SyncState, opt_time};
+use super::{Incoming, PageOutcome, QuarantineRecord, SyncRun, SyncState};
 use crate::clock::fmt_db;
 use crate::store::audit::audit_append;
+use crate::store::value::DbTime;
 use crate::store::{Backend, Context, Pool, Store, StoreError};
 use chrono::NaiveDateTime;
 use sqlx::postgres::PgPool;
@@ -23,7 +24,8 @@ pub(in crate::store) struct Page<'a> {
     pub(in crate::store) source: &'a str,
     pub(in crate::store) latest: &'a HashMap<&'a str, &'a Incoming>,
     pub(in crate::store) codes: &'a [&'a str],
-    /// When the page is stored, as stored.
+    /// When the page is stored, and the same as stored text.
+    pub(in crate::store) at: NaiveDateTime,
     pub(in crate::store) now: &'a str,
 }
 
@@ -123,28 +125,28 @@ impl SyncTx {
         codes.sort_unstable();
         let mut removed: Vec<String> = Vec::new();
         with_tx!(self, B, tx => {
-            let page = Page { source, latest: &latest, codes: &codes, now: &now_s };
+            let page = Page { source, latest: &latest, codes: &codes, at: now, now: &now_s };
             let written = B::write_dossiers(&mut *tx, &page, &mut out).await?;
             for code in deleted_codes {
-                let row: Option<(i64, i64)> = sqlx::query_as("SELECT id, deleted FROM dossiers WHERE source = $1 AND code = $2")
+                let row: Option<(i64, bool)> = sqlx::query_as("SELECT id, deleted FROM dossiers WHERE source = $1 AND code = $2")
                     .bind(source)
                     .bind(code.clone())
                     .fetch_optional(&mut *tx)
                     .await
                     .ctx("reading a deleted dossier")?;
                 // Never seen, or already marked: nothing to record.
-                if let Some((id, 0)) = row {
+                if let Some((id, false)) = row {
                     // Its hash goes with it: sent again, even as it was, it
                     // is then a change (restored), not "unchanged".
-                    sqlx::query("UPDATE dossiers SET deleted = 1, content_hash = '', last_changed_at = $1 WHERE id = $2")
-                        .bind(now_s.clone())
+                    sqlx::query("UPDATE dossiers SET deleted = TRUE, content_hash = '', last_changed_at = $1 WHERE id = $2")
+                        .bind(DbTime(now))
                         .bind(id)
                         .execute(&mut *tx)
                         .await
                         .ctx("marking a dossier deleted")?;
                     sqlx::query("INSERT INTO dossier_history (dossier_id, observed_at, kind, changes, source_updated_at) VALUES ($1, $2, 'deleted', '{}', $2)")
                         .bind(id)
-                        .bind(now_s.clone())
+                        .bind(DbTime(now))
                         .execute(&mut *tx)
                         .await
                         .ctx("recording a deletion")?;
@@ -158,7 +160,7 @@ impl SyncTx {
                     .bind(r.code.clone())
                     .bind(r.reason.clone())
                     .bind(r.raw.clone())
-                    .bind(now_s.clone())
+                    .bind(DbTime(now))
                     .execute(&mut *tx)
                     .await
                     .ctx("quarantining a record")?;
@@ -166,14 +168,14 @@ impl SyncTx {
             }
             if !written.is_empty() || !removed.is_empty() || !quarantine.is_empty() {
                 let detail = serde_json::json!({ "written": written, "deleted": removed, "quarantined": quarantine.len() });
-                audit_append!(tx, now_s.clone(), "sync_page", source.to_owned(), detail.to_string());
+                audit_append!(tx, now, "sync_page", source.to_owned(), detail.to_string());
             }
             if let Some(w) = watermark {
                 sqlx::query("INSERT INTO sync_state (source, watermark, last_attempt_at) VALUES ($1, $2, $3) \
                              ON CONFLICT (source) DO UPDATE SET watermark = excluded.watermark, last_attempt_at = excluded.last_attempt_at")
                     .bind(source)
                     .bind(w)
-                    .bind(now_s.clone())
+                    .bind(DbTime(now))
                     .execute(&mut *tx)
                     .await
                     .ctx("saving the sync watermark")?;
@@ -231,8 +233,8 @@ impl SyncWriter {
 
 type SyncStateRow = (
     Option<String>,
-    Option<String>,
-    Option<String>,
+    Option<DbTime>,
+    Option<DbTime>,
     Option<String>,
 );
 
@@ -250,20 +252,16 @@ impl Store {
         };
         Ok(SyncState {
             watermark,
-            last_success_at: opt_time(ok.as_deref(), "last_success_at")?,
-            last_attempt_at: opt_time(attempt.as_deref(), "last_attempt_at")?,
+            last_success_at: ok.map(|t| t.0),
+            last_attempt_at: attempt.map(|t| t.0),
             last_error: error,
         })
     }
 
     /// Records how a sync of one source ended (and its run statistics).
     pub async fn finish_sync(&self, run: &SyncRun) -> Result<(), StoreError> {
-        let finished = fmt_db(run.finished_at);
-        let success = if run.error.is_none() {
-            Some(finished.clone())
-        } else {
-            None
-        };
+        let finished = DbTime(run.finished_at);
+        let success = run.error.is_none().then_some(finished);
         with_pool!(self, pool => {
             let mut tx = pool.begin().await.ctx("starting a transaction")?;
             sqlx::query("INSERT INTO sync_state (source, last_success_at, last_attempt_at, last_error) VALUES ($1, $2, $3, $4) \
@@ -271,7 +269,7 @@ impl Store {
                          last_attempt_at = excluded.last_attempt_at, last_error = excluded.last_error")
                 .bind(run.source.clone())
                 .bind(success)
-                .bind(finished.clone())
+                .bind(finished)
                 .bind(run.error.clone())
                 .execute(&mut *tx)
                 .await
@@ -280,7 +278,7 @@ impl Store {
             sqlx::query("INSERT INTO sync_runs (source, started_at, finished_at, fetched, created, changed, unchanged, deleted, quarantined, error) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
                 .bind(run.source.clone())
-                .bind(fmt_db(run.started_at))
+                .bind(DbTime(run.started_at))
                 .bind(finished)
                 .bind(run.fetched as i64)
                 .bind(o.created as i64)

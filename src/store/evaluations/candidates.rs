@@ -7,7 +7,7 @@ use super::{CheckCandidate, DelayCause, StoredEvaluation, Which};
 use crate::deadline::Class;
 use crate::dossier::{ApplicantKind, Channel, Dossier, Duration, Extension, Pause, Status};
 use crate::store::StoreError;
-use crate::store::dossiers::opt_time;
+use crate::store::value::DbTime;
 use chrono::NaiveDateTime;
 
 /// One dossier to check as PostgreSQL sends it: a JSON array, in the order
@@ -21,17 +21,18 @@ pub(in crate::store) struct CandidateRow(
     String,
     String,
     String,
-    Option<String>,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
+    Option<DbTime>,
+    DbTime,
+    Option<DbTime>,
+    Option<DbTime>,
+    Option<DbTime>,
     Option<String>,
     Option<i64>,
     Vec<Pause>,
     Option<Extension>,
-    String,
-    Option<String>,
+    DbTime,
+    // The steps as stored (a JSON array), kept as their text.
+    Option<Box<serde_json::value::RawValue>>,
     EvaluationRow,
 );
 
@@ -40,18 +41,18 @@ pub(in crate::store) struct CandidateRow(
 #[derive(serde::Deserialize, sqlx::FromRow)]
 pub(in crate::store) struct EvaluationRow {
     pub(in crate::store) class: Option<String>,
-    pub(in crate::store) due_at: Option<String>,
-    pub(in crate::store) computed_due_at: Option<String>,
-    pub(in crate::store) due_mismatch: Option<i64>,
+    pub(in crate::store) due_at: Option<DbTime>,
+    pub(in crate::store) computed_due_at: Option<DbTime>,
+    pub(in crate::store) due_mismatch: Option<bool>,
     pub(in crate::store) working_days_left: Option<i64>,
     pub(in crate::store) working_days_late: Option<i64>,
     pub(in crate::store) delay_step: Option<String>,
     pub(in crate::store) delay_unit: Option<String>,
     pub(in crate::store) delay_officer: Option<String>,
     pub(in crate::store) delay_days: Option<i64>,
-    pub(in crate::store) class_since: Option<String>,
-    pub(in crate::store) recheck_at: Option<String>,
-    pub(in crate::store) evaluated_at: Option<String>,
+    pub(in crate::store) class_since: Option<DbTime>,
+    pub(in crate::store) recheck_at: Option<DbTime>,
+    pub(in crate::store) evaluated_at: Option<DbTime>,
 }
 
 pub(in crate::store) const EVALUATION_COLS: [&str; 13] = [
@@ -73,26 +74,26 @@ pub(in crate::store) const EVALUATION_COLS: [&str; 13] = [
 /// `EVALUATION_COLS` of one row, borrowed from where they were read.
 pub(in crate::store) struct EvaluationCols<'a> {
     pub(in crate::store) class: Option<&'a str>,
-    pub(in crate::store) due_at: Option<&'a str>,
-    pub(in crate::store) computed_due_at: Option<&'a str>,
-    pub(in crate::store) due_mismatch: Option<i64>,
+    pub(in crate::store) due_at: Option<NaiveDateTime>,
+    pub(in crate::store) computed_due_at: Option<NaiveDateTime>,
+    pub(in crate::store) due_mismatch: Option<bool>,
     pub(in crate::store) working_days_left: Option<i64>,
     pub(in crate::store) working_days_late: Option<i64>,
     pub(in crate::store) delay_step: Option<&'a str>,
     pub(in crate::store) delay_unit: Option<&'a str>,
     pub(in crate::store) delay_officer: Option<&'a str>,
     pub(in crate::store) delay_days: Option<i64>,
-    pub(in crate::store) class_since: Option<&'a str>,
-    pub(in crate::store) recheck_at: Option<&'a str>,
-    pub(in crate::store) evaluated_at: Option<&'a str>,
+    pub(in crate::store) class_since: Option<NaiveDateTime>,
+    pub(in crate::store) recheck_at: Option<NaiveDateTime>,
+    pub(in crate::store) evaluated_at: Option<NaiveDateTime>,
 }
 
 impl EvaluationRow {
     pub(in crate::store) fn into_stored(self) -> Result<Option<StoredEvaluation>, StoreError> {
         EvaluationCols {
             class: self.class.as_deref(),
-            due_at: self.due_at.as_deref(),
-            computed_due_at: self.computed_due_at.as_deref(),
+            due_at: self.due_at.map(|t| t.0),
+            computed_due_at: self.computed_due_at.map(|t| t.0),
             due_mismatch: self.due_mismatch,
             working_days_left: self.working_days_left,
             working_days_late: self.working_days_late,
@@ -100,9 +101,9 @@ impl EvaluationRow {
             delay_unit: self.delay_unit.as_deref(),
             delay_officer: self.delay_officer.as_deref(),
             delay_days: self.delay_days,
-            class_since: self.class_since.as_deref(),
-            recheck_at: self.recheck_at.as_deref(),
-            evaluated_at: self.evaluated_at.as_deref(),
+            class_since: self.class_since.map(|t| t.0),
+            recheck_at: self.recheck_at.map(|t| t.0),
+            evaluated_at: self.evaluated_at.map(|t| t.0),
         }
         .into_stored()
     }
@@ -116,9 +117,9 @@ impl EvaluationCols<'_> {
         Ok(Some(StoredEvaluation {
             class: Class::parse(c)
                 .ok_or_else(|| StoreError::Corrupt(format!("evaluation class '{c}'")))?,
-            due_at: opt_time(self.due_at, "evaluation due_at")?,
-            computed_due_at: opt_time(self.computed_due_at, "evaluation computed_due_at")?,
-            due_mismatch: self.due_mismatch.unwrap_or(0) != 0,
+            due_at: self.due_at,
+            computed_due_at: self.computed_due_at,
+            due_mismatch: self.due_mismatch.unwrap_or(false),
             working_days_left: self.working_days_left,
             working_days_late: self.working_days_late,
             delay: self.delay_step.map(|step| DelayCause {
@@ -127,9 +128,9 @@ impl EvaluationCols<'_> {
                 officer: self.delay_officer.map(str::to_owned),
                 working_days_over: self.delay_days.unwrap_or(0),
             }),
-            recheck_at: opt_time(self.recheck_at, "evaluation recheck_at")?,
-            class_since: opt_time(self.class_since, "evaluation class_since")?,
-            evaluated_at: opt_time(self.evaluated_at, "evaluation evaluated_at")?,
+            recheck_at: self.recheck_at,
+            class_since: self.class_since,
+            evaluated_at: self.evaluated_at,
         }))
     }
 }
@@ -144,14 +145,14 @@ pub(in crate::store) struct CandidateCols<'a> {
     pub(in crate::store) applicant_kind: &'a str,
     pub(in crate::store) channel: &'a str,
     pub(in crate::store) status: &'a str,
-    pub(in crate::store) submitted_at: Option<&'a str>,
-    pub(in crate::store) received_at: &'a str,
-    pub(in crate::store) due_at: Option<&'a str>,
-    pub(in crate::store) finished_at: Option<&'a str>,
-    pub(in crate::store) returned_at: Option<&'a str>,
+    pub(in crate::store) submitted_at: Option<NaiveDateTime>,
+    pub(in crate::store) received_at: NaiveDateTime,
+    pub(in crate::store) due_at: Option<NaiveDateTime>,
+    pub(in crate::store) finished_at: Option<NaiveDateTime>,
+    pub(in crate::store) returned_at: Option<NaiveDateTime>,
     pub(in crate::store) duration_unit: Option<&'a str>,
     pub(in crate::store) duration_value: Option<i64>,
-    pub(in crate::store) source_updated_at: &'a str,
+    pub(in crate::store) source_updated_at: NaiveDateTime,
 }
 
 impl CandidateCols<'_> {
@@ -176,13 +177,12 @@ impl CandidateCols<'_> {
                 .ok_or_else(|| corrupt("applicant_kind", r.applicant_kind))?,
             channel: Channel::parse(r.channel).ok_or_else(|| corrupt("channel", r.channel))?,
             status: Status::parse(r.status).ok_or_else(|| corrupt("status", r.status))?,
-            submitted_at: opt_time(r.submitted_at, "submitted_at")?,
-            received_at: opt_time(Some(r.received_at), "received_at")?.unwrap_or_default(),
-            due_at: opt_time(r.due_at, "due_at")?,
-            finished_at: opt_time(r.finished_at, "finished_at")?,
-            returned_at: opt_time(r.returned_at, "returned_at")?,
-            updated_at: opt_time(Some(r.source_updated_at), "source_updated_at")?
-                .unwrap_or_default(),
+            submitted_at: r.submitted_at,
+            received_at: r.received_at,
+            due_at: r.due_at,
+            finished_at: r.finished_at,
+            returned_at: r.returned_at,
+            updated_at: r.source_updated_at,
             duration,
             pauses,
             extension,
@@ -221,16 +221,21 @@ impl CandidateRow {
             applicant_kind: &r.4,
             channel: &r.5,
             status: &r.6,
-            submitted_at: r.7.as_deref(),
-            received_at: &r.8,
-            due_at: r.9.as_deref(),
-            finished_at: r.10.as_deref(),
-            returned_at: r.11.as_deref(),
+            submitted_at: r.7.map(|t| t.0),
+            received_at: r.8.0,
+            due_at: r.9.map(|t| t.0),
+            finished_at: r.10.map(|t| t.0),
+            returned_at: r.11.map(|t| t.0),
             duration_unit: r.12.as_deref(),
             duration_value: r.13,
-            source_updated_at: &r.16,
+            source_updated_at: r.16.0,
         }
-        .into_candidate(r.14, r.15, r.17, r.18.into_stored()?)
+        .into_candidate(
+            r.14,
+            r.15,
+            r.17.map(|s| s.get().to_owned()),
+            r.18.into_stored()?,
+        )
     }
 }
 
@@ -273,13 +278,20 @@ pub(in crate::store) fn steps_if_delayed() -> String {
 
 /// The `WHERE` of a check's read besides the ids: the dossiers never
 /// evaluated or whose verdict's moment came by `now`, unless `all` or a list.
-/// `now` is spliced: it is formatted here, never input.
-pub(in crate::store) fn due_filter(which: &Which, all: bool, now: NaiveDateTime) -> String {
+/// `now` is spliced: it is formatted here, never input, with `offset` after
+/// it (PostgreSQL's `+07`: an instant in Vietnam, whatever the session's
+/// time zone).
+pub(in crate::store) fn due_filter(
+    which: &Which,
+    all: bool,
+    now: NaiveDateTime,
+    offset: &str,
+) -> String {
     if all || matches!(which, Which::Ids(_)) {
         String::new()
     } else {
         format!(
-            "AND (e.dossier_id IS NULL OR e.recheck_at <= '{}')",
+            "AND (e.dossier_id IS NULL OR e.recheck_at <= '{}{offset}')",
             crate::clock::fmt_db(now)
         )
     }

@@ -3,8 +3,8 @@
 //! (`candidates`) and saves what changed in batches (`save`), each backend
 //! its own fastest way (`Backend`).
 
-use super::{Backend, Context, Store, StoreError};
-use crate::clock::fmt_db;
+use super::value::DbTime;
+use super::{Backend, Context, Store, StoreError, deleted};
 use crate::deadline::Class;
 pub use crate::deadline::{DelayCause, Verdict as StoredEvaluation};
 use crate::dossier::Dossier;
@@ -15,8 +15,7 @@ pub(super) mod candidates;
 mod save;
 
 pub(super) use save::{
-    ALERT_CONFLICT, ALERT_INSERT, CLASS_HISTORY_INSERT, alert_rows, class_moves,
-    evaluation_upsert_sql,
+    ALERT_INSERT, CLASS_HISTORY_INSERT, alert_rows, class_moves, evaluation_upsert_sql,
 };
 
 /// The working days `(left, late)` of a verdict read back, on `today`:
@@ -90,8 +89,12 @@ impl EvaluationChange {
 /// Evaluation `e` is of a live (not deleted) dossier. The deleted ones come
 /// from their partial index: joining the dossiers to read `deleted` read the
 /// whole table for a count.
-pub(in crate::store) const LIVE: &str =
-    "e.dossier_id NOT IN (SELECT id FROM dossiers WHERE deleted = 1)";
+fn live<B: Backend>(pool: &B) -> String {
+    format!(
+        "e.dossier_id NOT IN (SELECT id FROM dossiers WHERE {})",
+        deleted(pool)
+    )
+}
 
 impl Store {
     /// The dossiers of `which`, by id: every one of a list; of a range, the
@@ -148,7 +151,7 @@ impl Store {
                 "SELECT dossier_id FROM evaluations WHERE recheck_at IS NOT NULL AND recheck_at <= $1 \
                  AND dossier_id <= $2 ORDER BY dossier_id",
             )
-            .bind(fmt_db(now))
+            .bind(DbTime(now))
             .bind(through)
             .fetch_all(pool)
             .await
@@ -208,7 +211,7 @@ impl Store {
     /// `(class, count)` over the latest evaluations of live dossiers.
     pub async fn count_by_class(&self) -> Result<Vec<(Class, i64)>, StoreError> {
         let rows: Vec<(String, i64)> = with_pool!(self, pool => {
-            sqlx::query_as(&format!("SELECT e.class, COUNT(*) FROM evaluations e WHERE {LIVE} GROUP BY e.class"))
+            sqlx::query_as(&format!("SELECT e.class, COUNT(*) FROM evaluations e WHERE {} GROUP BY e.class", live(pool)))
                 .fetch_all(pool).await.ctx("counting classes")?
         });
         let mut out: Vec<(Class, i64)> = rows
@@ -241,12 +244,13 @@ impl Store {
         } else {
             "e.delay_unit"
         };
-        let sql = format!(
-            "SELECT {col}, COUNT(*), SUM(e.delay_days) FROM evaluations e \
-             WHERE {LIVE} AND e.delay_step IS NOT NULL AND e.class IN ('overdue', 'late') \
-             GROUP BY {col} ORDER BY SUM(e.delay_days) DESC, {col}"
-        );
         with_pool!(self, pool => {
+            let sql = format!(
+                "SELECT {col}, COUNT(*), CAST(SUM(e.delay_days) AS BIGINT) FROM evaluations e \
+                 WHERE {} AND e.delay_step IS NOT NULL AND e.class IN ('overdue', 'late') \
+                 GROUP BY {col} ORDER BY SUM(e.delay_days) DESC, {col}",
+                live(pool)
+            );
             sqlx::query_as(&sql).fetch_all(pool).await.ctx("summarising delays")
         })
     }
@@ -254,7 +258,7 @@ impl Store {
     /// Live dossiers whose source due date disagrees with the rules.
     pub async fn count_due_mismatches(&self) -> Result<i64, StoreError> {
         with_pool!(self, pool => {
-            let (n,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM evaluations e WHERE {LIVE} AND e.due_mismatch = 1"))
+            let (n,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM evaluations e WHERE {} AND e.due_mismatch", live(pool)))
                 .fetch_one(pool).await.ctx("counting due-date mismatches")?;
             Ok(n)
         })

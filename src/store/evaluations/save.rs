@@ -5,10 +5,8 @@
 //! (`Backend::write_evaluations`).
 
 use super::EvaluationChange;
-use crate::clock::fmt_db;
 use crate::deadline::Class;
 use crate::store::audit::audit_append;
-use crate::store::dossiers::opt_fmt;
 use crate::store::{Backend, Context, Store, StoreError};
 use chrono::NaiveDateTime;
 
@@ -23,16 +21,15 @@ impl Store {
         if changes.is_empty() {
             return Ok(());
         }
-        let now_s = fmt_db(now);
         let detail = audit_detail(changes);
         with_pool!(self, pool => {
             let mut tx = pool
                 .begin_write()
                 .await
                 .ctx("starting a check transaction")?;
-            pool.write_evaluations(&mut tx, changes, &now_s).await?;
+            pool.write_evaluations(&mut tx, changes, now).await?;
             if let Some(detail) = detail {
-                audit_append!(tx, now_s.clone(), "evaluations", "check".to_owned(), detail);
+                audit_append!(tx, now, "evaluations", "check".to_owned(), detail);
             }
             tx.commit().await.ctx("committing evaluations")?;
         });
@@ -62,8 +59,6 @@ pub(in crate::store) const CLASS_HISTORY_INSERT: &str = "INSERT INTO classificat
 
 pub(in crate::store) const ALERT_INSERT: &str = "INSERT INTO alerts \
      (dossier_id, rung, due_at, recipient, recipient_name, recipient_role, unrouted, created_at)";
-pub(in crate::store) const ALERT_CONFLICT: &str =
-    "ON CONFLICT (dossier_id, rung, due_at, recipient) DO NOTHING";
 
 /// The changes whose class moved: one classification-history row each.
 pub(in crate::store) fn class_moves(
@@ -73,15 +68,14 @@ pub(in crate::store) fn class_moves(
 }
 
 /// Every alert of these changes, with its dossier and the due date it is for
-/// ('' without one: part of the alert's key).
+/// (part of the alert's key).
 pub(in crate::store) fn alert_rows(
     changes: &[EvaluationChange],
-) -> impl Iterator<Item = (i64, String, &crate::escalation::PlannedAlert)> {
+) -> impl Iterator<Item = (i64, Option<NaiveDateTime>, &crate::escalation::PlannedAlert)> {
     changes.iter().flat_map(|c| {
-        let due_key = opt_fmt(c.evaluation.due_at).unwrap_or_default();
         c.alerts
             .iter()
-            .map(move |a| (c.dossier_id, due_key.clone(), a))
+            .map(move |a| (c.dossier_id, c.evaluation.due_at, a))
     })
 }
 

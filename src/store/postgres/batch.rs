@@ -11,6 +11,9 @@ pub(super) enum Col<'a> {
     Text(&'static str),
     /// The row's next value, as an integer.
     Int(&'static str),
+    /// The row's next value, text cast to this SQL type (`timestamptz`,
+    /// `jsonb`).
+    Cast(&'static str, &'static str),
     /// An SQL expression, the same for every row (e.g. `$2`); `{rowN}` in it
     /// stands for the row's N-th value.
     Const(&'static str, &'a str),
@@ -33,6 +36,10 @@ fn columns(cols: &[Col<'_>]) -> (Vec<(&'static str, String)>, usize) {
         match *c {
             Col::Text(n) | Col::Int(n) => {
                 out.push((n, at(i, matches!(c, Col::Int(_)))));
+                i += 1;
+            }
+            Col::Cast(n, t) => {
+                out.push((n, format!("({})::{t}", at(i, false))));
                 i += 1;
             }
             Col::Const(n, e) => {
@@ -77,7 +84,7 @@ mod tests {
             Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("{url}: {e}"),
             Err(_) => return,
         };
-        sqlx::query("CREATE TEMP TABLE t (id BIGINT, a TEXT, n BIGINT)")
+        sqlx::query("CREATE TEMP TABLE t (id BIGINT, a TEXT, n BIGINT, at TIMESTAMPTZ)")
             .execute(&mut conn)
             .await
             .unwrap();
@@ -85,16 +92,26 @@ mod tests {
             .execute(&mut conn)
             .await
             .unwrap();
-        // New text; the number kept, or else taken from the row's text (its length).
+        // New text; the number kept, or else taken from the row's text (its
+        // length); a time cast from its text, read in the session's zone.
         let sql = update_sql(
             "t",
             &[
                 Col::Text("a"),
                 Col::Const("n", "COALESCE(n, length({row0}))"),
+                Col::Cast("at", "timestamptz"),
             ],
             "id",
         );
-        let rows = serde_json::to_string(&[("Nguyễn Thị \"Hồng\"", 1), ("mới", 2)]).unwrap();
+        sqlx::query("SET TIME ZONE 'Asia/Ho_Chi_Minh'")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let rows = serde_json::to_string(&[
+            ("Nguyễn Thị \"Hồng\"", "2026-11-25 08:00:00", 1),
+            ("mới", "2026-11-25 08:00:00", 2),
+        ])
+        .unwrap();
         sqlx::query(&sql)
             .bind(rows)
             .execute(&mut conn)
@@ -112,7 +129,13 @@ mod tests {
                 (Some("mới".into()), Some(3))
             ]
         );
-        let rows = serde_json::to_string(&[(None::<&str>, 1)]).unwrap();
+        let (at,): (String,) =
+            sqlx::query_as("SELECT (at AT TIME ZONE 'UTC')::text FROM t WHERE id = 1")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+        assert_eq!(at, "2026-11-25 01:00:00");
+        let rows = serde_json::to_string(&[(None::<&str>, "2026-11-25 08:00:00", 1)]).unwrap();
         sqlx::query(&sql)
             .bind(rows)
             .execute(&mut conn)

@@ -22,6 +22,12 @@ impl Backend for PgPool {
     type SyncConn = PgPool;
     type SyncTx = (Transaction<'static, Postgres>, PgPool);
     const NAME: &'static str = "postgres";
+    const DELETED: &'static str = "deleted";
+
+    /// An instant: its month in Vietnam, whatever the session's time zone.
+    fn month_of(col: &str) -> String {
+        format!("to_char({col} AT TIME ZONE 'Asia/Ho_Chi_Minh', 'YYYY-MM')")
+    }
 
     async fn open(
         url: &str,
@@ -80,6 +86,13 @@ impl Backend for PgPool {
             .execute(&mut *tx)
             .await
             .ctx(what)?;
+        // The sync's `COPY` rows and JSON batches carry times as text in the
+        // stored form, Vietnam time: read so in this transaction (binding
+        // them as binary instants would mean a statement per row).
+        sqlx::query("SET LOCAL TIME ZONE 'Asia/Ho_Chi_Minh'")
+            .execute(&mut *tx)
+            .await
+            .ctx(what)?;
         Ok((tx, pool))
     }
 
@@ -119,7 +132,7 @@ impl Backend for PgPool {
         &self,
         c: &mut PgConnection,
         changes: &[EvaluationChange],
-        now: &str,
+        now: NaiveDateTime,
     ) -> Result<(), StoreError> {
         check::save(c, changes, now).await
     }

@@ -8,6 +8,7 @@ use crate::store::dossiers::{
     DOSSIER_COLUMNS, DUE_AT, DossierRow, FIRST_SEEN, Incoming, Page, PageOutcome, SELECT_DOSSIER,
     StoredDossier, change_entry, is_rehash,
 };
+use crate::store::value::DbTime;
 use crate::store::{Context, StoreError, placeholders};
 use sqlx::PgConnection;
 use std::collections::HashMap;
@@ -51,27 +52,40 @@ impl serde::Serialize for DossierJson<'_> {
 }
 
 /// `UPDATE dossiers` from `DossierJson` rows keyed by id; $2 is now. The first
-/// due date ever seen stays.
+/// due date ever seen stays. Times in the rows are read in the sync
+/// transaction's time zone, Vietnam's (`sync_begin`).
 fn dossier_update_sql() -> String {
-    let keep_due = format!("COALESCE(original_due_at, {{row{DUE_AT}}})");
+    let keep_due = format!("COALESCE(original_due_at, ({{row{DUE_AT}}})::timestamptz)");
     let mut cols = dossier_cols_json();
     cols.extend([
         Col::Const("last_changed_at", "$2"),
-        Col::Const("deleted", "0"),
+        Col::Const("deleted", "FALSE"),
         Col::Const("original_due_at", &keep_due),
     ]);
     batch::update_sql("dossiers", &cols, "id")
 }
 
+/// The columns of `DOSSIER_COLUMNS` holding times and JSON (the rest is text
+/// but the duration's value).
+const TIME_COLUMNS: [&str; 7] = [
+    "submitted_at",
+    "received_at",
+    "due_at",
+    "finished_at",
+    "returned_at",
+    "source_updated_at",
+    "step_since",
+];
+const JSON_COLUMNS: [&str; 3] = ["pauses", "extension", "steps"];
+
 fn dossier_cols_json() -> Vec<Col<'static>> {
     DOSSIER_COLUMNS
         .iter()
-        .map(|c| {
-            if *c == "duration_value" {
-                Col::Int(c)
-            } else {
-                Col::Text(c)
-            }
+        .map(|c| match *c {
+            "duration_value" => Col::Int(c),
+            c if TIME_COLUMNS.contains(&c) => Col::Cast(c, "timestamptz"),
+            c if JSON_COLUMNS.contains(&c) => Col::Cast(c, "jsonb"),
+            c => Col::Text(c),
         })
         .collect()
 }
@@ -184,13 +198,14 @@ async fn write_pg(
                 rows.val(v);
             }
             // code, source, first seen, last changed, the first due date
-            // seen (the one stated now), not deleted.
+            // seen (the one stated now), not deleted. Times are read in the
+            // sync transaction's time zone, Vietnam's (`sync_begin`).
             rows.text(Some(&i.dossier.code))
                 .text(Some(page.source))
                 .text(Some(page.now))
                 .text(Some(page.now))
                 .text(i.cols.due.as_deref())
-                .int(Some(0))
+                .text(Some("f"))
                 .end_row();
             copy.send_if_full().await?;
             // The first sighting is implied by the row (see `FIRST_SEEN`).
@@ -262,7 +277,7 @@ async fn write_pg(
             .map_err(|e| StoreError::Corrupt(format!("encoding dossiers: {e}")))?;
         sqlx::query(&dossier_update_sql())
             .bind(rows)
-            .bind(page.now)
+            .bind(DbTime(page.at))
             .execute(&mut *conn)
             .await
             .ctx("updating dossiers")?;

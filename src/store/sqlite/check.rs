@@ -5,12 +5,12 @@
 use super::{sqlite_placeholders, with_rusqlite};
 use crate::deadline::Class;
 use crate::dossier::{Extension, Pause};
-use crate::store::dossiers::opt_fmt;
+use crate::store::dossiers::{opt_fmt, time};
 use crate::store::evaluations::candidates::{
     CANDIDATE_COLS, CandidateCols, EvaluationCols, due_filter, evaluation_cols, steps_if_delayed,
 };
 use crate::store::evaluations::{
-    ALERT_CONFLICT, ALERT_INSERT, CLASS_HISTORY_INSERT, alert_rows, evaluation_upsert_sql,
+    ALERT_INSERT, CLASS_HISTORY_INSERT, alert_rows, evaluation_upsert_sql,
 };
 use crate::store::{CheckCandidate, Context, EvaluationChange, Sq, StoreError, Which};
 use chrono::NaiveDateTime;
@@ -34,7 +34,7 @@ pub(super) async fn candidates(
         CANDIDATE_COLS.join(", "),
         steps_if_delayed(),
         evaluation_cols().join(", "),
-        due_filter(which, all, now),
+        due_filter(which, all, now, ""),
     );
     let what = "reading dossiers to check";
     let mut conn = pool.acquire().await.ctx(what)?;
@@ -104,6 +104,12 @@ fn candidate(r: &rusqlite::Row<'_>) -> Result<CheckCandidate, StoreError> {
             .as_i64_or_null()
             .map_err(|e| bad(i, Type::Integer, e))
     };
+    // Times are parsed from the text SQLite holds, in place.
+    let opt_t = |i: usize| -> Result<Option<NaiveDateTime>, StoreError> {
+        opt(i)?.map(|s| time(s, WHAT)).transpose()
+    };
+    let t = |i: usize| -> Result<NaiveDateTime, StoreError> { time(text(i)?, WHAT) };
+    let flag = |i: usize| -> Result<Option<bool>, StoreError> { Ok(int(i)?.map(|n| n != 0)) };
     let pauses: Vec<Pause> = match opt(14)? {
         None | Some("[]") => Vec::new(),
         Some(p) => json(14, p)?,
@@ -112,18 +118,18 @@ fn candidate(r: &rusqlite::Row<'_>) -> Result<CheckCandidate, StoreError> {
     let e = CANDIDATE_COLS.len() + 1;
     let previous = EvaluationCols {
         class: opt(e)?,
-        due_at: opt(e + 1)?,
-        computed_due_at: opt(e + 2)?,
-        due_mismatch: int(e + 3)?,
+        due_at: opt_t(e + 1)?,
+        computed_due_at: opt_t(e + 2)?,
+        due_mismatch: flag(e + 3)?,
         working_days_left: int(e + 4)?,
         working_days_late: int(e + 5)?,
         delay_step: opt(e + 6)?,
         delay_unit: opt(e + 7)?,
         delay_officer: opt(e + 8)?,
         delay_days: int(e + 9)?,
-        class_since: opt(e + 10)?,
-        recheck_at: opt(e + 11)?,
-        evaluated_at: opt(e + 12)?,
+        class_since: opt_t(e + 10)?,
+        recheck_at: opt_t(e + 11)?,
+        evaluated_at: opt_t(e + 12)?,
     }
     .into_stored()?;
     CandidateCols {
@@ -134,17 +140,21 @@ fn candidate(r: &rusqlite::Row<'_>) -> Result<CheckCandidate, StoreError> {
         applicant_kind: text(4)?,
         channel: text(5)?,
         status: text(6)?,
-        submitted_at: opt(7)?,
-        received_at: text(8)?,
-        due_at: opt(9)?,
-        finished_at: opt(10)?,
-        returned_at: opt(11)?,
+        submitted_at: opt_t(7)?,
+        received_at: t(8)?,
+        due_at: opt_t(9)?,
+        finished_at: opt_t(10)?,
+        returned_at: opt_t(11)?,
         duration_unit: opt(12)?,
         duration_value: int(13)?,
-        source_updated_at: text(16)?,
+        source_updated_at: t(16)?,
     }
     .into_candidate(pauses, extension, opt(17)?.map(str::to_owned), previous)
 }
+
+/// An alert fires once per dossier, rung, due date ('' without one) and
+/// recipient.
+const ALERT_CONFLICT: &str = "ON CONFLICT (dossier_id, rung, due_at, recipient) DO NOTHING";
 
 /// The page cache while a check batch is written, in KiB.
 pub(super) const CHECK_WRITE_CACHE_KIB: i64 = 65_536;
@@ -215,12 +225,12 @@ pub(super) fn save(
             sqlite_placeholders(8)
         ))
         .sq(what)?;
-    for (id, due_key, a) in alert_rows(changes) {
+    for (id, due, a) in alert_rows(changes) {
         alert
             .execute(rusqlite::params![
                 id,
                 a.rung.as_str(),
-                due_key,
+                opt_fmt(due).unwrap_or_default(),
                 a.recipient.email,
                 a.recipient.name,
                 a.recipient.role,
