@@ -4,7 +4,7 @@
 
 use crate::support::*;
 use crate::views::{answers, assert_same, sync_and_check};
-use tthc_watch::config::Shape;
+use tthc_watch::source::Shape;
 use tthc_watch::store::Store;
 
 /// `(column, data type)` of a PostgreSQL table, as `information_schema` names them.

@@ -3,12 +3,13 @@
 //! and checked into one store of each, twice ten days apart (dossiers turn
 //! overdue, finish late), then every read compared, as text.
 
+use crate::support::check_with;
 use crate::support::*;
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
+use tthc_watch::app::RuleSet as Rules;
 use tthc_watch::clock::{Clock, from_vn};
-use tthc_watch::commands::{Rules, check_with};
-use tthc_watch::config::Shape;
+use tthc_watch::source::Shape;
 use tthc_watch::source::rest::RestSource;
 use tthc_watch::source::sync::sync_source;
 use tthc_watch::store::{DossierFilter, DossierLine, KpiGroup, Store};
