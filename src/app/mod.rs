@@ -70,8 +70,6 @@ pub enum AppError {
     AuditBroken { id: i64, reason: String },
     #[error("--faults: {0}")]
     Faults(String),
-    #[error(transparent)]
-    Calendar(#[from] crate::calendar::CalendarError),
 }
 
 /// Opens (and migrates) the configured database.

@@ -25,6 +25,16 @@ pub struct RulesError {
     pub message: String,
 }
 
+impl RulesError {
+    fn new(settings: &Settings, key: &str, message: String) -> RulesError {
+        RulesError {
+            key: key.to_owned(),
+            origin: settings.origin.clone(),
+            message,
+        }
+    }
+}
+
 /// Everything rules-as-data the operations need, loaded and checked.
 pub struct RuleSet {
     pub calendar: Calendar,
@@ -41,11 +51,7 @@ impl RuleSet {
     /// sources' field mappings are checked too, so that a typo fails at start
     /// rather than at the first poll.
     pub fn load(settings: &Settings) -> Result<RuleSet, RulesError> {
-        let err = |key: &str, message: String| RulesError {
-            key: key.to_owned(),
-            origin: settings.origin.clone(),
-            message,
-        };
+        let err = |key: &str, message: String| RulesError::new(settings, key, message);
         let (calendar, hours) = load_calendar(settings)?;
         let rules = RuleSet {
             calendar,
@@ -113,11 +119,7 @@ impl RuleSet {
 /// The working-day calendar and office hours alone (calendar arithmetic and
 /// the simulator need nothing else).
 pub fn load_calendar(settings: &Settings) -> Result<(Calendar, OfficeHours), RulesError> {
-    let err = |key: &str, message: String| RulesError {
-        key: key.to_owned(),
-        origin: settings.origin.clone(),
-        message,
-    };
+    let err = |key: &str, message: String| RulesError::new(settings, key, message);
     let hours = OfficeHours::from_settings(&settings.calendar);
     hours.validate().map_err(|e| {
         err(

@@ -1,6 +1,7 @@
 //! Each verb of the command line: open the store, call the application
 //! (`crate::app`), print what it returns.
 
+use crate::app::check::CheckEvent;
 use crate::app::{self, AppError, RuleSet};
 use crate::check::{Scope, class_table};
 use crate::clock::Clock;
@@ -72,9 +73,14 @@ pub async fn sync(settings: &Settings, clock: &Clock) -> Result<()> {
 pub async fn check(settings: &Settings, clock: &Clock, scope: Scope) -> Result<()> {
     let rules = RuleSet::load(settings)?;
     with_store(settings, async |store| {
-        app::check::check(settings, &rules, store, clock, scope, &mut |e| {
-            println!("{e}")
-        })
+        app::check::check(
+            settings,
+            &rules,
+            store,
+            clock,
+            scope,
+            &mut print_check_event,
+        )
         .await?;
         println!("{}", class_table(&app::report::classes(store).await?));
         let [by_unit, by_officer] = app::report::delays(store).await?;
@@ -245,6 +251,20 @@ pub async fn digest(settings: &Settings, clock: &Clock, force: bool) -> Result<(
     .await?;
     print_digest(&outcome);
     Ok(())
+}
+
+/// A check's stage for a person at a terminal: the results on stdout, a
+/// calendar running out also in the log, the notice that every dossier is
+/// evaluated again only in the log.
+pub(super) fn print_check_event(e: CheckEvent<'_>) {
+    match e {
+        CheckEvent::RulesChanged => tracing::info!("{e}"),
+        CheckEvent::CoverageWarning(w) => {
+            tracing::warn!("{w}");
+            println!("{e}");
+        }
+        e => println!("{e}"),
+    }
 }
 
 pub(super) fn print_digest(outcome: &DigestOutcome) {

@@ -3,7 +3,7 @@
 //! cycle every interval (simulated time runs 60× faster) until SIGTERM or
 //! SIGINT.
 
-use super::commands::{adhoc_source, print_digest};
+use super::commands::{adhoc_source, print_check_event, print_digest};
 use crate::app::{self, RuleSet, simulate::SimulateArgs};
 use crate::check::{Scope, class_table};
 use crate::clock::Clock;
@@ -148,9 +148,14 @@ async fn cycle(
     for s in app::sync::sync(settings, store, clock).await? {
         println!("{s}");
     }
-    app::check::check(settings, rules, store, clock, Scope::Due, &mut |e| {
-        println!("{e}")
-    })
+    app::check::check(
+        settings,
+        rules,
+        store,
+        clock,
+        Scope::Due,
+        &mut print_check_event,
+    )
     .await?;
     print_digest(&app::digest::digest(settings, rules, store, clock, false).await?);
     println!("{}", app::send::send(settings, store, clock).await?);

@@ -1,17 +1,10 @@
 //! Every long-running command stops cleanly, exit 0, within 10 s of SIGTERM or
 //! SIGINT alike: `demo`, `simulate`, `serve` and `run`, each as a real process.
 
+use crate::support::free_port;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Kills the process if the test fails before it stopped.
 struct Proc(Child);

@@ -12,6 +12,16 @@ use tthc_watch::store::Store;
 
 pub const TOKEN: &str = "test-token";
 
+/// A port nobody listens on now, for a process started by a test.
+#[allow(dead_code)]
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// One scheduled check as the daemon runs it (stages not reported).
 #[allow(dead_code)]
 pub async fn check_with(
