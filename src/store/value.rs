@@ -61,7 +61,7 @@ impl DbTime {
     }
 
     /// Microseconds since PostgreSQL's epoch, in UTC.
-    fn pg_micros(self) -> Result<i64, BoxDynError> {
+    pub(in crate::store) fn pg_micros(self) -> Result<i64, BoxDynError> {
         let utc = self.0 - chrono::Duration::seconds(VN_OFFSET_SECS);
         (utc - pg_epoch())
             .num_microseconds()

@@ -3,7 +3,7 @@
 //! (`batch`), the stored hashes of a page's codes by one array join.
 
 use super::batch::{self, Col};
-use super::copy::{CopyRows, CopyStream};
+use super::copy::{CopyRows, CopyStream, Kind};
 use crate::store::dossiers::{
     DOSSIER_COLUMNS, DUE_AT, DossierRow, FIRST_SEEN, Incoming, Page, PageOutcome, SELECT_DOSSIER,
     StoredDossier, change_entry, is_rehash,
@@ -78,14 +78,25 @@ const TIME_COLUMNS: [&str; 7] = [
 ];
 const JSON_COLUMNS: [&str; 3] = ["pauses", "extension", "steps"];
 
+/// The type of each of `DOSSIER_COLUMNS`.
+fn dossier_kinds() -> [Kind; DOSSIER_COLUMNS.len()] {
+    DOSSIER_COLUMNS.map(|c| match c {
+        "duration_value" => Kind::Int8,
+        c if TIME_COLUMNS.contains(&c) => Kind::Time,
+        c if JSON_COLUMNS.contains(&c) => Kind::Jsonb,
+        _ => Kind::Text,
+    })
+}
+
 fn dossier_cols_json() -> Vec<Col<'static>> {
     DOSSIER_COLUMNS
         .iter()
-        .map(|c| match *c {
-            "duration_value" => Col::Int(c),
-            c if TIME_COLUMNS.contains(&c) => Col::Cast(c, "timestamptz"),
-            c if JSON_COLUMNS.contains(&c) => Col::Cast(c, "jsonb"),
-            c => Col::Text(c),
+        .zip(dossier_kinds())
+        .map(|(c, kind)| match kind {
+            Kind::Int8 => Col::Int(c),
+            Kind::Time => Col::Cast(c, "timestamptz"),
+            Kind::Jsonb => Col::Cast(c, "jsonb"),
+            Kind::Text => Col::Text(c),
         })
         .collect()
 }
@@ -190,29 +201,29 @@ async fn write_pg(
             "dossiers (id, {}, code, source, first_seen_at, last_changed_at, original_due_at, deleted)",
             DOSSIER_COLUMNS.join(", ")
         );
+        let kinds = dossier_kinds();
         let mut copy = CopyStream::start(conn, &target, "inserting dossiers").await?;
         for (id, i) in ids.into_iter().zip(&new) {
             let rows = copy.rows();
             rows.int(Some(id));
-            for v in i.values() {
-                rows.val(v);
+            for (kind, v) in kinds.iter().zip(i.values()) {
+                rows.val(*kind, v);
             }
             // code, source, first seen, last changed, the first due date
-            // seen (the one stated now), not deleted. Times are read in the
-            // sync transaction's time zone, Vietnam's (`sync_begin`).
+            // seen (the one stated now), not deleted.
             rows.text(Some(&i.dossier.code))
                 .text(Some(page.source))
-                .text(Some(page.now))
-                .text(Some(page.now))
-                .text(i.cols.due.as_deref())
-                .text(Some("f"))
+                .time(Some(page.now))
+                .time(Some(page.now))
+                .time(i.cols.due.as_deref())
+                .flag(false)
                 .end_row();
             copy.send_if_full().await?;
             // The first sighting is implied by the row (see `FIRST_SEEN`).
             if i.cols.due.is_none() {
                 dues.int(Some(id))
-                    .text(None)
-                    .text(Some(page.now))
+                    .time(None)
+                    .time(Some(page.now))
                     .text(Some(FIRST_SEEN))
                     .end_row();
             }
@@ -256,15 +267,15 @@ async fn write_pg(
         let (kind, changes, due_reason) = change_entry(&old, d);
         history
             .int(Some(*id))
-            .text(Some(page.now))
+            .time(Some(page.now))
             .text(Some(kind))
-            .text(Some(&changes))
-            .text(Some(&i.cols.updated))
+            .jsonb(Some(&changes))
+            .time(Some(&i.cols.updated))
             .end_row();
         if let Some(reason) = due_reason {
             dues.int(Some(*id))
-                .text(i.cols.due.as_deref())
-                .text(Some(page.now))
+                .time(i.cols.due.as_deref())
+                .time(Some(page.now))
                 .text(Some(reason))
                 .end_row();
         }
