@@ -163,22 +163,6 @@ pub fn plan_alerts(
     out
 }
 
-/// "Nguyễn Thị Hồng" → "Nguyễn T. H."; organisations are not masked.
-pub fn mask_person(name: &str) -> String {
-    let mut words = name.split_whitespace();
-    let Some(first) = words.next() else {
-        return String::new();
-    };
-    let rest: Vec<String> = words
-        .filter_map(|w| w.chars().next().map(|c| format!("{c}.")))
-        .collect();
-    if rest.is_empty() {
-        first.to_owned()
-    } else {
-        format!("{first} {}", rest.join(" "))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,11 +303,5 @@ mod tests {
         };
         let a = plan_alerts(&d("DD", "PKT"), &ev(Class::DueSoon, None), false, &r, &l);
         assert_eq!(emails(&a), vec![("due_soon", "pkt@ninhhoa.example.vn")]);
-    }
-
-    #[test]
-    fn masks_people_not_organisations() {
-        assert_eq!(mask_person("Nguyễn Thị Hồng"), "Nguyễn T. H.");
-        assert_eq!(mask_person("Lan"), "Lan");
     }
 }

@@ -20,6 +20,7 @@ pub mod dossier;
 pub mod escalation;
 pub mod letters;
 pub mod notify;
+pub mod privacy;
 pub mod redact;
 pub mod routing;
 pub mod simulator;

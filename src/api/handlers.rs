@@ -6,7 +6,6 @@ use super::state::AppState;
 use super::{ApiError, Caller, Role};
 use crate::clock::fmt_db;
 use crate::deadline::Class;
-use crate::escalation::mask_person;
 use crate::store::{DossierFilter, IssueError, KpiGroup, KpiRow, ListRow};
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -249,13 +248,10 @@ fn shown(
 
 /// Personal data hidden from roles that do not need it.
 fn mask(mut r: ListRow, role: Role) -> ListRow {
-    if !role.sees_personal_data() {
-        if r.applicant_kind == "person" {
-            r.applicant_name = mask_person(&r.applicant_name);
-        }
-        r.applicant_id_no = r.applicant_id_no.map(|_| "***".into());
-        r.applicant_phone = r.applicant_phone.map(|_| "***".into());
-    }
+    let m = role.masking();
+    r.applicant_name = m.name(r.applicant_kind == "person", &r.applicant_name);
+    r.applicant_id_no = m.secret(r.applicant_id_no);
+    r.applicant_phone = m.secret(r.applicant_phone);
     r
 }
 
@@ -417,19 +413,16 @@ pub async fn dossier_timeline(
         .into_iter()
         .next();
     let mut timeline = s.store.timeline(d.id).await?;
+    let masking = caller.role.masking();
     let mut dossier = serde_json::to_value(&d.dossier).map_err(ApiError::internal)?;
-    if !caller.role.sees_personal_data()
-        && let serde_json::Value::Object(m) = &mut dossier
-    {
-        if d.dossier.applicant_kind == crate::dossier::ApplicantKind::Person {
-            m.insert(
-                "applicant_name".into(),
-                mask_person(&d.dossier.applicant_name).into(),
-            );
-        }
-        for k in ["applicant_id_no", "applicant_phone", "applicant_email"] {
-            if m.get(k).is_some_and(|v| !v.is_null()) {
-                m.insert(k.into(), "***".into());
+    masking.dossier_json(&mut dossier);
+    // The history carries old and new values of every changed field:
+    // masked as the dossier is.
+    let person = d.dossier.applicant_kind == crate::dossier::ApplicantKind::Person;
+    if let Some(serde_json::Value::Array(entries)) = timeline.get_mut("history") {
+        for e in entries {
+            if let Some(changes) = e.get_mut("changes") {
+                masking.changes_json(person, changes);
             }
         }
     }

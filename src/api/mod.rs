@@ -113,6 +113,11 @@ impl Role {
     pub fn sees_personal_data(self) -> bool {
         matches!(self, Role::Centre | Role::Admin)
     }
+
+    /// What this role is shown of citizens' personal data.
+    pub fn masking(self) -> crate::privacy::Masking {
+        crate::privacy::Masking::new(!self.sees_personal_data())
+    }
 }
 
 /// The authenticated caller.

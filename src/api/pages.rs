@@ -100,7 +100,7 @@ const LIST_LIMIT: i64 = 200;
 /// Everything on the dashboard, from the store.
 pub async fn dashboard_data(
     s: &AppState,
-    role_sees_personal: bool,
+    masking: crate::privacy::Masking,
 ) -> Result<DashboardData, ApiError> {
     let now = s.clock.now_vn();
     let today = now.date();
@@ -113,11 +113,7 @@ pub async fn dashboard_data(
     let row = |l: &DossierLine| Row {
         code: l.code.clone(),
         procedure: l.procedure_name.clone(),
-        applicant: if role_sees_personal || l.applicant_kind != "person" {
-            l.applicant_name.clone()
-        } else {
-            crate::escalation::mask_person(&l.applicant_name)
-        },
+        applicant: masking.name(l.applicant_kind == "person", &l.applicant_name),
         unit: l.unit_name.clone(),
         field: l.field_name.clone(),
         due: l
@@ -239,7 +235,7 @@ pub async fn dashboard(
     let Ok(caller) = caller else {
         return Ok(Redirect::to("/dashboard/login").into_response());
     };
-    let data = dashboard_data(&s, caller.role.sees_personal_data()).await?;
+    let data = dashboard_data(&s, caller.role.masking()).await?;
     let page = render_dashboard(&data).map_err(ApiError::internal)?;
     Ok(([(header::CACHE_CONTROL, "no-store")], Html(page)).into_response())
 }

@@ -21,7 +21,10 @@ pub async fn write_draft(
     let code = crate::text::nfc(code);
     let d = drafter.find(&code, source).await?;
     let (record, new) = drafter.draft(&d, clock.now_vn()).await?;
-    std::fs::copy(&record.path, out).map_err(|error| AppError::Write {
+    // The bytes whose hash is recorded (and printed), or an error: never
+    // another file that took its place.
+    let bytes = crate::letters::files::read_verified(&record.path, &record.sha256)?;
+    std::fs::write(out, bytes).map_err(|error| AppError::Write {
         path: out.to_owned(),
         error,
     })?;

@@ -57,6 +57,8 @@ pub enum AppError {
         error: String,
         url: String,
     },
+    #[error(transparent)]
+    LetterFile(#[from] crate::letters::files::FileError),
     #[error("writing {path}: {error}")]
     Write {
         path: PathBuf,

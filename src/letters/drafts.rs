@@ -5,12 +5,11 @@
 //! before the due date); a new version when the dossier or its due date changed
 //! since the last draft. An issued letter is never replaced.
 
-use super::{LetterData, LetterError, LetterTemplate, render_docx};
+use super::{LetterData, LetterError, LetterTemplate, files, render_docx};
 use crate::calendar::Calendar;
 use crate::routing::Routing;
 use crate::store::{LetterRecord, Store, StoreError, StoredDossier, StoredEvaluation};
 use chrono::{NaiveDateTime, NaiveTime};
-use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
@@ -19,10 +18,10 @@ pub enum DraftError {
     Store(#[from] StoreError),
     #[error("dossier {code}: {source}")]
     Letter { code: String, source: LetterError },
-    #[error("writing {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
+    #[error("dossier {code}: {source}")]
+    File {
+        code: String,
+        source: files::FileError,
     },
     #[error("dossier {0} is not in the database; run `tthc-watch sync` first")]
     UnknownDossier(String),
@@ -129,28 +128,12 @@ impl Drafter<'_> {
             source,
         })?;
         let version = latest.as_ref().map_or(1, |l| l.version + 1);
-        let safe: String = s
-            .dossier
-            .code
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        let path = self.dir.join(format!("{safe}-v{version}.docx"));
-        let io = |source| DraftError::Io {
-            path: path.display().to_string(),
+        let path = files::letter_path(&self.dir, &s.source, &s.dossier.code, version);
+        files::write_new(&path, &bytes).map_err(|source| DraftError::File {
+            code: s.dossier.code.clone(),
             source,
-        };
-        std::fs::create_dir_all(&self.dir).map_err(io)?;
-        let tmp = path.with_extension("docx.tmp");
-        std::fs::write(&tmp, &bytes).map_err(io)?;
-        std::fs::rename(&tmp, &path).map_err(io)?;
-        let sha = hex::encode(Sha256::digest(&bytes));
+        })?;
+        let sha = files::sha256_hex(&bytes);
         let path_s = path.display().to_string();
         self.store
             .insert_letter(s.id, version, due, &path_s, &sha, now)

@@ -9,6 +9,7 @@
 //! is shown as the template's visible blank ("……"), never guessed.
 
 pub mod drafts;
+pub mod files;
 mod layout;
 mod template;
 mod text;

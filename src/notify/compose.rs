@@ -4,7 +4,8 @@
 use super::templates::Templates;
 use super::{CommitteeCtx, vn_datetime};
 use crate::clock::parse_db;
-use crate::escalation::{Rung, mask_person};
+use crate::escalation::Rung;
+use crate::privacy::Masking;
 use crate::routing::Routing;
 use crate::store::{DossierLine, NewMessage, Store};
 use chrono::NaiveDateTime;
@@ -68,11 +69,8 @@ impl Composer<'_> {
     pub fn item(&self, l: &DossierLine, rung: Option<Rung>, today: chrono::NaiveDate) -> Item {
         let mut l = l.clone();
         l.days_on(self.calendar, today);
-        let applicant = if self.mask_applicant && l.applicant_kind == "person" {
-            mask_person(&l.applicant_name)
-        } else {
-            l.applicant_name.clone()
-        };
+        let applicant =
+            Masking::new(self.mask_applicant).name(l.applicant_kind == "person", &l.applicant_name);
         let unrouted = l
             .unrouted
             .map(|u| u != 0)
@@ -143,6 +141,7 @@ impl Composer<'_> {
                     item.letter_attached = true;
                     attachments.push(serde_json::json!({
                         "path": letter.path,
+                        "sha256": letter.sha256,
                         "name": format!("van-ban-xin-loi-{}-v{}.docx", l.code, letter.version),
                     }));
                 }

@@ -116,7 +116,14 @@ pub fn build_message(row: &OutboxRow, from: &str, now: NaiveDateTime) -> Result<
                 .get("name")
                 .and_then(|p| p.as_str())
                 .unwrap_or("tep-dinh-kem");
-            let bytes = std::fs::read(path).map_err(|e| format!("attachment {path}: {e}"))?;
+            // Only the file whose hash was recorded with the letter: never
+            // one that took its place. (Rows queued before hashes were
+            // recorded with attachments carry none.)
+            let bytes = match a.get("sha256").and_then(|h| h.as_str()) {
+                Some(sha) => crate::letters::files::read_verified(path, sha)
+                    .map_err(|e| format!("attachment: {e}"))?,
+                None => std::fs::read(path).map_err(|e| format!("attachment {path}: {e}"))?,
+            };
             let ct = ContentType::parse(
                 "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
             )

@@ -292,13 +292,17 @@ fn letter_commands_write_and_issue_a_draft() {
         ])
         .arg(dir.path()));
     assert!(ok, "{err}");
+    // Letters are filed by source: letters/SOURCE/CODE-KEY-vN.docx.
     let first = std::fs::read_dir(dir.path().join("letters"))
         .unwrap()
         .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .flat_map(|source| std::fs::read_dir(source.path()).unwrap())
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
         .min()
         .expect("the demo drafts letters");
-    let code = first.trim_end_matches("-v1.docx").to_owned();
+    let name = first.file_name().unwrap().to_string_lossy().into_owned();
+    let code = name.rsplitn(3, '-').nth(2).unwrap().to_owned();
     let db = format!("sqlite://{}", dir.path().join("tthc-watch.db").display());
     let with_env = |c: &mut Command| {
         c.env("TTHC_WATCH__DATABASE__URL", &db)
@@ -313,10 +317,7 @@ fn letter_commands_write_and_issue_a_draft() {
     let (ok, stdout, err) = run(&mut c);
     assert!(ok, "{err}");
     assert!(stdout.contains("version 1"), "{stdout}");
-    assert_eq!(
-        std::fs::read(&out).unwrap(),
-        std::fs::read(dir.path().join("letters").join(&first)).unwrap()
-    );
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&first).unwrap());
 
     let mut c = bin();
     with_env(c.args(["letter", "issue", &code, "--number", "125/TB-UBND"]));

@@ -207,3 +207,108 @@ async fn a_late_dossier_gets_a_draft_that_follows_it_until_issued() {
     );
     db.cleanup().await;
 }
+
+/// Codes are unique only within a source, and `A/B` and `A_B` look alike in a
+/// file name: each dossier's letter is its own file, naming its own citizen,
+/// and a file replaced on disk is never handed out as the letter.
+async fn each_letter_is_its_own_citizens(backend: Backend) {
+    let sink = SmtpSink::start();
+    let db = TestDb::new(backend).await;
+    let letters = tempfile::tempdir().unwrap();
+    let mut settings = test_settings(&db.url, sink.port);
+    settings.letters.dir = letters.path().display().to_string();
+    let rules = Rules::load(&settings).unwrap();
+
+    let late = |code: &str, applicant: &str| {
+        let mut d = scripted_dossier(code, "DD", "PKT", "2026-11-13 08:00", 5, "2026-11-20 08:00");
+        d.applicant_name = applicant.into();
+        d
+    };
+    let cases = [
+        ("tinh", late("H56-0001", "Nguyễn Văn An")),
+        ("bo", late("H56-0001", "Trần Thị Bích")),
+        ("tinh", late("H56/0002", "Lê Quang Cường")),
+        ("tinh", late("H56_0002", "Võ Thị Diệu")),
+    ];
+    for (source, d) in &cases {
+        db.store
+            .apply_page(
+                source,
+                &[tthc_watch::store::Incoming::new(d.clone())],
+                &[],
+                &[],
+                None,
+                t("2026-11-13 09:00"),
+            )
+            .await
+            .unwrap();
+    }
+    check_with(&settings, &rules, &db.store, &at("2026-11-23 08:00"))
+        .await
+        .unwrap();
+
+    let mut paths = std::collections::BTreeSet::new();
+    for (source, d) in &cases {
+        let id = db.store.dossier(source, &d.code).await.unwrap().unwrap().id;
+        let letter = db.store.latest_letter(id).await.unwrap().expect("a draft");
+        let text = document_text(&letter.path);
+        assert!(
+            text.contains(&d.applicant_name) && text.contains(&d.code),
+            "{source}/{} has a letter for someone else: {text}",
+            d.code
+        );
+        for (_, other) in cases
+            .iter()
+            .filter(|(_, o)| o.applicant_name != d.applicant_name)
+        {
+            assert!(!text.contains(&other.applicant_name), "{}: {text}", d.code);
+        }
+        assert!(paths.insert(letter.path.clone()), "{} shared", letter.path);
+    }
+
+    // `letter CODE --source bo -o FILE` writes exactly the recorded bytes...
+    let out = letters.path().join("out.docx");
+    let (record, _) = tthc_watch::app::letters::write_draft(
+        &settings,
+        &rules,
+        &db.store,
+        "H56-0001",
+        Some("bo"),
+        &out,
+        &at("2026-11-23 09:00"),
+    )
+    .await
+    .unwrap();
+    use sha2::Digest;
+    assert_eq!(
+        hex::encode(sha2::Sha256::digest(std::fs::read(&out).unwrap())),
+        record.sha256
+    );
+    // ...and refuses a file replaced on disk.
+    std::fs::remove_file(&record.path).unwrap();
+    std::fs::write(&record.path, b"not the letter").unwrap();
+    let err = tthc_watch::app::letters::write_draft(
+        &settings,
+        &rules,
+        &db.store,
+        "H56-0001",
+        Some("bo"),
+        &out,
+        &at("2026-11-23 09:05"),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("changed or replaced"), "{err}");
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn each_letter_is_its_own_citizens_sqlite() {
+    each_letter_is_its_own_citizens(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn each_letter_is_its_own_citizens_postgres() {
+    each_letter_is_its_own_citizens(Backend::Postgres).await;
+}

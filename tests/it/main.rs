@@ -10,6 +10,7 @@ mod escalation;
 mod layout;
 mod letters;
 mod native_types;
+mod privacy;
 mod signals;
 mod support;
 mod sync;
