@@ -35,6 +35,7 @@ pub struct Metrics {
     pub dossiers: Family<ClassLabel, Gauge>,
     pub outbox: Family<StatusLabel, Gauge>,
     pub send_failures: Counter,
+    pub unauthenticated: Counter,
     pub letters_pending: Gauge,
     pub leader: Gauge,
 }
@@ -48,6 +49,7 @@ impl Default for Metrics {
             dossiers: Family::default(),
             outbox: Family::default(),
             send_failures: Counter::default(),
+            unauthenticated: Counter::default(),
             letters_pending: Gauge::default(),
             leader: Gauge::default(),
             registry: Registry::default(),
@@ -76,6 +78,11 @@ impl Default for Metrics {
             "send_failures",
             "Failed delivery attempts since start",
             m.send_failures.clone(),
+        );
+        registry.register(
+            "api_unauthenticated_requests",
+            "API and dashboard requests nobody authenticated, since start (sampled into the audit trail)",
+            m.unauthenticated.clone(),
         );
         registry.register(
             "letters_pending",

@@ -5,8 +5,10 @@
 //!
 //! Roles: `auditor` reads everything with applicants' personal data masked;
 //! `centre` and `admin` read it unmasked, and may record an issued letter.
-//! Every request is recorded in the audit trail.
+//! Every authenticated request is recorded in the audit trail; unauthenticated
+//! ones are counted and sampled (`access`).
 
+mod access;
 pub mod dashboard;
 pub mod export;
 mod handlers;
@@ -20,10 +22,9 @@ pub use metrics::{ClassLabel, Metrics, SourceLabel, StatusLabel};
 pub use state::{AppState, ShownRules};
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
@@ -177,29 +178,6 @@ impl FromRequestParts<Arc<AppState>> for Caller {
     }
 }
 
-/// Records every API and dashboard request in the audit trail.
-async fn audit_access(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
-    let (parts, body) = req.into_parts();
-    let who = match caller_of(&state, &parts).await {
-        Ok(c) => format!("{} ({:?})", c.name, c.role).to_lowercase(),
-        Err(_) => "anonymous".to_owned(),
-    };
-    let method = parts.method.to_string();
-    let path = parts.uri.path().to_owned();
-    let query = parts.uri.query().unwrap_or_default().to_owned();
-    let resp = next.run(Request::from_parts(parts, body)).await;
-    let detail =
-        json!({ "method": method, "path": path, "query": query, "status": resp.status().as_u16() });
-    if let Err(e) = state
-        .store
-        .audit("api_access", &who, &detail, state.clock.now_vn())
-        .await
-    {
-        tracing::error!(error = %e, "cannot record an API access");
-    }
-    resp
-}
-
 #[derive(OpenApi)]
 #[openapi(
     info(title = "tthc-watch auditor API", description = "Overdue-dossier history, KPIs and exports. Authenticate with `Authorization: Bearer <token>` (`tthc-watch token create --role auditor`)."),
@@ -251,7 +229,10 @@ fn audited(state: Arc<AppState>) -> Router<Arc<AppState>> {
             "/dashboard/login",
             get(pages::login_page).post(pages::login),
         )
-        .layer(axum::middleware::from_fn_with_state(state, audit_access))
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            access::audit_access,
+        ))
         .layer(DefaultBodyLimit::max(16 * 1024))
 }
 

@@ -17,6 +17,8 @@ pub struct AppState {
     rules: std::sync::RwLock<Arc<ShownRules>>,
     pub kpi: crate::config::KpiSettings,
     /// Failed dashboard logins per client address, for rate limiting.
+    /// Unauthenticated requests, counted and sampled into the audit trail.
+    pub anonymous: super::access::Anonymous,
     pub logins:
         std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, (std::time::Instant, u32)>>,
 }
@@ -64,6 +66,7 @@ impl AppState {
             stale_after_minutes: settings.escalation.stale_after_minutes,
             rules: std::sync::RwLock::new(Arc::new(ShownRules { routing, calendar })),
             kpi: settings.kpi.clone(),
+            anonymous: Default::default(),
             logins: Default::default(),
         }
     }

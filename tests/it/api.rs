@@ -669,3 +669,92 @@ async fn retention_is_explicit_and_audited_postgres() {
         retention_removes_only_old_finished_dossiers(Backend::Postgres).await;
     }
 }
+
+/// Bytes of the SQLite database behind `url`, with its WAL.
+fn sqlite_bytes(url: &str) -> u64 {
+    let path = url.trim_start_matches("sqlite://");
+    [path.to_owned(), format!("{path}-wal")]
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+#[tokio::test]
+async fn anonymous_load_does_not_fill_the_database_and_secrets_stay_out() {
+    let api = spawn_api(Backend::Sqlite).await;
+    // An authenticated request with a token pasted into its query string
+    // (refused: `token` is no parameter, but recorded).
+    let (status, _) = api
+        .get(
+            &format!("/api/v1/dossiers?limit=1&unit=PKT&token={}", api.centre),
+            Some(&api.auditor),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let entry = api.db.store.audit_entries("api_access", 1).await.unwrap();
+    let detail = &entry[0].detail;
+    assert!(
+        detail.contains("PKT") && detail.contains("[redacted]"),
+        "{detail}"
+    );
+    assert!(!detail.contains(&api.centre), "{detail}");
+
+    let before = sqlite_bytes(&api.db.url);
+    // Eight anonymous clients with 60 KB query strings, for 10 s.
+    let long = "a".repeat(60_000);
+    let stop = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut clients = Vec::new();
+    for i in 0..8 {
+        let url = format!("{}/api/v1/dossiers?q{i}={long}", api.base);
+        clients.push(tokio::spawn(async move {
+            let c = reqwest::Client::new();
+            let mut sent = 0u64;
+            while std::time::Instant::now() < stop {
+                let r = c.get(&url).bearer_auth("tw_wrong").send().await.unwrap();
+                assert_eq!(r.status(), 401);
+                sent += 1;
+            }
+            sent
+        }));
+    }
+    let mut sent = 0;
+    for c in clients {
+        sent += c.await.unwrap();
+    }
+    assert!(sent > 100, "only {sent} requests were sent");
+    let grown = sqlite_bytes(&api.db.url).saturating_sub(before);
+    assert!(
+        grown < 1 << 20,
+        "{sent} anonymous requests grew the database by {grown} bytes"
+    );
+    // They are counted, not lost: the entry says how many it stands for.
+    let anon: Vec<_> = api
+        .db
+        .store
+        .audit_entries("api_access", 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.subject == "anonymous")
+        .collect();
+    assert!(
+        !anon.is_empty() && anon.len() <= 2,
+        "{} entries",
+        anon.len()
+    );
+    let metrics = api.get("/metrics", None).await.1;
+    let counted: f64 = metrics
+        .lines()
+        .find(|l| l.starts_with("tthc_api_unauthenticated_requests_total"))
+        .and_then(|l| l.split_whitespace().last())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(counted >= sent as f64, "{counted} < {sent}");
+    use tthc_watch::store::audit::Verification;
+    assert!(matches!(
+        api.db.store.verify_audit().await.unwrap(),
+        Verification::Intact { .. }
+    ));
+}
