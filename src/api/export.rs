@@ -3,6 +3,7 @@
 
 use chrono::NaiveDateTime;
 use rust_xlsxwriter::{Format, Workbook, XlsxError};
+use std::borrow::Cow;
 
 /// One cell of an export.
 #[derive(Clone, Debug)]
@@ -35,12 +36,38 @@ pub struct Table {
     pub rows: Vec<Vec<Cell>>,
 }
 
+/// Excel's limit on a cell's text; longer texts are cut to leave room for the mark.
+const CELL_MAX_CHARS: usize = 32_767;
+const CUT_AT: usize = 32_000;
+
+/// A text cut to what a spreadsheet cell holds, with a visible mark saying
+/// how much was left out (one long text made every XLSX export fail).
+fn fit_cell(s: &str) -> Cow<'_, str> {
+    if s.chars().count() <= CELL_MAX_CHARS {
+        return Cow::Borrowed(s);
+    }
+    let at = s.char_indices().nth(CUT_AT).map_or(s.len(), |(i, _)| i);
+    let left = s[at..].chars().count();
+    Cow::Owned(format!("{}… [cắt bớt {left} ký tự]", &s[..at]))
+}
+
+/// A text as a CSV cell: fitted, and neutralised when a spreadsheet would
+/// read it as a formula (`=`, `+`, `-`, `@`, tab or carriage return first:
+/// OWASP's list) by a leading apostrophe, which Excel shows as text.
+fn csv_text(s: &str) -> Cow<'_, str> {
+    let s = fit_cell(s);
+    match s.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => Cow::Owned(format!("'{s}")),
+        _ => s,
+    }
+}
+
 pub fn to_csv(t: &Table) -> Result<Vec<u8>, csv::Error> {
     let mut w = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
     w.write_record(&t.headers)?;
     for r in &t.rows {
         w.write_record(r.iter().map(|c| match c {
-            Cell::Text(s) => s.clone(),
+            Cell::Text(s) => csv_text(s).into_owned(),
             Cell::Number(n) => format_number(*n),
             Cell::Time(t) => t.format("%Y-%m-%d %H:%M:%S").to_string(),
             Cell::Empty => String::new(),
@@ -72,8 +99,9 @@ pub fn to_xlsx(t: &Table) -> Result<Vec<u8>, XlsxError> {
         for (c, cell) in row.iter().enumerate() {
             let c = c as u16;
             match cell {
+                // A string cell is never evaluated: only its length matters.
                 Cell::Text(s) => {
-                    ws.write_string(r, c, s)?;
+                    ws.write_string(r, c, fit_cell(s))?;
                 }
                 Cell::Number(n) => {
                     ws.write_number(r, c, *n)?;
@@ -87,4 +115,58 @@ pub fn to_xlsx(t: &Table) -> Result<Vec<u8>, XlsxError> {
     }
     ws.set_freeze_panes(1, 0)?;
     wb.save_to_buffer()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(texts: &[&str]) -> Table {
+        Table {
+            sheet: "Hồ sơ".into(),
+            headers: vec!["Người nộp"],
+            rows: texts.iter().map(|t| vec![Cell::text(*t)]).collect(),
+        }
+    }
+
+    #[test]
+    fn csv_cells_never_start_a_formula() {
+        let evil = [
+            "=HYPERLINK(\"http://x\",\"Bấm\")",
+            "+1+1",
+            "-2+3",
+            "@SUM(A1)",
+            "\t=1",
+            "\r=1",
+        ];
+        let csv = String::from_utf8(to_csv(&table(&evil)).unwrap()).unwrap();
+        let mut r = csv::Reader::from_reader(csv.trim_start_matches('\u{feff}').as_bytes());
+        let cells: Vec<String> = r.records().map(|x| x.unwrap()[0].to_owned()).collect();
+        assert_eq!(cells.len(), evil.len());
+        for (cell, original) in cells.iter().zip(evil) {
+            assert_eq!(cell, &format!("'{original}"));
+        }
+        // Ordinary text is left alone.
+        let csv = String::from_utf8(to_csv(&table(&["Nguyễn Văn A"])).unwrap()).unwrap();
+        assert!(csv.ends_with("Nguyễn Văn A\n"), "{csv}");
+    }
+
+    #[test]
+    fn a_text_longer_than_a_cell_is_cut_with_a_mark() {
+        let long = "ạ".repeat(40_000);
+        let xlsx = to_xlsx(&table(&[&long, "ngắn"])).expect("an XLSX despite the long text");
+        use calamine::Reader;
+        let mut book = calamine::Xlsx::new(std::io::Cursor::new(xlsx)).unwrap();
+        let range = book.worksheet_range("Hồ sơ").unwrap();
+        let cell = range.get((1, 0)).unwrap().to_string();
+        assert!(cell.chars().count() <= CELL_MAX_CHARS);
+        assert!(
+            cell.ends_with("… [cắt bớt 8000 ký tự]"),
+            "{}",
+            &cell[cell.len() - 60..]
+        );
+        assert_eq!(range.get((2, 0)).unwrap().to_string(), "ngắn");
+        let csv = String::from_utf8(to_csv(&table(&[&long])).unwrap()).unwrap();
+        assert!(csv.contains("[cắt bớt 8000 ký tự]"));
+    }
 }

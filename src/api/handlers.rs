@@ -564,12 +564,8 @@ pub async fn issue_letter(
         ));
     }
     let Json(req) = body.map_err(|e| ApiError::bad(format!("body: {}", e.body_text())))?;
-    let number = req.number.trim();
-    if number.is_empty() || number.chars().count() > 50 {
-        return Err(ApiError::bad(
-            "field 'number': expected the document number and symbol, e.g. 125/TB-UBND (1–50 characters)",
-        ));
-    }
+    let number = crate::store::doc_number(&req.number)
+        .map_err(|e| ApiError::bad(format!("field 'number': {e}")))?;
     let code = crate::text::nfc(&code);
     if s.store.dossier(&source, &code).await?.is_none() {
         return Err(ApiError::not_found(format!(
@@ -578,7 +574,7 @@ pub async fn issue_letter(
     }
     match s
         .store
-        .issue_letter(&source, &code, &crate::text::nfc(number), s.clock.now_vn())
+        .issue_letter(&source, &code, &number, s.clock.now_vn())
         .await
     {
         Ok(l) => Ok(Json(LetterOut {
@@ -593,6 +589,7 @@ pub async fn issue_letter(
         Err(e @ (IssueError::NoDraft(_) | IssueError::AlreadyIssued { .. })) => {
             Err(ApiError::conflict(e.to_string()))
         }
+        Err(e @ IssueError::BadNumber(_)) => Err(ApiError::bad(format!("field 'number': {e}"))),
         Err(IssueError::Store(e)) => Err(e.into()),
     }
 }

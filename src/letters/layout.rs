@@ -128,7 +128,7 @@ fn para(text: &str, style: Style) -> Paragraph {
         if i > 0 {
             run = run.add_break(docx_rs::BreakType::TextWrapping);
         }
-        run = run.add_text(line);
+        run = run.add_text(super::text::xml_safe(line));
         if style.bold {
             run = run.bold();
         }

@@ -479,6 +479,24 @@ fn markup_in_values_is_escaped_and_whitespace_collapsed() {
 }
 
 #[test]
+fn control_characters_from_a_source_never_reach_the_document() {
+    let data = LetterData {
+        applicant_name: "Nguyễn\u{0}Văn\u{1b}[31m An\u{7f}\u{85}\u{fffe}".into(),
+        procedure_name: "Cấp\u{0b} phép\u{08}".into(),
+        ..sample()
+    };
+    let docx = render_docx(&data, &template()).unwrap();
+    let xml = part(&docx, "word/document.xml");
+    // Well-formed: roxmltree refuses what XML 1.0 forbids.
+    let doc = roxmltree::Document::parse(&xml).expect("a well-formed document.xml");
+    assert!(para_text(find(&doc, "Kính gửi:")).contains("NguyễnVăn[31m An"));
+    assert!(
+        !xml.chars()
+            .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    );
+}
+
+#[test]
 fn no_governing_body_leaves_the_line_out() {
     let data = LetterData {
         governing_body: None,

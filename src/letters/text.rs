@@ -9,11 +9,30 @@ pub(crate) fn nfc(s: &str) -> String {
 }
 
 /// A single-line value as it goes into the letter: NFC, runs of white space
-/// (including line breaks and tabs) collapsed to one space, trimmed.
-/// `None` if nothing is left, so that the caller shows the visible blank.
+/// (including line breaks and tabs) collapsed to one space, control
+/// characters dropped, trimmed. `None` if nothing is left, so that the caller
+/// shows the visible blank.
 pub(crate) fn clean(s: &str) -> Option<String> {
-    let joined = nfc(s).split_whitespace().collect::<Vec<_>>().join(" ");
+    let joined = xml_safe(&nfc(s))
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     (!joined.is_empty()).then_some(joined)
+}
+
+/// Text without the characters XML 1.0 forbids (C0 controls but tab and line
+/// breaks, U+FFFE, U+FFFF) or that no letter means (DEL, C1 controls): a
+/// source's stray control byte made `document.xml` ill-formed, a DOCX that
+/// Word refuses to open.
+pub(crate) fn xml_safe(s: &str) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| {
+        (c.is_control() && !matches!(c, '\t' | '\n' | '\r')) || matches!(c, '\u{FFFE}' | '\u{FFFF}')
+    };
+    if s.chars().any(bad) {
+        std::borrow::Cow::Owned(s.chars().filter(|c| !bad(*c)).collect())
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
 }
 
 /// Upper case as printed in the header and signature ("UBND Phường" → "UBND PHƯỜNG").

@@ -63,8 +63,22 @@ pub struct LetterCandidate {
 const COLS: &str =
     "id, dossier_id, version, due_at, generated_at, path, sha256, status, issued_at, doc_number";
 
+/// A document number and symbol as recorded ("125/TB-UBND"): NFC, trimmed,
+/// 1–50 characters, no control characters (a NUL was accepted).
+pub fn doc_number(s: &str) -> Result<String, IssueError> {
+    let n = crate::text::nfc(s.trim());
+    if n.is_empty() || n.chars().count() > 50 || n.chars().any(char::is_control) {
+        return Err(IssueError::BadNumber(s.escape_debug().to_string()));
+    }
+    Ok(n)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum IssueError {
+    #[error(
+        "document number '{0}': expected the number and symbol, e.g. 125/TB-UBND (1–50 characters, no control characters)"
+    )]
+    BadNumber(String),
     #[error("dossier {0} has no apology draft yet; run `tthc-watch letter {0}` or `check` first")]
     NoDraft(String),
     #[error("the apology for dossier {code} was already issued on {issued_at} as {number}")]
@@ -169,6 +183,7 @@ impl Store {
         number: &str,
         issued_at: NaiveDateTime,
     ) -> Result<LetterRecord, IssueError> {
+        let number = &doc_number(number)?;
         let Some(d) = self.dossier(source, code).await? else {
             return Err(IssueError::NoDraft(code.to_owned()));
         };

@@ -35,7 +35,7 @@ pub use evaluations::{
     CheckCandidate, DelayCause, EvaluationChange, StoredEvaluation, Which, days_on,
 };
 pub use leader::{Leader, LeaderError};
-pub use letters::{IssueError, LetterCandidate, LetterRecord};
+pub use letters::{IssueError, LetterCandidate, LetterRecord, doc_number};
 pub use outbox::{AtRiskCount, DossierLine, NewMessage, OutboxRow, SourceFreshness, UnsentAlerts};
 pub use reports::{DossierFilter, KpiGroup, KpiRow, ListRow, Retention, TokenInfo, token_hash};
 

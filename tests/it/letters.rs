@@ -152,6 +152,19 @@ async fn a_late_dossier_gets_a_draft_that_follows_it_until_issued() {
         "earlier versions are kept"
     );
 
+    // A number with a control character (a NUL) is refused and records nothing.
+    let bad = db
+        .store
+        .issue_letter("tinh", &d.code, "125\0/TB-UBND", t("2026-11-23 13:00"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(bad.contains("no control characters"), "{bad}");
+    assert_eq!(
+        db.store.latest_letter(id).await.unwrap().unwrap().status,
+        "draft"
+    );
+
     // The centre issues it: recorded, never replaced, and no "no apology" reminder.
     let issued = db
         .store
