@@ -128,18 +128,31 @@ pub struct Caller {
     pub role: Role,
 }
 
-pub const COOKIE: &str = "tthc_token";
+/// The dashboard's session cookie (`store::sessions`).
+pub const COOKIE: &str = "tthc_session";
 
-/// The token from `Authorization: Bearer …` or the dashboard cookie.
-fn token_of(parts: &Parts) -> Option<String> {
+/// How a request says who sends it.
+enum Credential {
+    /// `Authorization: Bearer <API token>`.
+    Bearer(String),
+    /// The dashboard's session cookie.
+    Session(String),
+}
+
+fn credential_of(parts: &Parts) -> Option<Credential> {
     if let Some(b) = parts
         .headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
     {
-        return Some(b.trim().to_owned());
+        return Some(Credential::Bearer(b.trim().to_owned()));
     }
+    session_cookie(parts).map(Credential::Session)
+}
+
+/// The session id in the request's cookie, if any.
+pub fn session_cookie(parts: &Parts) -> Option<String> {
     parts
         .headers
         .get_all(header::COOKIE)
@@ -152,18 +165,24 @@ fn token_of(parts: &Parts) -> Option<String> {
 }
 
 pub async fn caller_of(state: &AppState, parts: &Parts) -> Result<Caller, ApiError> {
-    let Some(token) = token_of(parts) else {
-        return Err(ApiError::unauthorized(
-            "missing token: send Authorization: Bearer <token> (tthc-watch token create --role auditor)",
-        ));
+    let found = match credential_of(parts) {
+        None => {
+            return Err(ApiError::unauthorized(
+                "missing token: send Authorization: Bearer <token> (tthc-watch token create --role auditor)",
+            ));
+        }
+        Some(Credential::Bearer(token)) => state.store.find_token(&token).await?,
+        Some(Credential::Session(id)) => state.store.session(&id, state.clock.now_vn()).await?,
     };
-    match state.store.find_token(&token).await? {
+    match found {
         Some(t) => Ok(Caller {
             name: t.name,
             role: Role::parse(&t.role)
                 .ok_or_else(|| ApiError::internal(format!("token {} has role {}", t.id, t.role)))?,
         }),
-        None => Err(ApiError::unauthorized("unknown or revoked token")),
+        None => Err(ApiError::unauthorized(
+            "unknown or revoked token, or an expired session",
+        )),
     }
 }
 
@@ -229,6 +248,7 @@ fn audited(state: Arc<AppState>) -> Router<Arc<AppState>> {
             "/dashboard/login",
             get(pages::login_page).post(pages::login),
         )
+        .route("/dashboard/logout", post(pages::logout))
         .layer(axum::middleware::from_fn_with_state(
             state,
             access::audit_access,
@@ -242,6 +262,29 @@ pub fn router(state: Arc<AppState>) -> Router {
     health::routes()
         .merge(audited(state.clone()))
         .with_state(state)
+        .layer(axum::middleware::map_response(security_headers))
+}
+
+/// What every answer carries: nothing of it is cached (it holds citizens'
+/// data), framed, sniffed into another type, or sent on as a referrer; the
+/// pages load nothing from elsewhere and run no script (the dashboard has
+/// none), so a value that slipped through escaping could not run either.
+async fn security_headers(mut resp: Response) -> Response {
+    use axum::http::HeaderValue;
+    let h = resp.headers_mut();
+    for (name, value) in [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::CACHE_CONTROL, "no-store"),
+    ] {
+        h.insert(name, HeaderValue::from_static(value));
+    }
+    resp
 }
 
 pub async fn serve(

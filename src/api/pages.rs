@@ -21,6 +21,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const LOGIN_ATTEMPTS_PER_MINUTE: u32 = 10;
+/// A dashboard session lasts a working day.
+const SESSION_SECS: i64 = 12 * 3600;
 
 pub async fn root() -> Redirect {
     Redirect::to("/dashboard")
@@ -38,6 +40,7 @@ pub struct LoginForm {
 pub async fn login(
     State(s): State<Arc<AppState>>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, ApiError> {
     {
@@ -58,16 +61,46 @@ pub async fn login(
         e.1 += 1;
     }
     let token = form.token.trim();
-    if s.store.find_token(token).await?.is_none() {
+    let Some(t) = s.store.find_token(token).await? else {
         let page = render_login(
             "/dashboard/login",
             Some("Mã truy cập không đúng hoặc đã bị thu hồi."),
         )
         .map_err(ApiError::internal)?;
         return Ok((StatusCode::UNAUTHORIZED, Html(page)).into_response());
-    }
-    let cookie = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200");
+    };
+    let now = s.clock.now_vn();
+    let expires = now + chrono::Duration::seconds(SESSION_SECS);
+    let id = s.store.open_session(t.id, now, expires).await?;
+    // `Secure` when the request came over TLS to the reverse proxy in front.
+    let secure = if headers
+        .get("x-forwarded-proto")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"))
+    {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie =
+        format!("{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_SECS}{secure}");
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/dashboard")).into_response())
+}
+
+/// Ends the session and clears the cookie.
+pub async fn logout(
+    State(s): State<Arc<AppState>>,
+    req: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let (parts, _) = req.into_parts();
+    if let Some(id) = super::session_cookie(&parts) {
+        s.store.close_session(&id).await?;
+    }
+    let cookie = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    Ok((
+        [(header::SET_COOKIE, cookie)],
+        Redirect::to("/dashboard/login"),
+    )
+        .into_response())
 }
 
 fn days_text(l: &DossierLine) -> String {

@@ -25,6 +25,7 @@ mod letters;
 mod outbox;
 mod postgres;
 mod reports;
+mod sessions;
 mod sqlite;
 mod value;
 

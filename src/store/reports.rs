@@ -138,7 +138,7 @@ pub struct TokenInfo {
 
 type TokenRow = (i64, String, String, DbTime, Option<DbTime>);
 
-fn token_info((id, name, role, created_at, revoked_at): TokenRow) -> TokenInfo {
+pub(super) fn token_info((id, name, role, created_at, revoked_at): TokenRow) -> TokenInfo {
     TokenInfo {
         id,
         name,

@@ -758,3 +758,96 @@ async fn anonymous_load_does_not_fill_the_database_and_secrets_stay_out() {
         Verification::Intact { .. }
     ));
 }
+
+#[tokio::test]
+async fn dashboard_sessions_are_not_tokens_and_end_at_logout_or_revocation() {
+    let api = spawn_api(Backend::Sqlite).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let (token_id, token) = api
+        .db
+        .store
+        .create_token("Cán bộ trực", "centre", t("2026-11-25 08:00"))
+        .await
+        .unwrap();
+    let login = || async {
+        let r = client
+            .post(format!("{}/dashboard/login", api.base))
+            .header("x-forwarded-proto", "https")
+            .form(&[("token", token.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        r.headers()["set-cookie"].to_str().unwrap().to_owned()
+    };
+    let dashboard = |cookie: String| async {
+        let r = client
+            .get(format!("{}/dashboard", api.base))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.headers().clone())
+    };
+    let set = login().await;
+    assert!(
+        !set.contains(&token),
+        "the cookie carries the API token: {set}"
+    );
+    for attr in ["HttpOnly", "SameSite=Strict", "Secure", "Max-Age=43200"] {
+        assert!(set.contains(attr), "{attr} missing: {set}");
+    }
+    let cookie = set.split(';').next().unwrap().to_owned();
+    let (status, headers) = dashboard(cookie.clone()).await;
+    assert_eq!(status, 200);
+    for (h, v) in [
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "no-referrer"),
+        ("cache-control", "no-store"),
+    ] {
+        assert_eq!(headers[h], v, "{h}");
+    }
+    assert!(
+        headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+    // The session is not a token: the API does not take it as one.
+    let id = cookie.split_once('=').unwrap().1;
+    assert_eq!(api.get("/api/v1/dossiers?limit=1", Some(id)).await.0, 401);
+
+    // Logout ends it.
+    let r = client
+        .post(format!("{}/dashboard/logout", api.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(
+        r.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    assert_eq!(
+        dashboard(cookie).await.0,
+        303,
+        "a closed session still opens the dashboard"
+    );
+
+    // Revoking the token ends its sessions.
+    let cookie = login().await.split(';').next().unwrap().to_owned();
+    assert_eq!(dashboard(cookie.clone()).await.0, 200);
+    api.db
+        .store
+        .revoke_token(token_id, t("2026-11-25 09:00"))
+        .await
+        .unwrap();
+    assert_eq!(dashboard(cookie).await.0, 303);
+}
