@@ -33,6 +33,21 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// The most a page's announced `Content-Length` reserves up front (a wrong
 /// header must not make the sync allocate gigabytes before reading a byte).
 const MAX_SIZE_HINT: u64 = 64 << 20;
+/// The largest page read (a page of 1,000 dossiers is ~1.6 MB): a source
+/// that sends more is refused rather than let fill the memory.
+const MAX_PAGE_BYTES: usize = 128 << 20;
+/// How much of an error answer's body is kept (in the log and the source's
+/// last error): a 2 MB HTML error page was stored whole on every poll.
+const MAX_ERROR_BODY_CHARS: usize = 300;
+
+/// The start of an error answer's body, on one line, cut with a mark.
+fn error_excerpt(body: &str) -> String {
+    let one_line = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    match one_line.char_indices().nth(MAX_ERROR_BODY_CHARS) {
+        Some((at, _)) => format!("{}…", &one_line[..at]),
+        None => one_line,
+    }
+}
 
 impl RestSource {
     pub fn new(name: &str, settings: &SourceSettings) -> Result<RestSource, SourceError> {
@@ -173,11 +188,18 @@ impl RestSource {
             });
         }
         if !status.is_success() {
+            // Only the start of the body is read (and kept).
+            let mut start = Vec::new();
+            while start.len() < 16 * 1024
+                && let Ok(Some(chunk)) = resp.chunk().await
+            {
+                start.extend_from_slice(&chunk);
+            }
             return Err(SourceError::Rejected {
                 source_name: self.name.clone(),
                 message: format!(
                     "server answered {status}: {}",
-                    resp.text().await.unwrap_or_default()
+                    error_excerpt(&String::from_utf8_lossy(&start))
                 ),
             });
         }
@@ -192,6 +214,16 @@ impl RestSource {
             .await
             .map_err(|e| self.transport("reading the page", e))?
         {
+            if body.len() + chunk.len() > MAX_PAGE_BYTES {
+                return Err(SourceError::Rejected {
+                    source_name: self.name.clone(),
+                    message: format!(
+                        "a page is larger than {} MiB; lower sources.{}.page_size",
+                        MAX_PAGE_BYTES >> 20,
+                        self.name
+                    ),
+                });
+            }
             body.extend_from_slice(&chunk);
         }
         Ok(body.into())
@@ -397,13 +429,19 @@ fn parse_page(
         source_name: name.to_owned(),
         message,
     };
-    // A cut-off body is a transport problem: ask again.
     let len = body.len();
-    let text = simdutf8::basic::from_utf8(&body).map_err(|e| {
-        transient(format!(
-            "page is not valid UTF-8 ({e}); {len} bytes received"
-        ))
-    })?;
+    // A page with bytes that are not UTF-8 (a record in a legacy TCVN3 or VNI
+    // encoding) is read with those bytes replaced: the records that hold
+    // them are quarantined, their neighbours stored. (A body cut off mid-way
+    // is still caught below: it is not whole JSON.)
+    let lossy: Option<Arc<str>> = match simdutf8::basic::from_utf8(&body) {
+        Ok(_) => None,
+        Err(_) => Some(String::from_utf8_lossy(&body).into()),
+    };
+    let text: &str = match &lossy {
+        Some(l) => l,
+        None => simdutf8::basic::from_utf8(&body).unwrap_or_default(),
+    };
     let not_json = |e: serde_json::Error| {
         transient(format!(
             "page is not valid JSON ({e}); {len} bytes received"
@@ -461,14 +499,20 @@ fn parse_page(
     let records = PageRecords::parse(move || {
         ranges
             .into_iter()
-            .map(|r| match simdutf8::basic::from_utf8(&body[r]) {
-                Ok(raw) => parse_record(&mapping, raw),
-                // Checked with the whole page above; kept total all the same.
-                Err(e) => Parsed::Bad(QuarantineRecord {
-                    code: None,
-                    reason: format!("record is not valid UTF-8: {e}"),
-                    raw: String::new(),
-                }),
+            .map(|r| match &lossy {
+                Some(l) if l[r.clone()].contains(char::REPLACEMENT_CHARACTER) => {
+                    not_utf8(&mapping, &l[r])
+                }
+                Some(l) => parse_record(&mapping, &l[r]),
+                None => match simdutf8::basic::from_utf8(&body[r]) {
+                    Ok(raw) => parse_record(&mapping, raw),
+                    // Checked with the whole page above; kept total all the same.
+                    Err(e) => Parsed::Bad(QuarantineRecord {
+                        code: None,
+                        reason: format!("record is not valid UTF-8: {e}"),
+                        raw: String::new(),
+                    }),
+                },
             })
             .collect()
     });
@@ -480,11 +524,59 @@ fn parse_page(
     })
 }
 
+/// A record that held bytes that are not UTF-8, quarantined naming its code
+/// and the first field where they were (read with the bytes replaced).
+fn not_utf8(mapping: &Mapping, raw: &str) -> Parsed {
+    fn first_bad(v: &Value, path: &mut String) -> bool {
+        match v {
+            Value::String(s) => s.contains(char::REPLACEMENT_CHARACTER),
+            Value::Array(a) => a.iter().enumerate().any(|(i, x)| {
+                let len = path.len();
+                path.push_str(&format!("/{i}"));
+                let found = first_bad(x, path);
+                if !found {
+                    path.truncate(len);
+                }
+                found
+            }),
+            Value::Object(m) => m.iter().any(|(k, x)| {
+                let len = path.len();
+                path.push('/');
+                path.push_str(k);
+                let found = first_bad(x, path);
+                if !found {
+                    path.truncate(len);
+                }
+                found
+            }),
+            _ => false,
+        }
+    }
+    let rec: Option<Value> = serde_json::from_str(raw).ok();
+    let mut field = String::new();
+    let found = rec.as_ref().is_some_and(|r| first_bad(r, &mut field));
+    let at = if found {
+        format!("field {field}")
+    } else {
+        "a field name".to_owned()
+    };
+    Parsed::Bad(QuarantineRecord {
+        code: rec.as_ref().and_then(|r| mapping.code_of(r)),
+        reason: format!(
+            "{at}: text is not UTF-8 (a legacy TCVN3 or VNI encoding?); ask the source to send UTF-8"
+        ),
+        raw: raw.to_owned(),
+    })
+}
+
 /// One record. A well-formed native record goes straight into a `Dossier`;
 /// anything else (mapped shapes, tombstones, bad records) through a
 /// `serde_json::Value`, whose errors name the field.
 fn parse_record(mapping: &Mapping, raw: &str) -> Parsed {
+    // (A record that says it is deleted takes the slow path even when it
+    // carries every field: the `Dossier` type has no place for the flag.)
     if mapping.records == Records::Native
+        && !raw.contains("\"deleted\"")
         && let Ok(mut d) = serde_json::from_str::<Dossier>(raw)
     {
         d.to_nfc();
@@ -564,9 +656,18 @@ fn parse_native(rec: &Value) -> Result<Option<Dossier>, String> {
         .map_err(|e| format!("record does not match the native shape: {e}"))
 }
 
-/// Checks no parser can: dates that cannot be true.
+/// The longest a procedure's legal time limit runs (the longest in the
+/// national catalogue are months, not years): beyond it a value is a typo or
+/// a placeholder ("9999-12-31"), which no check could then evaluate.
+const MAX_DURATION_WORKING_DAYS: u32 = 365;
+const MAX_DUE_YEARS_AFTER_RECEIPT: i64 = 5;
+
+/// Checks no parser can: a code, and dates and durations that cannot be true.
 fn check(d: &Dossier) -> Result<(), String> {
     use chrono::Datelike;
+    if d.code.trim().is_empty() {
+        return Err("field code is missing or empty".into());
+    }
     let y = d.received_at.year();
     if !(2000..=2100).contains(&y) {
         return Err(format!("field received_at: year {y} is not plausible"));
@@ -578,6 +679,38 @@ fn check(d: &Dossier) -> Result<(), String> {
             "field due_at: {due} is before received_at {}",
             d.received_at
         ));
+    }
+    if let Some(due) = d.due_at
+        && due > d.received_at + chrono::Duration::days(365 * MAX_DUE_YEARS_AFTER_RECEIPT)
+    {
+        return Err(format!(
+            "field due_at: {due} is more than {MAX_DUE_YEARS_AFTER_RECEIPT} years after received_at {}",
+            d.received_at
+        ));
+    }
+    match d.duration {
+        Some(crate::dossier::Duration::WorkingDays(n)) if n > MAX_DURATION_WORKING_DAYS => {
+            return Err(format!(
+                "field duration: {n} working days is not plausible (at most {MAX_DURATION_WORKING_DAYS})"
+            ));
+        }
+        Some(crate::dossier::Duration::WorkingHours(n)) if n > MAX_DURATION_WORKING_DAYS * 8 => {
+            return Err(format!(
+                "field duration: {n} working hours is not plausible (at most {})",
+                MAX_DURATION_WORKING_DAYS * 8
+            ));
+        }
+        _ => {}
+    }
+    for (i, p) in d.pauses.iter().enumerate() {
+        if let Some(end) = p.ended_at
+            && end < p.started_at
+        {
+            return Err(format!(
+                "field pauses/{i}: ends {end} before it starts {}",
+                p.started_at
+            ));
+        }
     }
     if let Some(f) = d.finished_at
         && f < d.received_at
@@ -693,15 +826,97 @@ mod tests {
             e.is_transient() && e.to_string().contains("not valid JSON"),
             "{e}"
         );
-        // Cut inside a two-byte character.
+        // Cut inside a two-byte character: still a page cut off, asked again.
         let at = cut.find('é').unwrap() + 1;
         let body = bytes::Bytes::from(cut.into_bytes()).slice(..at);
         let e = parse(json!({}), body, Cursor::Revision(0))
             .await
             .unwrap_err();
         assert!(
-            e.is_transient() && e.to_string().contains("not valid UTF-8"),
+            e.is_transient() && e.to_string().contains("not valid JSON"),
             "{e}"
         );
+    }
+
+    /// A whole native record, with `over` laid on top.
+    fn record(code: &str, over: Value) -> String {
+        let mut r = json!({
+            "code": code, "procedure_code": null, "procedure_name": "Cấp phép xây dựng",
+            "field_code": "XD", "field_name": "Xây dựng", "unit_code": "PKT", "unit_name": "Phòng Kinh tế",
+            "officer": null, "applicant_name": "Nguyễn Văn An", "applicant_kind": "person",
+            "applicant_id_no": null, "applicant_phone": null, "applicant_email": null, "summary": null,
+            "channel": "online", "status": "processing", "submitted_at": null,
+            "received_at": "2026-10-26T07:00:00", "due_at": "2026-11-20T17:00:00",
+            "finished_at": null, "returned_at": null,
+            "duration": {"unit": "working_days", "value": 20}, "pauses": [], "extension": null,
+            "steps": [], "updated_at": "2026-11-20T09:18:00"
+        });
+        for (k, v) in over.as_object().unwrap() {
+            r[k] = v.clone();
+        }
+        r.to_string()
+    }
+
+    fn page_of(records: &[String]) -> Vec<u8> {
+        format!(
+            r#"{{"has_more":false,"items":[{}],"next_rev":3}}"#,
+            records.join(",")
+        )
+        .into_bytes()
+    }
+
+    #[tokio::test]
+    async fn a_record_in_a_legacy_encoding_is_quarantined_and_its_neighbours_stored() {
+        // "Nguyễn" in TCVN3 has bytes that are no UTF-8.
+        let mut body = page_of(&[
+            record("A", json!({})),
+            record("B", json!({"applicant_name": "@@"})),
+            record("C", json!({})),
+        ]);
+        let at = body.windows(2).position(|w| w == b"@@").unwrap();
+        body[at] = 0xA7;
+        body[at + 1] = 0xE9;
+        let (records, next, _) = parse(json!({}), body, Cursor::Revision(0)).await.unwrap();
+        assert_eq!(next, Cursor::Revision(3));
+        let c = codes(&records);
+        assert_eq!((c[0].as_str(), c[2].as_str()), ("A", "C"));
+        let Parsed::Bad(q) = &records[1] else {
+            panic!("{c:?}")
+        };
+        assert_eq!(q.code.as_deref(), Some("B"));
+        assert!(
+            q.reason
+                .starts_with("field /applicant_name: text is not UTF-8"),
+            "{}",
+            q.reason
+        );
+    }
+
+    #[tokio::test]
+    async fn implausible_records_are_quarantined_with_the_field_named() {
+        let cases = [
+            (record("D1", json!({"deleted": true})), "D1".to_owned()),
+            (record("  ", json!({})), "bad: field code is missing or empty".into()),
+            (
+                record("D3", json!({"due_at": "9999-12-31T00:00:00"})),
+                "bad: field due_at: 9999-12-31 00:00:00 is more than 5 years after received_at 2026-10-26 07:00:00".into(),
+            ),
+            (
+                record("D4", json!({"duration": {"unit": "working_days", "value": 4_000_000_000u32}})),
+                "bad: field duration: 4000000000 working days is not plausible (at most 365)".into(),
+            ),
+            (
+                record("D5", json!({"pauses": [{"kind": "supplement", "started_at": "2026-11-02T08:00:00", "ended_at": "2026-11-01T08:00:00"}]})),
+                "bad: field pauses/0: ends 2026-11-01 08:00:00 before it starts 2026-11-02 08:00:00".into(),
+            ),
+        ];
+        let body = page_of(&cases.iter().map(|c| c.0.clone()).collect::<Vec<_>>());
+        let (records, _, _) = parse(json!({}), body, Cursor::Revision(0)).await.unwrap();
+        let got = codes(&records);
+        // A record saying it is deleted, in full form, is a deletion.
+        assert!(matches!(records[0], Parsed::Deleted(_)));
+        for (g, (_, want)) in got.iter().zip(&cases) {
+            assert_eq!(g, want);
+        }
     }
 }

@@ -213,8 +213,10 @@ async fn poll_keyset<S: Source>(
     let (ahead, mut pages) = tokio::sync::mpsc::channel(PAGES_AHEAD);
     let fetch = async move {
         let mut cursor = Cursor::Revision(start);
+        let mut progress = Progress::default();
         loop {
             let page = src.fetch(&cursor).await?;
+            progress.check(src.name(), &cursor, &page.next, page.more, page.fetched)?;
             let last = !page.more || page.next == cursor;
             cursor = page.next.clone();
             // The writer stopped on an error: it reports it.
@@ -304,6 +306,65 @@ async fn poll_keyset<S: Source>(
     fetched
 }
 
+/// The most pages one poll reads (a million dossiers at the smallest page
+/// size of 100, ten million at the default 1,000).
+const MAX_PAGES_PER_POLL: u64 = 10_000;
+/// Empty pages in a row that say more follow before the poll gives up.
+const MAX_EMPTY_PAGES: u64 = 20;
+
+/// Whether a source's paging moves forward: a cursor that goes back (or
+/// alternates), pages that say "more" and hold nothing, or no end in sight
+/// stop the poll with an error instead of looping until killed (and holding
+/// up the checks and mail behind it). What was stored is kept.
+#[derive(Default)]
+struct Progress {
+    pages: u64,
+    empty_in_a_row: u64,
+}
+
+impl Progress {
+    /// After the page at `at`, which says `next`, whether `more` follow, and
+    /// holds `fetched` records.
+    fn check(
+        &mut self,
+        source: &str,
+        at: &Cursor,
+        next: &Cursor,
+        more: bool,
+        fetched: u64,
+    ) -> Result<(), SourceError> {
+        let stop = |message: String| {
+            Err(SourceError::Rejected {
+                source_name: source.to_owned(),
+                message: format!("{message}; this poll stops (what was stored is kept)"),
+            })
+        };
+        self.pages += 1;
+        if !more {
+            return Ok(());
+        }
+        if let (Cursor::Revision(now), Cursor::Revision(next)) = (at, next)
+            && next < now
+        {
+            return stop(format!("the cursor went back from {now} to {next}"));
+        }
+        self.empty_in_a_row = if fetched == 0 {
+            self.empty_in_a_row + 1
+        } else {
+            0
+        };
+        if self.empty_in_a_row >= MAX_EMPTY_PAGES {
+            return stop(format!(
+                "{MAX_EMPTY_PAGES} empty pages in a row each said more would follow"
+            ));
+        }
+        if self.pages >= MAX_PAGES_PER_POLL {
+            return stop(format!("{MAX_PAGES_PER_POLL} pages read and no end"));
+        }
+        Ok(())
+    }
+}
+
 async fn poll_newest_first<S: Source>(
     store: &Store,
     src: &mut S,
@@ -317,8 +378,10 @@ async fn poll_newest_first<S: Source>(
     let mut newest = watermark;
     let mut cursor = Cursor::Page(0);
     let mut writer = store.sync_writer().await?;
+    let mut progress = Progress::default();
     loop {
         let page = src.fetch(&cursor).await?;
+        progress.check(src.name(), &cursor, &page.next, page.more, page.fetched)?;
         summary.pages += 1;
         summary.fetched += page.fetched;
         let (ds, del, bad) = split(page.records.wait(src.name()).await?);
@@ -380,4 +443,39 @@ pub async fn sync_sources(
         out.push(summary);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paging_that_does_not_move_forward_stops_the_poll() {
+        let r = Cursor::Revision;
+        // Alternating cursors: the second page goes back.
+        let mut p = Progress::default();
+        assert!(p.check("s", &r(1), &r(2), true, 10).is_ok());
+        let e = p
+            .check("s", &r(2), &r(1), true, 10)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("went back from 2 to 1") && e.contains("what was stored is kept"),
+            "{e}"
+        );
+        // A cursor that grows forever over empty pages.
+        let mut p = Progress::default();
+        let stopped = (0..100).position(|i| p.check("s", &r(i), &r(i + 1), true, 0).is_err());
+        assert_eq!(stopped, Some(MAX_EMPTY_PAGES as usize - 1));
+        // Pages that never end.
+        let mut p = Progress::default();
+        let stopped = (0..MAX_PAGES_PER_POLL + 5).position(|i| {
+            p.check("s", &Cursor::Page(i), &Cursor::Page(i + 1), true, 1000)
+                .is_err()
+        });
+        assert_eq!(stopped, Some(MAX_PAGES_PER_POLL as usize - 1));
+        // The last page ends it, whatever it says.
+        let mut p = Progress::default();
+        assert!(p.check("s", &r(5), &r(0), false, 0).is_ok());
+    }
 }
