@@ -43,6 +43,8 @@ pub struct Settings {
     pub schedule: ScheduleSettings,
     pub log: LogSettings,
     #[serde(default)]
+    pub audit: AuditSettings,
+    #[serde(default)]
     pub sources: BTreeMap<String, SourceSettings>,
     /// Where these settings came from (defaults, file, environment), named in
     /// the errors of the rules files they point to.
@@ -187,6 +189,18 @@ impl fmt::Debug for MailSettings {
             .field("smtp_password", &"<redacted>")
             .finish_non_exhaustive()
     }
+}
+
+/// What seals the audit trail from outside the database (`store::audit`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditSettings {
+    /// A file holding the secret key (at least 32 characters) with which
+    /// each entry is sealed; empty: entries are plain SHA-256.
+    pub key_file: String,
+    /// A file, outside the database, where the newest entry's id and hash
+    /// are written after every append; empty: none.
+    pub witness_file: String,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -189,6 +189,10 @@ impl Daemon {
             if self.shutdown.is_cancelled() {
                 break;
             }
+            // What the jobs appended to the audit trail, witnessed outside it.
+            if let Err(e) = store.witness_audit().await {
+                tracing::warn!(error = %e, "cannot write the audit witness");
+            }
             let next_source = sources
                 .iter()
                 .map(|(_, _, t)| *t)

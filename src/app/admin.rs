@@ -2,6 +2,7 @@
 
 use super::AppError;
 use crate::clock::Clock;
+use crate::config::Settings;
 use crate::store::audit::Verification;
 use crate::store::{Retention, Store, TokenInfo};
 use chrono::NaiveDate;
@@ -42,10 +43,32 @@ pub async fn retention(
     Ok(store.retention(before, apply, clock.now_vn()).await?)
 }
 
-/// Recomputes the audit trail's hash chain; the number of entries when intact.
-pub async fn audit_verify(store: &Store) -> Result<u64, AppError> {
+/// What `audit verify` could prove of an intact trail.
+#[derive(Debug, PartialEq, Eq)]
+pub struct AuditProof {
+    pub entries: u64,
+    /// Whether a key was given: sealed entries were checked with it.
+    pub keyed: bool,
+    /// Sealed entries not checked (no key given).
+    pub unproven: u64,
+    /// The witnessed entry, found in place.
+    pub witnessed: Option<i64>,
+}
+
+/// Recomputes the audit trail's hash chain, with the key and the witness
+/// file when configured.
+pub async fn audit_verify(settings: &Settings, store: &Store) -> Result<AuditProof, AppError> {
     match store.verify_audit().await? {
-        Verification::Intact { entries } => Ok(entries),
+        Verification::Intact {
+            entries,
+            unproven,
+            witnessed,
+        } => Ok(AuditProof {
+            entries,
+            keyed: !settings.audit.key_file.is_empty(),
+            unproven,
+            witnessed,
+        }),
         Verification::Broken { id, reason } => Err(AppError::AuditBroken { id, reason }),
     }
 }

@@ -68,6 +68,8 @@ pub enum AppError {
     Role(String),
     #[error("no live token {0} (see `tthc-watch token list`)")]
     NoToken(i64),
+    #[error("{message} (in {origin})")]
+    AuditKey { origin: String, message: String },
     #[error("audit trail BROKEN at entry {id}: {reason}")]
     AuditBroken { id: i64, reason: String },
     #[error("--faults: {0}")]
@@ -76,10 +78,43 @@ pub enum AppError {
 
 /// Opens (and migrates) the configured database.
 pub async fn open_store(settings: &Settings) -> Result<Store, AppError> {
-    Store::connect(&settings.database.url, settings.database.max_connections)
-        .await
-        .map_err(|error| AppError::Open {
-            url: redact_url(&settings.database.url),
-            error,
-        })
+    let seal = audit_seal(settings)?;
+    Ok(
+        Store::connect(&settings.database.url, settings.database.max_connections)
+            .await
+            .map_err(|error| AppError::Open {
+                url: redact_url(&settings.database.url),
+                error,
+            })?
+            .with_audit_seal(seal),
+    )
+}
+
+/// The shortest audit key accepted (in bytes, as written in the file).
+const MIN_AUDIT_KEY: usize = 32;
+
+/// The audit trail's seal from `[audit]`: the key read from its file.
+fn audit_seal(settings: &Settings) -> Result<crate::store::audit::AuditSeal, AppError> {
+    let a = &settings.audit;
+    let bad = |message: String| AppError::AuditKey {
+        origin: settings.origin.clone(),
+        message,
+    };
+    let key = match a.key_file.as_str() {
+        "" => None,
+        path => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| bad(format!("audit.key_file = {path}: {e}")))?;
+            let key = text.trim();
+            if key.len() < MIN_AUDIT_KEY {
+                return Err(bad(format!(
+                    "audit.key_file = {path}: the key has {} characters, at least {MIN_AUDIT_KEY} are needed (e.g. `openssl rand -hex 32`)",
+                    key.len()
+                )));
+            }
+            Some(key.as_bytes().to_vec())
+        }
+    };
+    let witness = (!a.witness_file.is_empty()).then(|| a.witness_file.clone().into());
+    Ok(crate::store::audit::AuditSeal::new(key, witness))
 }

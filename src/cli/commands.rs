@@ -23,6 +23,10 @@ async fn with_store<T>(
 ) -> Result<T> {
     let store = app::open_store(settings).await?;
     let out = f(&store).await;
+    // What the command appended to the audit trail, witnessed outside it.
+    if let Err(e) = store.witness_audit().await {
+        tracing::warn!(error = %e, "cannot write the audit witness");
+    }
     store.close().await;
     Ok(out?)
 }
@@ -234,11 +238,34 @@ pub async fn retention(settings: &Settings, before: NaiveDate, apply: bool) -> R
 
 /// `tthc-watch audit verify`: recomputes the hash chain.
 pub async fn audit_verify(settings: &Settings) -> Result<()> {
-    let entries = with_store(settings, async |store| {
-        app::admin::audit_verify(store).await
+    let p = with_store(settings, async |store| {
+        app::admin::audit_verify(settings, store).await
     })
     .await?;
-    println!("audit trail intact: {entries} entries, every link verified");
+    println!(
+        "audit trail intact: {} entries, every link verified",
+        p.entries
+    );
+    // What the check proves, and what it cannot.
+    match (p.keyed, p.unproven) {
+        (true, _) => {
+            println!("sealed with the key (audit.key_file): every sealed entry's content verified")
+        }
+        (false, 0) => println!(
+            "no key (audit.key_file): someone with write access to the database could edit entries and recompute the chain undetected"
+        ),
+        (false, n) => println!(
+            "{n} sealed entries not checked: no key given (audit.key_file); their links were"
+        ),
+    }
+    match p.witnessed {
+        Some(id) => println!(
+            "the witnessed entry {id} (audit.witness_file) is in place: nothing up to it was removed or rewritten"
+        ),
+        None => println!(
+            "no witness (audit.witness_file): a trail cut short or emptied cannot be told from a short one"
+        ),
+    }
     Ok(())
 }
 

@@ -169,7 +169,7 @@ impl Store {
                 .bind(dossier_id).bind(version).bind(DbTime::opt(due_at)).bind(DbTime(now)).bind(path).bind(sha256)
                 .execute(&mut *tx).await.ctx("recording a letter")?;
             let detail = serde_json::json!({ "dossier_id": dossier_id, "version": version, "sha256": sha256, "path": path });
-            audit_append!(tx, now, "letter_drafted", dossier_id.to_string(), detail.to_string());
+            audit_append!(tx, self.seal, now, "letter_drafted", dossier_id.to_string(), detail.to_string());
             tx.commit().await.ctx("committing a letter")?;
             Ok(())
         })
@@ -202,7 +202,7 @@ impl Store {
             sqlx::query("UPDATE letters SET status = 'issued', issued_at = $1, doc_number = $2 WHERE id = $3 AND status = 'draft'")
                 .bind(DbTime(issued_at)).bind(number).bind(latest.id).execute(&mut *tx).await.ctx("issuing a letter")?;
             let detail = serde_json::json!({ "code": code, "version": latest.version, "number": number, "sha256": latest.sha256 });
-            audit_append!(tx, issued_at, "letter_issued", d.id.to_string(), detail.to_string());
+            audit_append!(tx, self.seal, issued_at, "letter_issued", d.id.to_string(), detail.to_string());
             tx.commit().await.ctx("committing an issued letter")?;
         });
         Ok(self.latest_letter(d.id).await?.unwrap_or(latest))

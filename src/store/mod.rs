@@ -73,6 +73,8 @@ pub enum StoreError {
     Task(String),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
+    #[error("the audit witness file {0}; check audit.witness_file")]
+    Witness(String),
     #[error(transparent)]
     Leader(#[from] LeaderError),
 }
@@ -184,6 +186,8 @@ trait Backend: Sized {
 pub struct Store {
     pool: Pool,
     url: Arc<str>,
+    /// What seals the audit trail from outside the database.
+    seal: Arc<audit::AuditSeal>,
 }
 
 #[derive(Clone)]
@@ -235,9 +239,16 @@ impl Store {
         let store = Store {
             pool,
             url: url.into(),
+            seal: Arc::default(),
         };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// The store sealing its audit trail with `seal` (see `audit`).
+    pub fn with_audit_seal(mut self, seal: audit::AuditSeal) -> Store {
+        self.seal = Arc::new(seal);
+        self
     }
 
     pub async fn migrate(&self) -> Result<(), StoreError> {

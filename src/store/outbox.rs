@@ -280,7 +280,7 @@ impl Store {
                 q.execute(&mut *tx).await.ctx("linking alerts to their message")?;
             }
             let detail = serde_json::json!({ "outbox_id": id, "kind": m.kind, "dedupe_key": m.dedupe_key, "subject": m.subject, "message_id": m.message_id, "alerts": alert_ids });
-            audit_append!(tx, now, "message_queued", m.recipient.clone(), detail.to_string());
+            audit_append!(tx, self.seal, now, "message_queued", m.recipient.clone(), detail.to_string());
             tx.commit().await.ctx("committing the outbox")?;
             Ok(true)
         })
@@ -301,7 +301,7 @@ impl Store {
             let mut tx = pool.begin().await.ctx("starting a delivery transaction")?;
             let (recipient,): (String,) = sqlx::query_as("UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, last_error = NULL WHERE id = $2 RETURNING recipient")
                 .bind(DbTime(now)).bind(id).fetch_one(&mut *tx).await.ctx("marking a message sent")?;
-            audit_append!(tx, now, "message_sent", recipient, serde_json::json!({ "outbox_id": id }).to_string());
+            audit_append!(tx, self.seal, now, "message_sent", recipient, serde_json::json!({ "outbox_id": id }).to_string());
             tx.commit().await.ctx("committing a delivery")?;
             Ok(())
         })

@@ -315,7 +315,7 @@ impl Store {
             let mut tx = pool.begin().await.ctx("starting a token transaction")?;
             let (id,): (i64,) = sqlx::query_as("INSERT INTO api_tokens (name, role, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
                 .bind(name).bind(role).bind(&hash).bind(DbTime(now)).fetch_one(&mut *tx).await.ctx("creating a token")?;
-            audit_append!(tx, now, "token_created", name.to_owned(), serde_json::json!({ "id": id, "role": role }).to_string());
+            audit_append!(tx, self.seal, now, "token_created", name.to_owned(), serde_json::json!({ "id": id, "role": role }).to_string());
             tx.commit().await.ctx("committing a token")?;
             Ok((id, token))
         })
@@ -345,7 +345,7 @@ impl Store {
                 .bind(DbTime(now)).bind(id).execute(&mut *tx).await.ctx("revoking a token")?;
             let done = r.rows_affected() == 1;
             if done {
-                audit_append!(tx, now, "token_revoked", id.to_string(), "{}".to_owned());
+                audit_append!(tx, self.seal, now, "token_revoked", id.to_string(), "{}".to_owned());
             }
             tx.commit().await.ctx("committing a token")?;
             Ok(done)
@@ -502,7 +502,7 @@ impl Store {
                 }
             }
             let detail = serde_json::json!({ "before": before.to_string(), "dossiers": out.dossiers, "letters": out.letters });
-            audit_append!(tx, now, "retention", "admin".to_owned(), detail.to_string());
+            audit_append!(tx, self.seal, now, "retention", "admin".to_owned(), detail.to_string());
             tx.commit().await.ctx("committing the retention")?;
             Ok(out)
         })

@@ -513,7 +513,7 @@ async fn openapi_document_and_audit_trail() {
     );
     use tthc_watch::store::audit::Verification;
     assert!(
-        matches!(api.db.store.verify_audit().await.unwrap(), Verification::Intact { entries } if entries > 5)
+        matches!(api.db.store.verify_audit().await.unwrap(), Verification::Intact { entries, .. } if entries > 5)
     );
     // Tampering is found, at the entry that was changed.
     let victim = accesses[0].id;

@@ -2,6 +2,7 @@
 //! files and real PostgreSQL databases (one fresh database per test).
 
 mod api;
+mod audit;
 mod browser;
 mod check;
 mod cli;

@@ -5,13 +5,14 @@
 
 use super::{Incoming, PageOutcome, QuarantineRecord, SyncRun, SyncState};
 use crate::clock::fmt_db;
-use crate::store::audit::audit_append;
+use crate::store::audit::{AuditSeal, audit_append};
 use crate::store::value::DbTime;
 use crate::store::{Backend, Context, Pool, Store, StoreError};
 use chrono::NaiveDateTime;
 use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// PostgreSQL advisory lock a sync transaction holds shared: its new
 /// dossiers' ids, taken from a sequence, can commit after higher ids of
@@ -31,7 +32,7 @@ pub(in crate::store) struct Page<'a> {
 
 /// What a sync writes with, from one transaction (`SyncTx`) to the next
 /// (`Backend::sync_writer`).
-pub struct SyncWriter(Writer);
+pub struct SyncWriter(Writer, Arc<AuditSeal>);
 
 enum Writer {
     Sqlite(<SqlitePool as Backend>::SyncConn),
@@ -42,7 +43,7 @@ enum Writer {
 /// after every page rewrote the same index pages (WAL frames, checkpoints) once
 /// per page; at 1M dossiers that was a third of a sync's time. Dropped
 /// without `commit`, it rolls back (SQLite: its connection closes).
-pub struct SyncTx(Tx);
+pub struct SyncTx(Tx, Arc<AuditSeal>);
 
 enum Tx {
     Sqlite(<SqlitePool as Backend>::SyncTx),
@@ -71,10 +72,13 @@ macro_rules! with_tx {
 impl Store {
     /// What a sync writes with (see `SyncWriter`).
     pub async fn sync_writer(&self) -> Result<SyncWriter, StoreError> {
-        Ok(SyncWriter(match &self.pool {
-            Pool::Sqlite(p) => Writer::Sqlite(p.sync_writer().await?),
-            Pool::Postgres(p) => Writer::Postgres(p.sync_writer().await?),
-        }))
+        Ok(SyncWriter(
+            match &self.pool {
+                Pool::Sqlite(p) => Writer::Sqlite(p.sync_writer().await?),
+                Pool::Postgres(p) => Writer::Postgres(p.sync_writer().await?),
+            },
+            self.seal.clone(),
+        ))
     }
 
     /// Stores one page of a sync in a transaction of its own (see
@@ -124,6 +128,7 @@ impl SyncTx {
         let mut codes: Vec<&str> = latest.keys().copied().collect();
         codes.sort_unstable();
         let mut removed: Vec<String> = Vec::new();
+        let seal = self.1.clone();
         with_tx!(self, B, tx => {
             let page = Page { source, latest: &latest, codes: &codes, at: now, now: &now_s };
             let written = B::write_dossiers(&mut *tx, &page, &mut out).await?;
@@ -168,7 +173,7 @@ impl SyncTx {
             }
             if !written.is_empty() || !removed.is_empty() || !quarantine.is_empty() {
                 let detail = serde_json::json!({ "written": written, "deleted": removed, "quarantined": quarantine.len() });
-                audit_append!(tx, now, "sync_page", source.to_owned(), detail.to_string());
+                audit_append!(tx, seal, now, "sync_page", source.to_owned(), detail.to_string());
             }
             if let Some(w) = watermark {
                 sqlx::query("INSERT INTO sync_state (source, watermark, last_attempt_at) VALUES ($1, $2, $3) \
@@ -187,20 +192,26 @@ impl SyncTx {
     /// Makes the pages written so far durable and visible; the writer can
     /// begin the next transaction.
     pub async fn commit(self) -> Result<SyncWriter, StoreError> {
-        Ok(SyncWriter(match self.0 {
-            Tx::Sqlite(t) => Writer::Sqlite(SqlitePool::sync_commit(t).await?),
-            Tx::Postgres(t) => Writer::Postgres(PgPool::sync_commit(t).await?),
-        }))
+        Ok(SyncWriter(
+            match self.0 {
+                Tx::Sqlite(t) => Writer::Sqlite(SqlitePool::sync_commit(t).await?),
+                Tx::Postgres(t) => Writer::Postgres(PgPool::sync_commit(t).await?),
+            },
+            self.1,
+        ))
     }
 }
 
 impl SyncWriter {
     /// Starts a write transaction for sync pages (`SyncTx::apply_page`).
     pub async fn begin(self) -> Result<SyncTx, StoreError> {
-        Ok(SyncTx(match self.0 {
-            Writer::Sqlite(w) => Tx::Sqlite(SqlitePool::sync_begin(w).await?),
-            Writer::Postgres(w) => Tx::Postgres(PgPool::sync_begin(w).await?),
-        }))
+        Ok(SyncTx(
+            match self.0 {
+                Writer::Sqlite(w) => Tx::Sqlite(SqlitePool::sync_begin(w).await?),
+                Writer::Postgres(w) => Tx::Postgres(PgPool::sync_begin(w).await?),
+            },
+            self.1,
+        ))
     }
 
     /// Stores one page of a sync in a transaction of its own (see

@@ -29,7 +29,7 @@ impl Store {
                 .ctx("starting a check transaction")?;
             pool.write_evaluations(&mut tx, changes, now).await?;
             if let Some(detail) = detail {
-                audit_append!(tx, now, "evaluations", "check".to_owned(), detail);
+                audit_append!(tx, self.seal, now, "evaluations", "check".to_owned(), detail);
             }
             tx.commit().await.ctx("committing evaluations")?;
         });
