@@ -1,6 +1,7 @@
 //! Process-wide tuning the binary applies before its runtime starts threads:
 //! mimalloc's purge delay and transparent huge pages (both measured in
-//! bench/RESULTS.md). The allocator itself is declared in `main.rs`.
+//! bench/RESULTS.md), and the file-creation mask. The allocator itself is
+//! declared in `main.rs`.
 
 /// `mi_option_purge_delay` in mimalloc 3's option enum (the sys crate does not
 /// name it).
@@ -23,6 +24,24 @@ pub fn tune_process() {
         unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 100) };
     }
     disable_transparent_huge_pages();
+    private_files();
+}
+
+/// Files this process creates are 0600 and directories 0700 (umask 077):
+/// the database, its WAL, letters, mail written as files and the audit
+/// witness hold citizens' data or protect it, and were created 0644 (the data
+/// directory 0755), readable by every user of the machine. An operator who
+/// wants a group to read them sets it on the directory (setgid and ACLs are
+/// kept) or runs the service under systemd's `UMask=`, which this keeps
+/// unless it is wider.
+fn private_files() {
+    // SAFETY: umask only sets the calling process's file-creation mask.
+    #[cfg(unix)]
+    unsafe {
+        let old = libc::umask(0o077);
+        // A stricter mask set by the service manager stays.
+        libc::umask(old | 0o077);
+    }
 }
 
 /// Transparent huge pages off for this process. mimalloc asks for them

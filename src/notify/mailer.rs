@@ -83,6 +83,16 @@ impl Mailer {
                 .port(m.smtp_port)
                 .timeout(Some(Duration::from_secs(m.timeout_secs)));
                 if !m.smtp_username.is_empty() {
+                    if m.smtp_security == SmtpSecurity::None {
+                        // Once per process: the mailer is built for every drain.
+                        static WARNED: std::sync::Once = std::sync::Once::new();
+                        WARNED.call_once(|| {
+                            tracing::warn!(
+                                host = %m.smtp_host,
+                                "mail.smtp_security = \"none\" with mail.smtp_username set: the SMTP password goes over the network in clear; use \"starttls\" or \"tls\""
+                            );
+                        });
+                    }
                     b = b.credentials(Credentials::new(
                         m.smtp_username.clone(),
                         m.smtp_password.clone(),

@@ -55,7 +55,32 @@ impl RestSource {
             source_name: name.to_owned(),
             message: format!("sources.{name}.mapping: {e}"),
         })?;
+        // A redirect to another host is not followed: reqwest drops
+        // `Authorization` there but would send the custom headers (`Token`,
+        // `groupId`, a key) to whoever the source points at.
+        let redirects = reqwest::redirect::Policy::custom(|attempt| {
+            let first = attempt.previous().first().map(|u| {
+                (
+                    u.scheme().to_owned(),
+                    u.host_str().map(str::to_owned),
+                    u.port_or_known_default(),
+                )
+            });
+            let here = (
+                attempt.url().scheme().to_owned(),
+                attempt.url().host_str().map(str::to_owned),
+                attempt.url().port_or_known_default(),
+            );
+            if attempt.previous().len() > 5 {
+                attempt.error("more than 5 redirects")
+            } else if first.is_some_and(|f| f != here) {
+                attempt.stop()
+            } else {
+                attempt.follow()
+            }
+        });
         let client = reqwest::Client::builder()
+            .redirect(redirects)
             .timeout(Duration::from_secs(settings.timeout_secs))
             .connect_timeout(Duration::from_secs(settings.timeout_secs.min(10)))
             .user_agent(concat!("tthc-watch/", env!("CARGO_PKG_VERSION")))
@@ -75,8 +100,18 @@ impl RestSource {
         })
     }
 
+    /// The source's URL with `path` appended to its path; a query in the
+    /// configured URL (some systems take a key there) stays a query.
     fn url(&self, path: &str) -> String {
-        format!("{}{}", self.settings.url.trim_end_matches('/'), path)
+        let base = &self.settings.url;
+        match url::Url::parse(base) {
+            Ok(mut u) => {
+                let joined = format!("{}{path}", u.path().trim_end_matches('/'));
+                u.set_path(&joined);
+                u.to_string()
+            }
+            Err(_) => format!("{}{path}", base.trim_end_matches('/')),
+        }
     }
 
     /// A session token, fetched or refreshed when less than a fifth of its life is left.
@@ -185,6 +220,21 @@ impl RestSource {
             return Err(SourceError::Transient {
                 source_name: self.name.clone(),
                 message: format!("server answered {status}"),
+            });
+        }
+        if status.is_redirection() {
+            let to = resp
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(crate::redact::redact_url)
+                .unwrap_or_default();
+            return Err(SourceError::Rejected {
+                source_name: self.name.clone(),
+                message: format!(
+                    "the source redirects to another address ({to}), not followed so that its credentials go nowhere else; set sources.{}.url to it if it is the source's new address",
+                    self.name
+                ),
             });
         }
         if !status.is_success() {

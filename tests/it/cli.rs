@@ -292,6 +292,14 @@ fn letter_commands_write_and_issue_a_draft() {
         ])
         .arg(dir.path()));
     assert!(ok, "{err}");
+    // Citizens' data is readable by the service's user only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir.path().join("tthc-watch.db")), 0o600);
+        assert_eq!(mode(&dir.path().join("letters")), 0o700);
+    }
     // Letters are filed by source: letters/SOURCE/CODE-KEY-vN.docx.
     let first = std::fs::read_dir(dir.path().join("letters"))
         .unwrap()
@@ -399,4 +407,29 @@ fn the_example_production_config_is_valid() {
         .expect("deploy/production.toml loads");
     assert!(s.database.url.starts_with("postgres://"));
     assert_eq!(s.sources.len(), 1);
+}
+
+#[test]
+fn smtp_credentials_in_clear_are_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("w.db").display());
+    let send = |security: &str| {
+        run(bin()
+            .args(["send", "--now", NOW])
+            .env("TTHC_WATCH__DATABASE__URL", &db)
+            .env("TTHC_WATCH__MAIL__TRANSPORT", "smtp")
+            .env("TTHC_WATCH__MAIL__SMTP_HOST", "127.0.0.1")
+            .env("TTHC_WATCH__MAIL__SMTP_USERNAME", "ttpvhcc")
+            .env("TTHC_WATCH__MAIL__SMTP_PASSWORD", "mat-khau")
+            .env("TTHC_WATCH__MAIL__SMTP_SECURITY", security))
+    };
+    let (ok, _, err) = send("none");
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("in clear") && err.contains("starttls"),
+        "{err}"
+    );
+    assert!(!err.contains("mat-khau"), "{err}");
+    let (ok, _, err) = send("starttls");
+    assert!(ok && !err.contains("in clear"), "{err}");
 }

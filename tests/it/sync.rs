@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use tthc_watch::clock::{Clock, from_vn};
 use tthc_watch::dossier::Dossier;
-use tthc_watch::source::Shape;
 use tthc_watch::source::rest::RestSource;
 use tthc_watch::source::sync::{SyncSummary, sync_source};
+use tthc_watch::source::{Cursor, Shape};
 use tthc_watch::store::Incoming;
 use tthc_watch::text::nfc;
 
@@ -630,4 +630,52 @@ async fn a_full_disk_is_a_clear_error_and_nothing_is_half_written() {
         db.store.count_rows("dossier_history").await.unwrap(),
     );
     assert_eq!(after, before, "the failed page was rolled back whole");
+}
+
+/// A source that redirects to another host: its custom credential headers
+/// (OpenCPS `Token`, `groupId`) must not follow, and the error says where it
+/// pointed and what to do.
+#[tokio::test]
+async fn credentials_do_not_follow_a_redirect_to_another_host() {
+    use axum::http::HeaderMap;
+    use std::sync::{Arc, Mutex};
+    let seen: Arc<Mutex<Vec<HeaderMap>>> = Arc::default();
+    let elsewhere = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let elsewhere_url = format!(
+        "http://localhost:{}",
+        elsewhere.local_addr().unwrap().port()
+    );
+    let record = seen.clone();
+    tokio::spawn(async move {
+        let app = axum::Router::new().fallback(move |headers: HeaderMap| {
+            let record = record.clone();
+            async move {
+                record.lock().unwrap().push(headers);
+                "{}"
+            }
+        });
+        axum::serve(elsewhere, app).await.unwrap();
+    });
+    let source = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let source_url = format!("http://127.0.0.1:{}", source.local_addr().unwrap().port());
+    let to = format!("{elsewhere_url}/steal?key=abc");
+    tokio::spawn(async move {
+        let app = axum::Router::new().fallback(move || {
+            let to = to.clone();
+            async move { axum::response::Redirect::temporary(&to) }
+        });
+        axum::serve(source, app).await.unwrap();
+    });
+
+    let mut src = RestSource::new("tinh", &source_settings(Shape::Opencps, &source_url)).unwrap();
+    let err = src.fetch(&Cursor::Page(0)).await.unwrap_err().to_string();
+    assert!(
+        err.contains("redirects to another address") && err.contains("sources.tinh.url"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("abc"),
+        "the redirect's secret is printed: {err}"
+    );
+    assert!(seen.lock().unwrap().is_empty(), "the other host was asked");
 }
