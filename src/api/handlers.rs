@@ -1,7 +1,7 @@
 //! `/api/v1` handlers. Parameters are parsed by hand so that every 400 names
 //! the parameter and the value that was wrong.
 
-use super::export::{Cell, Table, to_csv, to_xlsx};
+use super::export::{Cell, Table, csv_body, to_csv, to_xlsx, xlsx_file};
 use super::state::AppState;
 use super::{ApiError, Caller, Role};
 use crate::clock::fmt_db;
@@ -360,28 +360,78 @@ pub async fn list_dossiers(
     let format = p.format()?;
     let today = s.clock.now_vn().date();
     let rules = s.rules();
-    let shown = |r| shown(r, &rules.calendar, today, caller.role);
     if format == Format::Json {
+        let shown = |r| shown(r, &rules.calendar, today, caller.role);
         let mut rows = s.store.list_dossiers(&filter, cursor, limit + 1).await?;
         let next_cursor = (rows.len() as i64 > limit).then(|| rows[limit as usize - 1].id);
         rows.truncate(limit as usize);
         let items = rows.into_iter().map(shown).collect();
         return Ok(Json(DossierPage { items, next_cursor }).into_response());
     }
-    // Exports take every match, page by page.
-    let mut all = Vec::new();
-    let mut after = cursor;
-    loop {
-        let page = s.store.list_dossiers(&filter, after, 5000).await?;
-        let Some(last) = page.last() else { break };
-        after = last.id;
-        all.extend(page.into_iter().map(shown));
-        if all.len() >= 1_000_000 {
-            break;
+    // Exports take every match, page by page, streamed: a task reads the
+    // pages while the body is written (XLSX: a sheet holds at most
+    // 1,048,575 rows under its header).
+    let cap = if format == Format::Xlsx { 1_048_575 } else { u64::MAX };
+    let (tx, pages) = tokio::sync::mpsc::channel(2);
+    let (store, role) = (s.store.clone(), caller.role);
+    tokio::spawn(async move {
+        let (mut after, mut sent) = (cursor, 0u64);
+        while sent < cap {
+            let want = (cap - sent).min(EXPORT_PAGE) as i64;
+            let page = match store.list_dossiers(&filter, after, want).await {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::error!(error = %e, "an export stopped");
+                    let _ = tx.send(Err(e.to_string())).await;
+                    return;
+                }
+            };
+            let Some(last) = page.last() else { return };
+            after = last.id;
+            sent += page.len() as u64;
+            let rows: Vec<ListRow> = page
+                .into_iter()
+                .map(|r| shown(r, &rules.calendar, today, role))
+                .collect();
+            // The client went away: stop reading.
+            if tx.send(Ok(dossier_table(&rows).rows)).await.is_err() {
+                return;
+            }
         }
-    }
-    download(&dossier_table(&all), format, "ho-so")
+    });
+    let headers = dossier_table(&[]).headers;
+    let (body, mime, ext) = match format {
+        Format::Csv => (
+            csv_body(headers, pages),
+            "text/csv; charset=utf-8",
+            "csv",
+        ),
+        _ => {
+            let file = xlsx_file("Hồ sơ", &headers, pages)
+                .await
+                .map_err(ApiError::internal)?;
+            (
+                axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(file)),
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                "xlsx",
+            )
+        }
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, mime.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"ho-so.{ext}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
 }
+
+/// Dossiers read (and written out) at a time by an export.
+const EXPORT_PAGE: u64 = 5000;
 
 /// One dossier's full timeline: steps, observed changes, due dates, class
 /// changes, alerts with recipients and send times, letters.
