@@ -371,7 +371,11 @@ pub async fn list_dossiers(
     // Exports take every match, page by page, streamed: a task reads the
     // pages while the body is written (XLSX: a sheet holds at most
     // 1,048,575 rows under its header).
-    let cap = if format == Format::Xlsx { 1_048_575 } else { u64::MAX };
+    let cap = if format == Format::Xlsx {
+        1_048_575
+    } else {
+        u64::MAX
+    };
     let (tx, pages) = tokio::sync::mpsc::channel(2);
     let (store, role) = (s.store.clone(), caller.role);
     tokio::spawn(async move {
@@ -401,11 +405,7 @@ pub async fn list_dossiers(
     });
     let headers = dossier_table(&[]).headers;
     let (body, mime, ext) = match format {
-        Format::Csv => (
-            csv_body(headers, pages),
-            "text/csv; charset=utf-8",
-            "csv",
-        ),
+        Format::Csv => (csv_body(headers, pages), "text/csv; charset=utf-8", "csv"),
         _ => {
             let file = xlsx_file("Hồ sơ", &headers, pages)
                 .await

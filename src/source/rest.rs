@@ -969,4 +969,26 @@ mod tests {
             assert_eq!(g, want);
         }
     }
+
+    #[test]
+    fn an_error_page_is_kept_short() {
+        let html = format!(
+            "<html>\n<body>{}</body></html>",
+            "Lỗi máy chủ ".repeat(200_000)
+        );
+        let e = error_excerpt(&html);
+        assert!(e.chars().count() <= MAX_ERROR_BODY_CHARS + 1, "{}", e.len());
+        assert!(e.starts_with("<html> <body>Lỗi máy chủ") && e.ends_with('…'));
+    }
+
+    #[test]
+    fn a_query_in_the_source_url_stays_a_query() {
+        let settings: SourceSettings =
+            toml::from_str(r#"url = "https://mc.example.vn/api/?key=abc""#).unwrap();
+        let src = RestSource::new("s", &settings).unwrap();
+        assert_eq!(
+            src.url("/api/v1/dossiers"),
+            "https://mc.example.vn/api/api/v1/dossiers?key=abc"
+        );
+    }
 }
