@@ -2,7 +2,7 @@
 //! diacritics) and XLSX (dates as real dates), with Vietnamese column headers.
 
 use chrono::NaiveDateTime;
-use rust_xlsxwriter::{Format, Workbook, XlsxError};
+use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
 use std::borrow::Cow;
 
 /// One cell of an export.
@@ -62,18 +62,15 @@ fn csv_text(s: &str) -> Cow<'_, str> {
     }
 }
 
+/// A whole table as CSV: the BOM (so Excel reads UTF-8), the header, the rows.
 pub fn to_csv(t: &Table) -> Result<Vec<u8>, csv::Error> {
     let mut w = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
     w.write_record(&t.headers)?;
-    for r in &t.rows {
-        w.write_record(r.iter().map(|c| match c {
-            Cell::Text(s) => csv_text(s).into_owned(),
-            Cell::Number(n) => format_number(*n),
-            Cell::Time(t) => t.format("%Y-%m-%d %H:%M:%S").to_string(),
-            Cell::Empty => String::new(),
-        }))?;
-    }
-    w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+    let mut out = w
+        .into_inner()
+        .map_err(|e| csv::Error::from(e.into_error()))?;
+    out.extend(csv_rows(&t.rows)?);
+    Ok(out)
 }
 
 fn format_number(n: f64) -> String {
@@ -84,37 +81,48 @@ fn format_number(n: f64) -> String {
     }
 }
 
+/// A whole table as an XLSX workbook in memory (the small reports).
 pub fn to_xlsx(t: &Table) -> Result<Vec<u8>, XlsxError> {
     let mut wb = Workbook::new();
     let ws = wb.add_worksheet();
-    ws.set_name(&t.sheet)?;
-    let bold = Format::new().set_bold();
-    let date = Format::new().set_num_format("dd/mm/yyyy hh:mm");
-    for (c, h) in t.headers.iter().enumerate() {
-        ws.write_string_with_format(0, c as u16, *h, &bold)?;
-        ws.set_column_width(c as u16, 18)?;
-    }
+    let date = sheet_head(ws, &t.sheet, &t.headers)?;
     for (r, row) in t.rows.iter().enumerate() {
-        let r = r as u32 + 1;
-        for (c, cell) in row.iter().enumerate() {
-            let c = c as u16;
-            match cell {
-                // A string cell is never evaluated: only its length matters.
-                Cell::Text(s) => {
-                    ws.write_string(r, c, fit_cell(s))?;
-                }
-                Cell::Number(n) => {
-                    ws.write_number(r, c, *n)?;
-                }
-                Cell::Time(t) => {
-                    ws.write_datetime_with_format(r, c, t, &date)?;
-                }
-                Cell::Empty => {}
-            }
-        }
+        write_row(ws, r as u32 + 1, row, &date)?;
+    }
+    wb.save_to_buffer()
+}
+
+/// The sheet's name, bold headers, widths and frozen header row; the format
+/// of its dates.
+fn sheet_head(ws: &mut Worksheet, sheet: &str, headers: &[&str]) -> Result<Format, XlsxError> {
+    ws.set_name(sheet)?;
+    let bold = Format::new().set_bold();
+    for (c, h) in headers.iter().enumerate() {
+        ws.set_column_width(c as u16, 18)?;
+        ws.write_string_with_format(0, c as u16, *h, &bold)?;
     }
     ws.set_freeze_panes(1, 0)?;
-    wb.save_to_buffer()
+    Ok(Format::new().set_num_format("dd/mm/yyyy hh:mm"))
+}
+
+fn write_row(ws: &mut Worksheet, r: u32, row: &[Cell], date: &Format) -> Result<(), XlsxError> {
+    for (c, cell) in row.iter().enumerate() {
+        let c = c as u16;
+        match cell {
+            // A string cell is never evaluated: only its length matters.
+            Cell::Text(s) => {
+                ws.write_string(r, c, fit_cell(s))?;
+            }
+            Cell::Number(n) => {
+                ws.write_number(r, c, *n)?;
+            }
+            Cell::Time(t) => {
+                ws.write_datetime_with_format(r, c, t, date)?;
+            }
+            Cell::Empty => {}
+        }
+    }
+    Ok(())
 }
 
 /// Pages of an export's rows, produced by the caller on a task of its own
@@ -178,33 +186,12 @@ pub async fn xlsx_file(
 ) -> Result<tokio::fs::File, ExportError> {
     let mut wb = Workbook::new();
     let ws = wb.add_worksheet_with_constant_memory()?;
-    ws.set_name(sheet)?;
-    let bold = Format::new().set_bold();
-    let date = Format::new().set_num_format("dd/mm/yyyy hh:mm");
-    for (c, h) in headers.iter().enumerate() {
-        ws.set_column_width(c as u16, 18)?;
-        ws.write_string_with_format(0, c as u16, *h, &bold)?;
-    }
-    ws.set_freeze_panes(1, 0)?;
+    let date = sheet_head(ws, sheet, headers)?;
     let mut r = 0u32;
     while let Some(page) = pages.recv().await {
         for row in page.map_err(ExportError::Rows)? {
             r += 1;
-            for (c, cell) in row.iter().enumerate() {
-                let c = c as u16;
-                match cell {
-                    Cell::Text(s) => {
-                        ws.write_string(r, c, fit_cell(s))?;
-                    }
-                    Cell::Number(n) => {
-                        ws.write_number(r, c, *n)?;
-                    }
-                    Cell::Time(t) => {
-                        ws.write_datetime_with_format(r, c, t, &date)?;
-                    }
-                    Cell::Empty => {}
-                }
-            }
+            write_row(ws, r, &row, &date)?;
         }
     }
     let file = tokio::task::spawn_blocking(move || -> Result<std::fs::File, ExportError> {

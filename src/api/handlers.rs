@@ -43,8 +43,13 @@ pub struct KpiReport {
 
 #[derive(Deserialize, ToSchema)]
 pub struct IssueRequest {
-    /// Document number and symbol, e.g. "125/TB-UBND".
-    #[schema(min_length = 1, max_length = 50, pattern = r"\S")]
+    /// Document number and symbol, e.g. "125/TB-UBND": 1–50 characters,
+    /// not only spaces, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 50,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub number: String,
 }
 

@@ -63,14 +63,15 @@ pub struct LetterCandidate {
 const COLS: &str =
     "id, dossier_id, version, due_at, generated_at, path, sha256, status, issued_at, doc_number";
 
-/// A document number and symbol as recorded ("125/TB-UBND"): NFC, trimmed,
-/// 1–50 characters, no control characters (a NUL was accepted).
+/// A document number and symbol as recorded ("125/TB-UBND"): trimmed, 1–50
+/// characters as sent (NFC may compose them into fewer, or, for a few
+/// characters, more), no control characters (a NUL was accepted); stored NFC.
 pub fn doc_number(s: &str) -> Result<String, IssueError> {
-    let n = crate::text::nfc(s.trim());
-    if n.is_empty() || n.chars().count() > 50 || n.chars().any(char::is_control) {
+    let t = s.trim();
+    if t.is_empty() || t.chars().count() > 50 || t.chars().any(char::is_control) {
         return Err(IssueError::BadNumber(s.escape_debug().to_string()));
     }
-    Ok(n)
+    Ok(crate::text::nfc(t))
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -199,7 +199,14 @@ async fn auditors_meet_no_personal_data(backend: Backend) {
         );
     }
 
-    // The centre sees them: old and new, in the dossier's history.
+    // The centre sees them: the new values wherever the dossier is shown...
+    let reads = every_read(&api, &c, &api.centre).await;
+    let shown = reads
+        .iter()
+        .filter(|(_, body)| body.contains("Phạm Thị Quỳnh Như"))
+        .count();
+    assert!(shown >= 3, "the centre sees the applicant in {shown} reads");
+    // ...and old and new, in the dossier's history.
     let timeline = api
         .json(
             &format!("/api/v1/dossiers/{}/{}", c.source, urlencoding(&c.code)),

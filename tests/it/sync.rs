@@ -679,3 +679,35 @@ async fn credentials_do_not_follow_a_redirect_to_another_host() {
     );
     assert!(seen.lock().unwrap().is_empty(), "the other host was asked");
 }
+
+/// A source that sends a page larger than any real page (a misconfigured
+/// proxy, an endless body) is refused before it fills the memory.
+#[tokio::test]
+async fn an_oversized_page_is_refused() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    tokio::spawn(async move {
+        let app = axum::Router::new().fallback(|| async {
+            // 200 MiB of a JSON array's worth of spaces, made as it is sent.
+            let chunk = bytes::Bytes::from(vec![b' '; 1 << 20]);
+            let body = futures_util::stream::iter(
+                std::iter::once(Ok::<_, std::io::Error>(bytes::Bytes::from_static(
+                    b"{\"items\":[",
+                )))
+                .chain(std::iter::repeat_n(chunk, 200).map(Ok)),
+            );
+            axum::body::Body::from_stream(body)
+        });
+        axum::serve(listener, app).await.unwrap();
+    });
+    let mut src = RestSource::new("tinh", &source_settings(Shape::Native, &url)).unwrap();
+    let err = src
+        .fetch(&Cursor::Revision(0))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("larger than 128 MiB") && err.contains("sources.tinh.page_size"),
+        "{err}"
+    );
+}
