@@ -1,6 +1,8 @@
 //! The operators' endpoints: `/healthz` (alive), `/readyz` (database
 //! reachable, every source synced recently) and Prometheus `/metrics`. They sit
-//! outside the audit trail that records the API and dashboard requests.
+//! outside the audit trail that records the API and dashboard requests, and
+//! answer within a bound whatever the database does: a load balancer or
+//! Prometheus waiting 10 s on a stopped database learns nothing in time.
 
 use super::state::AppState;
 use axum::Router;
@@ -14,7 +16,27 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
+/// The longest `/readyz` waits for the database before answering unready.
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_millis(800);
+/// The longest `/metrics` waits for the database's gauges before answering
+/// with the others (and `tthc_metrics_database_ok 0`).
+const METRICS_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
+
 async fn readyz(State(s): State<Arc<AppState>>) -> Response {
+    match tokio::time::timeout(READY_WITHIN, ready(&s)).await {
+        Ok(r) => r,
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "database did not answer within {} ms",
+                READY_WITHIN.as_millis()
+            ),
+        )
+            .into_response(),
+    }
+}
+
+async fn ready(s: &AppState) -> Response {
     if let Err(e) = s.store.ping().await {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -53,9 +75,27 @@ async fn readyz(State(s): State<Arc<AppState>>) -> Response {
     "ready".into_response()
 }
 
-/// Refreshes the gauges that live in the database, then encodes everything.
+/// Refreshes the gauges that live in the database (within `METRICS_WITHIN`;
+/// else they keep their last values and `tthc_metrics_database_ok` reads 0),
+/// then encodes everything.
 pub async fn render_metrics(s: &AppState) -> Result<String, crate::store::StoreError> {
-    s.metrics.render(&s.store, &s.clock).await
+    let refreshed =
+        tokio::time::timeout(METRICS_WITHIN, s.metrics.refresh(&s.store, &s.clock)).await;
+    let ok = match refreshed {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "metrics: the database's gauges were not refreshed");
+            false
+        }
+        Err(_) => {
+            tracing::warn!(
+                "metrics: the database did not answer in time; its gauges keep their last values"
+            );
+            false
+        }
+    };
+    s.metrics.database_ok.set(i64::from(ok));
+    s.metrics.encode()
 }
 
 async fn metrics(State(s): State<Arc<AppState>>) -> Response {

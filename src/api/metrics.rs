@@ -38,6 +38,8 @@ pub struct Metrics {
     pub unauthenticated: Counter,
     pub letters_pending: Gauge,
     pub leader: Gauge,
+    /// 1 when the last scrape read the database's gauges, 0 when it could not.
+    pub database_ok: Gauge,
 }
 
 impl Default for Metrics {
@@ -52,6 +54,7 @@ impl Default for Metrics {
             unauthenticated: Counter::default(),
             letters_pending: Gauge::default(),
             leader: Gauge::default(),
+            database_ok: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -85,6 +88,11 @@ impl Default for Metrics {
             m.unauthenticated.clone(),
         );
         registry.register(
+            "metrics_database_ok",
+            "Whether the last scrape could read the gauges kept in the database",
+            m.database_ok.clone(),
+        );
+        registry.register(
             "letters_pending",
             "Apology drafts not yet issued",
             m.letters_pending.clone(),
@@ -100,7 +108,8 @@ impl Default for Metrics {
 
 impl Metrics {
     /// Refreshes the gauges that live in the database, then encodes everything.
-    pub async fn render(&self, store: &Store, clock: &Clock) -> Result<String, StoreError> {
+    /// The gauges that live in the database, read again.
+    pub async fn refresh(&self, store: &Store, clock: &Clock) -> Result<(), StoreError> {
         // Classes that emptied must read 0, not their last value.
         for class in crate::deadline::Class::ALL {
             self.dossiers
@@ -130,6 +139,11 @@ impl Metrics {
                     .set(lag);
             }
         }
+        Ok(())
+    }
+
+    /// Everything, as Prometheus reads it.
+    pub fn encode(&self) -> Result<String, StoreError> {
         let mut out = String::new();
         encode(&mut out, &self.registry)
             .map_err(|e| StoreError::Corrupt(format!("encoding metrics: {e}")))?;

@@ -112,33 +112,65 @@ pub fn build_message(row: &OutboxRow, from: &str, now: NaiveDateTime) -> Result<
         .parse()
         .map_err(|e| format!("recipient '{}' is not an address: {e}", row.recipient))?;
     let to = Mailbox::new(row.recipient_name.clone(), to_addr);
-    let alternative =
-        MultiPart::alternative_plain_html(row.text_body.clone(), row.html_body.clone());
     let attachments: Vec<serde_json::Value> =
         serde_json::from_str(&row.attachments).unwrap_or_default();
-    let body = if attachments.is_empty() {
+    // An attachment that cannot be read as recorded (deleted, replaced, on
+    // another instance's disk) is left out and the message says so: its
+    // alerts are delivered all the same.
+    let mut parts = Vec::new();
+    let mut missing = Vec::new();
+    for a in attachments {
+        let path = a.get("path").and_then(|p| p.as_str()).unwrap_or_default();
+        let name = a
+            .get("name")
+            .and_then(|p| p.as_str())
+            .unwrap_or("tep-dinh-kem")
+            .to_owned();
+        // Only the file whose hash was recorded with the letter, never one
+        // that took its place. (Rows queued before hashes were recorded with
+        // attachments carry none.)
+        let bytes = match a.get("sha256").and_then(|h| h.as_str()) {
+            Some(sha) => crate::letters::files::read_verified(path, sha).map_err(|e| e.to_string()),
+            None => std::fs::read(path).map_err(|e| format!("attachment {path}: {e}")),
+        };
+        match bytes {
+            Ok(b) => parts.push((name, b)),
+            Err(e) => {
+                tracing::warn!(id = row.id, error = %e, "an attachment is left out");
+                missing.push(name);
+            }
+        }
+    }
+    let (mut text, mut html) = (row.text_body.clone(), row.html_body.clone());
+    if !missing.is_empty() {
+        let note = format!(
+            "Lưu ý: không đính kèm được {} (tệp không còn nguyên vẹn trên máy chủ). Lấy lại bằng lệnh `tthc-watch letter MÃ-HỒ-SƠ` hoặc trên bảng điều khiển.",
+            missing.join(", ")
+        );
+        text.push_str(&format!("\n\n{note}\n"));
+        // The file names carry dossier codes from the source: escaped.
+        let escaped = note
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;");
+        let p = format!("<p><strong>{escaped}</strong></p>");
+        match html.rfind("</body>") {
+            Some(at) => html.insert_str(at, &p),
+            None => html.push_str(&p),
+        }
+    }
+    let alternative = MultiPart::alternative_plain_html(text, html);
+    let body = if parts.is_empty() {
         alternative
     } else {
         let mut mixed = MultiPart::mixed().multipart(alternative);
-        for a in attachments {
-            let path = a.get("path").and_then(|p| p.as_str()).unwrap_or_default();
-            let name = a
-                .get("name")
-                .and_then(|p| p.as_str())
-                .unwrap_or("tep-dinh-kem");
-            // Only the file whose hash was recorded with the letter: never
-            // one that took its place. (Rows queued before hashes were
-            // recorded with attachments carry none.)
-            let bytes = match a.get("sha256").and_then(|h| h.as_str()) {
-                Some(sha) => crate::letters::files::read_verified(path, sha)
-                    .map_err(|e| format!("attachment: {e}"))?,
-                None => std::fs::read(path).map_err(|e| format!("attachment {path}: {e}"))?,
-            };
+        for (name, bytes) in parts {
             let ct = ContentType::parse(
                 "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
             )
             .map_err(|e| e.to_string())?;
-            let part: SinglePart = Attachment::new(name.to_owned()).body(bytes, ct);
+            let part: SinglePart = Attachment::new(name).body(bytes, ct);
             mixed = mixed.singlepart(part);
         }
         mixed
@@ -200,11 +232,22 @@ pub async fn send_one(
                 };
                 write().map_err(|e| (false, format!("writing into {}: {e}", dir.display())))
             }
-            Mailer::Smtp(t) => t
-                .send(msg)
-                .await
-                .map(|_| ())
-                .map_err(|e| (e.is_permanent(), e.to_string())),
+            // The whole exchange is bounded: the client's own timeout covers
+            // connecting only, and a server that stops answering mid-way held
+            // every job behind it.
+            Mailer::Smtp(t) => {
+                let within = Duration::from_secs(m.timeout_secs);
+                match tokio::time::timeout(within, t.send(msg)).await {
+                    Ok(r) => r.map(|_| ()).map_err(|e| (e.is_permanent(), e.to_string())),
+                    Err(_) => Err((
+                        false,
+                        format!(
+                            "the SMTP server did not finish within {} s (mail.timeout_secs)",
+                            m.timeout_secs
+                        ),
+                    )),
+                }
+            }
         },
     };
     match result {

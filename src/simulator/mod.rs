@@ -267,7 +267,7 @@ impl Simulator {
         // A record repeated across pages (seen in real systems when sorting is unstable).
         if let Some(prev) = previous
             && !items.is_empty()
-            && self.roll(faults.repeat)
+            && self.roll(Fault::Repeat, faults.repeat)
         {
             self.stats.repeated.fetch_add(1, Ordering::Relaxed);
             items.insert(0, prev);
@@ -275,15 +275,9 @@ impl Simulator {
         (items, total)
     }
 
-    fn roll(&self, p: f64) -> bool {
-        if p <= 0.0 {
-            return false;
-        }
+    fn roll(&self, fault: Fault, p: f64) -> bool {
         let n = self.requests.load(Ordering::Relaxed);
-        let mut rng = ChaCha8Rng::seed_from_u64(
-            self.world.spec.seed.wrapping_add(n.wrapping_mul(7919)) ^ p.to_bits(),
-        );
-        rng.gen_bool(p.min(1.0))
+        roll(self.world.spec.seed, n, fault, p)
     }
 
     fn check_auth(&self, headers: &HeaderMap) -> Result<(), Response> {
@@ -350,17 +344,17 @@ impl Simulator {
             self.stats.latency.fetch_add(1, Ordering::Relaxed);
             tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
         }
-        if self.roll(faults.timeout) {
+        if self.roll(Fault::Timeout, faults.timeout) {
             self.stats.timeouts.fetch_add(1, Ordering::Relaxed);
             tokio::time::sleep(std::time::Duration::from_secs(faults.timeout_secs)).await;
         }
-        if self.roll(faults.error) {
+        if self.roll(Fault::Error, faults.error) {
             self.stats.errors.fetch_add(1, Ordering::Relaxed);
             return Err(
                 (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response()
             );
         }
-        if self.roll(faults.rate_limit) {
+        if self.roll(Fault::RateLimit, faults.rate_limit) {
             self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
             let mut r = (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests").into_response();
             r.headers_mut()
@@ -375,7 +369,7 @@ impl Simulator {
     }
 
     fn body_bytes(&self, mut bytes: Vec<u8>, faults: &Faults) -> Response {
-        if self.roll(faults.truncate) {
+        if self.roll(Fault::Truncate, faults.truncate) {
             self.stats.truncated.fetch_add(1, Ordering::Relaxed);
             bytes.truncate(bytes.len() / 2);
         }
@@ -622,4 +616,53 @@ pub async fn serve(
     axum::serve(listener, router(sim))
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
+}
+
+/// The faults a request can meet, each rolled on its own.
+#[derive(Clone, Copy)]
+enum Fault {
+    Repeat = 1,
+    Timeout,
+    Error,
+    RateLimit,
+    Truncate,
+}
+
+/// Whether `fault`, at rate `p`, strikes request `n` of a simulator seeded
+/// `seed`: reproducible, and independent of the other faults (seeded by the
+/// rate alone, two faults with the same rate always struck together, so the
+/// README's `rate_limit=0.05,truncate=0.05` never truncated).
+fn roll(seed: u64, n: u64, fault: Fault, p: f64) -> bool {
+    if p <= 0.0 {
+        return false;
+    }
+    let salt = (fault as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut rng =
+        ChaCha8Rng::seed_from_u64(seed.wrapping_add(n.wrapping_mul(7919)) ^ p.to_bits() ^ salt);
+    rng.gen_bool(p.min(1.0))
+}
+
+#[cfg(test)]
+mod fault_tests {
+    use super::*;
+
+    #[test]
+    fn faults_with_the_same_rate_strike_independently() {
+        let (mut limited, mut truncated, mut both) = (0, 0, 0);
+        for n in 0..20_000 {
+            let l = roll(1, n, Fault::RateLimit, 0.05);
+            let t = roll(1, n, Fault::Truncate, 0.05);
+            limited += u32::from(l);
+            truncated += u32::from(t);
+            both += u32::from(l && t);
+        }
+        // About 1,000 each and 50 together (0.05 × 0.05 × 20,000).
+        assert!(
+            (800..1200).contains(&limited) && (800..1200).contains(&truncated),
+            "{limited} {truncated}"
+        );
+        assert!((20..100).contains(&both), "{both} struck together");
+        // Reproducible.
+        assert_eq!(roll(1, 7, Fault::Error, 0.5), roll(1, 7, Fault::Error, 0.5));
+    }
 }

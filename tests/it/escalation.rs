@@ -686,3 +686,63 @@ async fn stale_source_alerts_once_per_outage_and_once_on_recovery() {
     );
     db.cleanup().await;
 }
+
+/// A server that accepts connections and then stops answering (its process
+/// frozen): each send gives up within `mail.timeout_secs` and is retried
+/// later, and once the server answers again every message arrives once.
+#[tokio::test]
+async fn a_hung_smtp_server_is_given_up_on_in_time_and_mail_arrives_after() {
+    let Mailroom {
+        sink,
+        db,
+        mut settings,
+        rules,
+    } = Mailroom::new(Backend::Sqlite).await;
+    settings.mail.timeout_secs = 2;
+    let d = scripted_dossier(
+        "H56-261118-0000003",
+        "XD",
+        "PQLDT",
+        "2026-11-18 08:00",
+        5,
+        "2026-11-26 08:00",
+    );
+    db.store
+        .apply_page(
+            "tinh",
+            &[tthc_watch::store::Incoming::new(d)],
+            &[],
+            &[],
+            None,
+            t("2026-11-18 09:00"),
+        )
+        .await
+        .unwrap();
+    check_with(&settings, &rules, &db.store, &at("2026-11-23 08:00"))
+        .await
+        .unwrap();
+
+    sink.freeze(true);
+    let started = std::time::Instant::now();
+    let s = send_with(&settings, &db.store, &at("2026-11-23 08:00"))
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    sink.freeze(false);
+    assert_eq!((s.sent, s.retry, s.failed), (0, 2, 0));
+    // Two messages, each given up after 2 s (not the minutes a hung server holds).
+    assert!(took < std::time::Duration::from_secs(20), "{took:?}");
+    assert!(db.store.outbox().await.unwrap().iter().all(|m| {
+        m.status == "pending"
+            && m.last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("did not finish within 2 s"))
+    }));
+
+    let s = send_with(&settings, &db.store, &at("2026-11-23 09:00"))
+        .await
+        .unwrap();
+    assert_eq!((s.sent, s.retry, s.failed), (2, 0, 0));
+    assert_eq!(sink.messages().len(), 2, "every message once");
+    db.cleanup().await;
+}

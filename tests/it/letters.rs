@@ -325,3 +325,58 @@ async fn each_letter_is_its_own_citizens_sqlite() {
 async fn each_letter_is_its_own_citizens_postgres() {
     each_letter_is_its_own_citizens(Backend::Postgres).await;
 }
+
+/// A letter file gone before its alert is sent (deleted, or on another
+/// instance's disk): the alert is delivered all the same, without it, and
+/// says the draft could not be attached.
+#[tokio::test]
+async fn an_alert_goes_out_without_a_missing_letter_and_says_so() {
+    let sink = SmtpSink::start();
+    let db = TestDb::new(Backend::Sqlite).await;
+    let letters = tempfile::tempdir().unwrap();
+    let mut settings = test_settings(&db.url, sink.port);
+    settings.letters.dir = letters.path().display().to_string();
+    let rules = Rules::load(&settings).unwrap();
+    let d = scripted_dossier(
+        "H56-0009",
+        "DD",
+        "PKT",
+        "2026-11-13 08:00",
+        5,
+        "2026-11-20 08:00",
+    );
+    db.store
+        .apply_page(
+            "tinh",
+            &[tthc_watch::store::Incoming::new(d.clone())],
+            &[],
+            &[],
+            None,
+            t("2026-11-13 09:00"),
+        )
+        .await
+        .unwrap();
+    check_with(&settings, &rules, &db.store, &at("2026-11-23 08:00"))
+        .await
+        .unwrap();
+    let id = db.store.dossier("tinh", &d.code).await.unwrap().unwrap().id;
+    let letter = db.store.latest_letter(id).await.unwrap().unwrap();
+    std::fs::remove_file(&letter.path).unwrap();
+    let summary = send_with(&settings, &db.store, &at("2026-11-23 08:00"))
+        .await
+        .unwrap();
+    assert_eq!(summary.failed, 0, "{summary:?}");
+    let msgs = sink.messages();
+    let head = msgs
+        .iter()
+        .find(|m| m["to"][0] == "pkt@ninhhoa.example.vn")
+        .expect("the unit head's alert is delivered");
+    assert_eq!(head["attachments"], serde_json::json!([]));
+    let text = head["text"].as_str().unwrap();
+    assert!(
+        text.contains("H56-0009")
+            && text.contains("không đính kèm được van-ban-xin-loi-H56-0009-v1.docx"),
+        "{text}"
+    );
+    db.cleanup().await;
+}

@@ -8,6 +8,7 @@ mod check;
 mod cli;
 mod daemon;
 mod escalation;
+mod health;
 mod layout;
 mod letters;
 mod native_types;

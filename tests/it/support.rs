@@ -292,6 +292,19 @@ impl Drop for SmtpSink {
 }
 
 impl SmtpSink {
+    /// Freezes (SIGSTOP) or thaws (SIGCONT) the server process: a server
+    /// that accepted connections and stopped answering.
+    #[allow(dead_code)]
+    pub fn freeze(&self, frozen: bool) {
+        let sig = if frozen { "-STOP" } else { "-CONT" };
+        let ok = std::process::Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .expect("kill")
+            .success();
+        assert!(ok, "kill {sig} the SMTP sink");
+    }
+
     pub fn start() -> SmtpSink {
         use std::io::BufRead;
         let python =

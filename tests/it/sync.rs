@@ -394,9 +394,21 @@ async fn server_errors_then_recovery_lose_nothing() {
 
 #[tokio::test]
 async fn flaky_source_is_retried_to_completion() {
-    let sim = spawn_simulator(Shape::Native, 300, "error=0.25,truncate=0.2,rate_limit=0.1").await;
+    let sim = spawn_simulator(Shape::Native, 600, "error=0.25,truncate=0.2,rate_limit=0.1").await;
     let db = TestDb::new(Backend::Sqlite).await;
-    let s = sync(&db, &sim, Shape::Native).await;
+    // Small pages: enough requests for every fault to strike (each is rolled
+    // on its own, reproducibly).
+    let mut settings = source_settings(Shape::Native, &sim.url);
+    settings.page_size = 20;
+    let mut src = RestSource::new("tinh", &settings).unwrap();
+    src.retry_base = std::time::Duration::from_millis(20);
+    let s = sync_source(
+        &db.store,
+        &mut src,
+        10,
+        &Clock::fixed(from_vn(sim.sim.now())),
+    )
+    .await;
     assert_eq!(s.error, None, "{s}");
     let stats = &sim.sim.stats;
     assert!(stats.errors.load(Ordering::Relaxed) > 0);
@@ -408,11 +420,11 @@ async fn flaky_source_is_retried_to_completion() {
 
 #[tokio::test]
 async fn timeouts_are_retried() {
-    let sim = spawn_simulator(Shape::Native, 150, "timeout=0.3,timeout_secs=3").await;
+    let sim = spawn_simulator(Shape::Native, 300, "timeout=0.3,timeout_secs=3").await;
     let db = TestDb::new(Backend::Sqlite).await;
     let mut settings = source_settings(Shape::Native, &sim.url);
     settings.timeout_secs = 1;
-    settings.page_size = 50;
+    settings.page_size = 25;
     let mut src = RestSource::new("tinh", &settings).unwrap();
     src.retry_base = std::time::Duration::from_millis(20);
     let s = sync_source(
