@@ -62,10 +62,13 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// Runs until `shutdown`. Binds the HTTP listener first, so a port in use fails fast.
+    /// Runs until `shutdown`. Takes a SQLite database's lock first, then binds the HTTP
+    /// listener, so a second instance or a port in use fails fast.
     pub async fn run(self) -> Result<()> {
         let settings = self.settings.clone();
         let mut rules = Arc::new(RuleSet::load(&settings)?);
+        // SQLite: the lock first, so a second instance neither migrates nor binds.
+        let early = crate::store::Store::lock_before_opening(&settings.database.url)?;
         let store = app::open_store(&settings).await?;
         let listener = tokio::net::TcpListener::bind(&settings.server.listen)
             .await
@@ -84,7 +87,10 @@ impl Daemon {
             self.shutdown.clone(),
         ));
 
-        let mut leadership = store.try_lead().await?;
+        let mut leadership = match early {
+            Some(l) => Some(l),
+            None => store.try_lead().await?,
+        };
         let poll = settings.schedule.poll_cron().map_err(anyhow::Error::msg)?;
         let digest = settings
             .schedule
@@ -192,6 +198,12 @@ impl Daemon {
             // What the jobs appended to the audit trail, witnessed outside it.
             if let Err(e) = store.witness_audit().await {
                 tracing::warn!(error = %e, "cannot write the audit witness");
+            }
+            // SQLite: the jobs' writes copied into the database file (and
+            // the WAL cut back), not left in a WAL that only grows until its
+            // 160 MB autocheckpoint. Nothing to do on PostgreSQL.
+            if let Err(e) = store.checkpoint().await {
+                tracing::warn!(error = %e, "cannot checkpoint the database");
             }
             let next_source = sources
                 .iter()

@@ -56,6 +56,16 @@ impl Leader {
     }
 }
 
+impl super::Store {
+    /// The lock that must be held before a database is even opened: SQLite's
+    /// lock file (a second instance must not migrate the schema or bind its
+    /// port before it learns it may not run). PostgreSQL's is taken later,
+    /// by `try_lead`, by whichever instance gets it: None here.
+    pub fn lock_before_opening(url: &str) -> Result<Option<Leader>, super::StoreError> {
+        Ok(lock_file(url)?)
+    }
+}
+
 /// The database file of a SQLite URL (none in memory).
 fn sqlite_path(url: &str) -> Option<PathBuf> {
     let rest = url

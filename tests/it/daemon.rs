@@ -174,6 +174,20 @@ async fn run_serves_health_and_metrics_and_stops_cleanly_on_sigterm() {
         metric(&m, "tthc_letters_pending").is_some_and(|n| n > 0.0),
         "{m}"
     );
+    // While it runs, what the jobs wrote reaches the database file, not only
+    // the WAL (before: a 16 KB file beside a growing WAL).
+    let size = |name: &str| std::fs::metadata(dir.path().join(name)).map_or(0, |m| m.len());
+    let start = Instant::now();
+    while size("t.db") < 256 * 1024 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "database file {} bytes, WAL {} bytes",
+            size("t.db"),
+            size("t.db-wal")
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(size("t.db-wal") <= 32 << 20);
 
     let asked = Instant::now();
     svc.signal("TERM");
@@ -192,16 +206,21 @@ async fn a_second_instance_on_the_same_sqlite_file_refuses_to_start() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("t.db").display());
     let config = write_config(dir.path(), &db, &sim.url, sink.port, "");
-    let first = Service::start(&config, dir.path(), "first", free_port());
+    let port = free_port();
+    let first = Service::start(&config, dir.path(), "first", port);
     first.wait_ok("/healthz", Duration::from_secs(20)).await;
-    let mut second = Service::start(&config, dir.path(), "second", free_port());
+    // The same port: refused for the lock, before it opens the database or
+    // binds (a port in use would otherwise be what it reports).
+    let mut second = Service::start(&config, dir.path(), "second", port);
     let status = second
         .wait_exit(Duration::from_secs(20))
         .expect("the second instance exits");
     assert!(!status.success());
     let log = second.logs();
     assert!(
-        log.contains("another tthc-watch is already running") && log.contains("t.db"),
+        log.contains("another tthc-watch is already running")
+            && log.contains("t.db")
+            && !log.contains("binding server.listen"),
         "{log}"
     );
     assert_eq!(

@@ -143,7 +143,11 @@ impl Backend for SqlitePool {
             // pages, 40 MB in older 4 KB-page files), not 1,000: a sync
             // rewrites the same index pages, copied back once instead of
             // many times.
-            .pragma("wal_autocheckpoint", "10000");
+            .pragma("wal_autocheckpoint", "10000")
+            // Once checkpointed, the WAL file is cut back to 32 MiB: it kept
+            // its largest size for good (`Store::checkpoint` after each of
+            // the daemon's jobs makes that happen while it runs).
+            .pragma("journal_size_limit", (32u64 << 20).to_string());
         for (k, v) in settings {
             opts = opts.pragma(k.to_string(), v.to_string());
         }
