@@ -216,7 +216,11 @@ pub async fn send_one(
     m: &MailSettings,
     now: NaiveDateTime,
 ) -> Result<SendOutcome, MailError> {
-    let Some(row) = store.next_pending(now).await? else {
+    // Claimed for longer than a send can take (it is bounded by
+    // `timeout_secs`): another instance does not send it meanwhile, and takes
+    // it only if this one died with it.
+    let lease = chrono::Duration::seconds(2 * m.timeout_secs as i64 + 60);
+    let Some(row) = store.claim_next(now, now + lease).await? else {
         return Ok(SendOutcome::Empty);
     };
     let result: Result<(), (bool, String)> = match build_message(&row, &m.from, now) {
@@ -252,7 +256,9 @@ pub async fn send_one(
     };
     match result {
         Ok(()) => {
-            store.mark_sent(row.id, now).await?;
+            if !store.mark_sent(row.id, now).await? {
+                tracing::error!(id = row.id, to = %row.recipient, "message sent after its claim ran out and another instance took it: it may arrive twice");
+            }
             tracing::info!(id = row.id, to = %row.recipient, kind = %row.kind, "message sent");
             Ok(SendOutcome::Sent(row.id))
         }

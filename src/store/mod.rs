@@ -188,6 +188,9 @@ pub struct Store {
     url: Arc<str>,
     /// What seals the audit trail from outside the database.
     seal: Arc<audit::AuditSeal>,
+    /// This handle's name in the outbox's claims (host, process, a random
+    /// part): two instances, or two stores in one test, never share one.
+    instance: Arc<str>,
 }
 
 #[derive(Clone)]
@@ -240,9 +243,15 @@ impl Store {
             pool,
             url: url.into(),
             seal: Arc::default(),
+            instance: instance_name().into(),
         };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// The name this store claims messages under.
+    pub fn instance(&self) -> &str {
+        &self.instance
     }
 
     /// The store sealing its audit trail with `seal` (see `audit`).
@@ -355,4 +364,19 @@ pub(crate) fn placeholders(first: usize, n: usize) -> String {
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// A name for one store handle: host, process id and a random part.
+fn instance_name() -> String {
+    use rand::RngCore;
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".into());
+    format!(
+        "{host}:{}:{:08x}",
+        std::process::id(),
+        rand::rngs::OsRng.next_u32()
+    )
 }

@@ -287,23 +287,58 @@ impl Store {
     }
 
     /// The oldest message due for a (re)try at `now`.
-    pub async fn next_pending(&self, now: NaiveDateTime) -> Result<Option<OutboxRow>, StoreError> {
-        with_pool!(self, pool => {
-            sqlx::query_as("SELECT id, kind, dedupe_key, recipient, recipient_name, subject, text_body, html_body, attachments, \
-                            message_id, status, attempts, last_error FROM outbox \
-                            WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT 1")
-                .bind(DbTime(now)).fetch_optional(pool).await.ctx("reading the outbox")
-        })
+    /// Claims the oldest message due at `now` for this store's instance until
+    /// `lease_until`: no other instance takes it meanwhile (a new leader while
+    /// the old one is still sending it). A claim whose lease ran out (its
+    /// claimant died) is taken again.
+    pub async fn claim_next(
+        &self,
+        now: NaiveDateTime,
+        lease_until: NaiveDateTime,
+    ) -> Result<Option<OutboxRow>, StoreError> {
+        const CLAIMABLE: &str = "status = 'pending' AND next_attempt_at <= $3 AND (claimed_until IS NULL OR claimed_until <= $3)";
+        let sql = format!(
+            "UPDATE outbox SET claimed_by = $1, claimed_until = $2 \
+             WHERE id = (SELECT id FROM outbox WHERE {CLAIMABLE} ORDER BY next_attempt_at, id LIMIT 1) AND {CLAIMABLE} \
+             RETURNING id, kind, dedupe_key, recipient, recipient_name, subject, text_body, html_body, attachments, \
+             message_id, status, attempts, last_error"
+        );
+        // Two instances may pick the same message; the one that waited on the
+        // other's row lock then claims nothing: it tries the next.
+        for _ in 0..5 {
+            let row: Option<OutboxRow> = with_pool!(self, pool => {
+                sqlx::query_as(&sql)
+                    .bind(self.instance.as_ref()).bind(DbTime(lease_until)).bind(DbTime(now))
+                    .fetch_optional(pool).await.ctx("claiming a message")?
+            });
+            if row.is_some() {
+                return Ok(row);
+            }
+            let left = with_pool!(self, pool => {
+                sqlx::query_scalar::<_, i64>(&format!("SELECT COUNT(*) FROM outbox WHERE {}", CLAIMABLE.replace("$3", "$1")))
+                    .bind(DbTime(now)).fetch_one(pool).await.ctx("reading the outbox")?
+            });
+            if left == 0 {
+                return Ok(None);
+            }
+        }
+        Ok(None)
     }
 
-    pub async fn mark_sent(&self, id: i64, now: NaiveDateTime) -> Result<(), StoreError> {
+    /// Marks a message this instance claimed as sent; false (and nothing
+    /// changed) when its claim was lost meanwhile (its lease ran out and
+    /// another instance took it).
+    pub async fn mark_sent(&self, id: i64, now: NaiveDateTime) -> Result<bool, StoreError> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await.ctx("starting a delivery transaction")?;
-            let (recipient,): (String,) = sqlx::query_as("UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, last_error = NULL WHERE id = $2 RETURNING recipient")
-                .bind(DbTime(now)).bind(id).fetch_one(&mut *tx).await.ctx("marking a message sent")?;
+            let row: Option<(String,)> = sqlx::query_as("UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, last_error = NULL, \
+                                                        claimed_by = NULL, claimed_until = NULL \
+                                                        WHERE id = $2 AND status = 'pending' AND claimed_by = $3 RETURNING recipient")
+                .bind(DbTime(now)).bind(id).bind(self.instance.as_ref()).fetch_optional(&mut *tx).await.ctx("marking a message sent")?;
+            let Some((recipient,)) = row else { return Ok(false) };
             audit_append!(tx, self.seal, now, "message_sent", recipient, serde_json::json!({ "outbox_id": id }).to_string());
             tx.commit().await.ctx("committing a delivery")?;
-            Ok(())
+            Ok(true)
         })
     }
 
@@ -320,8 +355,10 @@ impl Store {
         };
         with_pool!(self, pool => {
             sqlx::query("UPDATE outbox SET status = $1, attempts = attempts + 1, last_error = $2, \
-                         next_attempt_at = COALESCE($3, next_attempt_at) WHERE id = $4")
-                .bind(status).bind(error).bind(next_at).bind(id).execute(pool).await.ctx("recording a failed delivery")?;
+                         next_attempt_at = COALESCE($3, next_attempt_at), claimed_by = NULL, claimed_until = NULL \
+                         WHERE id = $4 AND status = 'pending' AND claimed_by = $5")
+                .bind(status).bind(error).bind(next_at).bind(id).bind(self.instance.as_ref())
+                .execute(pool).await.ctx("recording a failed delivery")?;
             Ok(())
         })
     }

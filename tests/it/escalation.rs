@@ -746,3 +746,73 @@ async fn a_hung_smtp_server_is_given_up_on_in_time_and_mail_arrives_after() {
     assert_eq!(sink.messages().len(), 2, "every message once");
     db.cleanup().await;
 }
+
+/// Two instances draining the same outbox while the SMTP server is slow (a
+/// new leader taking over while the old one is still sending): a message
+/// claimed by one is not sent by the other; each arrives once.
+async fn two_senders_never_send_one_message_twice(backend: Backend) {
+    let Mailroom {
+        sink,
+        db,
+        mut settings,
+        rules,
+    } = Mailroom::new(backend).await;
+    settings.mail.timeout_secs = 10;
+    let d = scripted_dossier(
+        "H56-261118-0000004",
+        "XD",
+        "PQLDT",
+        "2026-11-18 08:00",
+        5,
+        "2026-11-26 08:00",
+    );
+    db.store
+        .apply_page(
+            "tinh",
+            &[tthc_watch::store::Incoming::new(d)],
+            &[],
+            &[],
+            None,
+            t("2026-11-18 09:00"),
+        )
+        .await
+        .unwrap();
+    check_with(&settings, &rules, &db.store, &at("2026-11-23 08:00"))
+        .await
+        .unwrap();
+    let other = tthc_watch::store::Store::connect(&db.url, 2).await.unwrap();
+    assert_ne!(other.instance(), db.store.instance());
+
+    sink.freeze(true);
+    let (sa, sb) = (settings.clone(), settings.clone());
+    let a_store = db.store.clone();
+    let a = tokio::spawn(async move { send_with(&sa, &a_store, &at("2026-11-23 08:00")).await });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let b_store = other.clone();
+    let b = tokio::spawn(async move { send_with(&sb, &b_store, &at("2026-11-23 08:00")).await });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    sink.freeze(false);
+    let (a, b) = (a.await.unwrap().unwrap(), b.await.unwrap().unwrap());
+    assert_eq!(a.sent + b.sent, 2, "{a:?} {b:?}");
+    let mut to: Vec<String> = sink
+        .messages()
+        .iter()
+        .map(|m| m["to"][0].as_str().unwrap().to_owned())
+        .collect();
+    to.sort();
+    let before = to.len();
+    to.dedup();
+    assert_eq!((before, to.len()), (2, 2), "a message went twice: {to:?}");
+    other.close().await;
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn two_senders_never_send_one_message_twice_postgres() {
+    two_senders_never_send_one_message_twice(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn two_senders_never_send_one_message_twice_sqlite() {
+    two_senders_never_send_one_message_twice(Backend::Sqlite).await;
+}

@@ -103,12 +103,22 @@ async fn copy_as_old_schema(from: &Store, to: &sqlx::PgPool) {
         "check_queue",
     ];
     for table in tables {
+        // The columns both have (later migrations add some to SQLite only
+        // here: the old PostgreSQL schema stops at 0014).
+        let old: Vec<String> = sqlx::query_scalar(
+            "SELECT column_name::text FROM information_schema.columns WHERE table_name = $1",
+        )
+        .bind(table)
+        .fetch_all(to)
+        .await
+        .unwrap();
         let cols: Vec<String> = from
             .fetch_text(&format!("SELECT name FROM pragma_table_info('{table}')"))
             .await
             .unwrap()
             .into_iter()
             .map(|r| r[0].clone().unwrap())
+            .filter(|c| old.contains(c))
             .collect();
         let rows = from
             .fetch_text(&format!("SELECT {} FROM {table}", cols.join(", ")))
