@@ -70,6 +70,14 @@ impl Daemon {
         // SQLite: the lock first, so a second instance neither migrates nor binds.
         let early = crate::store::Store::lock_before_opening(&settings.database.url)?;
         let store = app::open_store(&settings).await?;
+        if early.is_some() {
+            // The only instance: messages claimed by a run that died (kill -9
+            // mid-send) need not wait for their lease to run out.
+            let n = store.release_claims().await?;
+            if n > 0 {
+                tracing::info!(messages = n, "released the outbox claims of a previous run");
+            }
+        }
         let listener = tokio::net::TcpListener::bind(&settings.server.listen)
             .await
             .with_context(|| format!("binding server.listen = {}", settings.server.listen))?;

@@ -35,6 +35,9 @@ pub enum SendOutcome {
     Sent(i64),
     /// Failed for now; tried again later.
     Retry(i64, String),
+    /// The server did not answer at all (no connection, or no reply in
+    /// time): tried again later, and the messages after it wait too.
+    Unavailable(i64, String),
     /// Given up: permanent refusal or too many attempts.
     Failed(i64, String),
     /// Nothing due.
@@ -46,6 +49,8 @@ pub struct DrainSummary {
     pub sent: u64,
     pub retry: u64,
     pub failed: u64,
+    /// The drain stopped because the server did not answer.
+    pub server_unavailable: bool,
 }
 
 impl std::fmt::Display for DrainSummary {
@@ -54,7 +59,14 @@ impl std::fmt::Display for DrainSummary {
             f,
             "send: {} sent, {} to retry later, {} failed",
             self.sent, self.retry, self.failed
-        )
+        )?;
+        if self.server_unavailable {
+            write!(
+                f,
+                "; the SMTP server did not answer, the other messages wait for the next drain"
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -219,12 +231,13 @@ pub async fn send_one(
     // Claimed for longer than a send can take (it is bounded by
     // `timeout_secs`): another instance does not send it meanwhile, and takes
     // it only if this one died with it.
-    let lease = chrono::Duration::seconds(2 * m.timeout_secs as i64 + 60);
+    let lease = chrono::Duration::seconds(m.timeout_secs as i64 + 30);
     let Some(row) = store.claim_next(now, now + lease).await? else {
         return Ok(SendOutcome::Empty);
     };
-    let result: Result<(), (bool, String)> = match build_message(&row, &m.from, now) {
-        Err(e) => Err((true, e)),
+    // Err: (permanent, the error, whether the server answered at all).
+    let result: Result<(), (bool, String, bool)> = match build_message(&row, &m.from, now) {
+        Err(e) => Err((true, e, true)),
         Ok(msg) => match mailer {
             Mailer::File(dir) => {
                 let write = || -> std::io::Result<()> {
@@ -234,7 +247,7 @@ pub async fn send_one(
                     std::fs::write(&tmp, msg.formatted())?;
                     std::fs::rename(tmp, path)
                 };
-                write().map_err(|e| (false, format!("writing into {}: {e}", dir.display())))
+                write().map_err(|e| (false, format!("writing into {}: {e}", dir.display()), true))
             }
             // The whole exchange is bounded: the client's own timeout covers
             // connecting only, and a server that stops answering mid-way held
@@ -242,13 +255,17 @@ pub async fn send_one(
             Mailer::Smtp(t) => {
                 let within = Duration::from_secs(m.timeout_secs);
                 match tokio::time::timeout(within, t.send(msg)).await {
-                    Ok(r) => r.map(|_| ()).map_err(|e| (e.is_permanent(), e.to_string())),
+                    // No status: no reply at all (refused, reset, TLS).
+                    Ok(r) => r
+                        .map(|_| ())
+                        .map_err(|e| (e.is_permanent(), e.to_string(), e.status().is_some())),
                     Err(_) => Err((
                         false,
                         format!(
                             "the SMTP server did not finish within {} s (mail.timeout_secs)",
                             m.timeout_secs
                         ),
+                        false,
                     )),
                 }
             }
@@ -262,7 +279,7 @@ pub async fn send_one(
             tracing::info!(id = row.id, to = %row.recipient, kind = %row.kind, "message sent");
             Ok(SendOutcome::Sent(row.id))
         }
-        Err((permanent, error)) => {
+        Err((permanent, error, answered)) => {
             let attempts = row.attempts + 1;
             if permanent || attempts >= i64::from(m.max_attempts) {
                 tracing::error!(id = row.id, to = %row.recipient, %error, attempts, "message given up");
@@ -274,7 +291,11 @@ pub async fn send_one(
                 store
                     .mark_attempt_failed(row.id, &error, Some(next))
                     .await?;
-                Ok(SendOutcome::Retry(row.id, error))
+                Ok(if answered {
+                    SendOutcome::Retry(row.id, error)
+                } else {
+                    SendOutcome::Unavailable(row.id, error)
+                })
             }
         }
     }
@@ -292,6 +313,13 @@ pub async fn drain(
         match send_one(store, mailer, m, now).await? {
             SendOutcome::Sent(_) => s.sent += 1,
             SendOutcome::Retry(..) => s.retry += 1,
+            // A server that does not answer would cost every message its
+            // timeout, one after another, holding up the jobs behind the drain.
+            SendOutcome::Unavailable(..) => {
+                s.retry += 1;
+                s.server_unavailable = true;
+                return Ok(s);
+            }
             SendOutcome::Failed(..) => s.failed += 1,
             SendOutcome::Empty => return Ok(s),
         }

@@ -325,6 +325,17 @@ impl Store {
         Ok(None)
     }
 
+    /// Frees every claim: for an instance that knows no other one can be
+    /// sending (SQLite's lock file is held), the claims left by a process
+    /// that died. Returns how many there were.
+    pub async fn release_claims(&self) -> Result<u64, StoreError> {
+        with_pool!(self, pool => {
+            let r = sqlx::query("UPDATE outbox SET claimed_by = NULL, claimed_until = NULL WHERE status = 'pending' AND claimed_by IS NOT NULL")
+                .execute(pool).await.ctx("releasing claims on the outbox")?;
+            Ok(r.rows_affected())
+        })
+    }
+
     /// Marks a message this instance claimed as sent; false (and nothing
     /// changed) when its claim was lost meanwhile (its lease ran out and
     /// another instance took it).
