@@ -156,7 +156,7 @@ pub fn build_message(row: &OutboxRow, from: &str, now: NaiveDateTime) -> Result<
     let (mut text, mut html) = (row.text_body.clone(), row.html_body.clone());
     if !missing.is_empty() {
         let note = format!(
-            "Lưu ý: không đính kèm được {} (tệp không còn nguyên vẹn trên máy chủ). Lấy lại bằng lệnh `tthc-watch letter MÃ-HỒ-SƠ` hoặc trên bảng điều khiển.",
+            "Lưu ý: không đính kèm được {} (tệp trên máy chủ không còn nguyên vẹn). Đề nghị liên hệ Trung tâm Phục vụ hành chính công để nhận lại dự thảo (lệnh `tthc-watch letter MÃ-HỒ-SƠ` tạo lại).",
             missing.join(", ")
         );
         text.push_str(&format!("\n\n{note}\n"));
