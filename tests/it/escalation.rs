@@ -51,6 +51,33 @@ impl Mailroom {
             .unwrap();
         clock
     }
+
+    /// One dossier of `field` at `unit`, received 18/11/2026 for 5 working
+    /// days (due 26/11), stored, and checked on Monday 23/11 at 08:00: two
+    /// messages queued (its vice-chair and its unit head, due soon).
+    async fn one_dossier_checked(&self, code: &str, field: &str, unit: &str) {
+        let d = scripted_dossier(code, field, unit, "2026-11-18 08:00", 5, "2026-11-26 08:00");
+        self.db
+            .store
+            .apply_page(
+                "tinh",
+                &[tthc_watch::store::Incoming::new(d)],
+                &[],
+                &[],
+                None,
+                t("2026-11-18 09:00"),
+            )
+            .await
+            .unwrap();
+        check_with(
+            &self.settings,
+            &self.rules,
+            &self.db.store,
+            &at("2026-11-23 08:00"),
+        )
+        .await
+        .unwrap();
+    }
 }
 
 fn at(s: &str) -> Clock {
@@ -391,34 +418,15 @@ async fn a_long_alert_list_is_cut_to_the_most_urgent_and_counts_the_rest() {
 
 #[tokio::test]
 async fn smtp_refusing_for_a_while_then_accepting_delivers_everything_once() {
+    let room = Mailroom::new(Backend::Sqlite).await;
+    room.one_dossier_checked("H56-261118-0000002", "XD", "PQLDT")
+        .await;
     let Mailroom {
         sink,
         db,
         settings,
-        rules,
-    } = Mailroom::new(Backend::Sqlite).await;
-    let d = scripted_dossier(
-        "H56-261118-0000002",
-        "XD",
-        "PQLDT",
-        "2026-11-18 08:00",
-        5,
-        "2026-11-26 08:00",
-    );
-    db.store
-        .apply_page(
-            "tinh",
-            &[tthc_watch::store::Incoming::new(d)],
-            &[],
-            &[],
-            None,
-            t("2026-11-18 09:00"),
-        )
-        .await
-        .unwrap();
-    check_with(&settings, &rules, &db.store, &at("2026-11-23 08:00"))
-        .await
-        .unwrap();
+        rules: _,
+    } = room;
 
     sink.refuse(true);
     let s = send_with(&settings, &db.store, &at("2026-11-23 08:00"))
@@ -469,34 +477,15 @@ async fn smtp_refusing_for_a_while_then_accepting_delivers_everything_once() {
 
 #[tokio::test]
 async fn permanent_refusal_is_recorded_and_shown_in_the_digest() {
+    let room = Mailroom::new(Backend::Sqlite).await;
+    room.one_dossier_checked("H56-261118-0000003", "HT", "VP")
+        .await;
     let Mailroom {
         sink,
         db,
         settings,
         rules,
-    } = Mailroom::new(Backend::Sqlite).await;
-    let d = scripted_dossier(
-        "H56-261118-0000003",
-        "HT",
-        "VP",
-        "2026-11-18 08:00",
-        5,
-        "2026-11-26 08:00",
-    );
-    db.store
-        .apply_page(
-            "tinh",
-            &[tthc_watch::store::Incoming::new(d)],
-            &[],
-            &[],
-            None,
-            t("2026-11-18 09:00"),
-        )
-        .await
-        .unwrap();
-    check_with(&settings, &rules, &db.store, &at("2026-11-23 08:00"))
-        .await
-        .unwrap();
+    } = room;
     sink.reject(true);
     let s = send_with(&settings, &db.store, &at("2026-11-23 08:00"))
         .await
@@ -692,35 +681,16 @@ async fn stale_source_alerts_once_per_outage_and_once_on_recovery() {
 /// later, and once the server answers again every message arrives once.
 #[tokio::test]
 async fn a_hung_smtp_server_is_given_up_on_in_time_and_mail_arrives_after() {
+    let room = Mailroom::new(Backend::Sqlite).await;
+    room.one_dossier_checked("H56-261118-0000003", "XD", "PQLDT")
+        .await;
     let Mailroom {
         sink,
         db,
         mut settings,
-        rules,
-    } = Mailroom::new(Backend::Sqlite).await;
+        rules: _,
+    } = room;
     settings.mail.timeout_secs = 2;
-    let d = scripted_dossier(
-        "H56-261118-0000003",
-        "XD",
-        "PQLDT",
-        "2026-11-18 08:00",
-        5,
-        "2026-11-26 08:00",
-    );
-    db.store
-        .apply_page(
-            "tinh",
-            &[tthc_watch::store::Incoming::new(d)],
-            &[],
-            &[],
-            None,
-            t("2026-11-18 09:00"),
-        )
-        .await
-        .unwrap();
-    check_with(&settings, &rules, &db.store, &at("2026-11-23 08:00"))
-        .await
-        .unwrap();
 
     sink.freeze(true);
     let started = std::time::Instant::now();
@@ -758,35 +728,16 @@ async fn a_hung_smtp_server_is_given_up_on_in_time_and_mail_arrives_after() {
 /// new leader taking over while the old one is still sending): a message
 /// claimed by one is not sent by the other; each arrives once.
 async fn two_senders_never_send_one_message_twice(backend: Backend) {
+    let room = Mailroom::new(backend).await;
+    room.one_dossier_checked("H56-261118-0000004", "XD", "PQLDT")
+        .await;
     let Mailroom {
         sink,
         db,
         mut settings,
-        rules,
-    } = Mailroom::new(backend).await;
+        rules: _,
+    } = room;
     settings.mail.timeout_secs = 10;
-    let d = scripted_dossier(
-        "H56-261118-0000004",
-        "XD",
-        "PQLDT",
-        "2026-11-18 08:00",
-        5,
-        "2026-11-26 08:00",
-    );
-    db.store
-        .apply_page(
-            "tinh",
-            &[tthc_watch::store::Incoming::new(d)],
-            &[],
-            &[],
-            None,
-            t("2026-11-18 09:00"),
-        )
-        .await
-        .unwrap();
-    check_with(&settings, &rules, &db.store, &at("2026-11-23 08:00"))
-        .await
-        .unwrap();
     let other = tthc_watch::store::Store::connect(&db.url, 2).await.unwrap();
     assert_ne!(other.instance(), db.store.instance());
 
