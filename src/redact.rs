@@ -7,7 +7,9 @@ const MASK: &str = "***";
 /// A query parameter whose name contains one of these holds a secret.
 const SECRET_PARAMS: [&str; 7] = ["token", "key", "pass", "secret", "auth", "sig", "session"];
 
-fn secret_param(name: &str) -> bool {
+/// Whether a query parameter named so holds a secret (also used by the
+/// access audit's request summaries).
+pub fn secret_param(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
     SECRET_PARAMS.iter().any(|s| n.contains(s))
 }

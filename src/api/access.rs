@@ -20,8 +20,6 @@ const MAX_PATH: usize = 200;
 const MAX_PARAMS: usize = 12;
 const MAX_NAME: usize = 32;
 const MAX_VALUE: usize = 64;
-/// A parameter whose name contains one of these holds a secret.
-const SECRET_NAMES: [&str; 7] = ["token", "key", "secret", "pass", "auth", "sig", "session"];
 /// API tokens start so (`store::tokens`): redacted whatever the parameter's name.
 const TOKEN_PREFIX: &str = "tw_";
 
@@ -70,8 +68,7 @@ pub fn summary(method: &str, path: &str, query: Option<&str>) -> Value {
             more += 1;
             continue;
         }
-        let lower = name.to_ascii_lowercase();
-        let secret = SECRET_NAMES.iter().any(|s| lower.contains(s))
+        let secret = crate::redact::secret_param(name)
             || value.contains(TOKEN_PREFIX)
             || value.contains("tw%5F");
         let shown = if secret {

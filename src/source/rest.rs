@@ -484,14 +484,12 @@ fn parse_page(
     // encoding) is read with those bytes replaced: the records that hold
     // them are quarantined, their neighbours stored. (A body cut off mid-way
     // is still caught below: it is not whole JSON.)
-    let lossy: Option<Arc<str>> = match simdutf8::basic::from_utf8(&body) {
-        Ok(_) => None,
-        Err(_) => Some(String::from_utf8_lossy(&body).into()),
+    let valid = simdutf8::basic::from_utf8(&body).ok();
+    let lossy: Option<Arc<str>> = match valid {
+        Some(_) => None,
+        None => Some(String::from_utf8_lossy(&body).into()),
     };
-    let text: &str = match &lossy {
-        Some(l) => l,
-        None => simdutf8::basic::from_utf8(&body).unwrap_or_default(),
-    };
+    let text: &str = valid.or(lossy.as_deref()).unwrap_or_default();
     let not_json = |e: serde_json::Error| {
         transient(format!(
             "page is not valid JSON ({e}); {len} bytes received"

@@ -105,14 +105,10 @@ impl CopyRows {
     /// A value of a column of the given kind.
     pub fn val(&mut self, kind: Kind, v: Val<'_>) -> &mut Self {
         match (kind, v) {
-            (Kind::Text, Val::Text(t)) => self.text(t),
+            (_, Val::Int(n)) => self.int(n),
             (Kind::Time, Val::Text(t)) => self.time(t),
             (Kind::Jsonb, Val::Text(t)) => self.jsonb(t),
-            (_, Val::Int(n)) => self.int(n),
-            (Kind::Int8, Val::Text(t)) => {
-                let n = t.and_then(|t| t.parse().ok());
-                self.int(n)
-            }
+            (Kind::Text | Kind::Int8, Val::Text(t)) => self.text(t),
         }
     }
 
@@ -134,10 +130,12 @@ impl CopyRows {
         if self.rows == 0 {
             return Ok(());
         }
+        // The header goes first on its own: the rows are not moved to make
+        // room for it.
         let mut copy = CopyStream::start(conn, target, what).await?;
         let header = std::mem::take(&mut copy.rows.buf);
+        copy.copy.send(header).await.ctx(what)?;
         copy.rows = self;
-        copy.rows.buf.splice(0..0, header);
         copy.finish().await
     }
 }
