@@ -312,6 +312,11 @@ pub struct SourceSettings {
     /// Cron of this source's polls; default `schedule.poll`.
     #[serde(default)]
     pub poll: Option<String>,
+    /// The agencies (unit codes) this committee answers for, in a system
+    /// that holds a whole province's dossiers; others are skipped and
+    /// counted. Empty: all.
+    #[serde(default)]
+    pub agencies: Vec<String>,
 }
 
 fn default_true() -> bool {
@@ -338,28 +343,41 @@ pub enum AuthSettings {
     None,
     /// `Authorization: Bearer TOKEN`.
     Bearer { token: String },
-    /// Fixed headers, e.g. OpenCPS `Token` and `groupId`.
+    /// Fixed headers, e.g. a key.
     Headers { headers: BTreeMap<String, String> },
+    /// HTTP Basic (OpenCPS), with fixed headers beside it (its `groupId`).
+    Basic {
+        user: String,
+        password: String,
+        #[serde(default)]
+        headers: BTreeMap<String, String>,
+    },
     /// A token endpoint (OAuth2 password grant as a form, or a JSON login), refreshed
-    /// before it expires.
+    /// before it expires. `token_url` may be a path on the source's URL.
     TokenEndpoint {
         token_url: String,
         #[serde(default)]
         form: BTreeMap<String, String>,
         #[serde(default)]
         json: Option<serde_json::Value>,
-        #[serde(default = "default_token_pointer")]
-        token_pointer: String,
+        /// Where the token is in the reply; default: the first of
+        /// `/access_token`, `/token`, `/data/token`.
+        #[serde(default)]
+        token_pointer: Option<String>,
         #[serde(default = "default_expires_pointer")]
         expires_pointer: String,
+        /// The token's life when the reply does not say it (one-door
+        /// tokens live 10 minutes and their reply has no lifetime).
+        #[serde(default = "default_token_lifetime")]
+        lifetime_secs: u64,
     },
 }
 
-fn default_token_pointer() -> String {
-    "/access_token".into()
-}
 fn default_expires_pointer() -> String {
     "/expires_in".into()
+}
+fn default_token_lifetime() -> u64 {
+    300
 }
 
 impl fmt::Debug for AuthSettings {
@@ -369,6 +387,9 @@ impl fmt::Debug for AuthSettings {
             AuthSettings::Bearer { .. } => write!(f, "Bearer(<redacted>)"),
             AuthSettings::Headers { headers } => {
                 write!(f, "Headers({:?} = <redacted>)", headers.keys())
+            }
+            AuthSettings::Basic { user, headers, .. } => {
+                write!(f, "Basic({user}, <redacted>, {:?})", headers.keys())
             }
             AuthSettings::TokenEndpoint { token_url, .. } => {
                 write!(f, "TokenEndpoint({token_url}, <redacted>)")

@@ -50,10 +50,18 @@ async fn ready(s: &AppState) -> Response {
         Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
     };
     for source in &s.sources {
-        let last = fresh
-            .iter()
-            .find(|(n, _, _)| n == source)
-            .and_then(|(_, ok, _)| *ok);
+        let row = fresh.iter().find(|(n, _, _)| n == source);
+        let last = row.and_then(|(_, ok, _)| *ok);
+        if let Some(e) = row
+            .and_then(|(_, _, e)| e.as_deref())
+            .filter(|e| e.contains(crate::source::UNUSABLE))
+        {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("source {source}: the last poll stored nothing usable: {e}"),
+            )
+                .into_response();
+        }
         match last {
             Some(t) if (now - t).num_minutes() < s.stale_after_minutes => {}
             Some(t) => {

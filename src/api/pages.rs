@@ -208,10 +208,10 @@ pub async fn dashboard_data(
         .sync_freshness()
         .await?
         .into_iter()
-        .map(|(name, ok, _)| SourceRow {
+        .map(|(name, ok, err)| SourceRow {
             name,
             last_success: ok.map(vn_datetime),
-            stale: ok.is_none_or(|t| (now - t).num_minutes() >= s.stale_after_minutes),
+            stale: crate::source::is_stale(ok, err.as_deref(), now, s.stale_after_minutes),
         })
         .collect();
     Ok(DashboardData {

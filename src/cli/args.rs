@@ -153,6 +153,11 @@ pub enum Command {
         #[arg(long, value_parser = now_arg)]
         now: Option<DateTime<Utc>>,
     },
+    /// Connecting a source: read its first page as a sync would, field by field, writing nothing.
+    Source {
+        #[command(subcommand)]
+        op: SourceOp,
+    },
     /// Working-day arithmetic on the official calendar.
     Calendar {
         #[command(subcommand)]
@@ -206,6 +211,19 @@ pub enum LetterOp {
 }
 
 #[derive(Subcommand)]
+pub enum SourceOp {
+    /// Fetch one page of source NAME (with its follow-up requests), show for
+    /// a few records each mapped field beside its raw value, list values no
+    /// mapping covers and what would be quarantined or skipped, and why.
+    Test {
+        name: String,
+        /// How many records to show field by field.
+        #[arg(long, default_value_t = 3)]
+        records: usize,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum CalendarOp {
     /// The N-th working day after DATE.
     Add { date: NaiveDate, n: i64 },

@@ -56,6 +56,7 @@ pub fn adhoc_source(settings: &mut Settings, url: &str, token: Option<&str>, sha
             overlap_minutes: 10,
             mapping: None,
             poll: None,
+            agencies: Vec::new(),
         },
     );
 }
@@ -70,6 +71,62 @@ pub async fn sync(settings: &Settings, clock: &Clock) -> Result<()> {
         println!("{s}");
     }
     Ok(app::sync::first_failure(settings, &summaries)?)
+}
+
+/// `tthc-watch source test NAME`: what a sync would make of the source's
+/// first page; fails when it would store nothing.
+pub async fn source_test(settings: &Settings, name: &str, show: usize) -> Result<()> {
+    let Some(src) = settings.sources.get(name) else {
+        let known: Vec<&str> = settings.sources.keys().map(String::as_str).collect();
+        anyhow::bail!(
+            "no source named '{name}' in the configuration (sources: {})",
+            if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+        );
+    };
+    let p = crate::source::probe::probe(name, src, show).await?;
+    println!(
+        "source {name} ({}, {}): first page: {} records; would store {}, quarantine {}, skip {}",
+        src.shape.as_str(),
+        crate::redact::redact_url(&src.url),
+        p.fetched,
+        p.stored,
+        p.quarantined.values().sum::<usize>(),
+        p.skipped.values().sum::<usize>()
+    );
+    for r in &p.records {
+        println!("\n{}: {}", r.code.as_deref().unwrap_or("(no code)"), r.outcome);
+        let w = r.fields.iter().map(|f| f.0.chars().count()).max().unwrap_or(0);
+        let wf = r.fields.iter().map(|f| f.1.chars().count().min(48)).max().unwrap_or(0);
+        for (field, from, raw, stored) in &r.fields {
+            let from: String = from.chars().take(48).collect();
+            println!("  {field:<w$}  {from:<wf$}  {raw}  →  {stored}");
+        }
+    }
+    let list = |title: &str, m: &std::collections::BTreeMap<String, usize>| {
+        if !m.is_empty() {
+            println!("\n{title}:");
+            for (k, n) in m {
+                println!("  {n:>5}  {k}");
+            }
+        }
+    };
+    if !p.unmapped.is_empty() {
+        println!("\nvalues no mapping covers (add them to mapping.values.FIELD):");
+        for ((field, raw, label), n) in &p.unmapped {
+            let label = if label.is_empty() { String::new() } else { format!(" ({label})") };
+            println!("  {n:>5}  {field} = '{raw}'{label}");
+        }
+    }
+    list("would be quarantined", &p.quarantined);
+    list("would be skipped", &p.skipped);
+    list("warnings", &p.warnings);
+    if p.fetched > 0 && p.stored == 0 {
+        anyhow::bail!("source {name}: not one record of the first page would be stored");
+    }
+    if p.fetched == 0 {
+        anyhow::bail!("source {name}: the first page holds no records; check the address, credentials and filters");
+    }
+    Ok(())
 }
 
 /// `tthc-watch check`: evaluates every dossier that needs it, fires the

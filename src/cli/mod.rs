@@ -8,7 +8,7 @@ mod commands;
 mod demo;
 mod process;
 
-pub use args::{AuditOp, CalendarOp, Cli, Command, LetterOp, TokenOp};
+pub use args::{AuditOp, CalendarOp, Cli, Command, LetterOp, SourceOp, TokenOp};
 pub use process::tune_process;
 
 use crate::check::Scope;
@@ -213,6 +213,9 @@ pub async fn run(cli: Cli) -> Result<()> {
             commands::letter(&settings, &code, source.as_deref(), &out, &clock).await
         }
         Command::Calendar { op } => commands::calendar(&settings, op),
+        Command::Source {
+            op: SourceOp::Test { name, records },
+        } => commands::source_test(&settings, &name, records).await,
         Command::Migrate { database_url } => {
             db(&mut settings, database_url);
             commands::migrate(&settings).await

@@ -211,7 +211,12 @@ impl Composer<'_> {
         let mut made = 0;
         for (source, last_success, last_error) in store.sync_freshness().await? {
             let current = last_success.map_or_else(|| "never".to_owned(), crate::clock::fmt_db);
-            let stale = last_success.is_none_or(|t| (now - t).num_minutes() >= stale_after_minutes);
+            let stale = crate::source::is_stale(
+                last_success,
+                last_error.as_deref(),
+                now,
+                stale_after_minutes,
+            );
             // (key, recovered?, outage)
             let mut todo: Vec<(String, bool, String)> = Vec::new();
             if stale {

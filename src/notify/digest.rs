@@ -164,7 +164,7 @@ pub async fn make_digest(
         .await?
         .into_iter()
         .map(|(name, ok, err)| {
-            let stale = ok.is_none_or(|t| (now - t).num_minutes() >= stale_after_minutes);
+            let stale = crate::source::is_stale(ok, err.as_deref(), now, stale_after_minutes);
             serde_json::json!({ "name": name, "last_success": ok.map(vn_datetime), "stale": stale, "last_error": err })
         })
         .collect();

@@ -260,3 +260,46 @@ pub const STREETS: &[&str] = &[
     "Phan Đình Phùng",
     "Yersin",
 ];
+
+/// The province of every simulated unit (`H56` in the dossier codes).
+pub const PROVINCE_CODE: &str = "56";
+pub const PROVINCE_NAME: &str = "Tỉnh Khánh Hòa";
+
+/// The committee above the units (iGate's `agency.parent`), in Vietnamese and English.
+pub const PARENT_AGENCY: (&str, &str) =
+    ("UBND thị xã Ninh Hòa", "Ninh Hoa Town People's Committee");
+
+/// The English name of a field, for the sectors whose iGate record carries
+/// one beside the Vietnamese (not all of them do).
+pub fn field_name_en(code: &str) -> Option<&'static str> {
+    match code {
+        "DD" => Some("Land"),
+        "XD" => Some("Construction"),
+        "HT" => Some("Civil status"),
+        "DKKD" => Some("Business registration"),
+        _ => None,
+    }
+}
+
+/// The branch (ngành) a field belongs to, as one-door's field catalogue lists it.
+pub fn field_branch(code: &str) -> &'static str {
+    match code {
+        "DD" => "TNMT",
+        "XD" => "XD",
+        "HT" | "TP" => "TP",
+        "DKKD" => "KHDT",
+        "LDTBXH" => "LDTBXH",
+        _ => "GDDT",
+    }
+}
+
+/// A unit's code from its name, which is all a step carries.
+pub fn unit_code(name: &str) -> &str {
+    if name == DESK {
+        return "TTPVHCC";
+    }
+    UNITS
+        .iter()
+        .find(|u| u.name == name)
+        .map_or(name, |u| u.code)
+}

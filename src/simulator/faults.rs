@@ -115,19 +115,20 @@ pub fn unit_hash(code: &str, seed: u64) -> f64 {
     (z >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// Damages a rendered record: without its code, or with an impossible date.
+/// Damages a rendered record (a list record, or a detail's record): without
+/// its code, or with an impossible receipt date in the shape's format.
 pub fn break_record(v: &mut Value, shape: Shape, drop_code: bool) {
     let (code, received) = match shape {
         Shape::Native => ("code", "received_at"),
         Shape::Igate => ("code", "acceptedDate"),
         Shape::Opencps => ("dossierNo", "receiveDate"),
-        Shape::Onedoor => ("MaHoSo", "NgayTiepNhan"),
+        Shape::Onedoor => ("maHoSo", "ngayTiepNhan"),
     };
     let bad_date = match shape {
         Shape::Native => "2026-02-30T25:61:00",
         Shape::Igate => "2026-02-30T25:61:00.000+0700",
         Shape::Opencps => "30/02/2026 25:61:00",
-        Shape::Onedoor => "20260230256100",
+        Shape::Onedoor => "02/30/2026 25:61:00",
     };
     if let Value::Object(m) = v {
         if drop_code {

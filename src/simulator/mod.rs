@@ -11,6 +11,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod catalog;
+mod families;
 mod faults;
 pub mod shapes;
 pub mod world;
@@ -21,7 +22,7 @@ use crate::calendar::{Calendar, OfficeHours};
 use crate::source::Shape;
 use crate::text::nfc;
 use axum::Router;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -32,7 +33,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -79,6 +80,10 @@ pub struct Simulator {
     requests: AtomicU64,
     /// Issued session tokens and when they expire (igate, onedoor).
     sessions: Mutex<HashMap<String, Instant>>,
+    /// One-door refresh tokens: the session token each belongs to, and when it expires.
+    refresh_tokens: Mutex<HashMap<String, (String, Instant)>>,
+    /// One-door dossier GUIDs to dossier indexes, built at the first detail request.
+    onedoor_ids: OnceLock<HashMap<String, u32>>,
     /// Native records as rendered at their latest event, by dossier: a record
     /// changes only at its own events, so its bytes serve every page until the
     /// next one. Without this the simulator, not the connector under test,
@@ -104,6 +109,8 @@ impl Simulator {
             stats: FaultStats::default(),
             requests: AtomicU64::new(0),
             sessions: Mutex::new(HashMap::new()),
+            refresh_tokens: Mutex::new(HashMap::new()),
+            onedoor_ids: OnceLock::new(),
             rendered: (0..opts.dossiers).map(|_| Mutex::new(None)).collect(),
         }
     }
@@ -165,15 +172,20 @@ impl Simulator {
 
     fn render_record(&self, d: &crate::dossier::Dossier, rev: u64, faults: &Faults) -> Value {
         let mut v = shapes::render(self.shape, d, rev);
-        let h = faults::unit_hash(&d.code, self.world.spec.seed);
+        self.record_faults(&d.code, &mut v, faults);
+        v
+    }
+
+    /// The per-dossier faults, on a record of dossier `code` wherever it is served.
+    fn record_faults(&self, code: &str, v: &mut Value, faults: &Faults) {
+        let h = faults::unit_hash(code, self.world.spec.seed);
         if h < faults.malformed {
             self.stats.malformed.fetch_add(1, Ordering::Relaxed);
-            faults::break_record(&mut v, self.shape, h < faults.malformed / 2.0);
+            faults::break_record(v, self.shape, h < faults.malformed / 2.0);
         } else if h < faults.malformed + faults.nfd {
             self.stats.nfd.fetch_add(1, Ordering::Relaxed);
-            to_nfd(&mut v);
+            to_nfd(v);
         }
-        v
     }
 
     /// Dossier `d` in the native shape as of its event `pos` (revision pos + 1).
@@ -238,41 +250,70 @@ impl Simulator {
         body
     }
 
-    /// Live records newest-first, as the compatibility shapes list them:
-    /// `skip` records skipped, at most `take` returned, and the total.
-    fn desc_page(&self, skip: usize, take: usize, faults: &Faults) -> (Vec<Value>, usize) {
-        let now = self.now();
+    /// Every dossier live now (created, not deleted), in `order`.
+    fn live(&self, now: NaiveDateTime, order: Order) -> Vec<Live> {
         let visible = self.world.visible(now);
-        let mut items = Vec::new();
-        let mut total = 0usize;
-        let mut previous: Option<Value> = None;
-        for pos in (0..visible).rev() {
-            if !self.world.is_latest(pos, visible) {
-                continue;
-            }
-            let Some(plan) = self.world.plan(self.world.events[pos].1) else {
-                continue;
-            };
-            let View::Record(r) = plan.view(now) else {
-                continue;
-            };
-            if total + 1 == skip {
-                previous = Some(self.render_record(&r, pos as u64 + 1, faults));
-            }
-            if total >= skip && total < skip + take {
-                items.push(self.render_record(&r, pos as u64 + 1, faults));
-            }
-            total += 1;
+        let mut live: Vec<Live> = (0..self.world.spec.dossiers)
+            .filter_map(|d| {
+                let updated = self.world.latest(d, visible)?;
+                let created = self.world.first(d)?;
+                let plan = self.world.plan(d)?;
+                if plan.deleted_at.is_some_and(|t| t <= now) {
+                    return None;
+                }
+                Some(Live {
+                    d,
+                    created,
+                    updated,
+                })
+            })
+            .collect();
+        // Event positions order by (time, dossier): creation positions order
+        // dossiers by creation, latest positions by their last change.
+        match order {
+            Order::CreatedAsc => live.sort_unstable_by_key(|l| l.created),
+            Order::CreatedDesc => live.sort_unstable_by_key(|l| std::cmp::Reverse(l.created)),
+            Order::UpdatedDesc => live.sort_unstable_by_key(|l| std::cmp::Reverse(l.updated)),
         }
+        live
+    }
+
+    /// One page of the compatibility shapes' lists: `skip` live records
+    /// skipped, at most `take` rendered, and the number of live records.
+    fn page(&self, order: Order, skip: usize, take: usize, faults: &Faults) -> (Vec<Value>, usize) {
+        let now = self.now();
+        let live = self.live(now, order);
+        let render = |l: &Live| {
+            let plan = self.world.plan(l.d)?;
+            match plan.view(now) {
+                View::Record(r) => Some(self.render_record(&r, l.updated as u64 + 1, faults)),
+                _ => None,
+            }
+        };
+        let mut items: Vec<Value> = live
+            .iter()
+            .skip(skip)
+            .take(take)
+            .filter_map(render)
+            .collect();
         // A record repeated across pages (seen in real systems when sorting is unstable).
-        if let Some(prev) = previous
-            && !items.is_empty()
+        if !items.is_empty()
+            && skip > 0
             && self.roll(Fault::Repeat, faults.repeat)
+            && let Some(prev) = live.get(skip - 1).and_then(render)
         {
             self.stats.repeated.fetch_add(1, Ordering::Relaxed);
             items.insert(0, prev);
         }
-        (items, total)
+        (items, live.len())
+    }
+
+    /// Dossier `d` as it is now, if it is live.
+    fn dossier(&self, d: u32) -> Option<crate::dossier::Dossier> {
+        match self.world.plan(d)?.view(self.now()) {
+            View::Record(r) => Some(*r),
+            _ => None,
+        }
     }
 
     fn roll(&self, fault: Fault, p: f64) -> bool {
@@ -286,31 +327,35 @@ impl Simulator {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::to_owned);
-        let ok = match self.shape {
-            Shape::Native => bearer.as_deref() == Some(self.token.as_str()),
-            Shape::Opencps => {
-                headers.get("Token").and_then(|v| v.to_str().ok()) == Some(self.token.as_str())
-                    && headers.contains_key("groupId")
+        match self.shape {
+            Shape::Native if bearer.as_deref() == Some(self.token.as_str()) => Ok(()),
+            Shape::Native => Err(unauthorized("invalid token")),
+            Shape::Opencps if families::basic_password(headers).as_deref() == Some(&self.token) => {
+                Ok(())
             }
+            Shape::Opencps => Err(families::opencps_error(
+                StatusCode::UNAUTHORIZED,
+                "Unauthorized.",
+            )),
             Shape::Igate | Shape::Onedoor => {
-                let Some(b) = bearer else {
-                    return Err(unauthorized("missing bearer token"));
+                let valid = {
+                    let sessions = self.sessions.lock().map_err(|_| unauthorized("busy"))?;
+                    bearer
+                        .as_ref()
+                        .and_then(|b| sessions.get(b))
+                        .map(|exp| *exp > Instant::now())
                 };
-                let sessions = self.sessions.lock().map_err(|_| unauthorized("busy"))?;
-                match sessions.get(&b) {
-                    Some(exp) if *exp > Instant::now() => true,
-                    Some(_) => {
-                        self.stats.token_expired.fetch_add(1, Ordering::Relaxed);
-                        return Err(unauthorized("token expired"));
-                    }
-                    None => false,
+                if valid == Some(false) {
+                    self.stats.token_expired.fetch_add(1, Ordering::Relaxed);
+                }
+                match (valid, self.shape) {
+                    (Some(true), _) => Ok(()),
+                    (_, Shape::Onedoor) => Err(self.onedoor_unauthorized()),
+                    (None, _) if bearer.is_none() => Err(unauthorized("missing bearer token")),
+                    (Some(false), _) => Err(unauthorized("token expired")),
+                    (None, _) => Err(unauthorized("invalid token")),
                 }
             }
-        };
-        if ok {
-            Ok(())
-        } else {
-            Err(unauthorized("invalid token"))
         }
     }
 
@@ -322,11 +367,20 @@ impl Simulator {
         Ok(faults)
     }
 
-    fn issue_session(&self) -> (String, u64) {
-        let ttl = self.faults().token_ttl_secs.unwrap_or(300);
+    /// A new session token, valid `token_ttl` seconds (else `default_ttl`),
+    /// and its lifetime.
+    fn issue_session(&self, default_ttl: u64) -> (String, u64) {
+        let ttl = self.faults().token_ttl_secs.unwrap_or(default_ttl);
         let n = self.requests.fetch_add(1, Ordering::Relaxed);
         self.stats.tokens_issued.fetch_add(1, Ordering::Relaxed);
-        let token = format!("sess-{}-{n}", self.world.spec.seed);
+        let token = match self.shape {
+            // An opaque PASETO `v2.local` token.
+            Shape::Onedoor => format!(
+                "v2.local.{}",
+                families::base64(format!("sess-{}-{n}", self.world.spec.seed).as_bytes())
+            ),
+            _ => format!("sess-{}-{n}", self.world.spec.seed),
+        };
         if let Ok(mut s) = self.sessions.lock() {
             s.insert(
                 token.clone(),
@@ -422,105 +476,6 @@ async fn native_list(
     sim.body_bytes(page, &faults)
 }
 
-async fn igate_list(
-    State(sim): Sim,
-    headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let faults = match sim.admit(&headers).await {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
-    let page: usize = q.get("page").and_then(|v| v.parse().ok()).unwrap_or(0);
-    let size: usize = q
-        .get("size")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20)
-        .clamp(1, 1000);
-    let (content, total) = sim.desc_page(page * size, size, &faults);
-    let pages = total.div_ceil(size);
-    let v = json!({
-        "content": content, "totalElements": total, "totalPages": pages,
-        "number": page, "size": size, "last": page + 1 >= pages,
-    });
-    sim.body(&v, &faults)
-}
-
-async fn opencps_list(
-    State(sim): Sim,
-    headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let faults = match sim.admit(&headers).await {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
-    let start: usize = q.get("start").and_then(|v| v.parse().ok()).unwrap_or(0);
-    let end: usize = q
-        .get("end")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(start + 15);
-    let (data, total) = sim.desc_page(start, end.saturating_sub(start).clamp(1, 1000), &faults);
-    sim.body(&json!({ "total": total, "data": data }), &faults)
-}
-
-async fn onedoor_list(
-    State(sim): Sim,
-    headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let faults = match sim.admit(&headers).await {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
-    let page: usize = q
-        .get("PageNumber")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1)
-        .max(1);
-    let size: usize = q
-        .get("PageSize")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10)
-        .clamp(1, 1000);
-    let (data, total) = sim.desc_page((page - 1) * size, size, &faults);
-    let pages = total.div_ceil(size);
-    let v = json!({
-        "data": data, "currentPage": page, "totalPages": pages, "totalCount": total,
-        "pageSize": size, "hasNextPage": page < pages,
-    });
-    sim.body(&v, &faults)
-}
-
-/// Keycloak-style password grant (iGate).
-async fn igate_token(State(sim): Sim, Form(f): Form<HashMap<String, String>>) -> Response {
-    if f.get("grant_type").map(String::as_str) != Some("password")
-        || f.get("password") != Some(&sim.token)
-    {
-        return (
-            StatusCode::UNAUTHORIZED,
-            Json(json!({ "error": "invalid_grant" })),
-        )
-            .into_response();
-    }
-    let (token, ttl) = sim.issue_session();
-    Json(json!({ "access_token": token, "expires_in": ttl, "token_type": "Bearer" }))
-        .into_response()
-}
-
-/// ASP.NET one-door login.
-async fn onedoor_token(State(sim): Sim, Json(body): Json<Value>) -> Response {
-    if body.get("password").and_then(Value::as_str) != Some(sim.token.as_str()) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            Json(json!({ "messages": ["Sai tài khoản hoặc mật khẩu"] })),
-        )
-            .into_response();
-    }
-    let (token, ttl) = sim.issue_session();
-    Json(json!({ "data": { "token": token, "expiresIn": ttl } })).into_response()
-}
-
 async fn admin_clock(State(sim): Sim) -> Json<Value> {
     Json(json!({ "now": sim.now().format("%Y-%m-%dT%H:%M:%S").to_string() }))
 }
@@ -596,13 +551,23 @@ pub fn router(sim: Arc<Simulator>) -> Router {
         Shape::Igate => r
             .route(
                 "/auth/realms/tthc/protocol/openid-connect/token",
-                post(igate_token),
+                post(families::igate_token),
             )
-            .route("/pa/dossier/search", get(igate_list)),
-        Shape::Opencps => r.route("/o/rest/v2/dossiers", get(opencps_list)),
+            .route("/pa/dossier/search", get(families::igate_list)),
+        Shape::Opencps => r
+            .route("/o/rest/v2/dossiers", get(families::opencps_list))
+            .route("/o/rest/v2/dossiers/{id}", get(families::opencps_detail))
+            .route(
+                "/o/rest/v2/dossiers/{id}/actions",
+                get(families::opencps_actions),
+            ),
         Shape::Onedoor => r
-            .route("/api/tokens", post(onedoor_token))
-            .route("/api/v1/hosos", get(onedoor_list)),
+            .route("/api/tokens", post(families::onedoor_token))
+            .route("/api/tokens/refresh", post(families::onedoor_refresh))
+            .route("/api/v1/hosos", get(families::onedoor_list))
+            .route("/api/v1/hosos/detail", get(families::onedoor_detail))
+            .route("/api/v1/thutucs", get(families::onedoor_thutucs))
+            .route("/api/v1/linhvucs", get(families::onedoor_linhvucs)),
     };
     r.with_state(sim)
 }
@@ -616,6 +581,24 @@ pub async fn serve(
     axum::serve(listener, router(sim))
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
+}
+
+/// The order of a compatibility shape's list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Order {
+    /// By creation (submission, else receipt), oldest first.
+    CreatedAsc,
+    /// By creation, newest first.
+    CreatedDesc,
+    /// By the last change, newest first.
+    UpdatedDesc,
+}
+
+/// A live dossier and the event positions of its creation and latest change.
+struct Live {
+    d: u32,
+    created: usize,
+    updated: usize,
 }
 
 /// The faults a request can meet, each rolled on its own.

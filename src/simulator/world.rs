@@ -297,6 +297,13 @@ impl World {
         k > 0 && mine[k - 1] as usize == pos
     }
 
+    /// Position of dossier `d`'s first event: its creation.
+    pub fn first(&self, d: u32) -> Option<usize> {
+        let d = d as usize;
+        let (a, b) = (*self.offsets.get(d)?, *self.offsets.get(d + 1)?);
+        (a < b).then(|| self.positions[a as usize] as usize)
+    }
+
     /// Position of dossier `d`'s latest event among the first `visible`.
     pub fn latest(&self, d: u32, visible: usize) -> Option<usize> {
         let d = d as usize;

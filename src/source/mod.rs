@@ -5,7 +5,10 @@
 //! and newest-first pages read back to the last watermark minus an overlap, with
 //! repeats removed by content hash.
 
+mod follow;
 pub mod mapping;
+mod path;
+pub mod probe;
 pub mod rest;
 pub mod sync;
 
@@ -15,6 +18,24 @@ pub use crate::config::{AuthSettings, Shape, SourceSettings};
 
 use crate::store::{Incoming, QuarantineRecord};
 use std::time::Duration;
+
+/// How the error of a poll that read nothing usable begins (most records
+/// quarantined, or no dossiers at all): the source is then stale at once,
+/// not only once `stale_after_minutes` have passed, since waiting would
+/// not bring its data back.
+pub const UNUSABLE: &str = "unusable poll: ";
+
+/// Whether a source whose last success was at `last_success` and whose
+/// latest error is `last_error` counts as stale at `now`.
+pub fn is_stale(
+    last_success: Option<chrono::NaiveDateTime>,
+    last_error: Option<&str>,
+    now: chrono::NaiveDateTime,
+    stale_after_minutes: i64,
+) -> bool {
+    last_success.is_none_or(|t| (now - t).num_minutes() >= stale_after_minutes)
+        || last_error.is_some_and(|e| e.contains(UNUSABLE))
+}
 
 /// Where to read next.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,9 +49,14 @@ pub enum Cursor {
 /// One record of a page, after parsing.
 #[derive(Debug)]
 pub enum Parsed {
-    Dossier(Box<Incoming>),
+    /// A dossier, with warnings about optional parts left out.
+    Dossier(Box<Incoming>, Vec<String>),
     Deleted(String),
     Bad(QuarantineRecord),
+    /// Not this committee's, or not received yet: counted, not stored.
+    Skipped(String),
+    /// A record waiting for its follow-up requests (detail, catalogues).
+    Pending(Box<serde_json::Value>),
 }
 
 #[derive(Debug)]
@@ -53,6 +79,11 @@ impl PageRecords {
         Self(tokio::task::spawn_blocking(job))
     }
 
+    /// Records already parsed.
+    pub fn ready(records: Vec<Parsed>) -> Self {
+        Self(tokio::spawn(async move { records }))
+    }
+
     pub async fn wait(self, source_name: &str) -> Result<Vec<Parsed>, SourceError> {
         self.0.await.map_err(|e| SourceError::Rejected {
             source_name: source_name.to_owned(),
@@ -65,8 +96,11 @@ impl PageRecords {
 #[allow(async_fn_in_trait)]
 pub trait Source {
     fn name(&self) -> &str;
-    /// Whether pages come newest-first (read back to a watermark) or by revision.
-    fn newest_first(&self) -> bool;
+    /// How pages come: by revision (None), or newest-first with this polling.
+    fn polling(&self) -> Option<&mapping::Polling>;
+    /// Limits the next pages to dossiers received since `from` (the
+    /// polling's window), or lifts the limit.
+    fn set_window(&mut self, from: Option<chrono::NaiveDate>);
     async fn fetch(&mut self, cursor: &Cursor) -> Result<Page, SourceError>;
 }
 
@@ -74,8 +108,12 @@ impl Source for rest::RestSource {
     fn name(&self) -> &str {
         &self.name
     }
-    fn newest_first(&self) -> bool {
-        !matches!(self.mapping.paging, mapping::Paging::Keyset { .. })
+    fn polling(&self) -> Option<&mapping::Polling> {
+        (!matches!(self.mapping.paging, mapping::Paging::Keyset { .. }))
+            .then_some(&self.mapping.polling)
+    }
+    fn set_window(&mut self, from: Option<chrono::NaiveDate>) {
+        self.window_from = from;
     }
     async fn fetch(&mut self, cursor: &Cursor) -> Result<Page, SourceError> {
         rest::RestSource::fetch(self, cursor).await

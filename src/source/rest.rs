@@ -2,7 +2,7 @@
 //! (refreshed before it expires), retries with backoff on transient errors, and
 //! the source's field mapping.
 
-use super::mapping::{Mapping, Paging, Records};
+use super::mapping::{Mapped, Mapping, Paging, Records};
 use super::{Cursor, Page, PageRecords, Parsed, SourceError};
 use crate::dossier::Dossier;
 use crate::source::{AuthSettings, SourceSettings};
@@ -27,6 +27,12 @@ pub struct RestSource {
     pub retry_base: Duration,
     /// How many transient failures this source met (reported in the sync summary).
     pub retries: u64,
+    /// The earliest receipt date asked for (a windowed poll), or None.
+    pub window_from: Option<chrono::NaiveDate>,
+    /// Where follow-up replies are cached (none: kept for this poll only).
+    pub(super) cache: Option<(crate::store::Store, crate::clock::Clock)>,
+    /// Catalogues, read once per poll (from the cache while fresh).
+    pub(super) catalogs: Option<super::follow::Catalogs>,
 }
 
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -97,7 +103,21 @@ impl RestSource {
             session: None,
             retry_base: Duration::from_millis(200),
             retries: 0,
+            window_from: None,
+            cache: None,
+            catalogs: None,
         })
+    }
+
+    /// Follow-up replies (details, catalogues) are cached in `store`, so a
+    /// dossier's detail is asked again only when its list record changed.
+    pub fn with_cache(mut self, store: crate::store::Store, clock: crate::clock::Clock) -> Self {
+        self.cache = Some((store, clock));
+        self
+    }
+
+    pub(super) fn settings_page_size(&self) -> u32 {
+        self.settings.page_size
     }
 
     /// The source's URL with `path` appended to its path; a query in the
@@ -122,6 +142,7 @@ impl RestSource {
             json,
             token_pointer,
             expires_pointer,
+            lifetime_secs,
         } = &self.settings.auth
         else {
             return Ok(None);
@@ -132,7 +153,13 @@ impl RestSource {
         {
             return Ok(Some(t.clone()));
         }
-        let req = self.client.post(token_url);
+        // A path is on the source's own address (one-door `/api/tokens`).
+        let token_url = if token_url.starts_with('/') {
+            self.url(token_url)
+        } else {
+            token_url.clone()
+        };
+        let req = self.client.post(&token_url);
         let req = match json {
             Some(j) => req.json(j),
             None => req.form(form),
@@ -142,27 +169,43 @@ impl RestSource {
             .await
             .map_err(|e| self.transport("token request", e))?;
         let status = resp.status();
-        let body: Value = resp
-            .json()
+        let text = resp
+            .text()
             .await
             .map_err(|e| self.transport("token response", e))?;
+        let shown = crate::redact::redact_url(&token_url);
         if !status.is_success() {
             return Err(SourceError::Auth {
                 source_name: self.name.clone(),
-                message: format!("token endpoint {token_url} answered {status}: {body}"),
+                message: format!(
+                    "token endpoint {shown} answered {status}: {}",
+                    error_excerpt(&text)
+                ),
             });
         }
-        let token = body
-            .pointer(token_pointer)
-            .and_then(Value::as_str)
+        let body: Value = serde_json::from_str(&text).map_err(|e| SourceError::Auth {
+            source_name: self.name.clone(),
+            message: format!("token endpoint {shown} did not answer JSON: {e}"),
+        })?;
+        let pointers: Vec<&str> = match token_pointer {
+            Some(p) => vec![p.as_str()],
+            None => vec!["/access_token", "/token", "/data/token"],
+        };
+        let token = pointers
+            .iter()
+            .find_map(|p| body.pointer(p).and_then(Value::as_str))
             .ok_or_else(|| SourceError::Auth {
                 source_name: self.name.clone(),
-                message: format!("token endpoint response has no {token_pointer}"),
+                message: format!(
+                    "token endpoint reply has no token at {}; set sources.{}.auth.token_pointer",
+                    pointers.join(" or "),
+                    self.name
+                ),
             })?;
         let ttl = body
             .pointer(expires_pointer)
             .and_then(Value::as_f64)
-            .unwrap_or(300.0);
+            .unwrap_or(*lifetime_secs as f64);
         // Refresh once four fifths of the lifetime have passed.
         let refresh_in = Duration::from_secs_f64((ttl * 0.8).max(0.0));
         self.session = Some((token.to_owned(), Instant::now() + refresh_in));
@@ -176,16 +219,16 @@ impl RestSource {
         }
     }
 
+    /// One GET of `path` on the source, authenticated, its body read whole
+    /// (up to `MAX_PAGE_BYTES`); error answers become the matching error.
     async fn get_once(
         &mut self,
+        path: &str,
         query: &[(String, String)],
         force_auth: bool,
     ) -> Result<bytes::Bytes, SourceError> {
         let session = self.session_token(force_auth).await?;
-        let mut req = self
-            .client
-            .get(self.url(&self.mapping.list_path))
-            .query(query);
+        let mut req = self.client.get(self.url(path)).query(query);
         match (&self.settings.auth, session) {
             (_, Some(t)) => req = req.bearer_auth(t),
             (AuthSettings::Bearer { token }, None) => req = req.bearer_auth(token),
@@ -194,11 +237,28 @@ impl RestSource {
                     req = req.header(k, v);
                 }
             }
+            (
+                AuthSettings::Basic {
+                    user,
+                    password,
+                    headers,
+                },
+                None,
+            ) => {
+                req = req.basic_auth(user, Some(password));
+                for (k, v) in headers {
+                    req = req.header(k, v);
+                }
+            }
             _ => {}
         }
         let mut resp = req.send().await.map_err(|e| self.transport("request", e))?;
         let status = resp.status();
-        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+        // OpenCPS answers a request it did not authenticate 203 with a body.
+        if status == StatusCode::UNAUTHORIZED
+            || status == StatusCode::FORBIDDEN
+            || status == StatusCode::NON_AUTHORITATIVE_INFORMATION
+        {
             return Err(SourceError::Unauthorized {
                 source_name: self.name.clone(),
                 status: status.as_u16(),
@@ -279,23 +339,30 @@ impl RestSource {
         Ok(body.into())
     }
 
-    /// GET and parse with retries: transient errors (a cut-off page among
-    /// them) back off exponentially, 429 waits as told, 401 re-authenticates once.
-    async fn get(
+    /// GET `path` and hand the body to `parse`, with retries: transient
+    /// errors (a cut-off page among them) back off exponentially, 429 waits
+    /// as told, a refused session token logs in again once.
+    pub(super) async fn get_with<T, F>(
         &mut self,
+        path: &str,
         query: &[(String, String)],
-        cursor: &Cursor,
-    ) -> Result<Page, SourceError> {
+        parse: F,
+    ) -> Result<T, SourceError>
+    where
+        F: AsyncFn(&Self, bytes::Bytes) -> Result<T, SourceError>,
+    {
         let mut attempt = 0u32;
         let mut reauthed = false;
         loop {
-            let page = match self.get_once(query, false).await {
-                Ok(body) => self.parse(body, cursor).await,
+            let got = match self.get_once(path, query, false).await {
+                Ok(body) => parse(self, body).await,
                 Err(e) => Err(e),
             };
-            match page {
+            match got {
                 Ok(p) => return Ok(p),
-                Err(SourceError::Unauthorized { .. })
+                // 401: the session expired. (403 is a refusal of this one
+                // thing, e.g. a dossier's detail the account may not see.)
+                Err(SourceError::Unauthorized { status: 401, .. })
                     if !reauthed
                         && matches!(self.settings.auth, AuthSettings::TokenEndpoint { .. }) =>
                 {
@@ -318,8 +385,23 @@ impl RestSource {
         }
     }
 
-    /// Fetches one page at `cursor`.
-    pub async fn fetch(&mut self, cursor: &Cursor) -> Result<Page, SourceError> {
+    /// A follow-up JSON document (a dossier's detail, a catalogue page).
+    pub(super) async fn get_json(
+        &mut self,
+        path: &str,
+        query: &[(String, String)],
+    ) -> Result<Value, SourceError> {
+        self.get_with(path, query, async |s: &Self, body: bytes::Bytes| {
+            serde_json::from_slice(&body).map_err(|e| SourceError::Transient {
+                source_name: s.name.clone(),
+                message: format!("{path}: reply is not valid JSON ({e})"),
+            })
+        })
+        .await
+    }
+
+    /// The query of the list page at `cursor`.
+    pub(super) fn page_query(&self, cursor: &Cursor) -> Result<Vec<(String, String)>, SourceError> {
         let size = self.settings.page_size as u64;
         let mut query: Vec<(String, String)> = self
             .mapping
@@ -367,7 +449,27 @@ impl RestSource {
                 });
             }
         }
-        self.get(&query, cursor).await
+        if let Some(from) = self.window_from
+            && let Some(w) = &self.mapping.polling.window
+        {
+            query.push((w.param.clone(), from.format(&w.format).to_string()));
+        }
+        Ok(query)
+    }
+
+    /// Fetches one page at `cursor`.
+    pub async fn fetch(&mut self, cursor: &Cursor) -> Result<Page, SourceError> {
+        let query = self.page_query(cursor)?;
+        let path = self.mapping.list_path.clone();
+        let page = self
+            .get_with(&path, &query, async |s: &Self, body: bytes::Bytes| {
+                s.parse(body, cursor).await
+            })
+            .await?;
+        if self.mapping.has_follow_ups() {
+            return self.follow_up(page).await;
+        }
+        Ok(page)
     }
 
     /// Parsing is the CPU-heavy part of a sync: it runs on blocking threads,
@@ -454,7 +556,12 @@ impl<'de> serde::de::Visitor<'de> for OutlineSeed<'_> {
         let (mut members, mut items) = (HashMap::new(), None);
         while let Some(key) = map.next_key::<String>()? {
             if key == self.0 {
-                items = Some(map.next_value::<Vec<&'de RawValue>>()?);
+                // `null` where the records should be: an empty page (one-door
+                // answers a page past the end with `data: null`).
+                items = Some(
+                    map.next_value::<Option<Vec<&'de RawValue>>>()?
+                        .unwrap_or_default(),
+                );
             } else {
                 members.insert(key, map.next_value::<&'de RawValue>()?);
             }
@@ -510,8 +617,9 @@ fn parse_page(
                 ),
             };
             let items: Vec<&RawValue> = pointer(&root, whole, &mapping.items)
-                .and_then(|v| serde_json::from_str(v.get()).ok())
-                .ok_or_else(|| rejected(format!("page has no array at {}", mapping.items)))?;
+                .and_then(|v| serde_json::from_str::<Option<Vec<&RawValue>>>(v.get()).ok())
+                .ok_or_else(|| rejected(format!("page has no array at {}", mapping.items)))?
+                .unwrap_or_default();
             (root, whole, items)
         }
     };
@@ -636,7 +744,7 @@ fn not_utf8(mapping: &Mapping, raw: &str) -> Parsed {
 /// One record. A well-formed native record goes straight into a `Dossier`;
 /// anything else (mapped shapes, tombstones, bad records) through a
 /// `serde_json::Value`, whose errors name the field.
-fn parse_record(mapping: &Mapping, raw: &str) -> Parsed {
+pub(super) fn parse_record(mapping: &Mapping, raw: &str) -> Parsed {
     // (A record that says it is deleted takes the slow path even when it
     // carries every field: the `Dossier` type has no place for the flag.)
     if mapping.records == Records::Native
@@ -645,7 +753,7 @@ fn parse_record(mapping: &Mapping, raw: &str) -> Parsed {
     {
         d.to_nfc();
         return match check(&d) {
-            Ok(()) => Parsed::Dossier(Box::new(Incoming::new(d))),
+            Ok(()) => Parsed::Dossier(Box::new(Incoming::new(d)), Vec::new()),
             Err(reason) => Parsed::Bad(QuarantineRecord {
                 code: Some(d.code),
                 reason,
@@ -664,29 +772,50 @@ fn parse_record(mapping: &Mapping, raw: &str) -> Parsed {
         }
     };
     nfc_value(&mut rec);
-    let result = match mapping.records {
-        Records::Native => parse_native(&rec),
-        Records::Mapped => mapping.map_record(&rec).map(Some),
+    match mapping.records {
+        Records::Mapped if mapping.has_follow_ups() => Parsed::Pending(Box::new(rec)),
+        Records::Mapped => map_value(mapping, rec),
+        Records::Native => {
+            let result = parse_native(&rec).and_then(|d| match d {
+                Some(d) => check(&d).map(|_| Some(d)),
+                None => Ok(None),
+            });
+            match result {
+                Ok(Some(d)) => Parsed::Dossier(Box::new(Incoming::new(d)), Vec::new()),
+                Ok(None) => match mapping.code_of(&rec) {
+                    Some(code) => Parsed::Deleted(code),
+                    None => Parsed::Bad(QuarantineRecord {
+                        code: None,
+                        reason: "deleted record without a code".into(),
+                        raw: rec.to_string(),
+                    }),
+                },
+                Err(reason) => Parsed::Bad(QuarantineRecord {
+                    code: mapping.code_of(&rec),
+                    reason,
+                    raw: rec.to_string(),
+                }),
+            }
+        }
     }
-    .and_then(|d| match d {
-        Some(d) => check(&d).map(|_| Some(d)),
-        None => Ok(None),
-    });
-    match result {
-        Ok(Some(d)) => Parsed::Dossier(Box::new(Incoming::new(d))),
-        Ok(None) => match mapping.code_of(&rec) {
-            Some(code) => Parsed::Deleted(code),
-            None => Parsed::Bad(QuarantineRecord {
-                code: None,
-                reason: "deleted record without a code".into(),
-                raw: rec.to_string(),
-            }),
-        },
-        Err(reason) => Parsed::Bad(QuarantineRecord {
-            code: mapping.code_of(&rec),
+}
+
+/// A mapped record (with its follow-up replies, if any, in place).
+pub(super) fn map_value(mapping: &Mapping, rec: Value) -> Parsed {
+    let bad = |reason: String, rec: &Value| {
+        Parsed::Bad(QuarantineRecord {
+            code: mapping.code_of(rec),
             reason,
             raw: rec.to_string(),
-        }),
+        })
+    };
+    match mapping.map_record(&rec) {
+        Ok(Mapped::Dossier(d, warnings)) => match check(&d) {
+            Ok(()) => Parsed::Dossier(Box::new(Incoming::new(*d)), warnings),
+            Err(reason) => bad(reason, &rec),
+        },
+        Ok(Mapped::Skipped(reason)) => Parsed::Skipped(reason),
+        Err(reason) => bad(reason, &rec),
     }
 }
 
@@ -788,7 +917,7 @@ fn check(d: &Dossier) -> Result<(), String> {
 }
 
 /// Every string in a page, in NFC.
-fn nfc_value(v: &mut Value) {
+pub(super) fn nfc_value(v: &mut Value) {
     match v {
         Value::String(s) => {
             let n = nfc(s);
@@ -829,7 +958,9 @@ mod tests {
             .map(|r| match r {
                 Parsed::Deleted(c) => c.clone(),
                 Parsed::Bad(q) => format!("bad: {}", q.reason),
-                Parsed::Dossier(d) => d.dossier.code.clone(),
+                Parsed::Dossier(d, _) => d.dossier.code.clone(),
+                Parsed::Skipped(why) => format!("skipped: {why}"),
+                Parsed::Pending(_) => "pending".into(),
             })
             .collect()
     }

@@ -4,6 +4,7 @@
 //! with the error recorded, and keeps its data.
 
 use super::rest::RestSource;
+use super::mapping::Stop;
 use super::{Cursor, Parsed, Source, SourceError};
 use crate::clock::{Clock, fmt_db, parse_db};
 use crate::source::SourceSettings;
@@ -33,7 +34,74 @@ pub struct SyncSummary {
     /// Of which the database spent writing pages (the rest: waiting for the
     /// source and parsing, where they did not overlap with writing).
     pub writing: std::time::Duration,
+    /// Records not this committee's or not received yet: counted, not stored.
+    pub skipped: u64,
+    /// Dossiers stored without an optional part that could not be read.
+    pub warned: u64,
+    /// Why records were quarantined (first words of the reason → records).
+    pub reasons: BTreeMap<String, u64>,
+    /// Whether the poll read every page (not windowed, not stopped early).
+    pub full: bool,
+    /// Whether the poll asked only for recently received dossiers.
+    pub windowed: bool,
     pub error: Option<String>,
+}
+
+/// The most of a poll's records that may be quarantined before the poll
+/// counts as failed: the mapping is wrong, not a record or two.
+const MAX_QUARANTINED_SHARE: f64 = 0.5;
+
+impl SyncSummary {
+    /// The most frequent quarantine reasons, most first.
+    pub fn top_reasons(&self, n: usize) -> Vec<(&str, u64)> {
+        let mut r: Vec<(&str, u64)> = self.reasons.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        r.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        r.truncate(n);
+        r
+    }
+
+    fn note_reasons(&mut self, bad: &[crate::store::QuarantineRecord]) {
+        for q in bad {
+            *self.reasons.entry(reason_head(&q.reason)).or_default() += 1;
+        }
+    }
+
+    /// A poll that read nothing usable is a failure, not a quiet success:
+    /// most records quarantined, or nothing at all from a source read
+    /// newest-first (whose first page always holds its newest dossiers).
+    fn judge(&mut self, newest_first: bool) {
+        if self.error.is_some() {
+            return;
+        }
+        let q = self.outcome.quarantined;
+        if self.fetched > 0 && q as f64 > self.fetched as f64 * MAX_QUARANTINED_SHARE {
+            let reasons: Vec<String> = self
+                .top_reasons(3)
+                .iter()
+                .map(|(r, n)| format!("{r} ({n})"))
+                .collect();
+            self.error = Some(format!(
+                "{}{q} of {} records quarantined; check the source's shape and mapping (`tthc-watch source test {}`); most common: {}",
+                super::UNUSABLE,
+                self.fetched,
+                self.source,
+                reasons.join("; ")
+            ));
+        } else if newest_first && !self.windowed && self.fetched == 0 {
+            self.error = Some(format!(
+                "{}the source answered with no dossiers at all; check its address, credentials and filters (an OpenCPS site without its groupId header lists nothing): `tthc-watch source test {}`",
+                super::UNUSABLE,
+                self.source
+            ));
+        }
+    }
+}
+
+/// The part of a quarantine reason that names the problem, without the
+/// record's own values after it.
+fn reason_head(reason: &str) -> String {
+    let head = reason.split(": '").next().unwrap_or(reason);
+    head.chars().take(80).collect()
 }
 
 impl fmt::Display for SyncSummary {
@@ -53,6 +121,20 @@ impl fmt::Display for SyncSummary {
             self.elapsed.as_secs_f64(),
             self.writing.as_secs_f64()
         )?;
+        if self.skipped > 0 {
+            write!(f, ", skipped {}", self.skipped)?;
+        }
+        if self.warned > 0 {
+            write!(f, ", stored with warnings {}", self.warned)?;
+        }
+        if self.error.is_none() && !self.reasons.is_empty() {
+            let top: Vec<String> = self
+                .top_reasons(3)
+                .iter()
+                .map(|(r, n)| format!("{r} ({n})"))
+                .collect();
+            write!(f, "; quarantined for: {}", top.join("; "))?;
+        }
         if let Some(e) = &self.error {
             write!(f, "; FAILED: {e}")?;
         }
@@ -73,7 +155,8 @@ pub async fn sync_source<S: Source>(
         source: src.name().to_owned(),
         ..SyncSummary::default()
     };
-    let result = if src.newest_first() {
+    let newest_first = src.polling().is_some();
+    let result = if newest_first {
         poll_newest_first(store, src, overlap_minutes, clock, &mut summary).await
     } else {
         poll_keyset(store, src, clock, &mut summary).await
@@ -82,6 +165,7 @@ pub async fn sync_source<S: Source>(
     if let Err(e) = result {
         summary.error = Some(e.to_string());
     }
+    summary.judge(newest_first);
     let run = SyncRun {
         source: summary.source.clone(),
         started_at,
@@ -96,8 +180,12 @@ pub async fn sync_source<S: Source>(
     summary
 }
 
+/// A page's records sorted by what becomes of them; skips and warnings
+/// are counted in `summary`, quarantine reasons too.
 fn split(
     records: Vec<Parsed>,
+    source: &str,
+    summary: &mut SyncSummary,
 ) -> (
     Vec<crate::store::Incoming>,
     Vec<String>,
@@ -106,14 +194,30 @@ fn split(
     let (mut ds, mut del, mut bad) = (Vec::new(), Vec::new(), Vec::new());
     for r in records {
         match r {
-            Parsed::Dossier(d) => ds.push(*d),
+            Parsed::Dossier(d, warnings) => {
+                if !warnings.is_empty() {
+                    summary.warned += 1;
+                    tracing::warn!(source, code = %d.dossier.code, warnings = %warnings.join("; "), "dossier stored without a part it could not read");
+                }
+                ds.push(*d);
+            }
             Parsed::Deleted(c) => del.push(c),
+            Parsed::Skipped(reason) => {
+                summary.skipped += 1;
+                tracing::debug!(source, %reason, "record skipped");
+            }
+            Parsed::Pending(rec) => bad.push(crate::store::QuarantineRecord {
+                code: None,
+                reason: "record left without its follow-up requests (a bug: please report it)".into(),
+                raw: rec.to_string(),
+            }),
             Parsed::Bad(q) => {
-                tracing::warn!(code = ?q.code, reason = %q.reason, "record quarantined");
+                tracing::warn!(source, code = ?q.code, reason = %q.reason, "record quarantined");
                 bad.push(q);
             }
         }
     }
+    summary.note_reasons(&bad);
     (ds, del, bad)
 }
 
@@ -255,7 +359,7 @@ async fn poll_keyset<S: Source>(
                 Cursor::Revision(r) => r.to_string(),
                 Cursor::Page(_) => String::new(),
             };
-            let (ds, del, bad) = split(page.records.wait(&name).await?);
+            let (ds, del, bad) = split(page.records.wait(&name).await?, &name, summary);
             let started = Instant::now();
             let mut b = match batch.take() {
                 Some(b) => b,
@@ -365,6 +469,10 @@ impl Progress {
     }
 }
 
+/// When the last full read of every page happened (kept beside the
+/// follow-up cache).
+const LAST_FULL: (&str, &str) = ("poll", "last_full_read");
+
 async fn poll_newest_first<S: Source>(
     store: &Store,
     src: &mut S,
@@ -372,19 +480,46 @@ async fn poll_newest_first<S: Source>(
     clock: &Clock,
     summary: &mut SyncSummary,
 ) -> Result<(), SyncError> {
+    let polling = src.polling().cloned().unwrap_or_default();
+    let now = clock.now_vn();
     let state = store.sync_state(src.name()).await?;
     let watermark: Option<NaiveDateTime> = state.watermark.as_deref().and_then(parse_db);
-    let stop_before = watermark.map(|w| w - chrono::Duration::minutes(overlap_minutes));
+    // A full read of every page: the first poll, and every
+    // `full_every_hours`; between them the stop rule (and window) apply.
+    let last_full = store
+        .cache_get(LAST_FULL.0, LAST_FULL.1, &[src.name().to_owned()])
+        .await?
+        .remove(src.name())
+        .and_then(|e| parse_db(&e.stamp));
+    let full = state.last_success_at.is_none()
+        || polling.stop == Stop::Never && polling.window.is_none()
+        || (polling.full_every_hours > 0
+            && last_full.is_none_or(|t| {
+                now - t >= chrono::Duration::hours(i64::from(polling.full_every_hours))
+            }));
+    let window = match (&polling.window, full) {
+        (Some(w), false) => Some((now - chrono::Duration::days(i64::from(w.days))).date()),
+        _ => None,
+    };
+    summary.windowed = window.is_some();
+    src.set_window(window);
+    let stop_before = match polling.stop {
+        Stop::Watermark if !full => {
+            watermark.map(|w| w - chrono::Duration::minutes(overlap_minutes))
+        }
+        _ => None,
+    };
     let mut newest = watermark;
     let mut cursor = Cursor::Page(0);
     let mut writer = store.sync_writer().await?;
     let mut progress = Progress::default();
+    let mut stopped_early = false;
     loop {
         let page = src.fetch(&cursor).await?;
         progress.check(src.name(), &cursor, &page.next, page.more, page.fetched)?;
         summary.pages += 1;
         summary.fetched += page.fetched;
-        let (ds, del, bad) = split(page.records.wait(src.name()).await?);
+        let (ds, del, bad) = split(page.records.wait(src.name()).await?, src.name(), summary);
         let oldest = ds.iter().map(|d| d.dossier.updated_at).min();
         newest = newest.max(ds.iter().map(|d| d.dossier.updated_at).max());
         // The watermark moves only when the whole read-back has succeeded.
@@ -396,7 +531,18 @@ async fn poll_newest_first<S: Source>(
         summary.writing += started.elapsed();
         summary.outcome.add(o);
         let reached_watermark = matches!((oldest, stop_before), (Some(o), Some(s)) if o < s);
-        if !page.more || reached_watermark {
+        // Sorted by a change time it does not send: a page of stored
+        // dossiers none of which changed means the rest did not either.
+        let nothing_new = !full
+            && polling.stop == Stop::Unchanged
+            && o.unchanged > 0
+            && o.created == 0
+            && o.changed == 0;
+        if !page.more {
+            break;
+        }
+        if reached_watermark || nothing_new {
+            stopped_early = true;
             break;
         }
         cursor = page.next;
@@ -407,6 +553,17 @@ async fn poll_newest_first<S: Source>(
             .await?;
     }
     writer.close().await;
+    summary.full = full && !stopped_early;
+    if summary.full {
+        store
+            .cache_put(
+                LAST_FULL.0,
+                LAST_FULL.1,
+                &[(src.name().to_owned(), fmt_db(now), String::new())],
+                now,
+            )
+            .await?;
+    }
     Ok(())
 }
 
@@ -433,7 +590,10 @@ pub async fn sync_sources(
         .filter(|(n, s)| s.enabled && names.contains(n))
     {
         let summary = match RestSource::new(name, s) {
-            Ok(mut src) => sync_source(store, &mut src, s.overlap_minutes, clock).await,
+            Ok(src) => {
+                let mut src = src.with_cache(store.clone(), clock.clone());
+                sync_source(store, &mut src, s.overlap_minutes, clock).await
+            }
             Err(e) => SyncSummary {
                 source: name.clone(),
                 error: Some(e.to_string()),

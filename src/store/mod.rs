@@ -18,6 +18,7 @@ macro_rules! with_pool {
 }
 
 pub mod audit;
+mod cache;
 mod dossiers;
 mod evaluations;
 pub mod leader;
@@ -29,6 +30,7 @@ mod sessions;
 mod sqlite;
 mod value;
 
+pub use cache::CacheEntry;
 pub use dossiers::{
     Incoming, PageOutcome, QuarantineRecord, StoredDossier, SyncRun, SyncState, SyncTx, SyncWriter,
 };

@@ -13,6 +13,8 @@ mod layout;
 mod letters;
 mod native_types;
 mod privacy;
+mod quarantine;
+mod real_wire;
 mod signals;
 mod support;
 mod sync;

@@ -91,12 +91,10 @@ pub fn source_settings(shape: Shape, url: &str) -> SourceSettings {
         Shape::Native => AuthSettings::Bearer {
             token: TOKEN.into(),
         },
-        Shape::Opencps => AuthSettings::Headers {
-            headers: [
-                ("Token".to_string(), TOKEN.to_string()),
-                ("groupId".to_string(), "35404".to_string()),
-            ]
-            .into(),
+        Shape::Opencps => AuthSettings::Basic {
+            user: "giamsat".into(),
+            password: TOKEN.into(),
+            headers: [("groupId".to_string(), "35404".to_string())].into(),
         },
         Shape::Igate => AuthSettings::TokenEndpoint {
             token_url: format!("{url}/auth/realms/tthc/protocol/openid-connect/token"),
@@ -108,15 +106,17 @@ pub fn source_settings(shape: Shape, url: &str) -> SourceSettings {
             ]
             .into(),
             json: None,
-            token_pointer: "/access_token".into(),
+            token_pointer: None,
             expires_pointer: "/expires_in".into(),
+            lifetime_secs: 300,
         },
         Shape::Onedoor => AuthSettings::TokenEndpoint {
-            token_url: format!("{url}/api/tokens"),
+            token_url: "/api/tokens".into(),
             form: Default::default(),
-            json: Some(serde_json::json!({ "email": "giamsat@example.vn", "password": TOKEN })),
-            token_pointer: "/data/token".into(),
-            expires_pointer: "/data/expiresIn".into(),
+            json: Some(serde_json::json!({ "userName": "giamsat", "password": TOKEN })),
+            token_pointer: None,
+            expires_pointer: "/expires_in".into(),
+            lifetime_secs: 600,
         },
     };
     SourceSettings {
@@ -130,6 +130,7 @@ pub fn source_settings(shape: Shape, url: &str) -> SourceSettings {
         overlap_minutes: 10,
         mapping: None,
         poll: None,
+        agencies: Vec::new(),
     }
 }
 

@@ -26,7 +26,11 @@ pub struct PageOutcome {
     pub changed: u64,
     pub unchanged: u64,
     pub deleted: u64,
+    /// Bad records of the page, each one however often it was seen before.
     pub quarantined: u64,
+    /// Quarantined records released: the page stored (or deleted) a dossier
+    /// of their code, so the source fixed them.
+    pub released: u64,
 }
 
 impl PageOutcome {
@@ -36,15 +40,33 @@ impl PageOutcome {
         self.unchanged += o.unchanged;
         self.deleted += o.deleted;
         self.quarantined += o.quarantined;
+        self.released += o.released;
     }
 }
 
 /// A record that could not be stored, kept with the reason and what was sent.
+/// The quarantine holds one row per record of a source (see `key`), however
+/// often it is received.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QuarantineRecord {
     pub code: Option<String>,
     pub reason: String,
     pub raw: String,
+}
+
+impl QuarantineRecord {
+    /// The record's identity in the quarantine: its code when it has one,
+    /// else `sha256:` and the hex SHA-256 of what was sent.
+    pub fn key(&self) -> String {
+        use sha2::{Digest, Sha256};
+        match self.code.as_deref() {
+            Some(code) if !code.is_empty() => code.to_owned(),
+            _ => format!(
+                "sha256:{}",
+                hex::encode(Sha256::digest(self.raw.as_bytes()))
+            ),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -247,6 +269,8 @@ impl Store {
         })
     }
 
+    /// The records of a source in quarantine now, in the order they were
+    /// first quarantined.
     pub async fn quarantined(&self, source: &str) -> Result<Vec<QuarantineRecord>, StoreError> {
         with_pool!(self, pool => {
             let rows: Vec<(Option<String>, String, String)> = sqlx::query_as("SELECT code, reason, raw FROM quarantine WHERE source = $1 ORDER BY id")
@@ -256,6 +280,21 @@ impl Store {
                 .ctx("reading the quarantine")?;
             Ok(rows.into_iter().map(|(code, reason, raw)| QuarantineRecord { code, reason, raw }).collect())
         })
+    }
+
+    /// The records of a source in quarantine now, grouped by the first 80
+    /// characters of their reason: (reason, records), most first (ties by
+    /// reason, the same order on both backends).
+    pub async fn quarantine_summary(&self, source: &str) -> Result<Vec<(String, i64)>, StoreError> {
+        let mut rows: Vec<(String, i64)> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT substr(reason, 1, 80), COUNT(*) FROM quarantine WHERE source = $1 GROUP BY substr(reason, 1, 80)")
+                .bind(source)
+                .fetch_all(pool)
+                .await
+                .ctx("summarising the quarantine")?
+        });
+        rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        Ok(rows)
     }
 
     /// Number of rows in a table (tests and the demo summary).

@@ -7,7 +7,7 @@ use super::{Incoming, PageOutcome, QuarantineRecord, SyncRun, SyncState};
 use crate::clock::fmt_db;
 use crate::store::audit::{AuditSeal, audit_append};
 use crate::store::value::DbTime;
-use crate::store::{Backend, Context, Pool, Store, StoreError};
+use crate::store::{Backend, Context, Pool, Store, StoreError, placeholders};
 use chrono::NaiveDateTime;
 use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
@@ -19,6 +19,11 @@ use std::sync::Arc;
 /// another transaction. A check takes it exclusively to read the highest
 /// id, so that every id below it is committed ("tthc" + 1).
 pub(crate) const NEW_IDS_LOCK: i64 = 0x7474_6863_0001;
+
+/// Codes per statement releasing fixed records from the quarantine: a page
+/// (at most 10,000 records) and its deletions in one or two statements, far
+/// below either backend's limit of parameters.
+const RELEASE_CHUNK: usize = 10_000;
 
 /// A sync page's dossiers, deduplicated, in code order.
 pub(in crate::store) struct Page<'a> {
@@ -104,8 +109,10 @@ impl Store {
 
 impl SyncTx {
     /// Stores one page of a sync: new and changed dossiers (with history and
-    /// due-date history), deletions, quarantined records, and the source's new
-    /// watermark. Unchanged dossiers write nothing. The watermark is written
+    /// due-date history), deletions, quarantined records (one row per record,
+    /// counted each time it comes), the release of quarantined records whose
+    /// code the page stores or deletes, and the source's new watermark.
+    /// Unchanged dossiers write nothing. The watermark is written
     /// with the data, so a crash before the commit re-reads the pages.
     pub async fn apply_page(
         &mut self,
@@ -159,20 +166,52 @@ impl SyncTx {
                     removed.push(code.clone());
                 }
             }
-            for r in quarantine {
-                sqlx::query("INSERT INTO quarantine (source, code, reason, raw, received_at) VALUES ($1, $2, $3, $4, $5)")
+            // A record the source sent fixed (stored, however it compares
+            // with before, or deleted) leaves the quarantine. Most pages of a
+            // big sync meet an empty quarantine: one look at it first.
+            let mut fixed: Vec<&str> = codes.iter().copied().chain(deleted_codes.iter().map(String::as_str)).collect();
+            if !fixed.is_empty() {
+                let (any,): (bool,) = sqlx::query_as("SELECT EXISTS (SELECT 1 FROM quarantine WHERE source = $1)")
                     .bind(source)
-                    .bind(r.code.clone())
-                    .bind(r.reason.clone())
-                    .bind(r.raw.clone())
+                    .fetch_one(&mut *tx)
+                    .await
+                    .ctx("looking for quarantined records of the source")?;
+                if any {
+                    fixed.sort_unstable();
+                    fixed.dedup();
+                    for chunk in fixed.chunks(RELEASE_CHUNK) {
+                        let sql = format!("DELETE FROM quarantine WHERE source = $1 AND qkey IN ({})", placeholders(2, chunk.len()));
+                        let mut q = sqlx::query(&sql).persistent(false).bind(source);
+                        for code in chunk {
+                            q = q.bind(*code);
+                        }
+                        out.released += q.execute(&mut *tx).await.ctx("releasing fixed records from the quarantine")?.rows_affected();
+                    }
+                }
+            }
+            // One row per bad record (`QuarantineRecord::key`): received
+            // again, it is counted and its latest form kept.
+            for r in quarantine {
+                sqlx::query("INSERT INTO quarantine (source, qkey, code, reason, raw, received_at, last_seen_at, times) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $6, 1) \
+                             ON CONFLICT (source, qkey) DO UPDATE SET code = excluded.code, reason = excluded.reason, raw = excluded.raw, \
+                             last_seen_at = excluded.last_seen_at, times = quarantine.times + 1")
+                    .bind(source)
+                    .bind(r.key())
+                    .bind(r.code.as_deref())
+                    .bind(r.reason.as_str())
+                    .bind(r.raw.as_str())
                     .bind(DbTime(now))
                     .execute(&mut *tx)
                     .await
                     .ctx("quarantining a record")?;
                 out.quarantined += 1;
             }
-            if !written.is_empty() || !removed.is_empty() || !quarantine.is_empty() {
-                let detail = serde_json::json!({ "written": written, "deleted": removed, "quarantined": quarantine.len() });
+            if !written.is_empty() || !removed.is_empty() || !quarantine.is_empty() || out.released > 0 {
+                let mut detail = serde_json::json!({ "written": written, "deleted": removed, "quarantined": quarantine.len() });
+                if out.released > 0 {
+                    detail["released"] = out.released.into();
+                }
                 audit_append!(tx, seal, now, "sync_page", source.to_owned(), detail.to_string());
             }
             if let Some(w) = watermark {
