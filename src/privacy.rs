@@ -60,6 +60,20 @@ impl Masking {
         }
     }
 
+    /// One field's value shown as text (`source test` prints records field
+    /// by field): personal fields masked like everywhere else.
+    pub fn field_text(self, field: &str, person: bool, text: &str) -> String {
+        if !self.masked || text == "—" {
+            text.to_owned()
+        } else if field == NAME_FIELD {
+            self.name(person, text)
+        } else if SECRET_FIELDS.contains(&field) {
+            MASK.into()
+        } else {
+            text.to_owned()
+        }
+    }
+
     /// A serialised dossier (a JSON object with `applicant_*` fields).
     pub fn dossier_json(self, dossier: &mut Value) {
         if !self.masked {

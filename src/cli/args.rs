@@ -220,6 +220,10 @@ pub enum SourceOp {
         /// How many records to show field by field.
         #[arg(long, default_value_t = 3)]
         records: usize,
+        /// Show applicants' personal data in clear (masked by default, so
+        /// the output can go into a support ticket).
+        #[arg(long)]
+        show_personal: bool,
     },
 }
 

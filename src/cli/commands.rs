@@ -75,7 +75,13 @@ pub async fn sync(settings: &Settings, clock: &Clock) -> Result<()> {
 
 /// `tthc-watch source test NAME`: what a sync would make of the source's
 /// first page; fails when it would store nothing.
-pub async fn source_test(settings: &Settings, name: &str, show: usize) -> Result<()> {
+pub async fn source_test(
+    settings: &Settings,
+    name: &str,
+    show: usize,
+    show_personal: bool,
+) -> Result<()> {
+    let masking = crate::privacy::Masking::new(!show_personal);
     let Some(src) = settings.sources.get(name) else {
         let known: Vec<&str> = settings.sources.keys().map(String::as_str).collect();
         anyhow::bail!(
@@ -97,8 +103,18 @@ pub async fn source_test(settings: &Settings, name: &str, show: usize) -> Result
         println!("\n{}: {}", r.code.as_deref().unwrap_or("(no code)"), r.outcome);
         let w = r.fields.iter().map(|f| f.0.chars().count()).max().unwrap_or(0);
         let wf = r.fields.iter().map(|f| f.1.chars().count().min(48)).max().unwrap_or(0);
+        // An organisation's name is public; a person's is masked.
+        let person = r
+            .fields
+            .iter()
+            .find(|f| f.0 == "applicant_kind")
+            .is_none_or(|f| f.3 != "organisation");
         for (field, from, raw, stored) in &r.fields {
             let from: String = from.chars().take(48).collect();
+            let (raw, stored) = (
+                masking.field_text(field, person, raw),
+                masking.field_text(field, person, stored),
+            );
             println!("  {field:<w$}  {from:<wf$}  {raw}  →  {stored}");
         }
     }

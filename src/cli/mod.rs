@@ -214,8 +214,13 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Calendar { op } => commands::calendar(&settings, op),
         Command::Source {
-            op: SourceOp::Test { name, records },
-        } => commands::source_test(&settings, &name, records).await,
+            op:
+                SourceOp::Test {
+                    name,
+                    records,
+                    show_personal,
+                },
+        } => commands::source_test(&settings, &name, records, show_personal).await,
         Command::Migrate { database_url } => {
             db(&mut settings, database_url);
             commands::migrate(&settings).await

@@ -154,7 +154,13 @@ impl RestSource {
                 }
                 // Refused or missing for this dossier alone.
                 Err(e @ (SourceError::Unauthorized { .. } | SourceError::Rejected { .. })) => {
-                    let e = e.to_string();
+                    let e = match e {
+                        SourceError::Unauthorized { status, .. } => format!(
+                            "the source refused it (HTTP {status}): the account may not read this dossier's detail"
+                        ),
+                        SourceError::Rejected { message, .. } => message,
+                        other => other.to_string(),
+                    };
                     fresh.push((key.clone(), stamp, serde_json::json!({ REFUSED: e }).to_string()));
                     out.insert(key, Err(e));
                 }

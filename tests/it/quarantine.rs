@@ -206,7 +206,7 @@ async fn a_record_sent_fixed_is_released(backend: Backend) {
             "huyen",
             &[],
             &[],
-            &[coded.clone()],
+            std::slice::from_ref(&coded),
             None,
             t("2026-11-25 08:00"),
         )
@@ -245,7 +245,7 @@ async fn a_record_sent_fixed_is_released(backend: Backend) {
             "tinh",
             &[],
             &[],
-            &[coded.clone()],
+            std::slice::from_ref(&coded),
             None,
             t("2026-11-25 08:10"),
         )
@@ -274,7 +274,7 @@ async fn a_record_sent_fixed_is_released(backend: Backend) {
             "tinh",
             &[],
             &[],
-            &[coded.clone()],
+            std::slice::from_ref(&coded),
             None,
             t("2026-11-25 08:20"),
         )

@@ -37,6 +37,30 @@ fn json(status: StatusCode, body: String) -> Response {
 struct Seen {
     details: AtomicU64,
     lists: AtomicU64,
+    /// The source changed one dossier (see `changed`).
+    changed: std::sync::atomic::AtomicBool,
+}
+
+/// A page as the source sends it after its change: OpenCPS hands over
+/// 101256 (second page), the one-door system moves D2 to processing (first
+/// page: it sorts by last change).
+fn after_change(seen: &Seen, family: &str, file: &str) -> String {
+    let body = fixture(family, file).unwrap();
+    if !seen.changed.load(Ordering::Relaxed) {
+        return body;
+    }
+    let mut page: Value = serde_json::from_str(&body).unwrap();
+    for rec in page["data"].as_array_mut().into_iter().flatten() {
+        if rec["dossierId"] == 101256 {
+            rec["dossierStatus"] = "done".into();
+            rec["finishDate"] = "20/03/2025 09:00:00".into();
+            rec["lastActionDate"] = "20/03/2025 09:00:00".into();
+        }
+        if rec["id"] == "00000000-0000-4000-8000-0000000000d2" {
+            rec["trangThaiHoSoId"] = "4".into();
+        }
+    }
+    page.to_string()
 }
 
 type S = State<Arc<Seen>>;
@@ -60,7 +84,7 @@ async fn opencps_list(State(seen): S, h: HeaderMap, Query(q): Query<HashMap<Stri
         Some("5") => "list-page-2.json",
         _ => "list-page-3-empty.json",
     };
-    json(StatusCode::OK, fixture("opencps", file).unwrap())
+    json(StatusCode::OK, after_change(&seen, "opencps", file))
 }
 
 async fn opencps_detail(State(seen): S, h: HeaderMap, Path(id): Path<String>) -> Response {
@@ -109,7 +133,7 @@ async fn onedoor_list(State(seen): S, h: HeaderMap, Query(q): Query<HashMap<Stri
         Some("2") => "list-page-2.json",
         _ => "list-page-3-empty.json",
     };
-    json(StatusCode::OK, fixture("onedoor", file).unwrap())
+    json(StatusCode::OK, after_change(&seen, "onedoor", file))
 }
 
 async fn onedoor_detail(State(seen): S, h: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
@@ -370,6 +394,22 @@ async fn family_stored_right(family: &str) {
     assert_eq!((second.outcome.created, second.outcome.changed), (0, 0), "{second}");
     assert_eq!(server.seen.details.load(Ordering::Relaxed), details, "{family}: details asked again");
     assert_eq!(stored(&db).await, got);
+
+    // The source changes a dossier: the next poll finds it, wherever it is.
+    if family != "igate" {
+        server.seen.changed.store(true, Ordering::Relaxed);
+        let third = poll(&db, &s).await;
+        assert_eq!(third.error, None, "{third}");
+        assert_eq!((third.outcome.created, third.outcome.changed), (0, 1), "{third}");
+        let now = stored(&db).await;
+        if family == "opencps" {
+            let d = &now["000.00.31.H99-250307-0005"];
+            assert_eq!(d.status.as_str(), "returned");
+            assert_eq!(d.returned_at.unwrap().to_string(), "2025-03-20 09:00:00");
+        } else {
+            assert_eq!(now["000.20.31.H99-250318-0011"].status.as_str(), "processing");
+        }
+    }
     db.cleanup().await;
 }
 
@@ -448,4 +488,43 @@ async fn a_source_limited_to_this_committees_agencies_skips_and_counts_the_rest(
     assert_eq!(summary.skipped, 5, "{summary}");
     assert!(summary.to_string().contains("skipped 5"), "{summary}");
     db.cleanup().await;
+}
+
+#[tokio::test]
+async fn source_test_shows_each_field_beside_its_raw_value_and_writes_nothing() {
+    let server = serve("onedoor").await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("never.db");
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[database]\nurl = \"sqlite://{}\"\n[sources.huyen]\nurl = \"{}\"\nshape = \"onedoor\"\npage_size = 6\nauth = {{ kind = \"token_endpoint\", token_url = \"/api/tokens\", json = {{ userName = \"giamsat\", password = \"secret\" }} }}\n",
+            db.display(),
+            server.url
+        ),
+    )
+    .unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_tthc-watch"))
+        .args(["-c", cfg.to_str().unwrap(), "source", "test", "huyen", "--records", "2"])
+        .env_remove("TTHC_WATCH_CONFIG")
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        text.starts_with("source huyen (onedoor, ") && text.contains("first page: 6 records; would store 4, quarantine 0, skip 2"),
+        "{text}"
+    );
+    // The raw month-first date beside what is stored; the field from the catalogue.
+    assert!(text.contains("03/18/2025 08:05:31  →  2025-03-18T08:05:31"), "{text}");
+    assert!(text.contains("/$catalog/fields/ten"), "{text}");
+    assert!(text.contains("not received (submitted): no deadline runs"), "{text}");
+    assert!(text.contains("the account may not read this dossier's detail"), "{text}");
+    // Personal data masked: "Phan Thị Lan" → "Phan T. L.", phone and email hidden.
+    assert!(text.contains("Phan T. L.") && !text.contains("Phan Thị Lan"), "{text}");
+    assert!(!text.contains("0911000002") && !text.contains("lan.pt@"), "{text}");
+    assert!(!db.exists(), "source test wrote a database");
+    println!("{text}");
 }
