@@ -1709,12 +1709,7 @@ mod tests {
         for (shape, code, received, format) in [
             (Shape::Opencps, "dossierNo", "receiveDate", OPENCPS_DATE),
             (Shape::Onedoor, "maHoSo", "ngayTiepNhan", ONEDOOR_DATE),
-            (
-                Shape::Igate,
-                "code",
-                "acceptedDate",
-                "%Y-%m-%dT%H:%M:%S%.3f+0700",
-            ),
+            (Shape::Igate, "code", "acceptedDate", IGATE_DATE),
         ] {
             let good = render(shape, &d, 1);
             parse(good[received].as_str().unwrap(), format);

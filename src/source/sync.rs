@@ -157,7 +157,15 @@ pub async fn sync_source<S: Source>(
     };
     let newest_first = src.polling().is_some();
     let result = if newest_first {
-        poll_newest_first(store, src, overlap_minutes, clock, &mut summary).await
+        match poll_newest_first(store, src, overlap_minutes, clock, &mut summary, false).await {
+            // Nothing at all received in the window: read everything
+            // before calling the source empty.
+            Ok(()) if summary.windowed && summary.fetched == 0 => {
+                summary.windowed = false;
+                poll_newest_first(store, src, overlap_minutes, clock, &mut summary, true).await
+            }
+            other => other,
+        }
     } else {
         poll_keyset(store, src, clock, &mut summary).await
     };
@@ -479,6 +487,7 @@ async fn poll_newest_first<S: Source>(
     overlap_minutes: i64,
     clock: &Clock,
     summary: &mut SyncSummary,
+    force_full: bool,
 ) -> Result<(), SyncError> {
     let polling = src.polling().cloned().unwrap_or_default();
     let now = clock.now_vn();
@@ -491,7 +500,8 @@ async fn poll_newest_first<S: Source>(
         .await?
         .remove(src.name())
         .and_then(|e| parse_db(&e.stamp));
-    let full = state.last_success_at.is_none()
+    let full = force_full
+        || state.last_success_at.is_none()
         || polling.stop == Stop::Never && polling.window.is_none()
         || (polling.full_every_hours > 0
             && last_full.is_none_or(|t| {

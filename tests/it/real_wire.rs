@@ -528,3 +528,44 @@ async fn source_test_shows_each_field_beside_its_raw_value_and_writes_nothing() 
     assert!(!db.exists(), "source test wrote a database");
     println!("{text}");
 }
+
+#[tokio::test]
+async fn an_unusable_poll_turns_readyz_unready_at_once() {
+    let server = serve("opencps").await;
+    let db = TestDb::new(Backend::Sqlite).await;
+    let good = settings("opencps", &server.url);
+    assert_eq!(poll(&db, &good).await.error, None);
+    let mut settings = crate::support::test_settings(&db.url, 1);
+    settings.sources = [("tinh".to_owned(), good.clone())].into();
+    let rules = tthc_watch::app::RuleSet::load(&settings).unwrap();
+    let state = Arc::new(tthc_watch::api::AppState::new(
+        &settings,
+        db.store.clone(),
+        Clock::fixed("2025-03-20T03:05:00Z".parse().unwrap()),
+        rules.routing.clone(),
+        rules.calendar.clone(),
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(tthc_watch::api::serve(listener, state, shutdown.clone()));
+    let readyz = async || {
+        let r = reqwest::get(format!("{base}/readyz")).await.unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    };
+    assert_eq!(readyz().await.0, 200);
+    // The site's groupId is lost from the configuration: the source answers
+    // with nothing. Its last success is five minutes old, yet it is not ready.
+    let mut lost = good;
+    lost.auth = AuthSettings::Basic {
+        user: "giamsat".into(),
+        password: "secret".into(),
+        headers: BTreeMap::new(),
+    };
+    assert!(poll(&db, &lost).await.error.is_some());
+    let (status, body) = readyz().await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("source tinh") && body.contains("no dossiers"), "{body}");
+    shutdown.cancel();
+    db.cleanup().await;
+}
