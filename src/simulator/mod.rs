@@ -26,6 +26,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use chrono::NaiveDateTime;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -377,7 +379,7 @@ impl Simulator {
             // An opaque PASETO `v2.local` token.
             Shape::Onedoor => format!(
                 "v2.local.{}",
-                families::base64(format!("sess-{}-{n}", self.world.spec.seed).as_bytes())
+                STANDARD.encode(format!("sess-{}-{n}", self.world.spec.seed).as_bytes())
             ),
             _ => format!("sess-{}-{n}", self.world.spec.seed),
         };

@@ -7,7 +7,8 @@
 //! `$catalog/NAME`, where the mapping's pointers read them.
 
 use super::mapping::{Catalog, Detail, Paging, lookup, text};
-use super::rest::{RestSource, map_value};
+use super::record::{map_value, nfc_value};
+use super::rest::RestSource;
 use super::{Page, PageRecords, Parsed, SourceError};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -134,7 +135,8 @@ impl RestSource {
                 .map(|(k, v)| (k.clone(), template(v, rec, false)))
                 .collect();
             match self.get_json(&path, &query).await {
-                Ok(reply) => {
+                Ok(mut reply) => {
+                    nfc_value(&mut reply);
                     let part = if d.record.is_empty() {
                         Some(reply)
                     } else {
@@ -255,7 +257,8 @@ impl RestSource {
                 // A keyset source's catalogue is read in one request.
                 Paging::Keyset { .. } => {}
             }
-            let reply = self.get_json(&c.path, &query).await?;
+            let mut reply = self.get_json(&c.path, &query).await?;
+            nfc_value(&mut reply);
             let items = lookup(&reply, &c.items)
                 .and_then(Value::as_array)
                 .cloned()

@@ -9,6 +9,7 @@ mod follow;
 pub mod mapping;
 mod path;
 pub mod probe;
+mod record;
 pub mod rest;
 pub mod sync;
 

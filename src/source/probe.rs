@@ -4,7 +4,8 @@
 //! be quarantined or skipped, and why. Nothing is written.
 
 use super::mapping::{Records, lookup, text};
-use super::rest::{RestSource, map_value, nfc_value, parse_record};
+use super::record::{map_value, nfc_value, parse_record};
+use super::rest::RestSource;
 use super::{Cursor, Parsed, SourceError, SourceSettings};
 use crate::dossier::{ApplicantKind, Channel, Status};
 use serde_json::Value;

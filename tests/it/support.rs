@@ -119,16 +119,25 @@ pub fn source_settings(shape: Shape, url: &str) -> SourceSettings {
             lifetime_secs: 600,
         },
     };
+    // The simulated iGate site's status ids beyond the preset's (each site
+    // has its own; an integrator maps them as `source test` lists them).
+    let mapping = (shape == Shape::Igate).then(|| {
+        serde_json::json!({ "values": { "status": {
+            "7": "stopped", "8": "refused", "9": "withdrawn", "18": "fee_requested"
+        } } })
+    });
     SourceSettings {
         url: url.to_owned(),
         shape,
         enabled: true,
         auth,
-        page_size: 100,
+        // One-door polls stop at the first page with nothing new: pages
+        // small enough that a poll's few changes leave unchanged pages.
+        page_size: if shape == Shape::Onedoor { 25 } else { 100 },
         timeout_secs: 5,
         max_retries: 8,
         overlap_minutes: 10,
-        mapping: None,
+        mapping,
         poll: None,
         agencies: Vec::new(),
     }
