@@ -86,7 +86,11 @@ pub async fn source_test(
         let known: Vec<&str> = settings.sources.keys().map(String::as_str).collect();
         anyhow::bail!(
             "no source named '{name}' in the configuration (sources: {})",
-            if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            }
         );
     };
     let p = crate::source::probe::probe(name, src, show).await?;
@@ -100,9 +104,23 @@ pub async fn source_test(
         p.skipped.values().sum::<usize>()
     );
     for r in &p.records {
-        println!("\n{}: {}", r.code.as_deref().unwrap_or("(no code)"), r.outcome);
-        let w = r.fields.iter().map(|f| f.0.chars().count()).max().unwrap_or(0);
-        let wf = r.fields.iter().map(|f| f.1.chars().count().min(48)).max().unwrap_or(0);
+        println!(
+            "\n{}: {}",
+            r.code.as_deref().unwrap_or("(no code)"),
+            r.outcome
+        );
+        let w = r
+            .fields
+            .iter()
+            .map(|f| f.0.chars().count())
+            .max()
+            .unwrap_or(0);
+        let wf = r
+            .fields
+            .iter()
+            .map(|f| f.1.chars().count().min(48))
+            .max()
+            .unwrap_or(0);
         // An organisation's name is public; a person's is masked.
         let person = r
             .fields
@@ -129,7 +147,11 @@ pub async fn source_test(
     if !p.unmapped.is_empty() {
         println!("\nvalues no mapping covers (add them to mapping.values.FIELD):");
         for ((field, raw, label), n) in &p.unmapped {
-            let label = if label.is_empty() { String::new() } else { format!(" ({label})") };
+            let label = if label.is_empty() {
+                String::new()
+            } else {
+                format!(" ({label})")
+            };
             println!("  {n:>5}  {field} = '{raw}'{label}");
         }
     }
@@ -140,7 +162,9 @@ pub async fn source_test(
         anyhow::bail!("source {name}: not one record of the first page would be stored");
     }
     if p.fetched == 0 {
-        anyhow::bail!("source {name}: the first page holds no records; check the address, credentials and filters");
+        anyhow::bail!(
+            "source {name}: the first page holds no records; check the address, credentials and filters"
+        );
     }
     Ok(())
 }

@@ -149,7 +149,11 @@ impl RestSource {
                         }
                         None => {
                             let e = format!("the reply has nothing at {}", d.record);
-                            fresh.push((key.clone(), stamp, serde_json::json!({ REFUSED: e }).to_string()));
+                            fresh.push((
+                                key.clone(),
+                                stamp,
+                                serde_json::json!({ REFUSED: e }).to_string(),
+                            ));
                             out.insert(key, Err(e));
                         }
                     }
@@ -163,7 +167,11 @@ impl RestSource {
                         SourceError::Rejected { message, .. } => message,
                         other => other.to_string(),
                     };
-                    fresh.push((key.clone(), stamp, serde_json::json!({ REFUSED: e }).to_string()));
+                    fresh.push((
+                        key.clone(),
+                        stamp,
+                        serde_json::json!({ REFUSED: e }).to_string(),
+                    ));
                     out.insert(key, Err(e));
                 }
                 Err(e) => return Err(e),
@@ -236,8 +244,11 @@ impl RestSource {
         let size = u64::from(self.settings_page_size());
         let mut map = HashMap::new();
         for n in 0..MAX_CATALOG_PAGES {
-            let mut query: Vec<(String, String)> =
-                c.query.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            let mut query: Vec<(String, String)> = c
+                .query
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
             match &self.mapping.paging {
                 Paging::Page {
                     page_param,

@@ -398,7 +398,10 @@ impl Mapping {
     /// None for the .NET "unset" date.
     pub fn parse_date_as(&self, field: &str, v: &Value) -> Result<Option<NaiveDateTime>, String> {
         let formats = self.formats_for(field);
-        if let Some(ms) = v.as_i64().filter(|_| formats.iter().any(|f| f == "epoch_ms")) {
+        if let Some(ms) = v
+            .as_i64()
+            .filter(|_| formats.iter().any(|f| f == "epoch_ms"))
+        {
             return DateTime::<Utc>::from_timestamp_millis(ms)
                 .map(|t| Some(crate::clock::to_vn(t)))
                 .ok_or_else(|| format!("{ms} is out of range"));
@@ -478,9 +481,7 @@ impl Mapping {
             let label = opt_text("status_label")
                 .map(|l| format!(" ({l})"))
                 .unwrap_or_default();
-            format!(
-                "field status: unknown value '{status_raw}'{label}; map it in values.status"
-            )
+            format!("field status: unknown value '{status_raw}'{label}; map it in values.status")
         })?;
         let unit_code = opt_text("unit_code").unwrap_or_default();
         if !self.agencies.is_empty() && !self.agencies.contains(&unit_code) {
@@ -601,8 +602,18 @@ impl Mapping {
             [submitted_at, Some(received_at), finished_at, returned_at]
                 .into_iter()
                 .flatten()
-                .chain(steps.iter().flat_map(|s| [Some(s.started_at), s.finished_at]).flatten())
-                .chain(pauses.iter().flat_map(|p| [Some(p.started_at), p.ended_at]).flatten())
+                .chain(
+                    steps
+                        .iter()
+                        .flat_map(|s| [Some(s.started_at), s.finished_at])
+                        .flatten(),
+                )
+                .chain(
+                    pauses
+                        .iter()
+                        .flat_map(|p| [Some(p.started_at), p.ended_at])
+                        .flatten(),
+                )
                 .max()
                 .unwrap_or(received_at)
         });
@@ -769,10 +780,14 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("unknown field 'cdoe'"), "{err}");
         // `""` used to mean "the whole record" silently.
-        let err = Mapping::resolve(Shape::Onedoor, Some(&json!({ "fields": { "officer": "" } })))
-            .unwrap_err();
+        let err = Mapping::resolve(
+            Shape::Onedoor,
+            Some(&json!({ "fields": { "officer": "" } })),
+        )
+        .unwrap_err();
         assert!(
-            err.to_string().starts_with("fields.officer: '' is not a JSON pointer; write false"),
+            err.to_string()
+                .starts_with("fields.officer: '' is not a JSON pointer; write false"),
             "{err}"
         );
     }
@@ -798,11 +813,24 @@ mod tests {
     #[test]
     fn several_date_formats_and_the_net_placeholder() {
         let m = Mapping::resolve(Shape::Onedoor, None).unwrap();
-        let d = |s: &str| m.parse_date_as("due_at", &json!(s)).unwrap().map(|t| t.to_string());
+        let d = |s: &str| {
+            m.parse_date_as("due_at", &json!(s))
+                .unwrap()
+                .map(|t| t.to_string())
+        };
         // Month first in the list; ISO (with or without fraction) in the detail.
-        assert_eq!(d("03/05/2025 09:15:03").as_deref(), Some("2025-03-05 09:15:03"));
-        assert_eq!(d("2025-03-17T10:02:44.517").as_deref(), Some("2025-03-17 10:02:44"));
-        assert_eq!(d("2025-03-04T10:12:00").as_deref(), Some("2025-03-04 10:12:00"));
+        assert_eq!(
+            d("03/05/2025 09:15:03").as_deref(),
+            Some("2025-03-05 09:15:03")
+        );
+        assert_eq!(
+            d("2025-03-17T10:02:44.517").as_deref(),
+            Some("2025-03-17 10:02:44")
+        );
+        assert_eq!(
+            d("2025-03-04T10:12:00").as_deref(),
+            Some("2025-03-04 10:12:00")
+        );
         assert_eq!(d("0001-01-01T00:00:00"), None);
         let err = m.parse_date_as("due_at", &json!("31/03/2025")).unwrap_err();
         assert!(err.contains("formats") && err.contains("%m/%d/%Y"), "{err}");
@@ -813,7 +841,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            m.parse_date_as("due_at", &json!("31/03/2025")).unwrap().unwrap().to_string(),
+            m.parse_date_as("due_at", &json!("31/03/2025"))
+                .unwrap()
+                .unwrap()
+                .to_string(),
             "2025-03-31 00:00:00"
         );
     }
@@ -861,7 +892,10 @@ mod tests {
         let r = m
             .map_record(&opencps(json!({"dossierStatus": "new", "receiveDate": ""})))
             .unwrap();
-        assert!(matches!(r, Mapped::Skipped(ref why) if why.contains("not received")), "{r:?}");
+        assert!(
+            matches!(r, Mapped::Skipped(ref why) if why.contains("not received")),
+            "{r:?}"
+        );
     }
 
     #[test]
@@ -880,11 +914,22 @@ mod tests {
             panic!()
         };
         assert_eq!(d.steps.len(), 1);
-        assert_eq!(d.steps[0].finished_at.unwrap().to_string(), "2025-03-14 08:30:02");
+        assert_eq!(
+            d.steps[0].finished_at.unwrap().to_string(),
+            "2025-03-14 08:30:02"
+        );
         assert_eq!(d.channel, Channel::Direct);
         assert_eq!(warnings.len(), 2, "{warnings:?}");
-        assert!(warnings.iter().any(|w| w.contains("step 2 left out")), "{warnings:?}");
-        assert!(warnings.iter().any(|w| w.contains("channel") && w.contains("'9'")), "{warnings:?}");
+        assert!(
+            warnings.iter().any(|w| w.contains("step 2 left out")),
+            "{warnings:?}"
+        );
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.contains("channel") && w.contains("'9'")),
+            "{warnings:?}"
+        );
     }
 
     #[test]
@@ -905,6 +950,9 @@ mod tests {
         let r = m
             .map_record(&opencps(json!({"govAgencyCode": "SO_Y"})))
             .unwrap();
-        assert!(matches!(r, Mapped::Skipped(ref why) if why.contains("SO_Y")), "{r:?}");
+        assert!(
+            matches!(r, Mapped::Skipped(ref why) if why.contains("SO_Y")),
+            "{r:?}"
+        );
     }
 }

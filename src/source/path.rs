@@ -77,7 +77,9 @@ impl Spec {
     /// A problem with how the spec is written, or None.
     pub fn problem(&self) -> Option<String> {
         if let Spec::Off(true) = self {
-            return Some("true is not a source; give a JSON pointer, or false to switch it off".into());
+            return Some(
+                "true is not a source; give a JSON pointer, or false to switch it off".into(),
+            );
         }
         if let Spec::Rule(r) = self
             && r.from.as_slice().is_empty()
@@ -93,7 +95,9 @@ impl Spec {
             if p.is_empty() {
                 Some("'' is not a JSON pointer; write false to switch the value off".into())
             } else if !p.starts_with('/') {
-                Some(format!("'{p}' is not a JSON pointer (it must start with /)"))
+                Some(format!(
+                    "'{p}' is not a JSON pointer (it must start with /)"
+                ))
             } else {
                 None
             }
@@ -253,7 +257,12 @@ mod tests {
         );
         assert_eq!(spec(json!(false)).get(&task), None);
         assert!(spec(json!("")).problem().unwrap().contains("false"));
-        assert!(spec(json!("code")).problem().unwrap().contains("must start with /"));
+        assert!(
+            spec(json!("code"))
+                .problem()
+                .unwrap()
+                .contains("must start with /")
+        );
         assert_eq!(spec(json!("/code")).problem(), None);
     }
 }

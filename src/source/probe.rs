@@ -81,9 +81,14 @@ pub async fn probe(
             ws.push(w.clone());
         }
         for (field, ok) in [
-            ("status", &(|s: &str| Status::parse(s).is_some()) as &dyn Fn(&str) -> bool),
+            (
+                "status",
+                &(|s: &str| Status::parse(s).is_some()) as &dyn Fn(&str) -> bool,
+            ),
             ("channel", &|s: &str| Channel::parse(s).is_some()),
-            ("applicant_kind", &|s: &str| ApplicantKind::parse(s).is_some()),
+            ("applicant_kind", &|s: &str| {
+                ApplicantKind::parse(s).is_some()
+            }),
         ] {
             let Some(raw) = mapping
                 .fields
@@ -164,18 +169,25 @@ fn explain(
         }
     };
     if mapping.records == Records::Native {
-        return ["code", "status", "received_at", "due_at", "unit_code", "field_code"]
-            .iter()
-            .map(|f| {
-                let raw = lookup(rec, &format!("/{f}")).and_then(text);
-                (
-                    (*f).to_owned(),
-                    format!("/{f}"),
-                    show(raw.map(Value::String)),
-                    show(stored.get(*f).cloned()),
-                )
-            })
-            .collect();
+        return [
+            "code",
+            "status",
+            "received_at",
+            "due_at",
+            "unit_code",
+            "field_code",
+        ]
+        .iter()
+        .map(|f| {
+            let raw = lookup(rec, &format!("/{f}")).and_then(text);
+            (
+                (*f).to_owned(),
+                format!("/{f}"),
+                show(raw.map(Value::String)),
+                show(stored.get(*f).cloned()),
+            )
+        })
+        .collect();
     }
     mapping
         .fields

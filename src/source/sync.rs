@@ -3,8 +3,8 @@
 //! record is quarantined and the rest go on; a failing source ends its run
 //! with the error recorded, and keeps its data.
 
-use super::rest::RestSource;
 use super::mapping::Stop;
+use super::rest::RestSource;
 use super::{Cursor, Parsed, Source, SourceError};
 use crate::clock::{Clock, fmt_db, parse_db};
 use crate::source::SourceSettings;
@@ -216,7 +216,8 @@ fn split(
             }
             Parsed::Pending(rec) => bad.push(crate::store::QuarantineRecord {
                 code: None,
-                reason: "record left without its follow-up requests (a bug: please report it)".into(),
+                reason: "record left without its follow-up requests (a bug: please report it)"
+                    .into(),
                 raw: rec.to_string(),
             }),
             Parsed::Bad(q) => {

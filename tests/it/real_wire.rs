@@ -71,13 +71,20 @@ fn opencps_authed(h: &HeaderMap) -> bool {
     h.get("authorization").and_then(|v| v.to_str().ok()) == Some("Basic Z2lhbXNhdDpzZWNyZXQ=")
 }
 
-async fn opencps_list(State(seen): S, h: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn opencps_list(
+    State(seen): S,
+    h: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     seen.lists.fetch_add(1, Ordering::Relaxed);
     if !opencps_authed(&h) {
         return StatusCode::UNAUTHORIZED.into_response();
     }
     if h.get("groupId").is_none() {
-        return json(StatusCode::OK, fixture("opencps", "list-no-groupid.json").unwrap());
+        return json(
+            StatusCode::OK,
+            fixture("opencps", "list-no-groupid.json").unwrap(),
+        );
     }
     let file = match q.get("start").map(String::as_str) {
         Some("0") => "list-page-1.json",
@@ -118,7 +125,11 @@ fn onedoor_authed(h: &HeaderMap) -> bool {
         == Some("Bearer v2.local.FAKE-PASETO-TOKEN-FOR-TESTS-0001")
 }
 
-async fn onedoor_list(State(seen): S, h: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn onedoor_list(
+    State(seen): S,
+    h: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     seen.lists.fetch_add(1, Ordering::Relaxed);
     if !onedoor_authed(&h) {
         return json(
@@ -136,7 +147,11 @@ async fn onedoor_list(State(seen): S, h: HeaderMap, Query(q): Query<HashMap<Stri
     json(StatusCode::OK, after_change(&seen, "onedoor", file))
 }
 
-async fn onedoor_detail(State(seen): S, h: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn onedoor_detail(
+    State(seen): S,
+    h: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     seen.details.fetch_add(1, Ordering::Relaxed);
     if !onedoor_authed(&h) {
         return StatusCode::UNAUTHORIZED.into_response();
@@ -151,7 +166,10 @@ async fn onedoor_detail(State(seen): S, h: HeaderMap, Query(q): Query<HashMap<St
     }
 }
 
-async fn onedoor_catalog(Path(what): Path<String>, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn onedoor_catalog(
+    Path(what): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let page = q.get("PageNumber").cloned().unwrap_or_else(|| "1".into());
     match fixture("onedoor", &format!("catalog-{what}-page-{page}.json")) {
         Some(body) => json(StatusCode::OK, body),
@@ -166,11 +184,18 @@ async fn igate_token(form: axum::Form<HashMap<String, String>>) -> Response {
     if form.get("password").map(String::as_str) == Some("secret") {
         json(StatusCode::OK, fixture("igate", "token.json").unwrap())
     } else {
-        json(StatusCode::UNAUTHORIZED, r#"{"error":"invalid_grant"}"#.into())
+        json(
+            StatusCode::UNAUTHORIZED,
+            r#"{"error":"invalid_grant"}"#.into(),
+        )
     }
 }
 
-async fn igate_list(State(seen): S, h: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn igate_list(
+    State(seen): S,
+    h: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     seen.lists.fetch_add(1, Ordering::Relaxed);
     let token: Value = serde_json::from_str(&fixture("igate", "token.json").unwrap()).unwrap();
     let want = format!("Bearer {}", token["access_token"].as_str().unwrap());
@@ -220,9 +245,7 @@ fn settings(family: &str, url: &str) -> SourceSettings {
     let (shape, auth, page_size) = match family {
         "opencps" => (
             Shape::Opencps,
-            format!(
-                r#"auth = {{ kind = "basic", user = "giamsat", password = "secret", headers = {{ groupId = "35417" }} }}"#
-            ),
+            r#"auth = { kind = "basic", user = "giamsat", password = "secret", headers = { groupId = "35417" } }"#.to_owned(),
             5,
         ),
         "onedoor" => (
@@ -265,14 +288,16 @@ async fn stored(db: &TestDb) -> BTreeMap<String, Dossier> {
 /// Compares what was stored with the hand-derived expectation, field by
 /// field; returns how many received dossiers were stored right.
 fn compare(family: &str, got: &BTreeMap<String, Dossier>) -> (usize, usize) {
-    let expected: Value =
-        serde_json::from_str(&fixture(family, "expected.json").unwrap()).unwrap();
+    let expected: Value = serde_json::from_str(&fixture(family, "expected.json").unwrap()).unwrap();
     let (mut right, mut received) = (0, 0);
     for e in expected["dossiers"].as_array().unwrap() {
         let code = e["code"].as_str().unwrap();
         let Some(rec) = t(&e["received_at"]) else {
             // Never received: no deadline runs, nothing to store.
-            assert!(!got.contains_key(code), "{family} {code}: stored though never received");
+            assert!(
+                !got.contains_key(code),
+                "{family} {code}: stored though never received"
+            );
             continue;
         };
         received += 1;
@@ -291,30 +316,78 @@ fn compare(family: &str, got: &BTreeMap<String, Dossier>) -> (usize, usize) {
             }
         };
         let text = |k: &str| e[k].as_str().map(str::to_owned);
-        check("received_at", d.received_at == rec, d.received_at.to_string());
-        check("procedure_code", d.procedure_code == text("procedure_code"), format!("{:?}", d.procedure_code));
-        check("unit_code", Some(d.unit_code.clone()) == text("unit_code"), d.unit_code.clone());
-        check("field_code", Some(d.field_code.clone()) == text("field_code"), d.field_code.clone());
-        for (k, have) in [("procedure_name", &d.procedure_name), ("unit_name", &d.unit_name), ("field_name", &d.field_name)] {
+        check(
+            "received_at",
+            d.received_at == rec,
+            d.received_at.to_string(),
+        );
+        check(
+            "procedure_code",
+            d.procedure_code == text("procedure_code"),
+            format!("{:?}", d.procedure_code),
+        );
+        check(
+            "unit_code",
+            Some(d.unit_code.clone()) == text("unit_code"),
+            d.unit_code.clone(),
+        );
+        check(
+            "field_code",
+            Some(d.field_code.clone()) == text("field_code"),
+            d.field_code.clone(),
+        );
+        for (k, have) in [
+            ("procedure_name", &d.procedure_name),
+            ("unit_name", &d.unit_name),
+            ("field_name", &d.field_name),
+        ] {
             if e.get(k).is_some() {
                 check(k, Some(have.clone()) == text(k), have.clone());
             }
         }
-        check("status", Some(d.status.as_str().to_owned()) == text("status"), d.status.as_str().into());
-        check("due_at", d.due_at == t(&e["due_at"]), format!("{:?}", d.due_at));
-        check("submitted_at", d.submitted_at == t(&e["submitted_at"]), format!("{:?}", d.submitted_at));
-        check("finished_at", d.finished_at == t(&e["finished_at"]), format!("{:?}", d.finished_at));
+        check(
+            "status",
+            Some(d.status.as_str().to_owned()) == text("status"),
+            d.status.as_str().into(),
+        );
+        check(
+            "due_at",
+            d.due_at == t(&e["due_at"]),
+            format!("{:?}", d.due_at),
+        );
+        check(
+            "submitted_at",
+            d.submitted_at == t(&e["submitted_at"]),
+            format!("{:?}", d.submitted_at),
+        );
+        check(
+            "finished_at",
+            d.finished_at == t(&e["finished_at"]),
+            format!("{:?}", d.finished_at),
+        );
         if e.get("returned_at").is_some() {
-            check("returned_at", d.returned_at == t(&e["returned_at"]), format!("{:?}", d.returned_at));
+            check(
+                "returned_at",
+                d.returned_at == t(&e["returned_at"]),
+                format!("{:?}", d.returned_at),
+            );
         }
         if let Some(u) = t(&e["updated_at"]) {
             check("updated_at", d.updated_at == u, d.updated_at.to_string());
         }
         if let Some(c) = text("channel") {
-            check("channel", d.channel.as_str() == c, d.channel.as_str().into());
+            check(
+                "channel",
+                d.channel.as_str() == c,
+                d.channel.as_str().into(),
+            );
         }
         if let Some(k) = text("applicant_kind").filter(|k| k != "unknown") {
-            check("applicant_kind", d.applicant_kind.as_str() == k, d.applicant_kind.as_str().into());
+            check(
+                "applicant_kind",
+                d.applicant_kind.as_str() == k,
+                d.applicant_kind.as_str().into(),
+            );
         }
         // The source's pause: an open pause, or waiting for a supplement.
         // (A fee request stops the clock by the rules whatever the source
@@ -335,10 +408,14 @@ fn compare(family: &str, got: &BTreeMap<String, Dossier>) -> (usize, usize) {
             check("duration", minutes == want, format!("{:?}", d.duration));
         }
         if e.get("officer").is_some() {
-            check("officer", d.officer == text("officer"), format!("{:?}", d.officer));
+            check(
+                "officer",
+                d.officer == text("officer"),
+                format!("{:?}", d.officer),
+            );
         }
         if let Some(steps) = e.get("steps").and_then(Value::as_array) {
-            let want: Vec<(String, String, Option<String>, Option<NaiveDateTime>, Option<NaiveDateTime>, Option<NaiveDateTime>)> = steps
+            let want: Vec<_> = steps
                 .iter()
                 .map(|s| {
                     (
@@ -354,7 +431,16 @@ fn compare(family: &str, got: &BTreeMap<String, Dossier>) -> (usize, usize) {
             let have: Vec<_> = d
                 .steps
                 .iter()
-                .map(|s| (s.name.clone(), s.unit.clone(), s.officer.clone(), Some(s.started_at), s.finished_at, s.due_at))
+                .map(|s| {
+                    (
+                        s.name.clone(),
+                        s.unit.clone(),
+                        s.officer.clone(),
+                        Some(s.started_at),
+                        s.finished_at,
+                        s.due_at,
+                    )
+                })
                 .collect();
             check("steps", have == want, format!("{have:?}"));
         }
@@ -382,17 +468,32 @@ async fn family_stored_right(family: &str) {
     assert_eq!(first.error, None, "{first}");
     let got = stored(&db).await;
     let (right, received) = compare(family, &got);
-    assert_eq!(right, got.len(), "{family}: every stored dossier is right ({first})");
+    assert_eq!(
+        right,
+        got.len(),
+        "{family}: every stored dossier is right ({first})"
+    );
     // ≥ 95% of the received dossiers (iGate: but the id no public source gives).
-    assert!(right * 100 >= received * 95 || family == "igate" && right + 1 == received, "{family}: {right} of {received} right");
+    assert!(
+        right * 100 >= received * 95 || family == "igate" && right + 1 == received,
+        "{family}: {right} of {received} right"
+    );
 
     // A second poll with nothing changed at the source: nothing changes
     // here, and no detail is asked again.
     let details = server.seen.details.load(Ordering::Relaxed);
     let second = poll(&db, &s).await;
     assert_eq!(second.error, None, "{second}");
-    assert_eq!((second.outcome.created, second.outcome.changed), (0, 0), "{second}");
-    assert_eq!(server.seen.details.load(Ordering::Relaxed), details, "{family}: details asked again");
+    assert_eq!(
+        (second.outcome.created, second.outcome.changed),
+        (0, 0),
+        "{second}"
+    );
+    assert_eq!(
+        server.seen.details.load(Ordering::Relaxed),
+        details,
+        "{family}: details asked again"
+    );
     assert_eq!(stored(&db).await, got);
 
     // The source changes a dossier: the next poll finds it, wherever it is.
@@ -400,14 +501,21 @@ async fn family_stored_right(family: &str) {
         server.seen.changed.store(true, Ordering::Relaxed);
         let third = poll(&db, &s).await;
         assert_eq!(third.error, None, "{third}");
-        assert_eq!((third.outcome.created, third.outcome.changed), (0, 1), "{third}");
+        assert_eq!(
+            (third.outcome.created, third.outcome.changed),
+            (0, 1),
+            "{third}"
+        );
         let now = stored(&db).await;
         if family == "opencps" {
             let d = &now["000.00.31.H99-250307-0005"];
             assert_eq!(d.status.as_str(), "returned");
             assert_eq!(d.returned_at.unwrap().to_string(), "2025-03-20 09:00:00");
         } else {
-            assert_eq!(now["000.20.31.H99-250318-0011"].status.as_str(), "processing");
+            assert_eq!(
+                now["000.20.31.H99-250318-0011"].status.as_str(),
+                "processing"
+            );
         }
     }
     db.cleanup().await;
@@ -451,9 +559,21 @@ async fn an_opencps_site_without_its_group_id_fails_the_poll_instead_of_reportin
         headers: BTreeMap::new(),
     };
     let summary = poll(&db, &s).await;
-    let err = summary.error.expect("an empty authenticated poll is a failure");
-    assert!(err.contains("no dossiers") && err.contains("groupId"), "{err}");
-    assert!(db.store.sync_state("tinh").await.unwrap().last_success_at.is_none());
+    let err = summary
+        .error
+        .expect("an empty authenticated poll is a failure");
+    assert!(
+        err.contains("no dossiers") && err.contains("groupId"),
+        "{err}"
+    );
+    assert!(
+        db.store
+            .sync_state("tinh")
+            .await
+            .unwrap()
+            .last_success_at
+            .is_none()
+    );
     db.cleanup().await;
 }
 
@@ -465,8 +585,14 @@ async fn a_mapping_that_quarantines_most_records_fails_the_poll_naming_why() {
     // A site whose status ids differ from the preset's.
     s.mapping = Some(serde_json::json!({"fields": {"status": "/dossierStatus/name"}}));
     let summary = poll(&db, &s).await;
-    let err = summary.error.clone().expect("most records quarantined is a failure");
-    assert!(err.contains("records quarantined") && err.contains("unknown value"), "{err}");
+    let err = summary
+        .error
+        .clone()
+        .expect("most records quarantined is a failure");
+    assert!(
+        err.contains("records quarantined") && err.contains("unknown value"),
+        "{err}"
+    );
     // Polled again: the quarantine does not grow.
     let rows = db.store.count_rows("quarantine").await.unwrap();
     poll(&db, &s).await;
@@ -506,25 +632,53 @@ async fn source_test_shows_each_field_beside_its_raw_value_and_writes_nothing() 
     )
     .unwrap();
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_tthc-watch"))
-        .args(["-c", cfg.to_str().unwrap(), "source", "test", "huyen", "--records", "2"])
+        .args([
+            "-c",
+            cfg.to_str().unwrap(),
+            "source",
+            "test",
+            "huyen",
+            "--records",
+            "2",
+        ])
         .env_remove("TTHC_WATCH_CONFIG")
         .output()
         .await
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
     assert!(
-        text.starts_with("source huyen (onedoor, ") && text.contains("first page: 6 records; would store 4, quarantine 0, skip 2"),
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.starts_with("source huyen (onedoor, ")
+            && text.contains("first page: 6 records; would store 4, quarantine 0, skip 2"),
         "{text}"
     );
     // The raw month-first date beside what is stored; the field from the catalogue.
-    assert!(text.contains("03/18/2025 08:05:31  →  2025-03-18T08:05:31"), "{text}");
+    assert!(
+        text.contains("03/18/2025 08:05:31  →  2025-03-18T08:05:31"),
+        "{text}"
+    );
     assert!(text.contains("/$catalog/fields/ten"), "{text}");
-    assert!(text.contains("not received (submitted): no deadline runs"), "{text}");
-    assert!(text.contains("the account may not read this dossier's detail"), "{text}");
+    assert!(
+        text.contains("not received (submitted): no deadline runs"),
+        "{text}"
+    );
+    assert!(
+        text.contains("the account may not read this dossier's detail"),
+        "{text}"
+    );
     // Personal data masked: "Phan Thị Lan" → "Phan T. L.", phone and email hidden.
-    assert!(text.contains("Phan T. L.") && !text.contains("Phan Thị Lan"), "{text}");
-    assert!(!text.contains("0911000002") && !text.contains("lan.pt@"), "{text}");
+    assert!(
+        text.contains("Phan T. L.") && !text.contains("Phan Thị Lan"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("0911000002") && !text.contains("lan.pt@"),
+        "{text}"
+    );
     assert!(!db.exists(), "source test wrote a database");
     println!("{text}");
 }
@@ -565,7 +719,10 @@ async fn an_unusable_poll_turns_readyz_unready_at_once() {
     assert!(poll(&db, &lost).await.error.is_some());
     let (status, body) = readyz().await;
     assert_eq!(status, 503, "{body}");
-    assert!(body.contains("source tinh") && body.contains("no dossiers"), "{body}");
+    assert!(
+        body.contains("source tinh") && body.contains("no dossiers"),
+        "{body}"
+    );
     shutdown.cancel();
     db.cleanup().await;
 }

@@ -321,7 +321,10 @@ fn wire_core(shape: Shape, d: &Dossier) -> serde_json::Value {
         Shape::Opencps => {
             // No steps at the public commit; names upper-cased.
             m.remove("steps");
-            m.insert("applicant_name".into(), d.applicant_name.to_uppercase().into());
+            m.insert(
+                "applicant_name".into(),
+                d.applicant_name.to_uppercase().into(),
+            );
         }
         Shape::Onedoor => {
             // Neither steps, the officer by name nor the last-change time.
@@ -344,7 +347,9 @@ fn wire_core(shape: Shape, d: &Dossier) -> serde_json::Value {
 fn watched(shape: Shape, all: Vec<Dossier>) -> HashMap<String, Dossier> {
     by_code(
         all.into_iter()
-            .filter(|d| shape == Shape::Native || d.status != tthc_watch::dossier::Status::Submitted)
+            .filter(|d| {
+                shape == Shape::Native || d.status != tthc_watch::dossier::Status::Submitted
+            })
             .collect(),
     )
 }
@@ -540,7 +545,10 @@ async fn decomposed_text_is_stored_composed() {
     let truth = watched(Shape::Onedoor, sim.sim.snapshot());
     let got = stored(&db).await;
     for (code, d) in &truth {
-        assert_eq!(wire_core(Shape::Onedoor, &got[code]), wire_core(Shape::Onedoor, d));
+        assert_eq!(
+            wire_core(Shape::Onedoor, &got[code]),
+            wire_core(Shape::Onedoor, d)
+        );
         assert_eq!(nfc(&got[code].applicant_name), got[code].applicant_name);
     }
     db.cleanup().await;

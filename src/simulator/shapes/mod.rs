@@ -28,8 +28,6 @@ macro_rules! obj {
 mod igate;
 mod onedoor;
 mod opencps;
-#[cfg(test)]
-mod tests;
 
 pub use igate::{igate, igate_in_utc, igate_page, igate_status};
 pub use onedoor::{
@@ -148,3 +146,5 @@ fn user_number(name: &str) -> u64 {
     20_000 + mixed(name) % 1_000
 }
 
+#[cfg(test)]
+mod tests;

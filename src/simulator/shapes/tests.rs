@@ -5,7 +5,6 @@
 use super::*;
 use crate::calendar::{Calendar, OfficeHours};
 use crate::dossier::{Pause, PauseKind};
-use crate::simulator::catalog;
 use crate::simulator::world::{View, World, WorldSpec};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -295,25 +294,4 @@ fn broken_records_lose_their_code_or_get_an_impossible_receipt() {
         // The same shape of text: only the values are impossible.
         assert_eq!(bad.len(), good[received].as_str().unwrap().len());
     }
-}
-
-#[test]
-fn zz_tmp_dump_all_renderings() {
-    let mut out = Vec::new();
-    for d in samples() {
-        for shape in [Shape::Native, Shape::Opencps, Shape::Onedoor, Shape::Igate] {
-            out.extend(serde_json::to_vec(&render(shape, &d, 3)).unwrap());
-        }
-        out.extend(serde_json::to_vec(&opencps_detail(&d, now())).unwrap());
-        out.extend(serde_json::to_vec(&opencps_actions(&d)).unwrap());
-        out.extend(serde_json::to_vec(&onedoor_result(onedoor_detail(&d))).unwrap());
-        out.extend(serde_json::to_vec(&native_tombstone(&d.code, 9)).unwrap());
-        out.extend(format!("{}{}{:?}{}{:?}{}", opencps_id(&d.code), onedoor_id(&d.code), opencps_id_in(&opencps_id(&d.code).to_string()), igate_in_utc(&d.code), igate_status(&d), created_at(&d)).bytes());
-    }
-    for p in catalog::PROCEDURES { out.extend(serde_json::to_vec(&onedoor_procedure(p)).unwrap()); }
-    for f in catalog::FIELDS { out.extend(serde_json::to_vec(&onedoor_linhvuc(f)).unwrap()); }
-    out.extend(serde_json::to_vec(&onedoor_page(vec![json!(1)], 2, 3, 10)).unwrap());
-    out.extend(serde_json::to_vec(&igate_page(vec![json!(1)], 2, 3, 10, true, false)).unwrap());
-    out.extend(serde_json::to_vec(&igate_page(vec![json!(1)], 2, 3, 10, false, true)).unwrap());
-    std::fs::write(std::env::var("SHAPES_DUMP").unwrap(), out).unwrap();
 }
