@@ -164,3 +164,27 @@ impl SourceError {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_source_is_stale_by_time_or_at_once_when_its_poll_was_unusable() {
+        let t = |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
+        let now = t("2026-11-25 08:00");
+        let ok = Some(t("2026-11-25 07:30"));
+        assert!(!is_stale(ok, None, now, 60));
+        assert!(is_stale(Some(t("2026-11-25 06:30")), None, now, 60));
+        assert!(is_stale(None, None, now, 60));
+        // A network blip waits for the stale time; a poll that stored nothing usable does not.
+        assert!(!is_stale(
+            ok,
+            Some("source s: server answered 502 (will retry)"),
+            now,
+            60
+        ));
+        let unusable = format!("{UNUSABLE}40 of 40 records quarantined");
+        assert!(is_stale(ok, Some(&unusable), now, 60));
+    }
+}
