@@ -18,8 +18,8 @@ SET received_at = g.first_at, last_seen_at = g.last_at, times = g.n
 FROM (SELECT MAX(id) AS id, MIN(received_at) AS first_at, MAX(received_at) AS last_at, COUNT(*) AS n
       FROM quarantine GROUP BY source, qkey) AS g
 WHERE quarantine.id = g.id;
-DELETE FROM quarantine q
-WHERE EXISTS (SELECT 1 FROM quarantine n WHERE n.source = q.source AND n.qkey = q.qkey AND n.id > q.id);
+DELETE FROM quarantine
+WHERE id NOT IN (SELECT MAX(id) FROM quarantine GROUP BY source, qkey);
 
 ALTER TABLE quarantine
     ALTER COLUMN qkey SET NOT NULL,

@@ -24,6 +24,9 @@ const MAX_CATALOG_PAGES: u64 = 200;
 const DETAIL: &str = "detail";
 /// A cached detail the source refused: `{"$refused": "why"}`.
 const REFUSED: &str = "$refused";
+/// Details in a row that fail after their retries before the poll stops:
+/// one dossier the source cannot show is left out, a source down is not.
+const MAX_FAILING_DETAILS: u32 = 3;
 
 impl RestSource {
     /// The page's records with their follow-up replies laid in, mapped.
@@ -63,11 +66,12 @@ impl RestSource {
     ) -> Result<Vec<Option<String>>, SourceError> {
         if self.catalogs.is_none() {
             let loaded = self.load_catalogs().await?;
-            self.catalogs = Some(loaded);
+            self.catalogs = Some(std::sync::Arc::new(loaded));
         }
         let details = match self.mapping.detail.clone() {
             Some(d) => {
-                let refs: Vec<&Value> = records.iter().collect();
+                // Another committee's dossiers need no detail: they are skipped.
+                let refs: Vec<&Value> = records.iter().filter(|r| self.is_ours(r)).collect();
                 self.details(&d, &refs).await?
             }
             None => HashMap::new(),
@@ -90,43 +94,76 @@ impl RestSource {
         Ok(warnings)
     }
 
+    /// Whether a list record may be this committee's (`agencies`), as far as
+    /// the list tells (a unit read from the detail cannot be judged yet).
+    fn is_ours(&self, rec: &Value) -> bool {
+        let m = &self.mapping;
+        if m.agencies.is_empty() {
+            return true;
+        }
+        let Some(spec) = m.fields.get("unit_code") else {
+            return true;
+        };
+        if spec.pointers().iter().any(|p| p.starts_with("/$")) {
+            return true;
+        }
+        let unit = spec.get(rec).and_then(|r| r.text()).unwrap_or_default();
+        m.agencies.contains(&unit)
+    }
+
     /// Each record's detail reply by the record's key: from the cache when
-    /// the list record did not change, else asked for (and cached). A detail
-    /// the source refuses (a per-dossier permission) is an error for that
-    /// record only; a source that is down fails the poll.
+    /// the list record did not change (a refusal for a day), else asked for
+    /// (and cached). A detail the source refuses (a per-dossier permission)
+    /// or cannot give (an error each retry) is left out for that record
+    /// alone; refused credentials, or several details in a row failing,
+    /// fail the poll.
     async fn details(
         &mut self,
         d: &Detail,
         records: &[&Value],
     ) -> Result<HashMap<String, Result<Value, String>>, SourceError> {
-        let wanted: Vec<(String, String)> = records
+        // The stamp covers the list record and the detail's settings: a
+        // corrected `[detail]` asks again.
+        let settings = serde_json::to_string(d).unwrap_or_default();
+        let wanted: Vec<(String, String, &Value)> = records
             .iter()
             .filter_map(|r| {
                 let key = lookup(r, &d.key).and_then(text)?;
-                Some((key, stamp(r, &d.ignore)))
+                Some((key, stamp(r, &d.ignore, &settings), *r))
             })
             .collect();
-        let keys: Vec<String> = wanted.iter().map(|(k, _)| k.clone()).collect();
-        let cached = match &self.cache {
-            Some((store, _)) => store
-                .cache_get(&self.name, DETAIL, &keys)
-                .await
-                .map_err(|e| self.cache_error(e))?,
-            None => HashMap::new(),
+        let keys: Vec<String> = wanted.iter().map(|(k, _, _)| k.clone()).collect();
+        let (cached, now) = match &self.cache {
+            Some((store, clock)) => (
+                store
+                    .cache_get(&self.name, DETAIL, &keys)
+                    .await
+                    .map_err(|e| self.cache_error(e))?,
+                Some(clock.now_vn()),
+            ),
+            None => (HashMap::new(), None),
         };
         let mut out = HashMap::new();
         let mut fresh = Vec::new();
-        for ((key, stamp), rec) in wanted.into_iter().zip(records) {
+        let mut failing_in_a_row = 0;
+        for (key, stamp, rec) in wanted {
             if let Some(c) = cached.get(&key).filter(|c| c.stamp == stamp)
                 && let Ok(v) = serde_json::from_str::<Value>(&c.body)
             {
-                // A refusal is remembered too, until the list record changes.
                 let got = match v.get(REFUSED).and_then(Value::as_str) {
-                    Some(e) => Err(e.to_owned()),
-                    None => Ok(v),
+                    // A refusal is remembered for a day (permissions change).
+                    Some(_)
+                        if now.is_some_and(|n| n - c.fetched_at > chrono::Duration::hours(24)) =>
+                    {
+                        None
+                    }
+                    Some(e) => Some(Err(e.to_owned())),
+                    None => Some(Ok(v)),
                 };
-                out.insert(key, got);
-                continue;
+                if let Some(got) = got {
+                    out.insert(key, got);
+                    continue;
+                }
             }
             let path = template(&d.path, rec, true);
             let query: Vec<(String, String)> = d
@@ -134,8 +171,10 @@ impl RestSource {
                 .iter()
                 .map(|(k, v)| (k.clone(), template(v, rec, false)))
                 .collect();
+            let refused = |e: String| serde_json::json!({ REFUSED: e }).to_string();
             match self.get_json(&path, &query).await {
                 Ok(mut reply) => {
+                    failing_in_a_row = 0;
                     nfc_value(&mut reply);
                     let part = if d.record.is_empty() {
                         Some(reply)
@@ -148,44 +187,62 @@ impl RestSource {
                             out.insert(key, Ok(v));
                         }
                         None => {
-                            let e = format!("the reply has nothing at {}", d.record);
-                            fresh.push((
-                                key.clone(),
-                                stamp,
-                                serde_json::json!({ REFUSED: e }).to_string(),
-                            ));
+                            let e = format!("the reply of {path} has nothing at {}", d.record);
+                            fresh.push((key.clone(), stamp, refused(e.clone())));
                             out.insert(key, Err(e));
                         }
                     }
                 }
-                // Refused or missing for this dossier alone.
-                Err(e @ (SourceError::Unauthorized { .. } | SourceError::Rejected { .. })) => {
-                    let e = match e {
-                        SourceError::Unauthorized { status, .. } => format!(
-                            "the source refused it (HTTP {status}): the account may not read this dossier's detail"
-                        ),
-                        SourceError::Rejected { message, .. } => message,
-                        other => other.to_string(),
-                    };
-                    fresh.push((
-                        key.clone(),
-                        stamp,
-                        serde_json::json!({ REFUSED: e }).to_string(),
-                    ));
+                // Refused for this dossier alone (403, 404).
+                Err(SourceError::Unauthorized { status: 403, .. }) => {
+                    failing_in_a_row = 0;
+                    let e = "the source refused it (HTTP 403): the account may not read this dossier's detail".to_owned();
+                    fresh.push((key.clone(), stamp, refused(e.clone())));
                     out.insert(key, Err(e));
                 }
-                Err(e) => return Err(e),
+                Err(SourceError::Rejected { message, .. }) => {
+                    failing_in_a_row = 0;
+                    let e = format!("{path}: {message}");
+                    fresh.push((key.clone(), stamp, refused(e.clone())));
+                    out.insert(key, Err(e));
+                }
+                // An error at the source for this one detail, retried: left
+                // out (not cached), unless the source seems down.
+                Err(e) if e.is_transient() => {
+                    failing_in_a_row += 1;
+                    if failing_in_a_row >= MAX_FAILING_DETAILS {
+                        self.save_details(&fresh).await?;
+                        return Err(SourceError::Transient {
+                            source_name: self.name.clone(),
+                            message: format!(
+                                "{MAX_FAILING_DETAILS} dossier details in a row could not be read, the last {path} (dossier {key}): {e}"
+                            ),
+                        });
+                    }
+                    out.insert(key, Err(format!("{path}: {e}")));
+                }
+                // Credentials refused even after a fresh login (401, or
+                // OpenCPS's 203): the poll fails, nothing is cached.
+                Err(e) => {
+                    self.save_details(&fresh).await?;
+                    return Err(e);
+                }
             }
         }
+        self.save_details(&fresh).await?;
+        Ok(out)
+    }
+
+    async fn save_details(&self, fresh: &[(String, String, String)]) -> Result<(), SourceError> {
         if let Some((store, clock)) = &self.cache
             && !fresh.is_empty()
         {
             store
-                .cache_put(&self.name, DETAIL, &fresh, clock.now_vn())
+                .cache_put(&self.name, DETAIL, fresh, clock.now_vn())
                 .await
                 .map_err(|e| self.cache_error(e))?;
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Every catalogue: from the cache while younger than its
@@ -337,14 +394,18 @@ fn set(rec: &mut Value, key: &str, v: Value) {
 
 /// The list record's content without its `ignore`d members: what decides
 /// whether its detail is asked again.
-fn stamp(rec: &Value, ignore: &[String]) -> String {
+fn stamp(rec: &Value, ignore: &[String], settings: &str) -> String {
     let mut r = rec.clone();
     if let Value::Object(m) = &mut r {
         for k in ignore {
             m.remove(k.trim_start_matches('/'));
         }
     }
-    format!("{:x}", Sha256::digest(r.to_string().as_bytes()))
+    let mut h = Sha256::new();
+    h.update(settings.as_bytes());
+    h.update([0]);
+    h.update(r.to_string().as_bytes());
+    format!("{:x}", h.finalize())
 }
 
 /// `{/pointer}` in `t` replaced by the record's value there (percent-encoded
@@ -412,7 +473,9 @@ mod tests {
         let a = json!({"x": 1, "stepDuedate": "a"});
         let b = json!({"x": 1, "stepDuedate": "b"});
         let ignore = vec!["/stepDuedate".to_owned()];
-        assert_eq!(stamp(&a, &ignore), stamp(&b, &ignore));
-        assert_ne!(stamp(&a, &[]), stamp(&b, &[]));
+        assert_eq!(stamp(&a, &ignore, "d"), stamp(&b, &ignore, "d"));
+        assert_ne!(stamp(&a, &[], "d"), stamp(&b, &[], "d"));
+        // A corrected `[detail]` asks again.
+        assert_ne!(stamp(&a, &ignore, "d"), stamp(&a, &ignore, "e"));
     }
 }

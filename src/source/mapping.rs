@@ -95,7 +95,7 @@ pub struct Window {
 /// A follow-up request for each dossier whose list record is new or
 /// changed: its reply is kept (cached by the list record's content) and
 /// read through `/$detail/...` pointers.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Detail {
     /// Path, with `{/pointer}` replaced by the list record's value there.
@@ -206,8 +206,9 @@ pub enum Mapped {
     /// A dossier, with warnings about optional parts that could not be read
     /// (left out, the rest stored).
     Dossier(Box<Dossier>, Vec<String>),
-    /// Not for this committee or not yet a case to watch; the reason says which.
-    Skipped(String),
+    /// Not for this committee or not yet a case to watch: its code, and the
+    /// reason. (A stored dossier that becomes so is no longer watched.)
+    Skipped(String, String),
 }
 
 const FIELDS: &[&str] = &[
@@ -364,6 +365,17 @@ impl Mapping {
                 p.kind
             )));
         }
+        if let Some(w) = &self.polling.window {
+            use std::fmt::Write;
+            let mut out = String::new();
+            let sample = chrono::NaiveDate::from_ymd_opt(2026, 1, 31).unwrap_or_default();
+            if write!(out, "{}", sample.format(&w.format)).is_err() {
+                return Err(MappingError::Invalid(format!(
+                    "polling.window.format '{}' is not a chrono date format (e.g. %d/%m/%Y)",
+                    w.format
+                )));
+            }
+        }
         for (name, c) in &self.catalogs {
             if c.matches.is_empty() {
                 return Err(MappingError::Invalid(format!(
@@ -475,6 +487,14 @@ impl Mapping {
         let code = opt_text("code")
             .filter(|s| !s.trim().is_empty())
             .ok_or_else(|| format!("field code ({}) is missing", where_("code")))?;
+        // Another committee's dossier is skipped before anything else is read.
+        let unit_code = opt_text("unit_code").unwrap_or_default();
+        if !self.agencies.is_empty() && !self.agencies.contains(&unit_code) {
+            return Ok(Mapped::Skipped(
+                code,
+                format!("agency '{unit_code}' is not one of sources.agencies"),
+            ));
+        }
         let status_raw = opt_text("status")
             .ok_or_else(|| format!("field status ({}) is missing", where_("status")))?;
         let status = Status::parse(&self.value_of("status", &status_raw)).ok_or_else(|| {
@@ -483,21 +503,15 @@ impl Mapping {
                 .unwrap_or_default();
             format!("field status: unknown value '{status_raw}'{label}; map it in values.status")
         })?;
-        let unit_code = opt_text("unit_code").unwrap_or_default();
-        if !self.agencies.is_empty() && !self.agencies.contains(&unit_code) {
-            return Ok(Mapped::Skipped(format!(
-                "agency '{unit_code}' is not one of sources.agencies"
-            )));
-        }
         let Some(received_at) = date("received_at")? else {
             if matches!(
                 status,
                 Status::Submitted | Status::Refused | Status::Withdrawn
             ) {
-                return Ok(Mapped::Skipped(format!(
-                    "not received ({}): no deadline runs",
-                    status.as_str()
-                )));
+                return Ok(Mapped::Skipped(
+                    code,
+                    format!("not received ({}): no deadline runs", status.as_str()),
+                ));
             }
             return Err(format!(
                 "field received_at ({}) is missing for a dossier in status {}",
@@ -865,7 +879,7 @@ mod tests {
     fn dossier(m: &Mapping, rec: &Value) -> Dossier {
         match m.map_record(rec).unwrap() {
             Mapped::Dossier(d, _) => *d,
-            Mapped::Skipped(r) => panic!("skipped: {r}"),
+            Mapped::Skipped(_, r) => panic!("skipped: {r}"),
         }
     }
 

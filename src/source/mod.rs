@@ -54,8 +54,9 @@ pub enum Parsed {
     Dossier(Box<Incoming>, Vec<String>),
     Deleted(String),
     Bad(QuarantineRecord),
-    /// Not this committee's, or not received yet: counted, not stored.
-    Skipped(String),
+    /// Not this committee's, or not received yet: its code and why; counted,
+    /// not stored (and no longer watched if it was).
+    Skipped(String, String),
     /// A record waiting for its follow-up requests (detail, catalogues).
     Pending(Box<serde_json::Value>),
 }

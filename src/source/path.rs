@@ -196,6 +196,8 @@ pub fn lookup<'a>(rec: &'a Value, ptr: &str) -> Option<&'a Value> {
     match cur {
         Value::Null => None,
         Value::String(s) if s.trim().is_empty() => None,
+        // The .NET default date, written for "unset".
+        Value::String(s) if s.starts_with("0001-01-01") => None,
         v => Some(v),
     }
 }
@@ -235,11 +237,11 @@ mod tests {
 
     #[test]
     fn empty_strings_and_nulls_are_absent() {
-        let rec = json!({"a": "", "b": null, "c": "  ", "d": "x"});
-        for p in ["/a", "/b", "/c", "/missing"] {
+        let rec = json!({"a": "", "b": null, "c": "  ", "d": "x", "e": "0001-01-01T00:00:00"});
+        for p in ["/a", "/b", "/c", "/e", "/missing"] {
             assert_eq!(lookup(&rec, p), None, "{p}");
         }
-        let first = spec(json!(["/a", "/b", "/d"]));
+        let first = spec(json!(["/a", "/b", "/e", "/d"]));
         assert_eq!(first.get(&rec).and_then(|r| r.text()), Some("x".into()));
     }
 

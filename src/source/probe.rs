@@ -129,7 +129,7 @@ pub async fn probe(
                 *p.quarantined.entry(q.reason.clone()).or_default() += 1;
                 format!("quarantined: {}", q.reason)
             }
-            Parsed::Skipped(r) => {
+            Parsed::Skipped(_, r) => {
                 *p.skipped.entry(r.clone()).or_default() += 1;
                 format!("skipped: {r}")
             }

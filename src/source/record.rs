@@ -133,11 +133,17 @@ pub(super) fn parse_record(mapping: &Mapping, raw: &str) -> Parsed {
 
 /// A mapped record (with its follow-up replies, if any, in place).
 pub(super) fn map_value(mapping: &Mapping, rec: Value) -> Parsed {
+    // Kept as the source listed it: the follow-up replies laid in would
+    // make the same record a new quarantine row at each new reply.
     let bad = |reason: String, rec: &Value| {
+        let mut raw = rec.clone();
+        if let Value::Object(m) = &mut raw {
+            m.retain(|k, _| !k.starts_with('$'));
+        }
         Parsed::Bad(QuarantineRecord {
             code: mapping.code_of(rec),
             reason,
-            raw: rec.to_string(),
+            raw: raw.to_string(),
         })
     };
     match mapping.map_record(&rec) {
@@ -145,7 +151,7 @@ pub(super) fn map_value(mapping: &Mapping, rec: Value) -> Parsed {
             Ok(()) => Parsed::Dossier(Box::new(Incoming::new(*d)), warnings),
             Err(reason) => bad(reason, &rec),
         },
-        Ok(Mapped::Skipped(reason)) => Parsed::Skipped(reason),
+        Ok(Mapped::Skipped(code, reason)) => Parsed::Skipped(code, reason),
         Err(reason) => bad(reason, &rec),
     }
 }

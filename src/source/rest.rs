@@ -30,7 +30,7 @@ pub struct RestSource {
     /// Where follow-up replies are cached (none: kept for this poll only).
     pub(super) cache: Option<(crate::store::Store, crate::clock::Clock)>,
     /// Catalogues, read once per poll (from the cache while fresh).
-    pub(super) catalogs: Option<BTreeMap<String, HashMap<String, Value>>>,
+    pub(super) catalogs: Option<Arc<BTreeMap<String, HashMap<String, Value>>>>,
 }
 
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -646,7 +646,9 @@ fn parse_page(
                 .unwrap_or(false);
             (Cursor::Revision(next), more)
         }
-        (_, Cursor::Page(n)) => (Cursor::Page(n + 1), items.len() as u64 >= size),
+        // Until an empty page: a server may cap the page size below the one
+        // asked for, so a short page is no end.
+        (_, Cursor::Page(n)) => (Cursor::Page(n + 1), !items.is_empty()),
         _ => (cursor.clone(), false),
     };
     let fetched = ranges.len() as u64;
@@ -706,7 +708,7 @@ mod tests {
                 Parsed::Deleted(c) => c.clone(),
                 Parsed::Bad(q) => format!("bad: {}", q.reason),
                 Parsed::Dossier(d, _) => d.dossier.code.clone(),
-                Parsed::Skipped(why) => format!("skipped: {why}"),
+                Parsed::Skipped(_, why) => format!("skipped: {why}"),
                 Parsed::Pending(_) => "pending".into(),
             })
             .collect()

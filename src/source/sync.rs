@@ -50,6 +50,9 @@ pub struct SyncSummary {
 /// The most of a poll's records that may be quarantined before the poll
 /// counts as failed: the mapping is wrong, not a record or two.
 const MAX_QUARANTINED_SHARE: f64 = 0.5;
+/// Fewer records than this say nothing about the mapping (an incremental
+/// poll of one bad record is not a broken source).
+const MIN_JUDGED: u64 = 10;
 
 impl SyncSummary {
     /// The most frequent quarantine reasons, most first.
@@ -74,7 +77,7 @@ impl SyncSummary {
             return;
         }
         let q = self.outcome.quarantined;
-        if self.fetched > 0 && q as f64 > self.fetched as f64 * MAX_QUARANTINED_SHARE {
+        if self.fetched >= MIN_JUDGED && q as f64 > self.fetched as f64 * MAX_QUARANTINED_SHARE {
             let reasons: Vec<String> = self
                 .top_reasons(3)
                 .iter()
@@ -210,9 +213,12 @@ fn split(
                 ds.push(*d);
             }
             Parsed::Deleted(c) => del.push(c),
-            Parsed::Skipped(reason) => {
+            Parsed::Skipped(code, reason) => {
                 summary.skipped += 1;
-                tracing::debug!(source, %reason, "record skipped");
+                tracing::debug!(source, %code, %reason, "record skipped");
+                // Stored before (another agency since, or before `agencies`
+                // was set): no longer watched. Unknown codes cost nothing.
+                del.push(code);
             }
             Parsed::Pending(rec) => bad.push(crate::store::QuarantineRecord {
                 code: None,
@@ -501,7 +507,11 @@ async fn poll_newest_first<S: Source>(
         .await?
         .remove(src.name())
         .and_then(|e| parse_db(&e.stamp));
+    // After a failed poll, pages past where it stopped may hold changes the
+    // "nothing new" rule cannot see (the pages before them are stored).
+    let failed_before = state.last_error.is_some() && polling.stop == Stop::Unchanged;
     let full = force_full
+        || failed_before
         || state.last_success_at.is_none()
         || polling.stop == Stop::Never && polling.window.is_none()
         || (polling.full_every_hours > 0

@@ -39,6 +39,8 @@ struct Seen {
     lists: AtomicU64,
     /// The source changed one dossier (see `changed`).
     changed: std::sync::atomic::AtomicBool,
+    /// One-door: the first record lost its id, and D1's detail always fails.
+    broken: std::sync::atomic::AtomicBool,
 }
 
 /// A page as the source sends it after its change: OpenCPS hands over
@@ -59,6 +61,19 @@ fn after_change(seen: &Seen, family: &str, file: &str) -> String {
         if rec["id"] == "00000000-0000-4000-8000-0000000000d2" {
             rec["trangThaiHoSoId"] = "4".into();
         }
+    }
+    page.to_string()
+}
+
+fn broken_page(seen: &Seen, body: String) -> String {
+    if !seen.broken.load(Ordering::Relaxed) {
+        return body;
+    }
+    let mut page: Value = serde_json::from_str(&body).unwrap();
+    if let Some(first) = page["data"].get_mut(0)
+        && first["id"] == "00000000-0000-4000-8000-0000000000d8"
+    {
+        first["id"] = Value::Null;
     }
     page.to_string()
 }
@@ -144,7 +159,10 @@ async fn onedoor_list(
         Some("2") => "list-page-2.json",
         _ => "list-page-3-empty.json",
     };
-    json(StatusCode::OK, after_change(&seen, "onedoor", file))
+    json(
+        StatusCode::OK,
+        broken_page(&seen, after_change(&seen, "onedoor", file)),
+    )
 }
 
 async fn onedoor_detail(
@@ -157,6 +175,13 @@ async fn onedoor_detail(
         return StatusCode::UNAUTHORIZED.into_response();
     }
     let id = q.get("Id").cloned().unwrap_or_default();
+    if seen.broken.load(Ordering::Relaxed) && id.ends_with("d1") {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Object reference not set to an instance of an object.",
+        )
+            .into_response();
+    }
     match fixture("onedoor", &format!("detail-{id}.json")) {
         Some(body) => json(StatusCode::OK, body),
         None => json(
@@ -724,5 +749,27 @@ async fn an_unusable_poll_turns_readyz_unready_at_once() {
         "{body}"
     );
     shutdown.cancel();
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_record_without_its_id_and_a_detail_the_source_cannot_give_cost_only_themselves() {
+    let server = serve("onedoor").await;
+    server.seen.broken.store(true, Ordering::Relaxed);
+    let db = TestDb::new(Backend::Sqlite).await;
+    let mut s = settings("onedoor", &server.url);
+    s.max_retries = 1;
+    let summary = poll(&db, &s).await;
+    assert_eq!(summary.error, None, "{summary}");
+    let got = stored(&db).await;
+    // Every detail went to its own dossier: D7's finish and return times
+    // are its own (a keyless record before it used to shift them by one).
+    let d7 = &got["000.20.31.H99-250227-0001"];
+    assert_eq!(d7.finished_at.unwrap().to_string(), "2025-03-14 16:30:00");
+    assert_eq!(d7.returned_at.unwrap().to_string(), "2025-03-17 08:15:42");
+    // D1 is stored without its detail (its field from the catalogue).
+    let d1 = &got["000.20.31.H99-250305-0004"];
+    assert_eq!(d1.field_code, "XD");
+    assert!(summary.warned >= 1, "{summary}");
     db.cleanup().await;
 }
