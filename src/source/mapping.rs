@@ -907,7 +907,7 @@ mod tests {
             .map_record(&opencps(json!({"dossierStatus": "new", "receiveDate": ""})))
             .unwrap();
         assert!(
-            matches!(r, Mapped::Skipped(ref why) if why.contains("not received")),
+            matches!(r, Mapped::Skipped(_, ref why) if why.contains("not received")),
             "{r:?}"
         );
     }
@@ -965,7 +965,7 @@ mod tests {
             .map_record(&opencps(json!({"govAgencyCode": "SO_Y"})))
             .unwrap();
         assert!(
-            matches!(r, Mapped::Skipped(ref why) if why.contains("SO_Y")),
+            matches!(r, Mapped::Skipped(_, ref why) if why.contains("SO_Y")),
             "{r:?}"
         );
     }

@@ -478,8 +478,7 @@ impl RestSource {
         let mapping = Arc::clone(&self.mapping);
         let name = self.name.clone();
         let cursor = cursor.clone();
-        let size = self.settings.page_size as u64;
-        tokio::task::spawn_blocking(move || parse_page(mapping, &name, body, &cursor, size))
+        tokio::task::spawn_blocking(move || parse_page(mapping, &name, body, &cursor))
             .await
             .map_err(|e| SourceError::Rejected {
                 source_name: self.name.clone(),
@@ -574,7 +573,6 @@ fn parse_page(
     name: &str,
     body: bytes::Bytes,
     cursor: &Cursor,
-    size: u64,
 ) -> Result<Page, SourceError> {
     let rejected = |message: String| SourceError::Rejected {
         source_name: name.to_owned(),
@@ -697,7 +695,7 @@ mod tests {
         at: Cursor,
     ) -> Result<(Vec<Parsed>, Cursor, bool), SourceError> {
         let m = Arc::new(Mapping::resolve(Shape::Native, Some(&mapping)).unwrap());
-        let page = parse_page(m, "s", body.into(), &at, 3)?;
+        let page = parse_page(m, "s", body.into(), &at)?;
         Ok((page.records.wait("s").await?, page.next, page.more))
     }
 
