@@ -41,6 +41,10 @@ pub enum Command {
         /// Port for /healthz, /readyz and /metrics while running continuously.
         #[arg(long, default_value_t = 8080)]
         port: u16,
+        /// The wire the simulated system speaks: native, or a real family's
+        /// (opencps, onedoor, igate), quirks included.
+        #[arg(long, value_parser = shape_arg, default_value = "native")]
+        shape: Shape,
     },
     /// The service as deployed: scheduled polls, checks, digest and mail, plus /healthz, /readyz, /metrics.
     Run {
@@ -106,6 +110,8 @@ pub enum Command {
         source_url: Option<String>,
         #[arg(long, env = "TTHC_WATCH_SOURCE_TOKEN")]
         source_token: Option<String>,
+        /// The shape of --source-url, authenticated as the simulator of that
+        /// shape expects (--source-token as its password or token).
         #[arg(long, value_parser = shape_arg, default_value = "native")]
         source_shape: Shape,
         /// Overrides database.url.

@@ -7,7 +7,7 @@ use crate::check::{Scope, class_table};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::notify::digest::DigestOutcome;
-use crate::source::{AuthSettings, Shape, SourceSettings};
+use crate::source::{AuthSettings, Shape};
 use crate::store::Store;
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
@@ -40,25 +40,12 @@ pub async fn migrate(settings: &Settings) -> Result<()> {
 
 /// Settings for `sync` without a config file: one source at `url`.
 pub fn adhoc_source(settings: &mut Settings, url: &str, token: Option<&str>, shape: Shape) {
+    let mut source = app::simulate::simulator_source(url, token.unwrap_or_default(), shape);
+    if token.is_none() {
+        source.auth = AuthSettings::None;
+    }
     settings.sources.clear();
-    settings.sources.insert(
-        "default".into(),
-        SourceSettings {
-            url: url.to_owned(),
-            shape,
-            enabled: true,
-            auth: token.map_or(AuthSettings::None, |t| AuthSettings::Bearer {
-                token: t.to_owned(),
-            }),
-            page_size: 1000,
-            timeout_secs: 30,
-            max_retries: 5,
-            overlap_minutes: 10,
-            mapping: None,
-            poll: None,
-            agencies: Vec::new(),
-        },
-    );
+    settings.sources.insert("default".into(), source);
 }
 
 /// `tthc-watch sync`: one poll of every source; fails when any source failed.

@@ -26,6 +26,8 @@ pub struct DemoArgs {
     pub interval_secs: u64,
     /// Where the running demo serves /healthz, /readyz and /metrics.
     pub port: u16,
+    /// The wire the simulated system speaks.
+    pub shape: Shape,
 }
 
 pub async fn demo(base: &Settings, a: &DemoArgs, stop: CancellationToken) -> Result<()> {
@@ -39,7 +41,7 @@ pub async fn demo(base: &Settings, a: &DemoArgs, stop: CancellationToken) -> Res
             seed: 2026,
             now,
             speed: if a.once { 0.0 } else { 60.0 },
-            shape: Shape::Native,
+            shape: a.shape,
             token: token.clone(),
             faults: String::new(),
             prerender: false,
@@ -63,7 +65,7 @@ pub async fn demo(base: &Settings, a: &DemoArgs, stop: CancellationToken) -> Res
         &mut settings,
         &format!("http://{addr}"),
         Some(&token),
-        Shape::Native,
+        a.shape,
     );
     let source = settings.sources.remove("default").context("demo source")?;
     settings.sources.insert("tinh".into(), source);

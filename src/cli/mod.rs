@@ -90,6 +90,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             once,
             interval,
             port,
+            shape,
         } => {
             let args = demo::DemoArgs {
                 dir,
@@ -98,6 +99,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 once,
                 interval_secs: interval,
                 port,
+                shape,
             };
             demo::demo(&settings, &args, stop_on_signals()?).await
         }

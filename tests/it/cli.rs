@@ -185,6 +185,33 @@ fn demo_once_runs_with_no_setup_and_mails_once() {
     assert_eq!(mails(), first, "{out}");
 }
 
+#[test]
+fn demo_runs_against_each_real_family_wire() {
+    for shape in ["opencps", "onedoor", "igate"] {
+        let dir = tempfile::tempdir().unwrap();
+        let (ok, out, err) = run(bin()
+            .args([
+                "demo",
+                "--once",
+                "--dossiers",
+                "600",
+                "--now",
+                NOW,
+                "--shape",
+                shape,
+                "--dir",
+            ])
+            .arg(dir.path()));
+        assert!(ok, "{shape}: {err}{out}");
+        // Dossiers stored from the family's own wire, and classified.
+        assert!(
+            out.contains("source tinh: fetched") && out.contains("Đang xử lý"),
+            "{shape}: {out}"
+        );
+        assert!(!out.contains("FAILED"), "{shape}: {out}");
+    }
+}
+
 #[tokio::test]
 async fn check_command_prints_classes_in_vietnamese() {
     let sim = spawn_simulator(Shape::Native, 300, "").await;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tthc_watch::calendar::{Calendar, OfficeHours};
 use tthc_watch::dossier::Dossier;
-use tthc_watch::source::{AuthSettings, Shape, SourceSettings};
+use tthc_watch::source::{Shape, SourceSettings};
 
 use tthc_watch::simulator::{Faults, Simulator, SimulatorOptions};
 use tthc_watch::store::Store;
@@ -85,62 +85,16 @@ pub async fn spawn_simulator(shape: Shape, dossiers: u32, faults: &str) -> TestS
     TestSim { sim, url, shutdown }
 }
 
-/// Source settings for a simulator of `shape`, authenticating the shape's own way.
+/// Source settings for a simulator of `shape`, authenticating the shape's own
+/// way (the same as `demo --shape` and `sync --source-shape`).
 pub fn source_settings(shape: Shape, url: &str) -> SourceSettings {
-    let auth = match shape {
-        Shape::Native => AuthSettings::Bearer {
-            token: TOKEN.into(),
-        },
-        Shape::Opencps => AuthSettings::Basic {
-            user: "giamsat".into(),
-            password: TOKEN.into(),
-            headers: [("groupId".to_string(), "35404".to_string())].into(),
-        },
-        Shape::Igate => AuthSettings::TokenEndpoint {
-            token_url: format!("{url}/auth/realms/tthc/protocol/openid-connect/token"),
-            form: [
-                ("grant_type".to_string(), "password".to_string()),
-                ("client_id".to_string(), "tthc-watch".to_string()),
-                ("username".to_string(), "giamsat".to_string()),
-                ("password".to_string(), TOKEN.to_string()),
-            ]
-            .into(),
-            json: None,
-            token_pointer: None,
-            expires_pointer: "/expires_in".into(),
-            lifetime_secs: 300,
-        },
-        Shape::Onedoor => AuthSettings::TokenEndpoint {
-            token_url: "/api/tokens".into(),
-            form: Default::default(),
-            json: Some(serde_json::json!({ "userName": "giamsat", "password": TOKEN })),
-            token_pointer: None,
-            expires_pointer: "/expires_in".into(),
-            lifetime_secs: 600,
-        },
-    };
-    // The simulated iGate site's status ids beyond the preset's (each site
-    // has its own; an integrator maps them as `source test` lists them).
-    let mapping = (shape == Shape::Igate).then(|| {
-        serde_json::json!({ "values": { "status": {
-            "7": "stopped", "8": "refused", "9": "withdrawn", "18": "fee_requested"
-        } } })
-    });
-    SourceSettings {
-        url: url.to_owned(),
-        shape,
-        enabled: true,
-        auth,
-        // One-door polls stop at the first page with nothing new: pages
-        // small enough that a poll's few changes leave unchanged pages.
-        page_size: if shape == Shape::Onedoor { 25 } else { 100 },
-        timeout_secs: 5,
-        max_retries: 8,
-        overlap_minutes: 10,
-        mapping,
-        poll: None,
-        agencies: Vec::new(),
-    }
+    let mut s = tthc_watch::app::simulate::simulator_source(url, TOKEN, shape);
+    // One-door polls stop at the first page with nothing new: pages small
+    // enough that a poll's few changes leave unchanged pages.
+    s.page_size = if shape == Shape::Onedoor { 25 } else { 100 };
+    s.timeout_secs = 5;
+    s.max_retries = 8;
+    s
 }
 
 #[derive(Clone, Copy, Debug)]
