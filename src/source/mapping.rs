@@ -194,6 +194,10 @@ pub struct Mapping {
     pub detail: Option<Detail>,
     #[serde(default)]
     pub catalogs: BTreeMap<String, Catalog>,
+    /// The query parameter by which the source itself lists one agency's
+    /// dossiers (OpenCPS `agency`): asked when `agencies` names one agency.
+    #[serde(default)]
+    pub agency_param: Option<String>,
     /// The agencies (unit codes) this committee answers for; others are
     /// skipped and counted. Empty: every agency. From `sources.NAME.agencies`.
     #[serde(skip)]

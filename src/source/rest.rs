@@ -447,6 +447,12 @@ impl RestSource {
                 });
             }
         }
+        // One agency of a province-wide system: the source filters itself
+        // (the mapping still checks each record).
+        if let (Some(p), [agency]) = (&self.mapping.agency_param, self.mapping.agencies.as_slice())
+        {
+            query.push((p.clone(), agency.clone()));
+        }
         if let Some(from) = self.window_from
             && let Some(w) = &self.mapping.polling.window
         {

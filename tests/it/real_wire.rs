@@ -106,7 +106,18 @@ async fn opencps_list(
         Some("5") => "list-page-2.json",
         _ => "list-page-3-empty.json",
     };
-    json(StatusCode::OK, after_change(&seen, "opencps", file))
+    let body = after_change(&seen, "opencps", file);
+    // The site's own agency filter (DossierSearchModel `agency`).
+    match q.get("agency") {
+        Some(agency) => {
+            let mut page: Value = serde_json::from_str(&body).unwrap();
+            if let Some(data) = page["data"].as_array_mut() {
+                data.retain(|r| r["govAgencyCode"] == agency.as_str());
+            }
+            json(StatusCode::OK, page.to_string())
+        }
+        None => json(StatusCode::OK, body),
+    }
 }
 
 async fn opencps_detail(State(seen): S, h: HeaderMap, Path(id): Path<String>) -> Response {
@@ -771,5 +782,21 @@ async fn a_record_without_its_id_and_a_detail_the_source_cannot_give_cost_only_t
     let d1 = &got["000.20.31.H99-250305-0004"];
     assert_eq!(d1.field_code, "XD");
     assert!(summary.warned >= 1, "{summary}");
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn one_agency_of_a_province_wide_opencps_is_asked_of_the_site_itself() {
+    let server = serve("opencps").await;
+    let db = TestDb::new(Backend::Sqlite).await;
+    let mut s = settings("opencps", &server.url);
+    s.agencies = vec!["STP_BS".into()];
+    let summary = poll(&db, &s).await;
+    assert_eq!(summary.error, None, "{summary}");
+    let got = stored(&db).await;
+    // The site sent only the Department of Justice's dossiers: none skipped.
+    assert_eq!(got.len(), 5, "{summary}");
+    assert!(got.values().all(|d| d.unit_code == "STP_BS"));
+    assert_eq!(summary.skipped, 0, "{summary}");
     db.cleanup().await;
 }
