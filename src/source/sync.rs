@@ -63,6 +63,16 @@ impl SyncSummary {
         r
     }
 
+    /// The three most frequent quarantine reasons, with their counts.
+    fn top_reasons_line(&self) -> String {
+        let top: Vec<String> = self
+            .top_reasons(3)
+            .iter()
+            .map(|(r, n)| format!("{r} ({n})"))
+            .collect();
+        top.join("; ")
+    }
+
     fn note_reasons(&mut self, bad: &[crate::store::QuarantineRecord]) {
         for q in bad {
             *self.reasons.entry(reason_head(&q.reason)).or_default() += 1;
@@ -78,17 +88,12 @@ impl SyncSummary {
         }
         let q = self.outcome.quarantined;
         if self.fetched >= MIN_JUDGED && q as f64 > self.fetched as f64 * MAX_QUARANTINED_SHARE {
-            let reasons: Vec<String> = self
-                .top_reasons(3)
-                .iter()
-                .map(|(r, n)| format!("{r} ({n})"))
-                .collect();
             self.error = Some(format!(
                 "{}{q} of {} records quarantined; check the source's shape and mapping (`tthc-watch source test {}`); most common: {}",
                 super::UNUSABLE,
                 self.fetched,
                 self.source,
-                reasons.join("; ")
+                self.top_reasons_line()
             ));
         } else if newest_first && !self.windowed && self.fetched == 0 {
             self.error = Some(format!(
@@ -131,12 +136,7 @@ impl fmt::Display for SyncSummary {
             write!(f, ", stored with warnings {}", self.warned)?;
         }
         if self.error.is_none() && !self.reasons.is_empty() {
-            let top: Vec<String> = self
-                .top_reasons(3)
-                .iter()
-                .map(|(r, n)| format!("{r} ({n})"))
-                .collect();
-            write!(f, "; quarantined for: {}", top.join("; "))?;
+            write!(f, "; quarantined for: {}", self.top_reasons_line())?;
         }
         if let Some(e) = &self.error {
             write!(f, "; FAILED: {e}")?;

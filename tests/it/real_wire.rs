@@ -716,7 +716,6 @@ async fn source_test_shows_each_field_beside_its_raw_value_and_writes_nothing() 
         "{text}"
     );
     assert!(!db.exists(), "source test wrote a database");
-    println!("{text}");
 }
 
 #[tokio::test]
