@@ -323,27 +323,28 @@ pub(super) async fn onedoor_detail(
 
 /// `GET /api/v1/thutucs?PageNumber&PageSize`, anonymous.
 pub(super) async fn onedoor_thutucs(State(sim): Sim, Query(q): Params) -> Response {
-    let faults = match sim.admit_anonymous().await {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
-    let (page, size) = onedoor_paging(&q);
-    let all = catalog::PROCEDURES;
-    let items = all.iter().skip((page - 1).saturating_mul(size)).take(size);
-    let data = items.map(shapes::onedoor_procedure).collect();
-    sim.body(&shapes::onedoor_page(data, page, size, all.len()), &faults)
+    onedoor_catalog(&sim, &q, catalog::PROCEDURES, shapes::onedoor_procedure).await
 }
 
 /// `GET /api/v1/linhvucs?PageNumber&PageSize`, anonymous.
 pub(super) async fn onedoor_linhvucs(State(sim): Sim, Query(q): Params) -> Response {
+    onedoor_catalog(&sim, &q, catalog::FIELDS, shapes::onedoor_linhvuc).await
+}
+
+/// One page of a one-door catalogue, each entry rendered by `render`.
+async fn onedoor_catalog<T>(
+    sim: &Simulator,
+    q: &HashMap<String, String>,
+    all: &[T],
+    render: fn(&T) -> Value,
+) -> Response {
     let faults = match sim.admit_anonymous().await {
         Ok(f) => f,
         Err(r) => return r,
     };
-    let (page, size) = onedoor_paging(&q);
-    let all = catalog::FIELDS;
+    let (page, size) = onedoor_paging(q);
     let items = all.iter().skip((page - 1).saturating_mul(size)).take(size);
-    let data = items.map(shapes::onedoor_linhvuc).collect();
+    let data = items.map(render).collect();
     sim.body(&shapes::onedoor_page(data, page, size, all.len()), &faults)
 }
 

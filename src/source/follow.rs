@@ -306,25 +306,14 @@ impl RestSource {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
-            match &self.mapping.paging {
-                Paging::Page {
-                    page_param,
-                    size_param,
-                    first_page,
-                } => {
-                    query.push((page_param.clone(), (u64::from(*first_page) + n).to_string()));
-                    query.push((size_param.clone(), size.to_string()));
-                }
-                Paging::Offset {
-                    start_param,
-                    end_param,
-                } => {
-                    query.push((start_param.clone(), (n * size).to_string()));
-                    query.push((end_param.clone(), ((n + 1) * size).to_string()));
-                }
-                // A keyset source's catalogue is read in one request.
-                Paging::Keyset { .. } => {}
-            }
+            // A keyset source's catalogue is read in one request.
+            query.extend(
+                self.mapping
+                    .paging
+                    .page_params(n, size)
+                    .into_iter()
+                    .flatten(),
+            );
             let mut reply = self.get_json(&c.path, &query).await?;
             nfc_value(&mut reply);
             let items = lookup(&reply, &c.items)

@@ -50,6 +50,32 @@ pub enum Paging {
     },
 }
 
+impl Paging {
+    /// The parameters asking for the `n`-th page (0-based) of `size`
+    /// records, for page and offset paging (a list page or a catalogue's);
+    /// None for keyset paging, which pages by revision.
+    pub fn page_params(&self, n: u64, size: u64) -> Option<[(String, String); 2]> {
+        match self {
+            Paging::Page {
+                page_param,
+                size_param,
+                first_page,
+            } => Some([
+                (page_param.clone(), (u64::from(*first_page) + n).to_string()),
+                (size_param.clone(), size.to_string()),
+            ]),
+            Paging::Offset {
+                start_param,
+                end_param,
+            } => Some([
+                (start_param.clone(), (n * size).to_string()),
+                (end_param.clone(), ((n + 1) * size).to_string()),
+            ]),
+            Paging::Keyset { .. } => None,
+        }
+    }
+}
+
 /// How a poll finds what changed when the source has no change feed
 /// (`[polling]`; keyset paging ignores it).
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
@@ -453,12 +479,6 @@ impl Mapping {
         ))
     }
 
-    /// The date at `v` in the default formats.
-    pub fn parse_date(&self, v: &Value) -> Result<NaiveDateTime, String> {
-        self.parse_date_as("", v)?
-            .ok_or_else(|| format!("{v} is the placeholder for no date"))
-    }
-
     fn value_of(&self, field: &str, raw: &str) -> String {
         self.values
             .get(field)
@@ -814,14 +834,16 @@ mod tests {
     fn offsets_convert_to_vietnam_time() {
         let m = Mapping::resolve(Shape::Igate, None).unwrap();
         let t = m
-            .parse_date(&json!("2026-11-25T01:00:00.000+0000"))
+            .parse_date_as("", &json!("2026-11-25T01:00:00.000+0000"))
+            .unwrap()
             .unwrap();
         assert_eq!(t.to_string(), "2026-11-25 08:00:00");
         let m =
             Mapping::resolve(Shape::Igate, Some(&json!({ "date_format": "epoch_ms" }))).unwrap();
         // 2026-11-25T01:00:00Z
         assert_eq!(
-            m.parse_date(&json!(1_795_568_400_000i64))
+            m.parse_date_as("", &json!(1_795_568_400_000i64))
+                .unwrap()
                 .unwrap()
                 .to_string(),
             "2026-11-25 08:00:00"

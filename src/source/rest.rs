@@ -407,7 +407,7 @@ impl RestSource {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        match (&self.mapping.paging, cursor) {
+        let params = match (&self.mapping.paging, cursor) {
             (
                 Paging::Keyset {
                     cursor_param,
@@ -415,38 +415,18 @@ impl RestSource {
                     ..
                 },
                 Cursor::Revision(r),
-            ) => {
-                query.push((cursor_param.clone(), r.to_string()));
-                query.push((limit_param.clone(), size.to_string()));
-            }
-            (
-                Paging::Page {
-                    page_param,
-                    size_param,
-                    first_page,
-                },
-                Cursor::Page(n),
-            ) => {
-                query.push((page_param.clone(), (u64::from(*first_page) + n).to_string()));
-                query.push((size_param.clone(), size.to_string()));
-            }
-            (
-                Paging::Offset {
-                    start_param,
-                    end_param,
-                },
-                Cursor::Page(n),
-            ) => {
-                query.push((start_param.clone(), (n * size).to_string()));
-                query.push((end_param.clone(), ((n + 1) * size).to_string()));
-            }
-            _ => {
-                return Err(SourceError::Config {
-                    source_name: self.name.clone(),
-                    message: "paging kind does not match the stored watermark".into(),
-                });
-            }
+            ) => Some([
+                (cursor_param.clone(), r.to_string()),
+                (limit_param.clone(), size.to_string()),
+            ]),
+            (paging, Cursor::Page(n)) => paging.page_params(*n, size),
+            _ => None,
         }
+        .ok_or_else(|| SourceError::Config {
+            source_name: self.name.clone(),
+            message: "paging kind does not match the stored watermark".into(),
+        })?;
+        query.extend(params);
         // One agency of a province-wide system: the source filters itself
         // (the mapping still checks each record).
         if let (Some(p), [agency]) = (&self.mapping.agency_param, self.mapping.agencies.as_slice())

@@ -40,8 +40,6 @@ pub struct SyncSummary {
     pub warned: u64,
     /// Why records were quarantined (first words of the reason → records).
     pub reasons: BTreeMap<String, u64>,
-    /// Whether the poll read every page (not windowed, not stopped early).
-    pub full: bool,
     /// Whether the poll asked only for recently received dossiers.
     pub windowed: bool,
     pub error: Option<String>,
@@ -574,8 +572,9 @@ async fn poll_newest_first<S: Source>(
             .await?;
     }
     writer.close().await;
-    summary.full = full && !stopped_early;
-    if summary.full {
+    // Every page read (not windowed, not stopped early): the next full read
+    // is due `full_every_hours` from now.
+    if full && !stopped_early {
         store
             .cache_put(
                 LAST_FULL.0,
