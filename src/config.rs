@@ -139,6 +139,10 @@ pub struct EscalationSettings {
     pub routing_file: String,
     pub no_apology_after_days: u32,
     pub stale_after_minutes: i64,
+    /// A source never synced is stale this long after its first poll;
+    /// default `stale_after_minutes`.
+    #[serde(default)]
+    pub first_sync_grace_minutes: Option<i64>,
     pub mask_applicant: bool,
     pub max_listed: usize,
     pub templates_dir: String,
@@ -231,6 +235,12 @@ pub struct ScheduleSettings {
     pub poll: String,
     pub digest: String,
     pub send_every_secs: u64,
+    /// PostgreSQL: how long the leader's lease lasts unless renewed (every
+    /// third of it); a leader that stops renewing is replaced after it.
+    pub lease_secs: u64,
+    /// A job (a poll, the check, the digest, a drain) running longer than
+    /// this makes `/readyz` unready, naming it.
+    pub job_limit_secs: u64,
 }
 
 impl ScheduleSettings {
@@ -505,6 +515,18 @@ impl Settings {
         if let Err(e) = self.schedule.digest_cron() {
             return Err(key_err("schedule.digest", e));
         }
+        if !(3..=600).contains(&self.schedule.lease_secs) {
+            return Err(key_err(
+                "schedule.lease_secs",
+                format!("{} is not between 3 and 600", self.schedule.lease_secs),
+            ));
+        }
+        if self.schedule.job_limit_secs == 0 {
+            return Err(key_err(
+                "schedule.job_limit_secs",
+                "must be at least 1".into(),
+            ));
+        }
         if self.schedule.send_every_secs == 0 {
             return Err(key_err(
                 "schedule.send_every_secs",
@@ -524,6 +546,16 @@ impl Settings {
             return Err(key_err(
                 "escalation.stale_after_minutes",
                 "must be at least 1".into(),
+            ));
+        }
+        if self
+            .escalation
+            .first_sync_grace_minutes
+            .is_some_and(|m| m < 0)
+        {
+            return Err(key_err(
+                "escalation.first_sync_grace_minutes",
+                "must be 0 or more".into(),
             ));
         }
         if let Err(e) = self.mail.from.parse::<lettre::message::Mailbox>() {

@@ -6,7 +6,8 @@ until killed. Every accepted message is stored as DIR/NNNN.eml (raw) and
 DIR/NNNN.json (envelope and the decoded subject, text, html, Message-ID and
 attachment names, as a mail client would show them).
 While DIR/refuse exists it answers 451 (try again later); while DIR/reject
-exists, 550 (permanent refusal).
+exists, 550 (permanent refusal); while DIR/slow exists, it waits that many
+seconds (the file's content) before it answers each message.
 """
 import asyncio
 import json
@@ -25,6 +26,10 @@ class Sink:
         self.n = 0
 
     async def handle_DATA(self, server, session, envelope):
+        slow = os.path.join(self.dir, "slow")
+        if os.path.exists(slow):
+            with open(slow) as f:
+                await asyncio.sleep(float(f.read().strip() or "1"))
         if os.path.exists(os.path.join(self.dir, "refuse")):
             return "451 4.3.0 Mailbox busy, try again later"
         if os.path.exists(os.path.join(self.dir, "reject")):

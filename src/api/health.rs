@@ -1,5 +1,5 @@
 //! The operators' endpoints: `/healthz` (alive), `/readyz` (database
-//! reachable, every source synced recently) and Prometheus `/metrics`. They sit
+//! reachable, no job overrunning or stuck on a dependency, no source stale) and Prometheus `/metrics`. They sit
 //! outside the audit trail that records the API and dashboard requests, and
 //! answer within a bound whatever the database does: a load balancer or
 //! Prometheus waiting 10 s on a stopped database learns nothing in time.
@@ -37,6 +37,10 @@ async fn readyz(State(s): State<Arc<AppState>>) -> Response {
 }
 
 async fn ready(s: &AppState) -> Response {
+    let problems = s.watchdog.problems();
+    if !problems.is_empty() {
+        return (StatusCode::SERVICE_UNAVAILABLE, problems.join("\n")).into_response();
+    }
     if let Err(e) = s.store.ping().await {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -49,35 +53,13 @@ async fn ready(s: &AppState) -> Response {
         Ok(f) => f,
         Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
     };
-    for source in &s.sources {
-        let row = fresh.iter().find(|(n, _, _)| n == source);
-        let last = row.and_then(|(_, ok, _)| *ok);
-        if let Some(e) = row
-            .and_then(|(_, _, e)| e.as_deref())
-            .filter(|e| e.contains(crate::source::UNUSABLE))
-        {
+    for f in fresh.iter().filter(|f| s.sources.contains(&f.source)) {
+        if let Some(why) = s.staleness.why_stale(f, now) {
             return (
                 StatusCode::SERVICE_UNAVAILABLE,
-                format!("source {source}: the last poll stored nothing usable: {e}"),
+                format!("source {}: {why}", f.source),
             )
                 .into_response();
-        }
-        match last {
-            Some(t) if (now - t).num_minutes() < s.stale_after_minutes => {}
-            Some(t) => {
-                return (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    format!("source {source}: last successful sync at {t}"),
-                )
-                    .into_response();
-            }
-            None => {
-                return (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    format!("source {source}: never synced"),
-                )
-                    .into_response();
-            }
         }
     }
     "ready".into_response()

@@ -131,8 +131,9 @@ impl Metrics {
         self.letters_pending
             .set(store.count_pending_letters().await?);
         let now = clock.now_vn();
-        for (source, ok, _) in store.sync_freshness().await? {
-            if let Some(t) = ok {
+        for f in store.sync_freshness().await? {
+            let source = f.source;
+            if let Some(t) = f.last_success {
                 let lag = (now - t).num_milliseconds() as f64 / 1000.0;
                 self.sync_lag
                     .get_or_create(&SourceLabel { source })

@@ -208,10 +208,10 @@ pub async fn dashboard_data(
         .sync_freshness()
         .await?
         .into_iter()
-        .map(|(name, ok, err)| SourceRow {
-            name,
-            last_success: ok.map(vn_datetime),
-            stale: crate::source::is_stale(ok, err.as_deref(), now, s.stale_after_minutes),
+        .map(|f| SourceRow {
+            stale: s.staleness.is_stale(&f, now),
+            last_success: f.last_success.map(vn_datetime),
+            name: f.source,
         })
         .collect();
     Ok(DashboardData {

@@ -10,9 +10,11 @@ pub struct AppState {
     pub store: Store,
     pub clock: Clock,
     pub metrics: Metrics,
-    /// Sources that must have synced within `stale_after_minutes` for readiness.
+    /// Sources that must not be stale for readiness.
     pub sources: Vec<String>,
-    pub stale_after_minutes: i64,
+    pub staleness: crate::source::Staleness,
+    /// The daemon's jobs, for readiness (none outside `run`).
+    pub watchdog: Arc<crate::watchdog::Watchdog>,
     /// Routing and calendar as last loaded; a reload (SIGHUP) replaces them.
     rules: std::sync::RwLock<Arc<ShownRules>>,
     pub kpi: crate::config::KpiSettings,
@@ -63,7 +65,8 @@ impl AppState {
                 .filter(|(_, s)| s.enabled)
                 .map(|(n, _)| n.clone())
                 .collect(),
-            stale_after_minutes: settings.escalation.stale_after_minutes,
+            staleness: crate::source::Staleness::from_settings(&settings.escalation),
+            watchdog: Default::default(),
             rules: std::sync::RwLock::new(Arc::new(ShownRules { routing, calendar })),
             kpi: settings.kpi.clone(),
             anonymous: Default::default(),

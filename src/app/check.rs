@@ -87,7 +87,11 @@ pub async fn check(
             error,
         })?;
     let stale = composer
-        .compose_stale(store, settings.escalation.stale_after_minutes, now)
+        .compose_stale(
+            store,
+            crate::source::Staleness::from_settings(&settings.escalation),
+            now,
+        )
         .await
         .map_err(|error| AppError::Compose {
             what: "stale-data alerts",

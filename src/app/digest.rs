@@ -20,7 +20,7 @@ pub async fn digest(
         &rules.calendar,
         &DigestLimits {
             warning_days: rules.deadline.warning_days,
-            stale_after_minutes: settings.escalation.stale_after_minutes,
+            staleness: crate::source::Staleness::from_settings(&settings.escalation),
             max_items: settings.escalation.max_listed,
         },
         clock.now_vn(),

@@ -4,14 +4,35 @@ use super::AppError;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::notify::mailer::{DrainSummary, Mailer, drain};
-use crate::store::Store;
+use crate::store::{Fence, Store};
 
-/// Sends every message that is due, through the configured transport.
+/// Sends every message that is due, through the configured transport (a
+/// one-off drain: `tthc-watch send`, the demo).
 pub async fn send(
     settings: &Settings,
     store: &Store,
     clock: &Clock,
 ) -> Result<DrainSummary, AppError> {
+    drain_with(settings, store, clock, None).await
+}
+
+/// As `send`, by the daemon's leader: only while its leadership (`fence`)
+/// holds, each message claimed under its token.
+pub async fn send_as_leader(
+    settings: &Settings,
+    store: &Store,
+    clock: &Clock,
+    fence: &Fence,
+) -> Result<DrainSummary, AppError> {
+    drain_with(settings, store, clock, Some(fence)).await
+}
+
+async fn drain_with(
+    settings: &Settings,
+    store: &Store,
+    clock: &Clock,
+    fence: Option<&Fence>,
+) -> Result<DrainSummary, AppError> {
     let mailer = Mailer::from_settings(&settings.mail)?;
-    Ok(drain(store, &mailer, &settings.mail, clock.now_vn()).await?)
+    Ok(drain(store, &mailer, &settings.mail, clock.now_vn(), fence).await?)
 }

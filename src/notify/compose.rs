@@ -7,7 +7,7 @@ use crate::clock::parse_db;
 use crate::escalation::Rung;
 use crate::privacy::Masking;
 use crate::routing::Routing;
-use crate::store::{DossierLine, NewMessage, Store};
+use crate::store::{DossierLine, NewMessage, SourceFreshness, Store};
 use chrono::NaiveDateTime;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -202,21 +202,22 @@ impl Composer<'_> {
     pub async fn compose_stale(
         &self,
         store: &Store,
-        stale_after_minutes: i64,
+        staleness: crate::source::Staleness,
         now: NaiveDateTime,
     ) -> Result<u64, ComposeError> {
         let known: HashSet<String> = store.outbox_keys("stale:").await?.into_iter().collect();
         let recovered: HashSet<String> =
             store.outbox_keys("recovered:").await?.into_iter().collect();
         let mut made = 0;
-        for (source, last_success, last_error) in store.sync_freshness().await? {
-            let current = last_success.map_or_else(|| "never".to_owned(), crate::clock::fmt_db);
-            let stale = crate::source::is_stale(
+        for f in store.sync_freshness().await? {
+            let stale = staleness.is_stale(&f, now);
+            let SourceFreshness {
+                source,
                 last_success,
-                last_error.as_deref(),
-                now,
-                stale_after_minutes,
-            );
+                last_error,
+                ..
+            } = f;
+            let current = last_success.map_or_else(|| "never".to_owned(), crate::clock::fmt_db);
             // (key, recovered?, outage)
             let mut todo: Vec<(String, bool, String)> = Vec::new();
             if stale {

@@ -48,7 +48,7 @@ struct Section {
 pub struct DigestLimits {
     /// "Sắp đến hạn" means at most this many working days left.
     pub warning_days: i64,
-    pub stale_after_minutes: i64,
+    pub staleness: crate::source::Staleness,
     /// Dossiers listed per section; the rest are counted.
     pub max_items: usize,
 }
@@ -84,7 +84,7 @@ pub async fn make_digest(
     now: NaiveDateTime,
     force: bool,
 ) -> Result<DigestOutcome, ComposeError> {
-    let (warning_days, stale_after_minutes) = (limits.warning_days, limits.stale_after_minutes);
+    let warning_days = limits.warning_days;
     let today = now.date();
     if !force && !calendar.is_working_day(today).unwrap_or(true) {
         return Ok(DigestOutcome::DayOff);
@@ -163,9 +163,9 @@ pub async fn make_digest(
         .sync_freshness()
         .await?
         .into_iter()
-        .map(|(name, ok, err)| {
-            let stale = crate::source::is_stale(ok, err.as_deref(), now, stale_after_minutes);
-            serde_json::json!({ "name": name, "last_success": ok.map(vn_datetime), "stale": stale, "last_error": err })
+        .map(|f| {
+            let stale = limits.staleness.is_stale(&f, now);
+            serde_json::json!({ "name": f.source, "last_success": f.last_success.map(vn_datetime), "stale": stale, "last_error": f.last_error })
         })
         .collect();
     let failed: Vec<serde_json::Value> = store

@@ -8,7 +8,7 @@
 
 use crate::clock::from_vn;
 use crate::config::{MailSettings, MailTransport, SmtpSecurity};
-use crate::store::{OutboxRow, Store, StoreError};
+use crate::store::{Fence, OutboxRow, Store, StoreError};
 use chrono::NaiveDateTime;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
@@ -42,6 +42,9 @@ pub enum SendOutcome {
     Failed(i64, String),
     /// Nothing due.
     Empty,
+    /// This instance is no longer the leader: nothing sent, the message
+    /// given back.
+    Deposed,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -49,8 +52,10 @@ pub struct DrainSummary {
     pub sent: u64,
     pub retry: u64,
     pub failed: u64,
-    /// The drain stopped because the server did not answer.
-    pub server_unavailable: bool,
+    /// The drain stopped because the server did not answer: what it said.
+    pub server_unavailable: Option<String>,
+    /// The drain stopped because this instance is no longer the leader.
+    pub deposed: bool,
 }
 
 impl std::fmt::Display for DrainSummary {
@@ -60,11 +65,14 @@ impl std::fmt::Display for DrainSummary {
             "send: {} sent, {} to retry later, {} failed",
             self.sent, self.retry, self.failed
         )?;
-        if self.server_unavailable {
+        if self.server_unavailable.is_some() {
             write!(
                 f,
                 "; the SMTP server did not answer, the other messages wait for the next drain"
             )?;
+        }
+        if self.deposed {
+            write!(f, "; stopped: another instance leads now")?;
         }
         Ok(())
     }
@@ -222,19 +230,32 @@ fn backoff(m: &MailSettings, attempts: i64) -> chrono::Duration {
 }
 
 /// Sends the oldest message due at `now`, if any, and records the result.
+/// As the leader (`fence`), only while leadership holds: the claim is made
+/// under its token, and checked again just before the message goes out.
 pub async fn send_one(
     store: &Store,
     mailer: &Mailer,
     m: &MailSettings,
     now: NaiveDateTime,
+    fence: Option<&Fence>,
 ) -> Result<SendOutcome, MailError> {
+    let deposed = || fence.is_some_and(|f| !f.holds());
+    if deposed() {
+        return Ok(SendOutcome::Deposed);
+    }
     // Claimed for longer than a send can take (it is bounded by
     // `timeout_secs`): another instance does not send it meanwhile, and takes
     // it only if this one died with it.
     let lease = chrono::Duration::seconds(m.timeout_secs as i64 + 30);
-    let Some(row) = store.claim_next(now, now + lease).await? else {
+    let Some(row) = store.claim_next(now, now + lease, fence).await? else {
         return Ok(SendOutcome::Empty);
     };
+    // The last moment to learn the lease was lost (the process was stopped
+    // between the claim and here): a deposed leader sends nothing.
+    if deposed() {
+        store.unclaim(&row).await?;
+        return Ok(SendOutcome::Deposed);
+    }
     // Err: (permanent, the error, whether the server answered at all).
     let result: Result<(), (bool, String, bool)> = match build_message(&row, &m.from, now) {
         Err(e) => Err((true, e, true)),
@@ -273,7 +294,7 @@ pub async fn send_one(
     };
     match result {
         Ok(()) => {
-            if !store.mark_sent(row.id, now).await? {
+            if !store.mark_sent(&row, now).await? {
                 tracing::error!(id = row.id, to = %row.recipient, "message sent after its claim ran out and another instance took it: it may arrive twice");
             }
             tracing::info!(id = row.id, to = %row.recipient, kind = %row.kind, "message sent");
@@ -283,14 +304,12 @@ pub async fn send_one(
             let attempts = row.attempts + 1;
             if permanent || attempts >= i64::from(m.max_attempts) {
                 tracing::error!(id = row.id, to = %row.recipient, %error, attempts, "message given up");
-                store.mark_attempt_failed(row.id, &error, None).await?;
+                store.mark_attempt_failed(&row, &error, None).await?;
                 Ok(SendOutcome::Failed(row.id, error))
             } else {
                 let next = now + backoff(m, row.attempts);
                 tracing::warn!(id = row.id, to = %row.recipient, %error, attempts, next = %next, "delivery failed; will retry");
-                store
-                    .mark_attempt_failed(row.id, &error, Some(next))
-                    .await?;
+                store.mark_attempt_failed(&row, &error, Some(next)).await?;
                 Ok(if answered {
                     SendOutcome::Retry(row.id, error)
                 } else {
@@ -307,17 +326,22 @@ pub async fn drain(
     mailer: &Mailer,
     m: &MailSettings,
     now: NaiveDateTime,
+    fence: Option<&Fence>,
 ) -> Result<DrainSummary, MailError> {
     let mut s = DrainSummary::default();
     loop {
-        match send_one(store, mailer, m, now).await? {
+        match send_one(store, mailer, m, now, fence).await? {
             SendOutcome::Sent(_) => s.sent += 1,
             SendOutcome::Retry(..) => s.retry += 1,
             // A server that does not answer would cost every message its
             // timeout, one after another, holding up the jobs behind the drain.
-            SendOutcome::Unavailable(..) => {
+            SendOutcome::Unavailable(_, error) => {
                 s.retry += 1;
-                s.server_unavailable = true;
+                s.server_unavailable = Some(error);
+                return Ok(s);
+            }
+            SendOutcome::Deposed => {
+                s.deposed = true;
                 return Ok(s);
             }
             SendOutcome::Failed(..) => s.failed += 1,

@@ -17,7 +17,7 @@ pub mod sync;
 /// which depends on no other module; sources are where they are used.
 pub use crate::config::{AuthSettings, Shape, SourceSettings};
 
-use crate::store::{Incoming, QuarantineRecord};
+use crate::store::{Incoming, QuarantineRecord, SourceFreshness};
 use std::time::Duration;
 
 /// How the error of a poll that read nothing usable begins (most records
@@ -26,16 +26,50 @@ use std::time::Duration;
 /// not bring its data back.
 pub const UNUSABLE: &str = "unusable poll: ";
 
-/// Whether a source whose last success was at `last_success` and whose
-/// latest error is `last_error` counts as stale at `now`.
-pub fn is_stale(
-    last_success: Option<chrono::NaiveDateTime>,
-    last_error: Option<&str>,
-    now: chrono::NaiveDateTime,
-    stale_after_minutes: i64,
-) -> bool {
-    last_success.is_none_or(|t| (now - t).num_minutes() >= stale_after_minutes)
-        || last_error.is_some_and(|e| e.contains(UNUSABLE))
+/// When a source counts as stale (`escalation.stale_after_minutes` and
+/// `first_sync_grace_minutes`).
+#[derive(Clone, Copy, Debug)]
+pub struct Staleness {
+    /// Since its last successful sync.
+    pub after_minutes: i64,
+    /// Since its first poll, for a source never synced.
+    pub first_sync_grace_minutes: i64,
+}
+
+impl Staleness {
+    pub fn from_settings(e: &crate::config::EscalationSettings) -> Staleness {
+        Staleness {
+            after_minutes: e.stale_after_minutes,
+            first_sync_grace_minutes: e.first_sync_grace_minutes.unwrap_or(e.stale_after_minutes),
+        }
+    }
+
+    /// Why the source is stale at `now`, or None. A source never polled yet
+    /// is not: its grace has not begun (a hung first poll shows as an overrun
+    /// job). The readiness check, the digest, the dashboard and the centre's
+    /// alert all ask this one question.
+    pub fn why_stale(&self, f: &SourceFreshness, now: chrono::NaiveDateTime) -> Option<String> {
+        if let Some(e) = f.last_error.as_deref().filter(|e| e.contains(UNUSABLE)) {
+            return Some(format!("the last poll stored nothing usable: {e}"));
+        }
+        let minutes = |t: chrono::NaiveDateTime| (now - t).num_minutes();
+        match (f.last_success, f.first_attempt) {
+            (Some(t), _) if minutes(t) >= self.after_minutes => Some(format!(
+                "last successful sync at {}",
+                crate::clock::fmt_db(t)
+            )),
+            (Some(_), _) | (None, None) => None,
+            (None, Some(t)) if minutes(t) >= self.first_sync_grace_minutes => Some(format!(
+                "never synced since its first poll at {}",
+                crate::clock::fmt_db(t)
+            )),
+            (None, Some(_)) => None,
+        }
+    }
+
+    pub fn is_stale(&self, f: &SourceFreshness, now: chrono::NaiveDateTime) -> bool {
+        self.why_stale(f, now).is_some()
+    }
 }
 
 /// Where to read next.
@@ -174,18 +208,36 @@ mod tests {
     fn a_source_is_stale_by_time_or_at_once_when_its_poll_was_unusable() {
         let t = |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
         let now = t("2026-11-25 08:00");
-        let ok = Some(t("2026-11-25 07:30"));
-        assert!(!is_stale(ok, None, now, 60));
-        assert!(is_stale(Some(t("2026-11-25 06:30")), None, now, 60));
-        assert!(is_stale(None, None, now, 60));
+        let rule = Staleness {
+            after_minutes: 60,
+            first_sync_grace_minutes: 60,
+        };
+        let f = |ok: Option<&str>, err: Option<&str>, first: Option<&str>| SourceFreshness {
+            source: "s".into(),
+            last_success: ok.map(t),
+            last_error: err.map(str::to_owned),
+            first_attempt: first.map(t),
+        };
+        let first = Some("2026-11-25 06:00");
+        assert!(!rule.is_stale(&f(Some("2026-11-25 07:30"), None, first), now));
+        assert!(rule.is_stale(&f(Some("2026-11-25 06:30"), None, first), now));
+        // Never synced: stale once the grace after its first poll has passed.
+        assert!(rule.is_stale(&f(None, Some("502"), first), now));
+        assert!(!rule.is_stale(&f(None, Some("502"), Some("2026-11-25 07:15")), now));
+        assert!(
+            !rule.is_stale(&f(None, None, None), now),
+            "never polled yet"
+        );
+        let at_once = Staleness {
+            first_sync_grace_minutes: 0,
+            ..rule
+        };
+        assert!(at_once.is_stale(&f(None, Some("502"), Some("2026-11-25 08:00")), now));
         // A network blip waits for the stale time; a poll that stored nothing usable does not.
-        assert!(!is_stale(
-            ok,
-            Some("source s: server answered 502 (will retry)"),
-            now,
-            60
-        ));
+        let blip = "source s: server answered 502 (will retry)";
+        assert!(!rule.is_stale(&f(Some("2026-11-25 07:30"), Some(blip), first), now));
         let unusable = format!("{UNUSABLE}40 of 40 records quarantined");
-        assert!(is_stale(ok, Some(&unusable), now, 60));
+        let why = rule.why_stale(&f(Some("2026-11-25 07:30"), Some(&unusable), first), now);
+        assert!(why.is_some_and(|w| w.contains("nothing usable")));
     }
 }

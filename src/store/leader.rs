@@ -1,14 +1,25 @@
 //! The right to run the jobs (poll, check, digest, send): one instance at a
-//! time, since two would send every alert twice. SQLite: a lock file beside
-//! the database, held while the file is open; a second instance is refused.
-//! PostgreSQL: an advisory lock on a dedicated connection (a pooled one would
-//! go back to the pool still holding it); other instances wait and retry.
+//! time, since two would send every alert twice.
+//!
+//! - SQLite: a lock file beside the database, held while the file is open; a
+//!   second instance is refused before it opens the database.
+//! - PostgreSQL: a lease in `leader_lease`, renewed by the leader on a
+//!   connection of its own (TCP keepalive, short statement timeouts) and timed
+//!   by the server's clock. A leader that stops renewing (frozen, cut off,
+//!   its host gone) is replaced once the lease runs out.
+//!
+//! Either way leadership carries a fencing token, the lease's `generation`,
+//! which grows at every take-over. Every outbox claim names it and is refused
+//! once it is no longer current, and the leader itself stops before an
+//! external call once its lease may have run out (`Fence::holds`, measured on
+//! the monotonic clock, which keeps counting while a process is stopped).
 
 use sqlx::Connection;
+use sqlx::postgres::PgConnectOptions;
 use std::path::{Path, PathBuf};
-
-/// Advisory lock key on PostgreSQL ("tthc" in ASCII).
-const LEADER_KEY: i64 = 0x7474_6863;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LeaderError {
@@ -21,36 +32,180 @@ pub enum LeaderError {
         path: String,
         source: std::io::Error,
     },
-    #[error("cannot reach the leader lock: {0}")]
-    Postgres(#[from] sqlx::Error),
+    #[error("cannot reach the leader lease: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("the leader lease did not answer within {0:?}")]
+    Timeout(Duration),
+}
+
+/// SQLite's lock file, held until dropped (or the process dies).
+pub struct FileLock(#[allow(dead_code)] std::fs::File);
+
+/// Whether this instance may still act as the leader, shared by its jobs.
+#[derive(Clone)]
+pub struct Fence(Arc<FenceState>);
+
+struct FenceState {
+    generation: i64,
+    /// `instance#generation`: the name outbox claims are made under.
+    claimant: String,
+    /// Past this instant the lease may have been taken over (None: never,
+    /// SQLite's lock file is held until the process ends).
+    valid_until: Mutex<Option<Instant>>,
+    /// Cancelled once leadership is known lost or given up.
+    lost: CancellationToken,
+}
+
+impl Fence {
+    fn new(instance: &str, generation: i64, valid_until: Option<Instant>) -> Fence {
+        Fence(Arc::new(FenceState {
+            generation,
+            claimant: format!("{instance}#{generation}"),
+            valid_until: Mutex::new(valid_until),
+            lost: CancellationToken::new(),
+        }))
+    }
+
+    /// The fencing token: the lease's generation when it was taken.
+    pub fn generation(&self) -> i64 {
+        self.0.generation
+    }
+
+    /// The name this leadership claims outbox messages under.
+    pub fn claimant(&self) -> &str {
+        &self.0.claimant
+    }
+
+    /// Still the leader, as far as this instance can know without asking:
+    /// not told otherwise, and the lease renewed recently enough.
+    pub fn holds(&self) -> bool {
+        !self.0.lost.is_cancelled()
+            && self
+                .valid_until()
+                .is_none_or(|until| Instant::now() < until)
+    }
+
+    /// Resolves once leadership is known lost.
+    pub async fn lost(&self) {
+        self.0.lost.cancelled().await
+    }
+
+    fn valid_until(&self) -> Option<Instant> {
+        // A poisoned lock still holds a whole value: it is only ever replaced.
+        *self.0.valid_until.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn extend(&self, until: Instant) {
+        *self.0.valid_until.lock().unwrap_or_else(|p| p.into_inner()) = Some(until);
+    }
+
+    fn lose(&self) {
+        self.0.lost.cancel();
+    }
 }
 
 /// Held until released or dropped (or the process dies).
-pub struct Leader(Lock);
-
-enum Lock {
-    /// Held until the file is closed.
-    File { _lock: std::fs::File },
-    /// Held while this dedicated connection lives.
-    Postgres(Box<sqlx::PgConnection>),
+pub struct Leader {
+    lock: Lock,
+    fence: Fence,
 }
 
+enum Lock {
+    /// Held until the file is closed: nobody else can take over.
+    File(#[allow(dead_code)] FileLock),
+    /// The lease, renewed on a connection of its own (reopened when cut).
+    Lease {
+        opts: Box<PgConnectOptions>,
+        conn: Option<Box<sqlx::PgConnection>>,
+        lease: Duration,
+    },
+}
+
+/// How long before the lease runs out (on the server) the leader stops
+/// trusting it: the renewal's round trip and the hosts' clock rates.
+const MARGIN: Duration = Duration::from_secs(2);
+
 impl Leader {
-    /// Still the leader? A broken connection means the lock is gone.
-    pub async fn still_held(&mut self) -> bool {
-        match &mut self.0 {
-            Lock::File { .. } => true,
-            Lock::Postgres(conn) => sqlx::query("SELECT 1").execute(conn.as_mut()).await.is_ok(),
+    pub fn fence(&self) -> Fence {
+        self.fence.clone()
+    }
+
+    /// Renews the lease. False once leadership is lost: another instance took
+    /// over, or the lease ran out before it could be renewed. A failed renewal
+    /// within the lease is retried at the next call.
+    pub async fn renew(&mut self) -> bool {
+        if !self.fence.holds() {
+            self.fence.lose();
+            return false;
+        }
+        let Lock::Lease { opts, conn, lease } = &mut self.lock else {
+            return true;
+        };
+        let lease = *lease;
+        let fence = self.fence.clone();
+        let started = Instant::now();
+        let renewed = tokio::time::timeout(lease / 3, async {
+            if conn.is_none() {
+                *conn = Some(Box::new(sqlx::PgConnection::connect_with(opts).await?));
+            }
+            let c = conn.as_mut().map(|c| c.as_mut());
+            let Some(c) = c else { return Ok(false) };
+            let r = sqlx::query(
+                "UPDATE leader_lease SET expires_at = clock_timestamp() + $2 * interval '1 millisecond' \
+                 WHERE id = 1 AND holder = $1 AND generation = $3",
+            )
+            .bind(fence.claimant())
+            .bind(lease.as_millis() as f64)
+            .bind(fence.generation())
+            .execute(c)
+            .await?;
+            Ok::<bool, sqlx::Error>(r.rows_affected() == 1)
+        })
+        .await;
+        match renewed {
+            Ok(Ok(true)) => {
+                self.fence.extend(started + lease.saturating_sub(MARGIN));
+                true
+            }
+            Ok(Ok(false)) => {
+                tracing::error!(
+                    generation = self.fence.generation(),
+                    "another instance took the leader lease over"
+                );
+                self.fence.lose();
+                false
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "cannot renew the leader lease; retrying");
+                *conn = None;
+                self.fence.holds()
+            }
+            Err(_) => {
+                tracing::warn!("the leader lease did not answer in time; retrying");
+                *conn = None;
+                self.fence.holds()
+            }
         }
     }
 
-    /// Gives the lock up now (dropping it would also, later).
+    /// Gives leadership up now (dropping it would also, later: the lock file
+    /// closes, the lease runs out).
     pub async fn release(self) {
-        if let Lock::Postgres(mut conn) = self.0 {
-            let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
-                .bind(LEADER_KEY)
-                .execute(conn.as_mut())
-                .await;
+        self.fence.lose();
+        if let Lock::Lease {
+            conn: Some(mut conn),
+            ..
+        } = self.lock
+        {
+            let _ = tokio::time::timeout(
+                Duration::from_secs(2),
+                sqlx::query(
+                    "UPDATE leader_lease SET holder = NULL, expires_at = NULL WHERE id = 1 AND holder = $1",
+                )
+                .bind(self.fence.claimant())
+                .execute(conn.as_mut()),
+            )
+            .await;
             let _ = conn.close().await;
         }
     }
@@ -59,9 +214,9 @@ impl Leader {
 impl super::Store {
     /// The lock that must be held before a database is even opened: SQLite's
     /// lock file (a second instance must not migrate the schema or bind its
-    /// port before it learns it may not run). PostgreSQL's is taken later,
-    /// by `try_lead`, by whichever instance gets it: None here.
-    pub fn lock_before_opening(url: &str) -> Result<Option<Leader>, super::StoreError> {
+    /// port before it learns it may not run). PostgreSQL's lease is taken
+    /// later, by `try_lead`, by whichever instance gets it: None here.
+    pub fn lock_before_opening(url: &str) -> Result<Option<FileLock>, super::StoreError> {
         Ok(lock_file(url)?)
     }
 }
@@ -84,7 +239,7 @@ pub fn lock_file_of(db: &Path) -> PathBuf {
 
 /// SQLite: takes the lock file of the database at `url`, or refuses (another
 /// instance has it). A database in memory needs none: None.
-pub(super) fn lock_file(url: &str) -> Result<Option<Leader>, LeaderError> {
+pub(super) fn lock_file(url: &str) -> Result<Option<FileLock>, LeaderError> {
     let Some(db) = sqlite_path(url) else {
         return Ok(None);
     };
@@ -100,7 +255,7 @@ pub(super) fn lock_file(url: &str) -> Result<Option<Leader>, LeaderError> {
         .open(&lock_path)
         .map_err(failed)?;
     match file.try_lock() {
-        Ok(()) => Ok(Some(Leader(Lock::File { _lock: file }))),
+        Ok(()) => Ok(Some(FileLock(file))),
         Err(std::fs::TryLockError::WouldBlock) => Err(LeaderError::AlreadyRunning {
             db: db.display().to_string(),
             lock: lock_path.display().to_string(),
@@ -109,20 +264,82 @@ pub(super) fn lock_file(url: &str) -> Result<Option<Leader>, LeaderError> {
     }
 }
 
-/// PostgreSQL: the advisory lock on a connection of its own, if free.
-pub(super) async fn advisory_lock(
-    opts: &sqlx::postgres::PgConnectOptions,
+/// SQLite: leadership under a held lock file; the generation counted.
+pub(super) async fn with_file(
+    pool: &sqlx::SqlitePool,
+    lock: FileLock,
+    instance: &str,
+) -> Result<Leader, LeaderError> {
+    let (generation,): (i64,) = sqlx::query_as(
+        "UPDATE leader_lease SET generation = generation + 1, holder = $1 || '#' || (generation + 1) \
+         WHERE id = 1 RETURNING generation",
+    )
+    .bind(instance)
+    .fetch_one(pool)
+    .await?;
+    let fence = Fence::new(instance, generation, None);
+    Ok(Leader {
+        lock: Lock::File(lock),
+        fence,
+    })
+}
+
+/// The options of the lease's own connection: named (operators find it in
+/// `pg_stat_activity`), with TCP keepalive so the server drops a vanished
+/// host's connection in about 25 s, and statements that cannot wait long.
+fn lease_options(pool: &PgConnectOptions) -> PgConnectOptions {
+    pool.clone().application_name("tthc-watch leader").options([
+        ("tcp_keepalives_idle", "10"),
+        ("tcp_keepalives_interval", "5"),
+        ("tcp_keepalives_count", "3"),
+        ("statement_timeout", "5000"),
+        ("lock_timeout", "3000"),
+    ])
+}
+
+/// PostgreSQL: takes the lease if it is free or has run out.
+pub(super) async fn take_lease(
+    pool: &PgConnectOptions,
+    instance: &str,
+    lease: Duration,
 ) -> Result<Option<Leader>, LeaderError> {
-    let mut conn = sqlx::PgConnection::connect_with(opts).await?;
-    let (got,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1)")
-        .bind(LEADER_KEY)
-        .fetch_one(&mut conn)
+    let opts = lease_options(pool);
+    let started = Instant::now();
+    let attempt = async {
+        let mut conn = sqlx::PgConnection::connect_with(&opts).await?;
+        let got: Option<(i64,)> = sqlx::query_as(
+            "UPDATE leader_lease SET generation = generation + 1, \
+                    holder = $1 || '#' || (generation + 1)::text, \
+                    expires_at = clock_timestamp() + $2 * interval '1 millisecond' \
+             WHERE id = 1 AND (holder IS NULL OR expires_at IS NULL OR expires_at <= clock_timestamp()) \
+             RETURNING generation",
+        )
+        .bind(instance)
+        .bind(lease.as_millis() as f64)
+        .fetch_optional(&mut conn)
         .await?;
-    if got {
-        return Ok(Some(Leader(Lock::Postgres(Box::new(conn)))));
-    }
-    let _ = conn.close().await;
-    Ok(None)
+        Ok::<_, sqlx::Error>((conn, got.map(|g| g.0)))
+    };
+    let (conn, got) = tokio::time::timeout(lease / 3, attempt)
+        .await
+        .map_err(|_| LeaderError::Timeout(lease / 3))??;
+    let Some(generation) = got else {
+        let _ = conn.close().await;
+        return Ok(None);
+    };
+    let fence = Fence::new(
+        instance,
+        generation,
+        Some(started + lease.saturating_sub(MARGIN)),
+    );
+    Ok(Some(Leader {
+        lock: Lock::Lease {
+            opts: Box::new(opts),
+            conn: Some(Box::new(conn)),
+            lease,
+        },
+        fence,
+    }))
 }
 
 #[cfg(test)]
@@ -142,15 +359,32 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn a_second_lock_on_the_same_sqlite_file_is_refused_until_released() {
+    #[test]
+    fn a_second_lock_on_the_same_sqlite_file_is_refused_until_released() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
         let first = lock_file(&url).unwrap().expect("a lock");
         let e = lock_file(&url).err().expect("refused");
         assert!(matches!(e, LeaderError::AlreadyRunning { .. }), "{e}");
-        // Released with the leader (the file is closed).
-        first.release().await;
+        // Released with the file.
+        drop(first);
         assert!(lock_file(&url).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_fence_past_its_lease_no_longer_holds() {
+        let f = Fence::new(
+            "host:1:ab",
+            7,
+            Some(Instant::now() + Duration::from_secs(60)),
+        );
+        assert!(f.holds());
+        assert_eq!(f.claimant(), "host:1:ab#7");
+        f.extend(Instant::now() - Duration::from_millis(1));
+        assert!(!f.holds(), "a lease that ran out");
+        let f = Fence::new("host:1:ab", 8, None);
+        assert!(f.holds(), "a lock file never runs out");
+        f.lose();
+        assert!(!f.holds(), "told it is lost");
     }
 }

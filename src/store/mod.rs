@@ -37,7 +37,7 @@ pub use dossiers::{
 pub use evaluations::{
     CheckCandidate, DelayCause, EvaluationChange, StoredEvaluation, Which, days_on,
 };
-pub use leader::{Leader, LeaderError};
+pub use leader::{Fence, FileLock, Leader, LeaderError};
 pub use letters::{IssueError, LetterCandidate, LetterRecord, doc_number};
 pub use outbox::{AtRiskCount, DossierLine, NewMessage, OutboxRow, SourceFreshness, UnsentAlerts};
 pub use reports::{DossierFilter, KpiGroup, KpiRow, ListRow, Retention, TokenInfo, token_hash};
@@ -119,6 +119,9 @@ trait Backend: Sized {
     /// index on it says it (SQLite uses the index only for that same text;
     /// PostgreSQL's `deleted` is a boolean).
     const DELETED: &'static str;
+    /// Appended to a `SELECT … LIMIT 1` that picks a row to claim: skip rows
+    /// another transaction has locked (PostgreSQL); nothing on SQLite.
+    const SKIP_LOCKED: &'static str;
 
     /// SQL for the month (`YYYY-MM`, Vietnam time) of the time column `col`.
     fn month_of(col: &str) -> String;
@@ -141,8 +144,15 @@ trait Backend: Sized {
     async fn checkpoint(&self) -> Result<(), StoreError>;
     /// What to do before the pool closes (see `Store::close`).
     async fn before_close(&self);
-    /// The right to run the jobs (`leader`), for the database at `url`.
-    async fn try_lead(&self, url: &str) -> Result<Option<Leader>, StoreError>;
+    /// The right to run the jobs (`leader`), for the database at `url`, as
+    /// `instance`; `early`, SQLite's lock file if already taken.
+    async fn try_lead(
+        &self,
+        url: &str,
+        instance: &str,
+        lease: std::time::Duration,
+        early: Option<FileLock>,
+    ) -> Result<Option<Leader>, StoreError>;
     /// How many batches of verdicts a check saves at once.
     fn concurrent_saves(&self) -> usize;
 
@@ -302,12 +312,17 @@ impl Store {
         with_pool!(self, pool => pool.checkpoint().await)
     }
 
-    /// Tries to become the one instance that runs the jobs. SQLite: a lock
-    /// file beside the database; a second instance is refused (an error).
-    /// PostgreSQL: an advisory lock on a dedicated connection; None while
-    /// another instance holds it.
-    pub async fn try_lead(&self) -> Result<Option<Leader>, StoreError> {
-        with_pool!(self, pool => pool.try_lead(&self.url).await)
+    /// Tries to become the one instance that runs the jobs, with a new
+    /// fencing token (`leader`). SQLite: the lock file beside the database
+    /// (`early`, when `lock_before_opening` took it); a second instance is
+    /// refused (an error). PostgreSQL: the lease, for `lease` unless renewed;
+    /// None while another instance holds it.
+    pub async fn try_lead(
+        &self,
+        early: Option<FileLock>,
+        lease: std::time::Duration,
+    ) -> Result<Option<Leader>, StoreError> {
+        with_pool!(self, pool => pool.try_lead(&self.url, &self.instance, lease, early).await)
     }
 
     /// How many batches of verdicts a check should save at once: PostgreSQL
@@ -353,6 +368,11 @@ impl Store {
 /// `Backend::month_of` for the backend of `_pool` (in `with_pool!`).
 fn month_of<B: Backend>(_pool: &B, col: &str) -> String {
     B::month_of(col)
+}
+
+/// `Backend::SKIP_LOCKED` for the backend of `_pool` (in `with_pool!`).
+fn skip_locked<B: Backend>(_pool: &B) -> &'static str {
+    B::SKIP_LOCKED
 }
 
 /// `Backend::DELETED` for the backend of `_pool` (in `with_pool!`).

@@ -3,7 +3,7 @@
 
 use super::audit::audit_append;
 use super::value::{DbDate, DbTime, Json, JsonText, OptFlag, OptTime};
-use super::{Context, Store, StoreError, placeholders};
+use super::{Context, Fence, Store, StoreError, placeholders, skip_locked};
 use chrono::NaiveDateTime;
 use std::collections::HashSet;
 
@@ -38,6 +38,8 @@ pub struct OutboxRow {
     pub status: String,
     pub attempts: i64,
     pub last_error: Option<String>,
+    /// Who claimed it to send it (`instance#generation`), while claimed.
+    pub claimed_by: Option<String>,
 }
 
 /// One dossier line of an alert or a digest. Its working days left or late,
@@ -111,8 +113,15 @@ pub struct UnsentAlerts {
 /// `(field code, field name, unit code, unit name, class, dossiers)`.
 pub type AtRiskCount = (String, String, String, String, String, i64);
 
-/// `(source, last success, last error)`.
-pub type SourceFreshness = (String, Option<NaiveDateTime>, Option<String>);
+/// How recently a source synced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceFreshness {
+    pub source: String,
+    pub last_success: Option<NaiveDateTime>,
+    pub last_error: Option<String>,
+    /// Its first poll (the grace of a source never synced counts from it).
+    pub first_attempt: Option<NaiveDateTime>,
+}
 
 impl Store {
     /// Dossiers with an issued apology letter. Read once per check: a few
@@ -232,13 +241,19 @@ impl Store {
     }
 
     pub async fn sync_freshness(&self) -> Result<Vec<SourceFreshness>, StoreError> {
-        let rows: Vec<(String, Option<DbTime>, Option<String>)> = with_pool!(self, pool => {
-            sqlx::query_as("SELECT source, last_success_at, last_error FROM sync_state ORDER BY source")
+        type Row = (String, Option<DbTime>, Option<String>, Option<DbTime>);
+        let rows: Vec<Row> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT source, last_success_at, last_error, first_attempt_at FROM sync_state ORDER BY source")
                 .fetch_all(pool).await.ctx("reading sync state")?
         });
         Ok(rows
             .into_iter()
-            .map(|(s, ok, err)| (s, ok.map(|t| t.0), err))
+            .map(|(source, ok, last_error, first)| SourceFreshness {
+                source,
+                last_success: ok.map(|t| t.0),
+                last_error,
+                first_attempt: first.map(|t| t.0),
+            })
             .collect())
     }
 
@@ -286,43 +301,51 @@ impl Store {
         })
     }
 
-    /// The oldest message due for a (re)try at `now`.
-    /// Claims the oldest message due at `now` for this store's instance until
-    /// `lease_until`: no other instance takes it meanwhile (a new leader while
-    /// the old one is still sending it). A claim whose lease ran out (its
-    /// claimant died) is taken again.
+    /// Claims the oldest message due at `now` until `lease_until`: no other
+    /// instance takes it meanwhile (a new leader while the old one is still
+    /// sending it). A claim whose lease ran out (its claimant died) is taken
+    /// again. With a `fence`, the claim is made under its token and refused
+    /// (None) once another instance has taken leadership over; without one
+    /// (a one-off `tthc-watch send`), under this store's name.
     pub async fn claim_next(
         &self,
         now: NaiveDateTime,
         lease_until: NaiveDateTime,
+        fence: Option<&Fence>,
     ) -> Result<Option<OutboxRow>, StoreError> {
         const CLAIMABLE: &str = "status = 'pending' AND next_attempt_at <= $3 AND (claimed_until IS NULL OR claimed_until <= $3)";
-        let sql = format!(
-            "UPDATE outbox SET claimed_by = $1, claimed_until = $2 \
-             WHERE id = (SELECT id FROM outbox WHERE {CLAIMABLE} ORDER BY next_attempt_at, id LIMIT 1) AND {CLAIMABLE} \
-             RETURNING id, kind, dedupe_key, recipient, recipient_name, subject, text_body, html_body, attachments, \
-             message_id, status, attempts, last_error"
-        );
-        // Two instances may pick the same message; the one that waited on the
-        // other's row lock then claims nothing: it tries the next.
-        for _ in 0..5 {
-            let row: Option<OutboxRow> = with_pool!(self, pool => {
-                sqlx::query_as(&sql)
-                    .bind(self.instance.as_ref()).bind(DbTime(lease_until)).bind(DbTime(now))
-                    .fetch_optional(pool).await.ctx("claiming a message")?
-            });
-            if row.is_some() {
-                return Ok(row);
+        let claimant = fence.map_or(self.instance.as_ref(), Fence::claimant);
+        let fenced = match fence {
+            Some(_) => {
+                "AND EXISTS (SELECT 1 FROM leader_lease WHERE id = 1 AND generation = $4 AND holder = $1)"
             }
-            let left = with_pool!(self, pool => {
-                sqlx::query_scalar::<_, i64>(&format!("SELECT COUNT(*) FROM outbox WHERE {}", CLAIMABLE.replace("$3", "$1")))
-                    .bind(DbTime(now)).fetch_one(pool).await.ctx("reading the outbox")?
-            });
-            if left == 0 {
-                return Ok(None);
-            }
-        }
-        Ok(None)
+            None => "AND $4 = $4",
+        };
+        let generation = fence.map_or(0, Fence::generation);
+        with_pool!(self, pool => {
+            // PostgreSQL: a message another instance is claiming is skipped,
+            // not waited for. SQLite has one writer at a time anyway.
+            let sql = format!(
+                "UPDATE outbox SET claimed_by = $1, claimed_until = $2 \
+                 WHERE id = (SELECT id FROM outbox WHERE {CLAIMABLE} ORDER BY next_attempt_at, id LIMIT 1{skip}) \
+                   AND {CLAIMABLE} {fenced} \
+                 RETURNING id, kind, dedupe_key, recipient, recipient_name, subject, text_body, html_body, attachments, \
+                 message_id, status, attempts, last_error, claimed_by",
+                skip = skip_locked(pool),
+            );
+            sqlx::query_as(&sql)
+                .bind(claimant).bind(DbTime(lease_until)).bind(DbTime(now)).bind(generation)
+                .fetch_optional(pool).await.ctx("claiming a message")
+        })
+    }
+
+    /// Gives a claim back unsent (its leader was deposed before sending).
+    pub async fn unclaim(&self, row: &OutboxRow) -> Result<(), StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query("UPDATE outbox SET claimed_by = NULL, claimed_until = NULL WHERE id = $1 AND status = 'pending' AND claimed_by = $2")
+                .bind(row.id).bind(row.claimed_by.as_deref()).execute(pool).await.ctx("giving a claim back")?;
+            Ok(())
+        })
     }
 
     /// Frees every claim: for an instance that knows no other one can be
@@ -336,16 +359,17 @@ impl Store {
         })
     }
 
-    /// Marks a message this instance claimed as sent; false (and nothing
-    /// changed) when its claim was lost meanwhile (its lease ran out and
-    /// another instance took it).
-    pub async fn mark_sent(&self, id: i64, now: NaiveDateTime) -> Result<bool, StoreError> {
+    /// Marks a message claimed as `row` says (`claim_next`) as sent; false
+    /// (and nothing changed) when that claim was lost meanwhile (its lease ran
+    /// out and another instance took it).
+    pub async fn mark_sent(&self, row: &OutboxRow, now: NaiveDateTime) -> Result<bool, StoreError> {
+        let id = row.id;
         with_pool!(self, pool => {
             let mut tx = pool.begin().await.ctx("starting a delivery transaction")?;
             let row: Option<(String,)> = sqlx::query_as("UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, last_error = NULL, \
                                                         claimed_by = NULL, claimed_until = NULL \
                                                         WHERE id = $2 AND status = 'pending' AND claimed_by = $3 RETURNING recipient")
-                .bind(DbTime(now)).bind(id).bind(self.instance.as_ref()).fetch_optional(&mut *tx).await.ctx("marking a message sent")?;
+                .bind(DbTime(now)).bind(id).bind(row.claimed_by.as_deref()).fetch_optional(&mut *tx).await.ctx("marking a message sent")?;
             let Some((recipient,)) = row else { return Ok(false) };
             audit_append!(tx, self.seal, now, "message_sent", recipient, serde_json::json!({ "outbox_id": id }).to_string());
             tx.commit().await.ctx("committing a delivery")?;
@@ -353,10 +377,11 @@ impl Store {
         })
     }
 
-    /// A failed attempt: retry at `next` (when given) or give up.
+    /// A failed attempt of a message claimed as `row` says: retry at `next`
+    /// (when given) or give up.
     pub async fn mark_attempt_failed(
         &self,
-        id: i64,
+        row: &OutboxRow,
         error: &str,
         next: Option<NaiveDateTime>,
     ) -> Result<(), StoreError> {
@@ -368,7 +393,7 @@ impl Store {
             sqlx::query("UPDATE outbox SET status = $1, attempts = attempts + 1, last_error = $2, \
                          next_attempt_at = COALESCE($3, next_attempt_at), claimed_by = NULL, claimed_until = NULL \
                          WHERE id = $4 AND status = 'pending' AND claimed_by = $5")
-                .bind(status).bind(error).bind(next_at).bind(id).bind(self.instance.as_ref())
+                .bind(status).bind(error).bind(next_at).bind(row.id).bind(row.claimed_by.as_deref())
                 .execute(pool).await.ctx("recording a failed delivery")?;
             Ok(())
         })
@@ -396,7 +421,7 @@ impl Store {
     pub async fn outbox(&self) -> Result<Vec<OutboxRow>, StoreError> {
         with_pool!(self, pool => {
             sqlx::query_as("SELECT id, kind, dedupe_key, recipient, recipient_name, subject, text_body, html_body, attachments, \
-                            message_id, status, attempts, last_error FROM outbox ORDER BY id")
+                            message_id, status, attempts, last_error, claimed_by FROM outbox ORDER BY id")
                 .fetch_all(pool).await.ctx("reading the outbox")
         })
     }

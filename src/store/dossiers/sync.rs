@@ -314,13 +314,14 @@ impl Store {
         let success = run.error.is_none().then_some(finished);
         with_pool!(self, pool => {
             let mut tx = pool.begin().await.ctx("starting a transaction")?;
-            sqlx::query("INSERT INTO sync_state (source, last_success_at, last_attempt_at, last_error) VALUES ($1, $2, $3, $4) \
-                         ON CONFLICT (source) DO UPDATE SET last_success_at = COALESCE(excluded.last_success_at, sync_state.last_success_at), \
+            sqlx::query("INSERT INTO sync_state (source, last_success_at, last_attempt_at, last_error, first_attempt_at) VALUES ($1, $2, $3, $4, $5) \
+                         ON CONFLICT (source) DO UPDATE SET first_attempt_at = COALESCE(sync_state.first_attempt_at, excluded.first_attempt_at), last_success_at = COALESCE(excluded.last_success_at, sync_state.last_success_at), \
                          last_attempt_at = excluded.last_attempt_at, last_error = excluded.last_error")
                 .bind(run.source.clone())
                 .bind(success)
                 .bind(finished)
                 .bind(run.error.clone())
+                .bind(DbTime(run.started_at))
                 .execute(&mut *tx)
                 .await
                 .ctx("saving the sync state")?;

@@ -3,7 +3,9 @@
 //! or one JSON parameter, a check's reads as one JSON document.
 
 use super::dossiers::{NEW_IDS_LOCK, Page, PageOutcome};
-use super::{Backend, CheckCandidate, Context, EvaluationChange, Leader, StoreError, Which};
+use super::{
+    Backend, CheckCandidate, Context, EvaluationChange, FileLock, Leader, StoreError, Which,
+};
 use chrono::NaiveDateTime;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{PgConnection, Postgres, Transaction};
@@ -23,6 +25,7 @@ impl Backend for PgPool {
     type SyncTx = (Transaction<'static, Postgres>, PgPool);
     const NAME: &'static str = "postgres";
     const DELETED: &'static str = "deleted";
+    const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
 
     /// An instant: its month in Vietnam, whatever the session's time zone.
     fn month_of(col: &str) -> String {
@@ -60,9 +63,15 @@ impl Backend for PgPool {
 
     async fn before_close(&self) {}
 
-    /// The lock on a connection of its own, opened as the pool's are.
-    async fn try_lead(&self, _url: &str) -> Result<Option<Leader>, StoreError> {
-        Ok(super::leader::advisory_lock(&self.connect_options()).await?)
+    /// The lease, on a connection of its own opened as the pool's are.
+    async fn try_lead(
+        &self,
+        _url: &str,
+        instance: &str,
+        lease: Duration,
+        _early: Option<FileLock>,
+    ) -> Result<Option<Leader>, StoreError> {
+        Ok(super::leader::take_lease(&self.connect_options(), instance, lease).await?)
     }
 
     /// Two batches at once on two connections: they touch different dossiers

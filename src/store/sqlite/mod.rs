@@ -3,7 +3,9 @@
 //! rusqlite, with prepared statements stepped on this thread.
 
 use super::dossiers::{Page, PageOutcome};
-use super::{Backend, CheckCandidate, Context, EvaluationChange, Leader, Sq, StoreError, Which};
+use super::{
+    Backend, CheckCandidate, Context, EvaluationChange, FileLock, Leader, Sq, StoreError, Which,
+};
 use chrono::NaiveDateTime;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -114,6 +116,7 @@ impl Backend for SqlitePool {
     type SyncTx = SqliteConnection;
     const NAME: &'static str = "sqlite";
     const DELETED: &'static str = "deleted = 1";
+    const SKIP_LOCKED: &'static str = "";
 
     /// Times are text in the stored form.
     fn month_of(col: &str) -> String {
@@ -194,8 +197,21 @@ impl Backend for SqlitePool {
         }
     }
 
-    async fn try_lead(&self, url: &str) -> Result<Option<Leader>, StoreError> {
-        Ok(super::leader::lock_file(url)?)
+    async fn try_lead(
+        &self,
+        url: &str,
+        instance: &str,
+        _lease: std::time::Duration,
+        early: Option<FileLock>,
+    ) -> Result<Option<Leader>, StoreError> {
+        let lock = match early {
+            Some(l) => Some(l),
+            None => super::leader::lock_file(url)?,
+        };
+        match lock {
+            Some(l) => Ok(Some(super::leader::with_file(self, l, instance).await?)),
+            None => Ok(None),
+        }
     }
 
     fn concurrent_saves(&self) -> usize {
