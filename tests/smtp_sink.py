@@ -4,12 +4,14 @@
 Usage: smtp_sink.py DIR. Prints the port it listens on (127.0.0.1), then serves
 until killed. Every accepted message is stored as DIR/NNNN.eml (raw) and
 DIR/NNNN.json (envelope and the decoded subject, text, html, Message-ID and
-attachment names, as a mail client would show them).
+attachment names, as a mail client would show them, and the SHA-256 of each
+attachment's decoded bytes).
 While DIR/refuse exists it answers 451 (try again later); while DIR/reject
 exists, 550 (permanent refusal); while DIR/slow exists, it waits that many
 seconds (the file's content) before it answers each message.
 """
 import asyncio
+import hashlib
 import json
 import os
 import socket
@@ -49,6 +51,10 @@ class Sink:
             "text": text.get_content() if text is not None else None,
             "html": html.get_content() if html is not None else None,
             "attachments": [a.get_filename() for a in msg.iter_attachments()],
+            "attachment_sha256": [
+                hashlib.sha256(a.get_payload(decode=True)).hexdigest()
+                for a in msg.iter_attachments()
+            ],
         }
         with open(base + ".eml", "wb") as f:
             f.write(raw)

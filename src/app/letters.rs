@@ -21,9 +21,13 @@ pub async fn write_draft(
     let code = crate::text::nfc(code);
     let d = drafter.find(&code, source).await?;
     let (record, new) = drafter.draft(&d, clock.now_vn()).await?;
-    // The bytes whose hash is recorded (and printed), or an error: never
-    // another file that took its place.
-    let bytes = crate::letters::files::read_verified(&record.path, &record.sha256)?;
+    // The bytes whose hash is recorded (and printed), or an error: from the
+    // database (the file may be gone, or on another instance's disk); only a
+    // version drafted before the database kept them is read from its file.
+    let bytes = match store.letter_content(record.id).await? {
+        Some(bytes) => bytes,
+        None => crate::letters::files::read_verified(&record.path, &record.sha256)?,
+    };
     std::fs::write(out, bytes).map_err(|error| AppError::Write {
         path: out.to_owned(),
         error,

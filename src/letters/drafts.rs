@@ -1,9 +1,10 @@
-//! Which dossiers need an apology draft, and writing each version: the file in
-//! `letters.dir`, its SHA-256 and a `letters` row. A draft is made when a dossier
-//! goes late (and, by default, when it is due within one working day with no
-//! result, since the apology and extension request should reach the citizen
-//! before the due date); a new version when the dossier or its due date changed
-//! since the last draft. An issued letter is never replaced.
+//! Which dossiers need an apology draft, and writing each version: a `letters`
+//! row holding the DOCX and its SHA-256, and a copy for staff in `letters.dir`.
+//! A draft is made when a dossier goes late (and, by default, when it is due
+//! within one working day with no result, since the apology and extension
+//! request should reach the citizen before the due date); a new version when
+//! the dossier or its due date changed since the last draft. An issued letter
+//! is never replaced.
 
 use super::{LetterData, LetterError, LetterTemplate, files, render_docx};
 use crate::calendar::Calendar;
@@ -133,10 +134,11 @@ impl Drafter<'_> {
             code: s.dossier.code.clone(),
             source,
         })?;
-        let sha = files::sha256_hex(&bytes);
+        // The database holds the version (what is attached and handed out);
+        // the file is a copy for staff.
         let path_s = path.display().to_string();
         self.store
-            .insert_letter(s.id, version, due, &path_s, &sha, now)
+            .insert_letter(s.id, version, due, &path_s, &bytes, now)
             .await?;
         let record = self
             .store

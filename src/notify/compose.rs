@@ -139,7 +139,10 @@ impl Composer<'_> {
                     && let Some(letter) = store.latest_letter(l.dossier_id).await?
                 {
                     item.letter_attached = true;
+                    // The mailer takes the letter from the database by its id;
+                    // `path` is for rows read by an older mailer.
                     attachments.push(serde_json::json!({
+                        "letter_id": letter.id,
                         "path": letter.path,
                         "sha256": letter.sha256,
                         "name": format!("van-ban-xin-loi-{}-v{}.docx", l.code, letter.version),

@@ -6,6 +6,7 @@
 //! before it is marked sent sends it again on restart (with the same Message-ID,
 //! so mail clients can fold the copy).
 
+use super::attachments::Loaded;
 use crate::clock::from_vn;
 use crate::config::{MailSettings, MailTransport, SmtpSecurity};
 use crate::store::{Fence, OutboxRow, Store, StoreError};
@@ -124,47 +125,38 @@ impl Mailer {
     }
 }
 
-/// The email for an outbox row.
-pub fn build_message(row: &OutboxRow, from: &str, now: NaiveDateTime) -> Result<Message, String> {
+/// The email for an outbox row, with its attachments as `attachments::load`
+/// resolved them.
+pub fn build_message(
+    row: &OutboxRow,
+    attachments: Vec<Loaded>,
+    from: &str,
+    now: NaiveDateTime,
+) -> Result<Message, String> {
     let from: Mailbox = from.parse().map_err(|e| format!("sender '{from}': {e}"))?;
     let to_addr = row
         .recipient
         .parse()
         .map_err(|e| format!("recipient '{}' is not an address: {e}", row.recipient))?;
     let to = Mailbox::new(row.recipient_name.clone(), to_addr);
-    let attachments: Vec<serde_json::Value> =
-        serde_json::from_str(&row.attachments).unwrap_or_default();
-    // An attachment that cannot be read as recorded (deleted, replaced, on
-    // another instance's disk) is left out and the message says so: its
-    // alerts are delivered all the same.
+    // An attachment that cannot be had as recorded (altered, or an old
+    // letter's file deleted or on another instance's disk) is left out and
+    // the message says so: its alerts are delivered all the same.
     let mut parts = Vec::new();
     let mut missing = Vec::new();
     for a in attachments {
-        let path = a.get("path").and_then(|p| p.as_str()).unwrap_or_default();
-        let name = a
-            .get("name")
-            .and_then(|p| p.as_str())
-            .unwrap_or("tep-dinh-kem")
-            .to_owned();
-        // Only the file whose hash was recorded with the letter, never one
-        // that took its place. (Rows queued before hashes were recorded with
-        // attachments carry none.)
-        let bytes = match a.get("sha256").and_then(|h| h.as_str()) {
-            Some(sha) => crate::letters::files::read_verified(path, sha).map_err(|e| e.to_string()),
-            None => std::fs::read(path).map_err(|e| format!("attachment {path}: {e}")),
-        };
-        match bytes {
-            Ok(b) => parts.push((name, b)),
+        match a.bytes {
+            Ok(b) => parts.push((a.name, b)),
             Err(e) => {
                 tracing::warn!(id = row.id, error = %e, "an attachment is left out");
-                missing.push(name);
+                missing.push(a.name);
             }
         }
     }
     let (mut text, mut html) = (row.text_body.clone(), row.html_body.clone());
     if !missing.is_empty() {
         let note = format!(
-            "Lưu ý: không đính kèm được {} (tệp trên máy chủ không còn nguyên vẹn). Đề nghị liên hệ Trung tâm Phục vụ hành chính công để nhận lại dự thảo (lệnh `tthc-watch letter MÃ-HỒ-SƠ` tạo lại).",
+            "Lưu ý: không đính kèm được {} (bản lưu trên máy chủ không còn nguyên vẹn). Đề nghị liên hệ Trung tâm Phục vụ hành chính công để nhận lại dự thảo (lệnh `tthc-watch letter MÃ-HỒ-SƠ` tạo lại).",
             missing.join(", ")
         );
         text.push_str(&format!("\n\n{note}\n"));
@@ -257,7 +249,8 @@ pub async fn send_one(
         return Ok(SendOutcome::Deposed);
     }
     // Err: (permanent, the error, whether the server answered at all).
-    let result: Result<(), (bool, String, bool)> = match build_message(&row, &m.from, now) {
+    let loaded = super::attachments::load(store, &row).await?;
+    let result: Result<(), (bool, String, bool)> = match build_message(&row, loaded, &m.from, now) {
         Err(e) => Err((true, e, true)),
         Ok(msg) => match mailer {
             Mailer::File(dir) => {

@@ -1,6 +1,7 @@
 //! Notifications: the outbox and what fills it (ladder alerts, the morning
 //! digest, stale-data alerts), the templates, and the mailer that drains it.
 
+pub mod attachments;
 pub mod compose;
 pub mod digest;
 pub mod mailer;

@@ -1,11 +1,13 @@
-//! Apology letters as records: every draft version with its file and SHA-256,
-//! and the issue date and document number once the centre issues one.
+//! Apology letters as records: every draft version with its DOCX bytes, the
+//! SHA-256 of those bytes and the path of its copy in `letters.dir`, and the
+//! issue date and document number once the centre issues one.
 
 use super::audit::audit_append;
 use super::value::DbTime;
 use super::{Context, Store, StoreError};
 use crate::clock::fmt_db;
 use chrono::NaiveDateTime;
+use sha2::{Digest, Sha256};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LetterRecord {
@@ -153,27 +155,52 @@ impl Store {
         Ok(rows.into_iter().map(record).collect())
     }
 
-    /// Records a new draft version (the file is already written).
+    /// Records a new draft version with its bytes and their SHA-256 (computed
+    /// here, so that the recorded hash is always that of the stored bytes);
+    /// its copy at `path` is already written.
     pub async fn insert_letter(
         &self,
         dossier_id: i64,
         version: i64,
         due_at: Option<NaiveDateTime>,
         path: &str,
-        sha256: &str,
+        content: &[u8],
         now: NaiveDateTime,
     ) -> Result<(), StoreError> {
+        let sha256 = &hex::encode(Sha256::digest(content));
         with_pool!(self, pool => {
             let mut tx = pool.begin().await.ctx("starting a letter transaction")?;
-            sqlx::query("INSERT INTO letters (dossier_id, version, due_at, generated_at, path, sha256, status) \
-                         VALUES ($1, $2, $3, $4, $5, $6, 'draft')")
+            sqlx::query("INSERT INTO letters (dossier_id, version, due_at, generated_at, path, sha256, status, content) \
+                         VALUES ($1, $2, $3, $4, $5, $6, 'draft', $7)")
                 .bind(dossier_id).bind(version).bind(DbTime::opt(due_at)).bind(DbTime(now)).bind(path).bind(sha256)
+                .bind(content)
                 .execute(&mut *tx).await.ctx("recording a letter")?;
             let detail = serde_json::json!({ "dossier_id": dossier_id, "version": version, "sha256": sha256, "path": path });
             audit_append!(tx, self.seal, now, "letter_drafted", dossier_id.to_string(), detail.to_string());
             tx.commit().await.ctx("committing a letter")?;
             Ok(())
         })
+    }
+
+    /// A letter version's DOCX as stored, only if it still has the SHA-256
+    /// recorded with it (an error otherwise: bytes that differ are never
+    /// handed out). None when there is no such letter, or it was drafted
+    /// before versions were kept in the database (its file is all there is).
+    pub async fn letter_content(&self, letter_id: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        let row: Option<(i64, i64, String, Option<Vec<u8>>)> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT dossier_id, version, sha256, content FROM letters WHERE id = $1")
+                .bind(letter_id).fetch_optional(pool).await.ctx("reading a letter's content")?
+        });
+        let Some((dossier_id, version, recorded, Some(bytes))) = row else {
+            return Ok(None);
+        };
+        let found = hex::encode(Sha256::digest(&bytes));
+        if !found.eq_ignore_ascii_case(&recorded) {
+            return Err(StoreError::Corrupt(format!(
+                "letter {letter_id} (dossier {dossier_id}, version {version}): the stored DOCX has SHA-256 {found}, recorded {recorded}; it is not used"
+            )));
+        }
+        Ok(Some(bytes))
     }
 
     /// The centre issued the latest draft: record its date and document number.
@@ -226,5 +253,88 @@ impl Store {
                 .bind(code).fetch_all(pool).await.ctx("finding a dossier")?
         });
         Ok(rows.into_iter().map(|(s,)| s).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dossier::{ApplicantKind, Channel, Dossier, Status};
+    use crate::store::Incoming;
+
+    fn at(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_letters_bytes_are_read_back_only_with_their_recorded_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = Store::connect(&url, 2).await.unwrap();
+        let d = Dossier {
+            code: "H56-0001".into(),
+            procedure_code: None,
+            procedure_name: "Cấp giấy phép xây dựng".into(),
+            field_code: "XD".into(),
+            field_name: "Xây dựng".into(),
+            unit_code: "PKT".into(),
+            unit_name: "Phòng Kinh tế".into(),
+            officer: None,
+            applicant_name: "Nguyễn Văn An".into(),
+            applicant_kind: ApplicantKind::Person,
+            applicant_id_no: None,
+            applicant_phone: None,
+            applicant_email: None,
+            summary: None,
+            channel: Channel::Direct,
+            status: Status::Processing,
+            submitted_at: None,
+            received_at: at("2026-11-13 08:00"),
+            due_at: Some(at("2026-11-20 08:00")),
+            finished_at: None,
+            returned_at: None,
+            duration: None,
+            steps: vec![],
+            pauses: vec![],
+            extension: None,
+            updated_at: at("2026-11-13 08:00"),
+        };
+        let now = at("2026-11-23 08:00");
+        store
+            .apply_page("tinh", &[Incoming::new(d)], &[], &[], None, now)
+            .await
+            .unwrap();
+        let id = store.dossier("tinh", "H56-0001").await.unwrap().unwrap().id;
+        store
+            .insert_letter(id, 1, None, "/gone/v1.docx", b"the letter", now)
+            .await
+            .unwrap();
+        let letter = store.latest_letter(id).await.unwrap().unwrap();
+        assert_eq!(letter.sha256, hex::encode(Sha256::digest(b"the letter")));
+        assert_eq!(
+            store.letter_content(letter.id).await.unwrap().as_deref(),
+            Some(&b"the letter"[..])
+        );
+        assert_eq!(store.letter_content(letter.id + 1).await.unwrap(), None);
+
+        // Other bytes under the recorded hash: refused, saying so.
+        store
+            .execute_sql("UPDATE letters SET content = X'6F74686572'")
+            .await
+            .unwrap();
+        let err = store.letter_content(letter.id).await.unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt(_)), "{err}");
+        assert!(
+            err.to_string().contains(&letter.sha256) && err.to_string().contains("not used"),
+            "{err}"
+        );
+
+        // A version drafted before the database kept them: no bytes, not an error.
+        store
+            .execute_sql("UPDATE letters SET content = NULL")
+            .await
+            .unwrap();
+        assert_eq!(store.letter_content(letter.id).await.unwrap(), None);
+        store.close().await;
     }
 }

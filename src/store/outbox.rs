@@ -17,7 +17,8 @@ pub struct NewMessage {
     pub subject: String,
     pub text: String,
     pub html: String,
-    /// JSON list of `{"path", "name"}`.
+    /// JSON list of `{"letter_id", "sha256", "name", "path"}` (see
+    /// `notify::attachments`).
     pub attachments: String,
     pub message_id: String,
 }

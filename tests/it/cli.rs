@@ -352,7 +352,19 @@ fn letter_commands_write_and_issue_a_draft() {
     let (ok, stdout, err) = run(&mut c);
     assert!(ok, "{err}");
     assert!(stdout.contains("version 1"), "{stdout}");
-    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&first).unwrap());
+    let drafted = std::fs::read(&first).unwrap();
+    assert_eq!(std::fs::read(&out).unwrap(), drafted);
+    // The folder is a copy: without it the draft comes from the database.
+    std::fs::remove_dir_all(dir.path().join("letters")).unwrap();
+    let again = dir.path().join("again.docx");
+    let mut c = bin();
+    with_env(
+        c.args(["letter", &code, "--now", "2026-11-25T09:05:00+07:00", "-o"])
+            .arg(&again),
+    );
+    let (ok, stdout, err) = run(&mut c);
+    assert!(ok && stdout.contains("version 1"), "{stdout}{err}");
+    assert_eq!(std::fs::read(&again).unwrap(), drafted);
 
     let mut c = bin();
     with_env(c.args(["letter", "issue", &code, "--number", "125/TB-UBND"]));

@@ -297,10 +297,10 @@ async fn each_letter_is_its_own_citizens(backend: Backend) {
         hex::encode(sha2::Sha256::digest(std::fs::read(&out).unwrap())),
         record.sha256
     );
-    // ...and refuses a file replaced on disk.
+    // ...from the database, whatever became of the file on disk...
     std::fs::remove_file(&record.path).unwrap();
     std::fs::write(&record.path, b"not the letter").unwrap();
-    let err = tthc_watch::app::letters::write_draft(
+    tthc_watch::app::letters::write_draft(
         &settings,
         &rules,
         &db.store,
@@ -310,10 +310,45 @@ async fn each_letter_is_its_own_citizens(backend: Backend) {
         &at("2026-11-23 09:05"),
     )
     .await
+    .unwrap();
+    assert_eq!(
+        hex::encode(sha2::Sha256::digest(std::fs::read(&out).unwrap())),
+        record.sha256
+    );
+    // ...and refuses stored bytes that are not the recorded ones.
+    tamper(&db.store, backend, record.id).await;
+    let err = tthc_watch::app::letters::write_draft(
+        &settings,
+        &rules,
+        &db.store,
+        "H56-0001",
+        Some("bo"),
+        &out,
+        &at("2026-11-23 09:10"),
+    )
+    .await
     .unwrap_err()
     .to_string();
-    assert!(err.contains("changed or replaced"), "{err}");
+    assert!(
+        err.contains(&record.sha256) && err.contains("not used"),
+        "{err}"
+    );
     db.cleanup().await;
+}
+
+/// Replaces a letter's stored bytes, leaving its recorded hash.
+async fn tamper(store: &tthc_watch::store::Store, backend: Backend, letter_id: i64) {
+    let bytes = match backend {
+        Backend::Sqlite => "CAST('forged' AS BLOB)",
+        Backend::Postgres => "CAST('forged' AS bytea)",
+    };
+    let n = store
+        .execute_sql(&format!(
+            "UPDATE letters SET content = {bytes} WHERE id = {letter_id}"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
 }
 
 #[tokio::test]
@@ -326,16 +361,20 @@ async fn each_letter_is_its_own_citizens_postgres() {
     each_letter_is_its_own_citizens(Backend::Postgres).await;
 }
 
-/// A letter file gone before its alert is sent (deleted, or on another
-/// instance's disk): the alert is delivered all the same, without it, and
-/// says the draft could not be attached.
-#[tokio::test]
-async fn an_alert_goes_out_without_a_missing_letter_and_says_so() {
-    let sink = SmtpSink::start();
-    let db = TestDb::new(Backend::Sqlite).await;
+/// A late dossier drafted and its alerts queued, not yet sent; its letter.
+async fn drafted_and_queued(
+    backend: Backend,
+    sink: &SmtpSink,
+) -> (
+    TestDb,
+    tempfile::TempDir,
+    tthc_watch::config::Settings,
+    tthc_watch::store::LetterRecord,
+) {
+    let db = TestDb::new(backend).await;
     let letters = tempfile::tempdir().unwrap();
     let mut settings = test_settings(&db.url, sink.port);
-    settings.letters.dir = letters.path().display().to_string();
+    settings.letters.dir = letters.path().join("letters").display().to_string();
     let rules = Rules::load(&settings).unwrap();
     let d = scripted_dossier(
         "H56-0009",
@@ -361,11 +400,78 @@ async fn an_alert_goes_out_without_a_missing_letter_and_says_so() {
         .unwrap();
     let id = db.store.dossier("tinh", &d.code).await.unwrap().unwrap().id;
     let letter = db.store.latest_letter(id).await.unwrap().unwrap();
-    std::fs::remove_file(&letter.path).unwrap();
+    (db, letters, settings, letter)
+}
+
+/// Every queued message went out.
+async fn all_sent(store: &tthc_watch::store::Store, sink: &SmtpSink) {
+    let outbox = store.outbox().await.unwrap();
+    assert!(!outbox.is_empty());
+    assert!(
+        outbox.iter().all(|m| m.status == "sent"),
+        "{:?}",
+        outbox
+            .iter()
+            .map(|m| (&m.recipient, &m.status))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(sink.messages().len(), outbox.len());
+}
+
+/// The letters folder gone before the alert is sent (deleted, or the sending
+/// instance is on another host): the unit head's alert carries the draft all
+/// the same, byte for byte as drafted, from the database.
+async fn a_letter_is_attached_from_the_database_without_its_file(backend: Backend) {
+    let sink = SmtpSink::start();
+    let (db, letters, settings, letter) = drafted_and_queued(backend, &sink).await;
+    std::fs::remove_dir_all(&settings.letters.dir).unwrap();
     let summary = send_with(&settings, &db.store, &at("2026-11-23 08:00"))
         .await
         .unwrap();
     assert_eq!(summary.failed, 0, "{summary:?}");
+    all_sent(&db.store, &sink).await;
+    let msgs = sink.messages();
+    let head = msgs
+        .iter()
+        .find(|m| m["to"][0] == "pkt@ninhhoa.example.vn")
+        .expect("the unit head's alert is delivered");
+    assert_eq!(
+        head["attachments"],
+        serde_json::json!(["van-ban-xin-loi-H56-0009-v1.docx"])
+    );
+    assert_eq!(
+        head["attachment_sha256"],
+        serde_json::json!([letter.sha256])
+    );
+    let text = head["text"].as_str().unwrap();
+    assert!(!text.contains("không đính kèm được"), "{text}");
+    drop(letters);
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_letter_is_attached_from_the_database_without_its_file_sqlite() {
+    a_letter_is_attached_from_the_database_without_its_file(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_letter_is_attached_from_the_database_without_its_file_postgres() {
+    a_letter_is_attached_from_the_database_without_its_file(Backend::Postgres).await;
+}
+
+/// A letter whose stored bytes no longer have their recorded hash (and whose
+/// file is gone): the alert is delivered all the same, without it, and says
+/// the draft could not be attached.
+async fn an_alert_goes_out_without_an_altered_letter_and_says_so(backend: Backend) {
+    let sink = SmtpSink::start();
+    let (db, letters, settings, letter) = drafted_and_queued(backend, &sink).await;
+    tamper(&db.store, backend, letter.id).await;
+    std::fs::remove_dir_all(&settings.letters.dir).unwrap();
+    let summary = send_with(&settings, &db.store, &at("2026-11-23 08:00"))
+        .await
+        .unwrap();
+    assert_eq!(summary.failed, 0, "{summary:?}");
+    all_sent(&db.store, &sink).await;
     let msgs = sink.messages();
     let head = msgs
         .iter()
@@ -378,5 +484,43 @@ async fn an_alert_goes_out_without_a_missing_letter_and_says_so() {
             && text.contains("không đính kèm được van-ban-xin-loi-H56-0009-v1.docx"),
         "{text}"
     );
+    drop(letters);
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_alert_goes_out_without_an_altered_letter_and_says_so_sqlite() {
+    an_alert_goes_out_without_an_altered_letter_and_says_so(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn an_alert_goes_out_without_an_altered_letter_and_says_so_postgres() {
+    an_alert_goes_out_without_an_altered_letter_and_says_so(Backend::Postgres).await;
+}
+
+/// A version drafted before the database kept letters has only its file: it
+/// is attached from there, as recorded.
+#[tokio::test]
+async fn a_letter_drafted_before_the_database_kept_it_is_attached_from_its_file() {
+    let sink = SmtpSink::start();
+    let (db, letters, settings, letter) = drafted_and_queued(Backend::Sqlite, &sink).await;
+    db.store
+        .execute_sql("UPDATE letters SET content = NULL")
+        .await
+        .unwrap();
+    let summary = send_with(&settings, &db.store, &at("2026-11-23 08:00"))
+        .await
+        .unwrap();
+    assert_eq!(summary.failed, 0, "{summary:?}");
+    let msgs = sink.messages();
+    let head = msgs
+        .iter()
+        .find(|m| m["to"][0] == "pkt@ninhhoa.example.vn")
+        .unwrap();
+    assert_eq!(
+        head["attachment_sha256"],
+        serde_json::json!([letter.sha256])
+    );
+    drop(letters);
     db.cleanup().await;
 }
