@@ -98,19 +98,28 @@ impl Shared {
     }
 
     /// Runs `work` as `name` under `fence`'s leadership and the watchdog;
-    /// drops it the moment leadership is lost, and after `GRACE` once shutdown
-    /// is asked. None when it did not run to the end.
+    /// drops it the moment leadership is lost (unless `stops_itself`: the
+    /// drain checks the fence before each message, and must record the one
+    /// in flight), and after `GRACE` once shutdown is asked. None when it did
+    /// not run to the end.
     async fn run_job<Fut: Future>(
         &self,
         name: &str,
         fence: &Fence,
+        stops_itself: bool,
         work: Fut,
     ) -> Option<Fut::Output> {
         let running = self.watchdog.start(name, self.limit);
         tokio::pin!(work);
+        let lost = async {
+            if stops_itself {
+                std::future::pending::<()>().await
+            }
+            fence.lost().await
+        };
         let out = tokio::select! {
             r = &mut work => Some(r),
-            _ = fence.lost() => {
+            _ = lost => {
                 tracing::warn!(job = name, "leadership lost: job stopped");
                 None
             }
@@ -342,7 +351,7 @@ async fn poll_source(s: Arc<Shared>, name: String, cron: croner::Cron) {
         };
         let work =
             app::sync::sync_named(&s.settings, &s.store, &s.clock, std::slice::from_ref(&name));
-        let done = s.run_job(&job, &fence, work).await;
+        let done = s.run_job(&job, &fence, false, work).await;
         for summary in done.into_iter().flatten() {
             s.state
                 .metrics
@@ -390,7 +399,7 @@ async fn check(s: Arc<Shared>, poll: croner::Cron) {
             Scope::Due,
             &mut log,
         );
-        let checked = s.run_job("check", &fence, work).await;
+        let checked = s.run_job("check", &fence, false, work).await;
         match checked {
             Some(Err(e)) => {
                 tracing::error!(error = %e, "check failed; retrying after the next poll")
@@ -419,7 +428,7 @@ async fn digest(s: Arc<Shared>, cron: croner::Cron) {
         let Some(fence) = s.leading() else { continue };
         let rules = s.rules();
         let work = app::digest::digest(&s.settings, &rules, &s.store, &s.clock, false);
-        let made = s.run_job("digest", &fence, work).await;
+        let made = s.run_job("digest", &fence, false, work).await;
         match made {
             Some(Ok(outcome)) => tracing::info!(?outcome, "digest"),
             Some(Err(e)) => tracing::error!(error = %e, "digest failed"),
@@ -437,7 +446,7 @@ async fn send(s: Arc<Shared>) {
         let sent = match s.leading() {
             Some(fence) => {
                 let work = app::send::send_as_leader(&s.settings, &s.store, &s.clock, &fence);
-                s.run_job("send", &fence, work).await
+                s.run_job("send", &fence, true, work).await
             }
             None => None,
         };

@@ -8,15 +8,13 @@
 
 use super::attachments::Loaded;
 use crate::clock::from_vn;
-use crate::config::{MailSettings, MailTransport, SmtpSecurity};
+use crate::config::{MailSettings, MailTransport};
 use crate::store::{Fence, OutboxRow, Store, StoreError};
 use chrono::NaiveDateTime;
+use lettre::Message;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::path::PathBuf;
-use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
@@ -27,7 +25,7 @@ pub enum MailError {
 }
 
 pub enum Mailer {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Smtp(super::smtp::Relay),
     File(PathBuf),
 }
 
@@ -83,44 +81,12 @@ impl Mailer {
     pub fn from_settings(m: &MailSettings) -> Result<Mailer, MailError> {
         match m.transport {
             MailTransport::File => Ok(Mailer::File(PathBuf::from(&m.file_dir))),
-            MailTransport::Smtp => {
-                let relay = |r: Result<_, lettre::transport::smtp::Error>| {
-                    r.map_err(|e| MailError::Config {
-                        key: "smtp_host",
-                        message: e.to_string(),
-                    })
-                };
-                let mut b = match m.smtp_security {
-                    SmtpSecurity::None => {
-                        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&m.smtp_host)
-                    }
-                    SmtpSecurity::Starttls => relay(
-                        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&m.smtp_host),
-                    )?,
-                    SmtpSecurity::Tls => {
-                        relay(AsyncSmtpTransport::<Tokio1Executor>::relay(&m.smtp_host))?
-                    }
-                }
-                .port(m.smtp_port)
-                .timeout(Some(Duration::from_secs(m.timeout_secs)));
-                if !m.smtp_username.is_empty() {
-                    if m.smtp_security == SmtpSecurity::None {
-                        // Once per process: the mailer is built for every drain.
-                        static WARNED: std::sync::Once = std::sync::Once::new();
-                        WARNED.call_once(|| {
-                            tracing::warn!(
-                                host = %m.smtp_host,
-                                "mail.smtp_security = \"none\" with mail.smtp_username set: the SMTP password goes over the network in clear; use \"starttls\" or \"tls\""
-                            );
-                        });
-                    }
-                    b = b.credentials(Credentials::new(
-                        m.smtp_username.clone(),
-                        m.smtp_password.clone(),
-                    ));
-                }
-                Ok(Mailer::Smtp(b.build()))
-            }
+            MailTransport::Smtp => super::smtp::Relay::from_settings(m)
+                .map(Mailer::Smtp)
+                .map_err(|e| MailError::Config {
+                    key: "smtp_host",
+                    message: e.to_string(),
+                }),
         }
     }
 }
@@ -242,6 +208,7 @@ pub async fn send_one(
     let Some(row) = store.claim_next(now, now + lease, fence).await? else {
         return Ok(SendOutcome::Empty);
     };
+    let loaded = super::attachments::load(store, &row).await?;
     // The last moment to learn the lease was lost (the process was stopped
     // between the claim and here): a deposed leader sends nothing.
     if deposed() {
@@ -249,7 +216,6 @@ pub async fn send_one(
         return Ok(SendOutcome::Deposed);
     }
     // Err: (permanent, the error, whether the server answered at all).
-    let loaded = super::attachments::load(store, &row).await?;
     let result: Result<(), (bool, String, bool)> = match build_message(&row, loaded, &m.from, now) {
         Err(e) => Err((true, e, true)),
         Ok(msg) => match mailer {
@@ -263,26 +229,11 @@ pub async fn send_one(
                 };
                 write().map_err(|e| (false, format!("writing into {}: {e}", dir.display()), true))
             }
-            // The whole exchange is bounded: the client's own timeout covers
-            // connecting only, and a server that stops answering mid-way held
-            // every job behind it.
-            Mailer::Smtp(t) => {
-                let within = Duration::from_secs(m.timeout_secs);
-                match tokio::time::timeout(within, t.send(msg)).await {
-                    // No status: no reply at all (refused, reset, TLS).
-                    Ok(r) => r
-                        .map(|_| ())
-                        .map_err(|e| (e.is_permanent(), e.to_string(), e.status().is_some())),
-                    Err(_) => Err((
-                        false,
-                        format!(
-                            "the SMTP server did not finish within {} s (mail.timeout_secs)",
-                            m.timeout_secs
-                        ),
-                        false,
-                    )),
-                }
-            }
+            // Bounded in two phases, see `smtp`.
+            Mailer::Smtp(relay) => relay
+                .send(&msg)
+                .await
+                .map_err(|f| (f.permanent, f.message, f.answered)),
         },
     };
     match result {

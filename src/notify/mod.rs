@@ -5,6 +5,7 @@ pub mod attachments;
 pub mod compose;
 pub mod digest;
 pub mod mailer;
+pub mod smtp;
 pub mod templates;
 
 use crate::routing::Routing;

@@ -145,21 +145,35 @@ impl Leader {
         let fence = self.fence.clone();
         let started = Instant::now();
         let renewed = tokio::time::timeout(lease / 3, async {
-            if conn.is_none() {
-                *conn = Some(Box::new(sqlx::PgConnection::connect_with(opts).await?));
+            // Twice: a connection cut since the last renewal (an idle
+            // timeout, a blip) is opened again at once.
+            let mut last = None;
+            for _ in 0..2 {
+                if conn.is_none() {
+                    match sqlx::PgConnection::connect_with(opts).await {
+                        Ok(c) => *conn = Some(Box::new(c)),
+                        Err(e) => return Err(e),
+                    }
+                }
+                let Some(c) = conn.as_mut() else { break };
+                let r = sqlx::query(
+                    "UPDATE leader_lease SET expires_at = clock_timestamp() + $2 * interval '1 millisecond' \
+                     WHERE id = 1 AND holder = $1 AND generation = $3",
+                )
+                .bind(fence.claimant())
+                .bind(lease.as_millis() as f64)
+                .bind(fence.generation())
+                .execute(c.as_mut())
+                .await;
+                match r {
+                    Ok(r) => return Ok(r.rows_affected() == 1),
+                    Err(e) => {
+                        *conn = None;
+                        last = Some(e);
+                    }
+                }
             }
-            let c = conn.as_mut().map(|c| c.as_mut());
-            let Some(c) = c else { return Ok(false) };
-            let r = sqlx::query(
-                "UPDATE leader_lease SET expires_at = clock_timestamp() + $2 * interval '1 millisecond' \
-                 WHERE id = 1 AND holder = $1 AND generation = $3",
-            )
-            .bind(fence.claimant())
-            .bind(lease.as_millis() as f64)
-            .bind(fence.generation())
-            .execute(c)
-            .await?;
-            Ok::<bool, sqlx::Error>(r.rows_affected() == 1)
+            Err(last.unwrap_or(sqlx::Error::PoolClosed))
         })
         .await;
         match renewed {

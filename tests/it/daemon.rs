@@ -8,8 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tthc_watch::source::Shape;
 
-struct Service {
-    child: Child,
+pub struct Service {
+    pub child: Child,
     pub port: u16,
     pub log: PathBuf,
 }
@@ -22,7 +22,7 @@ impl Drop for Service {
 }
 
 impl Service {
-    fn start(config: &Path, dir: &Path, name: &str, port: u16) -> Service {
+    pub fn start(config: &Path, dir: &Path, name: &str, port: u16) -> Service {
         let log = dir.join(format!("{name}.log"));
         let child = Command::new(env!("CARGO_BIN_EXE_tthc-watch"))
             .args(["-c"])
@@ -37,7 +37,7 @@ impl Service {
         Service { child, port, log }
     }
 
-    fn signal(&self, sig: &str) {
+    pub fn signal(&self, sig: &str) {
         let ok = Command::new("kill")
             .arg(format!("-{sig}"))
             .arg(self.child.id().to_string())
@@ -46,11 +46,11 @@ impl Service {
         assert!(ok.success());
     }
 
-    fn logs(&self) -> String {
+    pub fn logs(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    async fn get(&self, path: &str) -> Option<(u16, String)> {
+    pub async fn get(&self, path: &str) -> Option<(u16, String)> {
         let r = reqwest::get(format!("http://127.0.0.1:{}{path}", self.port))
             .await
             .ok()?;
@@ -59,7 +59,7 @@ impl Service {
     }
 
     /// Waits until `path` answers 200.
-    async fn wait_ok(&self, path: &str, within: Duration) -> String {
+    pub async fn wait_ok(&self, path: &str, within: Duration) -> String {
         let start = Instant::now();
         loop {
             if let Some((200, body)) = self.get(path).await {
@@ -74,7 +74,7 @@ impl Service {
         }
     }
 
-    fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+    pub fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
         let start = Instant::now();
         while start.elapsed() < within {
             if let Ok(Some(s)) = self.child.try_wait() {
@@ -86,7 +86,7 @@ impl Service {
     }
 }
 
-fn write_config(
+pub fn write_config(
     dir: &Path,
     db_url: &str,
     source_url: &str,
@@ -128,7 +128,7 @@ send_every_secs = 1
     path
 }
 
-fn metric(body: &str, name: &str) -> Option<f64> {
+pub fn metric(body: &str, name: &str) -> Option<f64> {
     body.lines()
         .find(|l| l.starts_with(name))
         .and_then(|l| l.rsplit(' ').next())
@@ -514,7 +514,7 @@ async fn a_failing_source_is_reported_once_then_its_recovery_once() {
 }
 
 /// A private PostgreSQL cluster this test may restart (the shared one serves other tests).
-struct PrivatePg {
+pub struct PrivatePg {
     dir: tempfile::TempDir,
     port: u16,
 }
@@ -541,7 +541,7 @@ impl PrivatePg {
         assert!(status.success(), "{args:?} failed");
     }
 
-    fn start() -> PrivatePg {
+    pub fn start() -> PrivatePg {
         let dir = tempfile::tempdir().unwrap();
         Command::new("chmod")
             .arg("755")
@@ -572,7 +572,7 @@ impl PrivatePg {
         pg
     }
 
-    fn ctl(&self, what: &str) {
+    pub fn ctl(&self, what: &str) {
         let opts = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1",
             self.port,
@@ -596,7 +596,7 @@ impl PrivatePg {
         ]);
     }
 
-    fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
 }

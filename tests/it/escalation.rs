@@ -712,7 +712,7 @@ async fn a_hung_smtp_server_is_given_up_on_in_time_and_mail_arrives_after() {
     let timed_out = |m: &&tthc_watch::store::OutboxRow| {
         m.last_error
             .as_deref()
-            .is_some_and(|e| e.contains("did not finish within 2 s"))
+            .is_some_and(|e| e.contains("did not greet within 2 s"))
     };
     assert_eq!(outbox.iter().filter(timed_out).count(), 1);
 

@@ -8,6 +8,7 @@ mod check;
 mod cli;
 mod daemon;
 mod escalation;
+mod faults;
 mod health;
 mod layout;
 mod letters;
