@@ -400,11 +400,15 @@ async fn check(s: Arc<Shared>, poll: croner::Cron) {
             &mut log,
         );
         let checked = s.run_job("check", &fence, false, work).await;
+        // A failed check (a full disk, the database gone) means no alerts:
+        // unready, with the reason, until a check succeeds again.
         match checked {
             Some(Err(e)) => {
-                tracing::error!(error = %e, "check failed; retrying after the next poll")
+                tracing::error!(error = %e, "check failed; retrying after the next poll");
+                s.watchdog.trouble("check", Some(format!("failed: {e}")));
             }
             Some(Ok(_)) => {
+                s.watchdog.trouble("check", None);
                 s.checked.send_modify(|n| *n += 1);
             }
             None => {}
@@ -430,8 +434,14 @@ async fn digest(s: Arc<Shared>, cron: croner::Cron) {
         let work = app::digest::digest(&s.settings, &rules, &s.store, &s.clock, false);
         let made = s.run_job("digest", &fence, false, work).await;
         match made {
-            Some(Ok(outcome)) => tracing::info!(?outcome, "digest"),
-            Some(Err(e)) => tracing::error!(error = %e, "digest failed"),
+            Some(Ok(outcome)) => {
+                tracing::info!(?outcome, "digest");
+                s.watchdog.trouble("digest", None);
+            }
+            Some(Err(e)) => {
+                tracing::error!(error = %e, "digest failed");
+                s.watchdog.trouble("digest", Some(format!("failed: {e}")));
+            }
             None => {}
         }
     }

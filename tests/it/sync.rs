@@ -712,6 +712,17 @@ async fn a_full_disk_is_a_clear_error_and_nothing_is_half_written() {
         db.store.count_rows("dossier_history").await.unwrap(),
     );
     assert_eq!(after, before, "the failed page was rolled back whole");
+
+    // Space again: the next sync stores everything, the file intact.
+    db.store.close().await;
+    db.store = tthc_watch::store::Store::connect(&url, 1).await.unwrap();
+    assert_eq!(sync(&db, &sim, Shape::Native).await.error, None);
+    assert_eq!(
+        db.store.count_rows("dossiers").await.unwrap() as usize,
+        sim.sim.snapshot().len()
+    );
+    let check = db.store.fetch_text("PRAGMA integrity_check").await.unwrap();
+    assert_eq!(check, vec![vec![Some("ok".to_owned())]]);
 }
 
 /// A source that redirects to another host: its custom credential headers
