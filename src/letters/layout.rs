@@ -284,5 +284,27 @@ pub(crate) fn docx(l: &Rendered, date: NaiveDate) -> Result<Vec<u8>, LetterError
     doc.build()
         .pack(&mut out)
         .map_err(|e| LetterError::Docx(e.to_string()))?;
-    Ok(out.into_inner())
+    deflated(&out.into_inner()).map_err(|e| LetterError::Docx(e.to_string()))
+}
+
+/// The package with every part deflated: docx-rs stores them as they are
+/// (~37 KB a letter, ~8 KB deflated), and every version is kept in the
+/// database. Same parts in the same order with fixed times: the same letter
+/// gives the same bytes.
+fn deflated(stored: &[u8]) -> zip::result::ZipResult<Vec<u8>> {
+    let mut parts = zip::ZipArchive::new(std::io::Cursor::new(stored))?;
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .last_modified_time(zip::DateTime::default());
+    for i in 0..parts.len() {
+        let mut part = parts.by_index(i)?;
+        if part.is_dir() {
+            out.add_directory(part.name(), options)?;
+        } else {
+            out.start_file(part.name(), options)?;
+            std::io::copy(&mut part, &mut out)?;
+        }
+    }
+    Ok(out.finish()?.into_inner())
 }

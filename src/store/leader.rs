@@ -85,9 +85,22 @@ impl Fence {
                 .is_none_or(|until| Instant::now() < until)
     }
 
-    /// Resolves once leadership is known lost.
+    /// Resolves once leadership is lost: told so, or the lease may have run
+    /// out (a process resumed after a stop finds its timer expired at once).
     pub async fn lost(&self) {
-        self.0.lost.cancelled().await
+        loop {
+            let Some(until) = self.valid_until() else {
+                return self.0.lost.cancelled().await;
+            };
+            tokio::select! {
+                _ = self.0.lost.cancelled() => return,
+                _ = tokio::time::sleep_until(until.into()) => {
+                    if !self.holds() {
+                        return;
+                    }
+                }
+            }
+        }
     }
 
     fn valid_until(&self) -> Option<Instant> {
@@ -400,5 +413,17 @@ mod tests {
         assert!(f.holds(), "a lock file never runs out");
         f.lose();
         assert!(!f.holds(), "told it is lost");
+    }
+
+    #[tokio::test]
+    async fn a_fence_is_lost_when_its_lease_runs_out_unless_renewed() {
+        let f = Fence::new("h", 1, Some(Instant::now() + Duration::from_millis(100)));
+        // Renewed before it runs out: still held past the first deadline.
+        f.extend(Instant::now() + Duration::from_millis(300));
+        let waited = tokio::time::timeout(Duration::from_millis(200), f.lost()).await;
+        assert!(waited.is_err(), "lost although renewed");
+        let waited = tokio::time::timeout(Duration::from_secs(2), f.lost()).await;
+        assert!(waited.is_ok(), "not lost after the lease ran out");
+        assert!(!f.holds());
     }
 }
