@@ -288,3 +288,40 @@ async fn readyz_answers_within_a_second_while_postgresql_is_stopped() {
     pg.ctl("start");
     svc.wait_ok("/readyz", Duration::from_secs(30)).await;
 }
+
+#[tokio::test]
+async fn a_poll_that_hangs_makes_readyz_name_it_while_mail_goes_on() {
+    // A source that accepts connections and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", silent.local_addr().unwrap());
+    let sink = SmtpSink::start();
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("t.db").display());
+    let config = write_config(dir.path(), &db, &url, sink.port, "job_limit_secs = 2\n");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("page_size = 200", "page_size = 200\ntimeout_secs = 60");
+    std::fs::write(&config, text).unwrap();
+    let svc = Service::start(&config, dir.path(), "a", free_port());
+    svc.wait_ok("/healthz", Duration::from_secs(20)).await;
+    let mut body = String::new();
+    wait_for(
+        "/readyz names the hung poll",
+        Duration::from_secs(20),
+        async || match svc.get("/readyz").await {
+            Some((503, b)) => {
+                body = b;
+                body.contains("job poll tinh has run for")
+            }
+            _ => false,
+        },
+    )
+    .await;
+    assert!(body.contains("schedule.job_limit_secs"), "{body}");
+    // The drain is not held up behind it.
+    wait_for("a drain runs", Duration::from_secs(10), async || {
+        svc.logs().contains("send: 0 sent")
+    })
+    .await;
+    drop(silent);
+}
