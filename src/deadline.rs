@@ -690,5 +690,8 @@ impl Verdict {
     }
 }
 
+mod explain;
+pub use explain::{DayLine, Explanation};
+
 #[cfg(test)]
 mod tests;

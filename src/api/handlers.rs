@@ -451,7 +451,20 @@ pub async fn dossier_timeline(
     caller: Caller,
     Path((source, code)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let code = crate::text::nfc(&code);
+    let (_, timeline) = timeline_json(&s, caller.role, &source, &code).await?;
+    Ok(Json(timeline).into_response())
+}
+
+/// One dossier and its timeline as `role` may see them (the API's answer and
+/// the dossier page's data).
+pub(super) async fn timeline_json(
+    s: &AppState,
+    role: super::Role,
+    source: &str,
+    code: &str,
+) -> Result<(crate::store::StoredDossier, serde_json::Value), ApiError> {
+    let source = source.to_owned();
+    let code = crate::text::nfc(code);
     let Some(d) = s.store.dossier(&source, &code).await? else {
         return Err(ApiError::not_found(format!(
             "no dossier {code} in source {source}"
@@ -468,7 +481,7 @@ pub async fn dossier_timeline(
         .into_iter()
         .next();
     let mut timeline = s.store.timeline(d.id).await?;
-    let masking = caller.role.masking();
+    let masking = role.masking();
     let mut dossier = serde_json::to_value(&d.dossier).map_err(ApiError::internal)?;
     masking.dossier_json(&mut dossier);
     // The history carries old and new values of every changed field:
@@ -491,12 +504,12 @@ pub async fn dossier_timeline(
         m.insert(
             "verdict".into(),
             serde_json::to_value(
-                row.map(|r| shown(r, &s.rules().calendar, s.clock.now_vn().date(), caller.role)),
+                row.map(|r| shown(r, &s.rules().calendar, s.clock.now_vn().date(), role)),
             )
             .map_err(ApiError::internal)?,
         );
     }
-    Ok(Json(timeline).into_response())
+    Ok((d, timeline))
 }
 
 fn kpi_table(rows: &[KpiRow], group: &str) -> Table {

@@ -13,6 +13,9 @@ pub struct AppState {
     /// Sources that must not be stale for readiness.
     pub sources: Vec<String>,
     pub staleness: crate::source::Staleness,
+    /// Office hours and the deadline rules, for explaining a due date.
+    pub hours: crate::calendar::OfficeHours,
+    pub deadline: crate::deadline::Rules,
     /// The daemon's jobs, for readiness (none outside `run`).
     pub watchdog: Arc<crate::watchdog::Watchdog>,
     /// Routing and calendar as last loaded; a reload (SIGHUP) replaces them.
@@ -67,6 +70,8 @@ impl AppState {
                 .collect(),
             staleness: crate::source::Staleness::from_settings(&settings.escalation),
             watchdog: Default::default(),
+            hours: crate::calendar::OfficeHours::from_settings(&settings.calendar),
+            deadline: crate::deadline::Rules::from_settings(&settings.deadline),
             rules: std::sync::RwLock::new(Arc::new(ShownRules { routing, calendar })),
             kpi: settings.kpi.clone(),
             anonymous: Default::default(),

@@ -274,6 +274,11 @@ impl Calendar {
         self.off.get(&d).map(String::as_str)
     }
 
+    /// Whether `d` is a weekend day declared a working day (làm bù).
+    pub fn is_make_up_day(&self, d: NaiveDate) -> bool {
+        self.make_up.contains(&d)
+    }
+
     /// What the calendar says, as text that changes when any day off, make-up
     /// day or the covered years change (not with where it was loaded from).
     pub fn fingerprint(&self) -> String {

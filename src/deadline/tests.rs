@@ -441,3 +441,107 @@ mod recheck {
         }
     }
 }
+
+/// Received Friday 13/02/2026 at 10:00, 3 working days: Tết Bính Ngọ
+/// (Saturday 14/02 to Sunday 22/02) is skipped day by day. By hand: 5 h on
+/// Friday 13/02 (10:00–11:30, 13:30–17:00), 8 h on Monday 23/02 and Tuesday
+/// 24/02, the last 3 h on Wednesday 25/02: due 25/02 10:00.
+#[test]
+fn the_due_date_explained_over_tet_2026() {
+    let (c, h, r) = (cal(), OfficeHours::default(), Rules::default());
+    let engine = Engine::new(&c, &h, &r);
+    let x = engine
+        .explain(&dossier("2026-02-13 10:00", 3))
+        .unwrap()
+        .unwrap();
+    assert_eq!(x.start, t("2026-02-13 10:00"));
+    assert_eq!(x.due, t("2026-02-25 10:00"));
+    assert_eq!(x.base_due, x.due);
+    assert_eq!(x.days.len(), 13, "13/02 to 25/02");
+    assert_eq!(x.days[0].minutes, 300);
+    assert_eq!(x.days[0].note, "ngày làm việc, tính 5 giờ");
+    for line in &x.days[1..10] {
+        assert_eq!(line.minutes, 0, "{line:?}");
+        assert_eq!(line.note, "nghỉ: Tết Nguyên đán", "{line:?}");
+    }
+    assert_eq!(x.days[10].weekday, "Thứ Hai");
+    assert_eq!(x.days[10].date.to_string(), "2026-02-23");
+    assert_eq!(x.days[11].running, "2 ngày 5 giờ");
+    assert_eq!(x.days[12].minutes, 180);
+    assert_eq!(x.days[12].running, "3 ngày");
+}
+
+/// Received Monday 23/11/2026 at 16:30, 2 working days: Tuesday 24/11 is
+/// Ngày Văn hóa Việt Nam. By hand: 30 min on Monday, none on Tuesday, 8 h on
+/// Wednesday 25/11, the last 7 h 30 on Thursday 26/11: due 16:30.
+#[test]
+fn the_due_date_explained_over_the_new_holiday_of_24_11() {
+    let (c, h, r) = (cal(), OfficeHours::default(), Rules::default());
+    let engine = Engine::new(&c, &h, &r);
+    let x = engine
+        .explain(&dossier("2026-11-23 16:30", 2))
+        .unwrap()
+        .unwrap();
+    assert_eq!(x.due, t("2026-11-26 16:30"));
+    let notes: Vec<&str> = x.days.iter().map(|l| l.note.as_str()).collect();
+    assert_eq!(
+        notes,
+        vec![
+            "ngày làm việc, tính 30 phút",
+            "nghỉ: Ngày Văn hóa Việt Nam",
+            "ngày làm việc",
+            "ngày làm việc, tính 7 giờ 30 phút",
+        ]
+    );
+}
+
+/// Saturday 10/01/2026 is a make-up working day; received there after hours,
+/// handling starts Monday 12/01 at 07:00 (Sunday skipped). A fee pause adds
+/// its working time; an extension replaces the date; each is said.
+#[test]
+fn a_make_up_saturday_pauses_and_an_extension_are_explained() {
+    let (c, h, r) = (cal(), OfficeHours::default(), Rules::default());
+    let engine = Engine::new(&c, &h, &r);
+    let x = engine
+        .explain(&dossier("2026-01-10 09:00", 1))
+        .unwrap()
+        .unwrap();
+    assert_eq!(x.days[0].note, "Thứ Bảy làm bù (làm việc)");
+    assert_eq!(x.days[1].note, "nghỉ: Chủ nhật");
+    assert_eq!(x.due, t("2026-01-12 09:00"));
+    let x = engine
+        .explain(&dossier("2026-01-10 18:00", 1))
+        .unwrap()
+        .unwrap();
+    assert_eq!(x.start, t("2026-01-12 07:00"));
+    assert!(
+        x.start_note.contains("ngày làm việc kế tiếp"),
+        "{}",
+        x.start_note
+    );
+
+    let mut d = dossier("2026-11-23 08:00", 2);
+    d.pauses.push(Pause {
+        kind: PauseKind::Fee,
+        started_at: t("2026-11-23 09:00"),
+        ended_at: Some(t("2026-11-23 10:00")),
+        due_before: None,
+        due_after: None,
+    });
+    let x = engine.explain(&d).unwrap().unwrap();
+    assert_eq!(Some(x.due), engine.computed_due(&d).unwrap());
+    assert!(x.changes[0].contains("cộng thêm 1 giờ"), "{:?}", x.changes);
+    d.extension = Some(Extension {
+        at: t("2026-11-25 08:00"),
+        due_before: x.due,
+        due_after: t("2026-12-04 17:00"),
+        reason: Some("cần xác minh thực địa".into()),
+    });
+    let x = engine.explain(&d).unwrap().unwrap();
+    assert_eq!(x.due, t("2026-12-04 17:00"));
+    assert!(
+        x.changes.last().unwrap().contains("gia hạn"),
+        "{:?}",
+        x.changes
+    );
+}
