@@ -54,6 +54,17 @@ impl Rung {
         }
     }
 
+    /// A short tag for the other rungs a listed dossier reached in the same
+    /// message (it is listed once, at its most urgent rung).
+    pub fn tag_vi(self) -> &'static str {
+        match self {
+            Rung::DueSoon => "sắp đến hạn",
+            Rung::DueToday => "đến hạn hôm nay",
+            Rung::Overdue => "quá hạn",
+            Rung::NoApology => "chưa có văn bản xin lỗi",
+        }
+    }
+
     /// Lower is more urgent, for sorting a recipient's list.
     pub fn urgency(self) -> u8 {
         match self {

@@ -53,7 +53,19 @@ pub struct Leader {
 pub struct Unit {
     pub name: String,
     pub head: String,
+    /// The head's title as emails address them ("Trưởng phòng …"); when
+    /// absent, "Thủ trưởng <unit name>".
+    #[serde(default)]
+    pub head_title: Option<String>,
     pub email: String,
+}
+
+impl Unit {
+    pub fn head_title(&self) -> String {
+        self.head_title
+            .clone()
+            .unwrap_or_else(|| format!("Thủ trưởng {}", self.name))
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -200,11 +212,60 @@ impl Routing {
         })
     }
 
-    /// Link to a dossier on the dashboard, when configured.
-    pub fn dossier_link(&self, code: &str) -> Option<String> {
-        let base = self.committee.dashboard_url.trim_end_matches('/');
-        (!base.is_empty()).then(|| format!("{base}/dossiers/{code}"))
+    /// The title of the person at `email` in `role` (chair, vice_chair,
+    /// unit_head), for the salutation; the centre has none.
+    pub fn title_of(&self, role: &str, email: &str) -> Option<String> {
+        match role {
+            "chair" => Some(self.chair.title.clone()),
+            "vice_chair" => self
+                .vice_chairs
+                .iter()
+                .find(|v| v.email == email)
+                .map(|v| v.title.clone()),
+            "unit_head" => self
+                .units
+                .values()
+                .find(|u| u.email == email)
+                .map(Unit::head_title),
+            _ => None,
+        }
     }
+
+    /// Who signs a late dossier's apology for the committee: the vice-chair
+    /// of its field, else the chair ("<title> <name>").
+    pub fn signer(&self, field_code: &str) -> String {
+        let l = self.vice_chair(field_code).unwrap_or(&self.chair);
+        format!("{} {}", l.title, l.name)
+    }
+
+    /// Link to a dossier on the dashboard, when configured:
+    /// `{dashboard_url}/dossiers/{source}/{code}`, each segment
+    /// percent-encoded (codes are unique only within a source, and may hold
+    /// `/`, spaces or Vietnamese letters).
+    pub fn dossier_link(&self, source: &str, code: &str) -> Option<String> {
+        let base = self.committee.dashboard_url.trim_end_matches('/');
+        (!base.is_empty()).then(|| {
+            format!(
+                "{base}/dossiers/{}/{}",
+                encode_segment(source),
+                encode_segment(code)
+            )
+        })
+    }
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters: the
+/// strictest form, which every router decodes back to the same segment.
+fn encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -217,6 +278,43 @@ mod tests {
         assert_eq!(r.vice_chair("DD").unwrap().name, "Lê Văn Thành");
         assert_eq!(r.unit_head_recipient("PKT").unwrap().name, "Trần Văn Hùng");
         assert!(r.vice_chair("XYZ").is_none());
+    }
+
+    #[test]
+    fn titles_and_signers_come_from_routing() {
+        let r = Routing::builtin().unwrap();
+        assert_eq!(
+            r.title_of("vice_chair", "pct.kinhte@ninhhoa.example.vn")
+                .as_deref(),
+            Some("Phó Chủ tịch UBND phường")
+        );
+        assert_eq!(
+            r.title_of("chair", "chutich@ninhhoa.example.vn").as_deref(),
+            Some("Chủ tịch UBND phường")
+        );
+        assert!(
+            r.title_of("unit_head", "pkt@ninhhoa.example.vn")
+                .is_some_and(|t| t.contains("Kinh tế"))
+        );
+        assert_eq!(r.title_of("centre", "ttpvhcc@ninhhoa.example.vn"), None);
+        assert_eq!(r.signer("DD"), "Phó Chủ tịch UBND phường Lê Văn Thành");
+        assert_eq!(r.signer("ANNINH"), "Chủ tịch UBND phường Nguyễn Văn Minh");
+    }
+
+    #[test]
+    fn dossier_links_name_source_and_code_percent_encoded() {
+        let mut r = Routing::builtin().unwrap();
+        assert_eq!(r.dossier_link("tinh", "X"), None);
+        r.committee.dashboard_url = "https://tthc.example.vn/".into();
+        assert_eq!(
+            r.dossier_link("tinh", "000.20.31.H99-250318-0011")
+                .as_deref(),
+            Some("https://tthc.example.vn/dossiers/tinh/000.20.31.H99-250318-0011")
+        );
+        assert_eq!(
+            r.dossier_link("sở x", "H56/26 1?#%").as_deref(),
+            Some("https://tthc.example.vn/dossiers/s%E1%BB%9F%20x/H56%2F26%201%3F%23%25")
+        );
     }
 
     #[test]

@@ -87,11 +87,7 @@ pub async fn check(
             error,
         })?;
     let stale = composer
-        .compose_stale(
-            store,
-            crate::source::Staleness::from_settings(&settings.escalation),
-            now,
-        )
+        .compose_stale(store, now)
         .await
         .map_err(|error| AppError::Compose {
             what: "stale-data alerts",

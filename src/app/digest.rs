@@ -20,7 +20,6 @@ pub async fn digest(
         &rules.calendar,
         &DigestLimits {
             warning_days: rules.deadline.warning_days,
-            staleness: crate::source::Staleness::from_settings(&settings.escalation),
             max_items: settings.escalation.max_listed,
         },
         clock.now_vn(),

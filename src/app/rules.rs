@@ -112,6 +112,7 @@ impl RuleSet {
             mask_applicant: settings.escalation.mask_applicant,
             domain,
             max_items: settings.escalation.max_listed,
+            staleness: crate::source::Staleness::from_settings(&settings.escalation),
         }
     }
 }

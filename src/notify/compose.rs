@@ -1,5 +1,9 @@
-//! From alerts to messages: one email per recipient per run, listing all of that
-//! recipient's new alerts by urgency; and the stale-data alert of each source.
+//! From alerts to messages: one email per recipient per run, listing each of
+//! that recipient's dossiers once, at its most urgent new rung (the others as
+//! tags), under a summary a leader reads on one phone screen (counts by unit,
+//! the one request with the earliest due date); and the stale-data alert of
+//! each source. While data is stale, every message opens with when it was
+//! last updated.
 
 use super::templates::Templates;
 use super::{CommitteeCtx, vn_datetime};
@@ -7,11 +11,12 @@ use crate::clock::parse_db;
 use crate::escalation::Rung;
 use crate::privacy::Masking;
 use crate::routing::Routing;
-use crate::store::{DossierLine, NewMessage, SourceFreshness, Store};
+use crate::source::Staleness;
+use crate::store::{AlertBrief, DossierLine, NewMessage, SourceFreshness, Store};
 use chrono::NaiveDateTime;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ComposeError {
@@ -32,6 +37,8 @@ pub struct Composer<'a> {
     pub domain: String,
     /// Dossiers listed per message or digest section (the rest are counted).
     pub max_items: usize,
+    /// When a source's data counts as stale (the red first line).
+    pub staleness: Staleness,
 }
 
 #[derive(Serialize)]
@@ -54,8 +61,161 @@ pub struct Item {
     pub delay_days: Option<i64>,
     pub link: Option<String>,
     pub unrouted: bool,
+    /// The other rungs the dossier reached in this message (short labels).
+    pub tags: Vec<&'static str>,
     /// The apology draft is attached to this message.
     pub letter_attached: bool,
+    /// Who signs the apology ("Phó Chủ tịch UBND phường Lê Văn Thành"): the
+    /// unit head submits the draft to them (trình ký), never signs it.
+    pub signer: String,
+}
+
+/// A unit's dossiers in one message, each counted once at its most urgent rung.
+#[derive(Serialize, Default, Debug, PartialEq, Eq)]
+pub struct UnitCount {
+    pub name: String,
+    pub total: usize,
+    pub overdue: usize,
+    pub due_today: usize,
+    pub due_soon: usize,
+}
+
+/// What a recipient's message counts: dossiers, not rungs.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub total: usize,
+    /// Late (overdue, with or without the no-apology rung).
+    pub overdue: usize,
+    pub due_today: usize,
+    pub due_soon: usize,
+    /// Late dossiers that reached the no-apology rung.
+    pub no_apology: usize,
+    pub unrouted: usize,
+    /// Most late first, then most at risk, then by name.
+    pub by_unit: Vec<UnitCount>,
+    /// The earliest due date of the dossiers not yet late (stored form).
+    pub earliest_due: Option<String>,
+    /// Every rung each dossier reached, most urgent first.
+    pub rungs: BTreeMap<i64, Vec<Rung>>,
+}
+
+impl Tally {
+    pub fn of(briefs: &[AlertBrief]) -> Tally {
+        let mut rungs: BTreeMap<i64, Vec<Rung>> = BTreeMap::new();
+        let mut first: BTreeMap<i64, &AlertBrief> = BTreeMap::new();
+        let mut unrouted = HashSet::new();
+        for b in briefs {
+            let rung = Rung::parse(&b.rung).unwrap_or(Rung::DueSoon);
+            let v = rungs.entry(b.dossier_id).or_default();
+            if !v.contains(&rung) {
+                v.push(rung);
+            }
+            first.entry(b.dossier_id).or_insert(b);
+            if b.unrouted.unwrap_or(0) != 0 {
+                unrouted.insert(b.dossier_id);
+            }
+        }
+        let mut t = Tally {
+            total: rungs.len(),
+            unrouted: unrouted.len(),
+            ..Tally::default()
+        };
+        let mut units: BTreeMap<&str, UnitCount> = BTreeMap::new();
+        for (id, v) in &mut rungs {
+            v.sort_by_key(|r| r.urgency());
+            let Some(b) = first.get(id) else { continue };
+            let u = units
+                .entry(b.unit_name.as_str())
+                .or_insert_with(|| UnitCount {
+                    name: b.unit_name.clone(),
+                    ..UnitCount::default()
+                });
+            u.total += 1;
+            match v.first().copied().unwrap_or(Rung::DueSoon) {
+                Rung::NoApology | Rung::Overdue => {
+                    t.overdue += 1;
+                    u.overdue += 1;
+                }
+                Rung::DueToday | Rung::DueSoon => {
+                    if v.contains(&Rung::DueToday) {
+                        t.due_today += 1;
+                        u.due_today += 1;
+                    } else {
+                        t.due_soon += 1;
+                        u.due_soon += 1;
+                    }
+                    // Stored times sort as text.
+                    if let Some(due) = &b.due_at
+                        && t.earliest_due.as_ref().is_none_or(|e| due < e)
+                    {
+                        t.earliest_due = Some(due.clone());
+                    }
+                }
+            }
+            if v.contains(&Rung::NoApology) {
+                t.no_apology += 1;
+            }
+        }
+        let mut by_unit: Vec<UnitCount> = units.into_values().collect();
+        by_unit.sort_by(|a, b| {
+            (b.overdue, b.due_today, b.total)
+                .cmp(&(a.overdue, a.due_today, a.total))
+                .then(a.name.cmp(&b.name))
+        });
+        t.by_unit = by_unit;
+        t.rungs = rungs;
+        t
+    }
+}
+
+/// The red first line of every alert and digest while a source is stale:
+/// when the data was last updated, from the last successful sync (never from
+/// the clock). None while every source is fresh.
+pub fn stale_line(
+    freshness: &[SourceFreshness],
+    staleness: Staleness,
+    now: NaiveDateTime,
+) -> Option<String> {
+    let stale: Vec<&SourceFreshness> = freshness
+        .iter()
+        .filter(|f| staleness.is_stale(f, now))
+        .collect();
+    let oldest = stale
+        .iter()
+        .filter_map(|f| f.last_success.map(|t| (t, f.source.as_str())))
+        .min();
+    let never: Vec<&str> = stale
+        .iter()
+        .filter(|f| f.last_success.is_none())
+        .map(|f| f.source.as_str())
+        .collect();
+    let mut line = match oldest {
+        Some((t, source)) => {
+            let minutes = (now - t).num_minutes().max(0);
+            let ago = if minutes < 60 {
+                format!("{minutes} phút")
+            } else {
+                format!("{} giờ", minutes / 60)
+            };
+            format!(
+                "Số liệu cập nhật lần cuối lúc {} ({ago} trước, nguồn {source})",
+                vn_datetime(t)
+            )
+        }
+        None if never.is_empty() => return None,
+        None => format!(
+            "Số liệu chưa được cập nhật lần nào từ nguồn {}",
+            never.join(", ")
+        ),
+    };
+    if oldest.is_some() && !never.is_empty() {
+        line.push_str(&format!(
+            "; nguồn {} chưa đồng bộ được lần nào",
+            never.join(", ")
+        ));
+    }
+    line.push_str(": hồ sơ mới và thay đổi sau thời điểm đó chưa có trong thư này.");
+    Some(line)
 }
 
 fn fmt_opt(s: Option<&str>) -> String {
@@ -92,9 +252,11 @@ impl Composer<'_> {
             delay_step: l.delay_step.clone(),
             delay_unit: l.delay_unit.clone(),
             delay_days: l.delay_days,
-            link: self.routing.dossier_link(&l.code),
+            link: self.routing.dossier_link(&l.source, &l.code),
             unrouted,
+            tags: Vec::new(),
             letter_attached: false,
+            signer: self.routing.signer(&l.field_code),
         }
     }
 
@@ -114,28 +276,37 @@ impl Composer<'_> {
         store: &Store,
         now: NaiveDateTime,
     ) -> Result<u64, ComposeError> {
+        let recipients = store.unsent_alert_recipients().await?;
+        if recipients.is_empty() {
+            return Ok(0);
+        }
+        let stale = stale_line(&store.sync_freshness().await?, self.staleness, now);
         let mut made = 0;
-        for recipient in store.unsent_alert_recipients().await? {
+        for recipient in recipients {
             let unsent = store
                 .unsent_alerts(&recipient, self.max_items as i64)
                 .await?;
             let lines = &unsent.lines;
             let Some(first) = lines.first() else { continue };
-            let rung = |l: &DossierLine| {
-                l.rung
-                    .as_deref()
-                    .and_then(Rung::parse)
-                    .unwrap_or(Rung::DueSoon)
+            let tally = Tally::of(&unsent.briefs);
+            let rungs_of = |l: &DossierLine| -> Vec<Rung> {
+                tally
+                    .rungs
+                    .get(&l.dossier_id)
+                    .cloned()
+                    .unwrap_or_else(|| vec![Rung::DueSoon])
             };
-            let mut items: Vec<Item> = lines
-                .iter()
-                .map(|l| self.item(l, Some(rung(l)), now.date()))
-                .collect();
-            // The unit head gets the apology draft of each late dossier, ready to sign.
+            let mut items = Vec::with_capacity(lines.len());
+            // The unit head gets the apology draft of each dossier that went
+            // late in this message, ready to submit for signing.
             let mut attachments = Vec::new();
-            for (l, item) in lines.iter().zip(items.iter_mut()) {
+            for l in lines {
+                let rungs = rungs_of(l);
+                let top = rungs.first().copied().unwrap_or(Rung::DueSoon);
+                let mut item = self.item(l, Some(top), now.date());
+                item.tags = rungs.iter().skip(1).map(|r| r.tag_vi()).collect();
                 if l.recipient_role.as_deref() == Some("unit_head")
-                    && rung(l) == Rung::Overdue
+                    && rungs.contains(&Rung::Overdue)
                     && let Some(letter) = store.latest_letter(l.dossier_id).await?
                 {
                     item.letter_attached = true;
@@ -148,33 +319,38 @@ impl Composer<'_> {
                         "name": format!("van-ban-xin-loi-{}-v{}.docx", l.code, letter.version),
                     }));
                 }
+                items.push(item);
             }
-            let count = |r: Rung| -> i64 {
-                unsent
-                    .by_rung
-                    .iter()
-                    .filter(|(name, _, _)| Rung::parse(name) == Some(r))
-                    .map(|(_, n, _)| n)
-                    .sum()
+            let role = first.recipient_role.clone().unwrap_or_default();
+            let name = if role == "centre" {
+                self.routing.centre.name.clone()
+            } else {
+                first
+                    .recipient_name
+                    .clone()
+                    .unwrap_or_else(|| recipient.clone())
             };
-            let total = unsent.ids.len();
-            let name = first
-                .recipient_name
-                .clone()
-                .unwrap_or_else(|| recipient.clone());
             let ctx = serde_json::json!({
                 "committee": CommitteeCtx::from(self.routing),
-                "recipient": { "name": name, "email": recipient },
-                "total": total,
-                "counts": {
-                    "overdue": count(Rung::Overdue) + count(Rung::NoApology),
-                    "due_today": count(Rung::DueToday),
-                    "due_soon": count(Rung::DueSoon),
-                    "no_apology": count(Rung::NoApology),
+                "stale": stale,
+                "recipient": {
+                    "name": name,
+                    "email": recipient,
+                    "role": role,
+                    "title": self.routing.title_of(&role, &recipient),
                 },
+                "total": tally.total,
+                "counts": {
+                    "overdue": tally.overdue,
+                    "due_today": tally.due_today,
+                    "due_soon": tally.due_soon,
+                    "no_apology": tally.no_apology,
+                },
+                "by_unit": tally.by_unit,
+                "earliest_due": tally.earliest_due.as_deref().and_then(parse_db).map(vn_datetime),
                 "items": items,
-                "more": total.saturating_sub(lines.len()),
-                "unrouted": unsent.by_rung.iter().map(|(_, _, u)| u).sum::<i64>(),
+                "more": tally.total.saturating_sub(lines.len()),
+                "unrouted": tally.unrouted,
             });
             let rendered = self.templates.render("alert", &ctx)?;
             let ids = &unsent.ids;
@@ -205,15 +381,16 @@ impl Composer<'_> {
     pub async fn compose_stale(
         &self,
         store: &Store,
-        staleness: crate::source::Staleness,
         now: NaiveDateTime,
     ) -> Result<u64, ComposeError> {
         let known: HashSet<String> = store.outbox_keys("stale:").await?.into_iter().collect();
         let recovered: HashSet<String> =
             store.outbox_keys("recovered:").await?.into_iter().collect();
         let mut made = 0;
-        for f in store.sync_freshness().await? {
-            let stale = staleness.is_stale(&f, now);
+        let freshness = store.sync_freshness().await?;
+        let stale_now = stale_line(&freshness, self.staleness, now);
+        for f in freshness {
+            let stale = self.staleness.is_stale(&f, now);
             let SourceFreshness {
                 source,
                 last_success,
@@ -255,6 +432,7 @@ impl Composer<'_> {
                 };
                 let ctx = serde_json::json!({
                     "committee": CommitteeCtx::from(self.routing),
+                    "stale": stale_now,
                     "centre": self.routing.centre.name,
                     "source": source,
                     "recovered": is_recovery,
@@ -285,5 +463,87 @@ impl Composer<'_> {
             }
         }
         Ok(made)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap()
+    }
+
+    fn brief(id: i64, rung: &str, unit: &str, due: &str) -> AlertBrief {
+        AlertBrief {
+            dossier_id: id,
+            code: format!("C{id}"),
+            rung: rung.into(),
+            unrouted: Some(0),
+            unit_name: unit.into(),
+            due_at: Some(due.into()),
+        }
+    }
+
+    #[test]
+    fn a_tally_counts_dossiers_not_rungs() {
+        let t = Tally::of(&[
+            brief(1, "overdue", "A", "2026-11-17 08:00:00"),
+            brief(1, "no_apology", "A", "2026-11-17 08:00:00"),
+            brief(2, "due_soon", "A", "2026-11-26 08:00:00"),
+            brief(3, "due_today", "B", "2026-11-23 16:00:00"),
+        ]);
+        assert_eq!(
+            (t.total, t.overdue, t.due_today, t.due_soon, t.no_apology),
+            (3, 1, 1, 1, 1)
+        );
+        assert_eq!(t.rungs[&1], [Rung::NoApology, Rung::Overdue]);
+        // The earliest due date of those not yet late, not of the late one.
+        assert_eq!(t.earliest_due.as_deref(), Some("2026-11-23 16:00:00"));
+        let units: Vec<(&str, usize, usize)> = t
+            .by_unit
+            .iter()
+            .map(|u| (u.name.as_str(), u.total, u.overdue))
+            .collect();
+        assert_eq!(units, [("A", 2, 1), ("B", 1, 0)]);
+    }
+
+    #[test]
+    fn the_stale_line_dates_data_by_the_last_successful_sync() {
+        let rule = Staleness {
+            after_minutes: 60,
+            first_sync_grace_minutes: 60,
+        };
+        let f = |source: &str, ok: Option<&str>| SourceFreshness {
+            source: source.into(),
+            last_success: ok.map(t),
+            last_error: Some("503".into()),
+            first_attempt: Some(t("2026-11-01 08:00")),
+        };
+        let now = t("2026-11-23 07:30");
+        assert_eq!(
+            stale_line(&[f("tinh", Some("2026-11-23 07:00"))], rule, now),
+            None
+        );
+        let line = stale_line(
+            &[
+                f("tinh", Some("2026-11-20 08:00")),
+                f("so", Some("2026-11-22 08:00")),
+            ],
+            rule,
+            now,
+        )
+        .unwrap();
+        assert!(
+            line.starts_with(
+                "Số liệu cập nhật lần cuối lúc 08:00 20/11/2026 (71 giờ trước, nguồn tinh)"
+            ),
+            "{line}"
+        );
+        let never = stale_line(&[f("tinh", None)], rule, now).unwrap();
+        assert!(
+            never.contains("chưa được cập nhật lần nào từ nguồn tinh"),
+            "{never}"
+        );
     }
 }

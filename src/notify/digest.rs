@@ -1,8 +1,10 @@
 //! The centre's morning digest: what is due soon, due today and late, by unit
-//! and field; what changed since the previous digest; data freshness; source due
-//! dates that disagree with the rules; mail that could not be delivered.
+//! and field; what changed since the previous digest (none in the first: there
+//! is nothing to compare with); data freshness, dated by the last successful
+//! sync and not by the clock, in a red first line while stale; source due dates
+//! that disagree with the rules; mail that could not be delivered.
 
-use super::compose::{ComposeError, Composer, Item};
+use super::compose::{ComposeError, Composer, Item, stale_line};
 use super::{CommitteeCtx, vn_date, vn_datetime};
 use crate::calendar::Calendar;
 use crate::store::{NewMessage, Store};
@@ -48,7 +50,6 @@ struct Section {
 pub struct DigestLimits {
     /// "Sắp đến hạn" means at most this many working days left.
     pub warning_days: i64,
-    pub staleness: crate::source::Staleness,
     /// Dossiers listed per section; the rest are counted.
     pub max_items: usize,
 }
@@ -93,10 +94,8 @@ pub async fn make_digest(
     if store.digest_exists(&date_key).await? {
         return Ok(DigestOutcome::AlreadyDone);
     }
-    let since = store
-        .last_digest_at()
-        .await?
-        .unwrap_or(now - chrono::Duration::days(1));
+    // The first digest has no previous one to compare with.
+    let since = store.last_digest_at().await?;
     let lines = store.at_risk_lines(limits.max_items as i64).await?;
     let (mut by_unit, mut by_field) = (BTreeMap::new(), BTreeMap::new());
     let mut sections = [
@@ -142,14 +141,25 @@ pub async fn make_digest(
     for s in &mut sections {
         s.more = s.total.saturating_sub(s.items.len());
     }
-    let changes = store.class_changes_since(since).await?;
-    let n = |classes: &[&str]| -> i64 {
+    let changes = match since {
+        Some(since) => Some(store.class_changes_since(since).await?),
+        None => None,
+    };
+    let n = |changes: &[(String, i64)], classes: &[&str]| -> i64 {
         changes
             .iter()
             .filter(|(c, _)| classes.contains(&c.as_str()))
             .map(|(_, k)| k)
             .sum()
     };
+    let changes = changes.map(|c| {
+        serde_json::json!({
+            "newly_at_risk": n(&c, &["due_soon", "due_today"]),
+            "newly_late": n(&c, &["overdue"]),
+            "finished": n(&c, &["before_due", "on_due_day", "late"]),
+            "finished_late": n(&c, &["late"]),
+        })
+    });
     let mismatches: Vec<serde_json::Value> = store
         .open_mismatches(50)
         .await?
@@ -159,12 +169,14 @@ pub async fn make_digest(
             serde_json::json!({ "code": l.code, "source_due": f(l.due_at), "computed_due": f(l.computed_due_at) })
         })
         .collect();
-    let sources: Vec<serde_json::Value> = store
-        .sync_freshness()
-        .await?
+    let freshness = store.sync_freshness().await?;
+    let stale = stale_line(&freshness, composer.staleness, now);
+    // What the figures are as of: the oldest source's last successful sync.
+    let data_as_of = freshness.iter().filter_map(|f| f.last_success).min();
+    let sources: Vec<serde_json::Value> = freshness
         .into_iter()
         .map(|f| {
-            let stale = limits.staleness.is_stale(&f, now);
+            let stale = composer.staleness.is_stale(&f, now);
             serde_json::json!({ "name": f.source, "last_success": f.last_success.map(vn_datetime), "stale": stale, "last_error": f.last_error })
         })
         .collect();
@@ -178,18 +190,15 @@ pub async fn make_digest(
     let ctx = serde_json::json!({
         "committee": CommitteeCtx::from(composer.routing),
         "centre": composer.routing.centre.name,
+        "stale": stale,
         "date": vn_date(now),
         "generated": vn_datetime(now),
-        "since": vn_datetime(since),
+        "data_as_of": data_as_of.map(vn_datetime),
+        "since": since.map(vn_datetime),
         "warning_days": warning_days,
         "counts": { "overdue": counts.0, "due_today": counts.1, "due_soon": counts.2 },
         "unrouted": unrouted,
-        "changes": {
-            "newly_at_risk": n(&["due_soon", "due_today"]),
-            "newly_late": n(&["overdue"]),
-            "finished": n(&["before_due", "on_due_day", "late"]),
-            "finished_late": n(&["late"]),
-        },
+        "changes": changes,
         "by_unit": sorted(by_unit),
         "by_field": sorted(by_field),
         "sections": sections,

@@ -39,7 +39,9 @@ pub use evaluations::{
 };
 pub use leader::{Fence, FileLock, Leader, LeaderError};
 pub use letters::{IssueError, LetterCandidate, LetterRecord, doc_number};
-pub use outbox::{AtRiskCount, DossierLine, NewMessage, OutboxRow, SourceFreshness, UnsentAlerts};
+pub use outbox::{
+    AlertBrief, AtRiskCount, DossierLine, NewMessage, OutboxRow, SourceFreshness, UnsentAlerts,
+};
 pub use reports::{DossierFilter, KpiGroup, KpiRow, ListRow, Retention, TokenInfo, token_hash};
 
 use chrono::NaiveDateTime;

@@ -55,6 +55,8 @@ pub struct DossierLine {
     #[sqlx(try_from = "OptFlag")]
     pub unrouted: Option<i64>,
     pub dossier_id: i64,
+    /// The source the dossier came from: its code is unique only there.
+    pub source: String,
     pub code: String,
     pub procedure_name: String,
     pub applicant_name: String,
@@ -95,7 +97,7 @@ impl DossierLine {
     }
 }
 
-const LINE_COLS: &str = "d.id AS dossier_id, d.code, d.procedure_name, d.applicant_name, d.applicant_kind, d.field_code, \
+const LINE_COLS: &str = "d.id AS dossier_id, d.source, d.code, d.procedure_name, d.applicant_name, d.applicant_kind, d.field_code, \
      d.field_name, d.unit_code, d.unit_name, d.officer, d.received_at, e.class, e.due_at, e.computed_due_at, \
      e.working_days_left, e.working_days_late, d.current_step, \
      d.step_since, \
@@ -105,10 +107,25 @@ const LINE_COLS: &str = "d.id AS dossier_id, d.code, d.procedure_name, d.applica
 pub struct UnsentAlerts {
     /// Every one, oldest first.
     pub ids: Vec<i64>,
-    /// `(rung, alerts, of which unrouted)`.
-    pub by_rung: Vec<(String, i64, i64)>,
-    /// The most urgent ones, to list.
+    /// Every one in brief, by dossier code then rung: enough to count
+    /// dossiers (not rungs) by unit and find the earliest due date without
+    /// reading every line.
+    pub briefs: Vec<AlertBrief>,
+    /// One line per dossier at its most urgent rung, the most urgent first.
     pub lines: Vec<DossierLine>,
+}
+
+/// One unsent alert in brief.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct AlertBrief {
+    pub dossier_id: i64,
+    pub code: String,
+    pub rung: String,
+    #[sqlx(try_from = "OptFlag")]
+    pub unrouted: Option<i64>,
+    pub unit_name: String,
+    #[sqlx(try_from = "OptTime")]
+    pub due_at: Option<String>,
 }
 
 /// `(field code, field name, unit code, unit name, class, dossiers)`.
@@ -149,20 +166,23 @@ impl Store {
         })
     }
 
-    /// One recipient's unsent alerts: every id and the count per rung, and the
-    /// lines of the most urgent `limit` (rung, then the earliest due date: the
-    /// most days late or fewest left, then code).
+    /// One recipient's unsent alerts: every id, each in brief, and the lines
+    /// of the most urgent `limit` dossiers, one per dossier at its most urgent
+    /// rung (rung, then the earliest due date: the most days late or fewest
+    /// left, then code). A dossier can reach two rungs in one run (overdue and
+    /// no apology yet); its reader must see it once.
     pub async fn unsent_alerts(
         &self,
         recipient: &str,
         limit: i64,
     ) -> Result<UnsentAlerts, StoreError> {
+        const URGENCY: &str = "CASE a.rung WHEN 'no_apology' THEN 0 WHEN 'overdue' THEN 1 WHEN 'due_today' THEN 2 ELSE 3 END";
         let sql = format!(
-            "SELECT a.id AS alert_id, a.recipient, a.recipient_name, a.recipient_role, a.rung, a.unrouted, {LINE_COLS} \
+            "SELECT * FROM (SELECT a.id AS alert_id, a.recipient, a.recipient_name, a.recipient_role, a.rung, a.unrouted, {LINE_COLS}, \
+             {URGENCY} AS urgency, ROW_NUMBER() OVER (PARTITION BY a.dossier_id ORDER BY {URGENCY}, a.id) AS rn \
              FROM alerts a JOIN dossiers d ON d.id = a.dossier_id JOIN evaluations e ON e.dossier_id = d.id \
-             WHERE a.outbox_id IS NULL AND a.recipient = $1 \
-             ORDER BY CASE a.rung WHEN 'no_apology' THEN 0 WHEN 'overdue' THEN 1 WHEN 'due_today' THEN 2 ELSE 3 END, \
-             e.due_at, d.code LIMIT $2"
+             WHERE a.outbox_id IS NULL AND a.recipient = $1) AS t \
+             WHERE rn = 1 ORDER BY urgency, due_at, code LIMIT $2"
         );
         with_pool!(self, pool => {
             let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM alerts WHERE outbox_id IS NULL AND recipient = $1 ORDER BY id")
@@ -170,19 +190,21 @@ impl Store {
                 .fetch_all(pool)
                 .await
                 .ctx("reading unsent alerts")?;
-            let by_rung: Vec<(String, i64, i64)> = sqlx::query_as(
-                "SELECT rung, COUNT(*), SUM(CASE WHEN unrouted THEN 1 ELSE 0 END) FROM alerts WHERE outbox_id IS NULL AND recipient = $1 GROUP BY rung")
+            let briefs: Vec<AlertBrief> = sqlx::query_as(
+                "SELECT a.dossier_id, d.code, a.rung, a.unrouted, d.unit_name, e.due_at \
+                 FROM alerts a JOIN dossiers d ON d.id = a.dossier_id JOIN evaluations e ON e.dossier_id = d.id \
+                 WHERE a.outbox_id IS NULL AND a.recipient = $1 ORDER BY d.code, d.source, a.rung")
                 .bind(recipient)
                 .fetch_all(pool)
                 .await
-                .ctx("counting unsent alerts")?;
+                .ctx("reading unsent alerts")?;
             let lines = sqlx::query_as(&sql)
                 .bind(recipient)
                 .bind(limit)
                 .fetch_all(pool)
                 .await
                 .ctx("reading unsent alerts")?;
-            Ok(UnsentAlerts { ids, by_rung, lines })
+            Ok(UnsentAlerts { ids, briefs, lines })
         })
     }
 

@@ -271,10 +271,21 @@ async fn each_leader_gets_one_email_listing_their_dossiers_once() {
         "Lê Văn Thành <pct.kinhte@ninhhoa.example.vn>"
     );
     let body = text(vice);
-    let first_overdue = body.find("[Quá hạn]").unwrap_or(0);
-    let first_soon = body.find("[Sắp đến hạn]").unwrap_or(usize::MAX);
+    let first_overdue = body.find("[Quá hạn").unwrap_or(0);
+    let first_soon = body.find("[Sắp đến hạn").unwrap_or(usize::MAX);
     assert!(first_overdue < first_soon);
     assert!(body.contains("Còn ") && body.contains("ngày làm việc"));
+    // Addressed by name and title, with the counts by unit and the one
+    // request in the first lines.
+    let head: Vec<&str> = body.lines().take(5).collect();
+    assert_eq!(
+        head[0], "Kính gửi: Đồng chí Lê Văn Thành – Phó Chủ tịch UBND phường",
+        "{body}"
+    );
+    assert!(
+        head[2].starts_with("Theo đơn vị: ") && head[3].starts_with("Đề nghị đồng chí chỉ đạo "),
+        "{body}"
+    );
     assert!(vice["html"].as_str().unwrap().contains("<strong>"));
     // Applicants are masked by default.
     assert!(!body.contains("Người nộp: Nguyễn Thị Hồng"));
@@ -309,6 +320,17 @@ async fn each_leader_gets_one_email_listing_their_dossiers_once() {
     assert_eq!(digest["to"][0], "ttpvhcc@ninhhoa.example.vn");
     let dt = text(&digest);
     let first_digest = dt.to_owned();
+    // The first digest has no previous one to compare with.
+    assert!(
+        !dt.contains("THAY ĐỔI TỪ BÁO CÁO TRƯỚC") && dt.contains("báo cáo đầu tiên"),
+        "{dt}"
+    );
+    assert_eq!(
+        dt.lines().next(),
+        Some("Kính gửi: Trung tâm Phục vụ hành chính công"),
+        "{dt}"
+    );
+    assert!(!dt.to_lowercase().contains("đồng chí"), "{dt}");
     assert!(
         dt.contains(&format!("- Quá hạn: {overdue}"))
             && dt.contains(&format!("- Đến hạn hôm nay: {due_today}")),
@@ -333,6 +355,7 @@ async fn each_leader_gets_one_email_listing_their_dossiers_once() {
         .unwrap();
     send_with(&settings, &db.store, &next_day).await.unwrap();
     let dt = text(&sink.messages().pop().unwrap()).to_owned();
+    assert!(dt.contains("THAY ĐỔI TỪ BÁO CÁO TRƯỚC"), "{dt}");
     assert!(due_soon > 1, "{due_soon}");
     assert!(dt.contains(&format!("HỒ SƠ QUÁ HẠN ({overdue})")), "{dt}");
     assert!(
@@ -387,17 +410,20 @@ async fn a_long_alert_list_is_cut_to_the_most_urgent_and_counts_the_rest() {
     } = room;
     send_with(&settings, &db.store, &clock).await.unwrap();
     let msgs = sink.messages();
-    let long = msgs
+    // "[UBND …] N hồ sơ TTHC cần đôn đốc…": N dossiers.
+    let total_of = |m: &serde_json::Value| -> usize {
+        m["subject"]
+            .as_str()
+            .and_then(|s| s.split("] ").nth(1))
+            .and_then(|r| r.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap()
+    };
+    let (long, total) = msgs
         .iter()
-        .map(text)
-        .find(|t| !t.contains("báo cáo 1 hồ sơ") && !t.contains("báo cáo 2 hồ sơ"))
-        .expect("someone has more than two alerts");
-    let total: usize = long
-        .split("báo cáo ")
-        .nth(1)
-        .and_then(|r| r.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap();
+        .map(|m| (text(m), total_of(m)))
+        .find(|(_, n)| *n > 2)
+        .expect("someone has more than two dossiers");
     // Two listed (numbered 1. and 2.), the rest counted.
     assert!(
         long.contains("\n1. [") && long.contains("\n2. [") && !long.contains("\n3. ["),
@@ -773,4 +799,404 @@ async fn two_senders_never_send_one_message_twice_postgres() {
 #[tokio::test]
 async fn two_senders_never_send_one_message_twice_sqlite() {
     two_senders_never_send_one_message_twice(Backend::Sqlite).await;
+}
+
+const DASHBOARD: &str = "https://tthc.example.vn/bang-dieu-khien";
+
+/// A path segment as the dashboard's route reads it: everything but RFC
+/// 3986's unreserved characters percent-encoded (an oracle independent of
+/// the code under test).
+fn segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// HTML as a reader sees it (the templates escape `/` and `&`).
+fn unescape(html: &str) -> String {
+    html.replace("&#x2f;", "/")
+        .replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// Every dashboard address in a message (text and HTML).
+fn links(m: &serde_json::Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for part in ["text", "html"] {
+        let body = unescape(m[part].as_str().unwrap_or_default());
+        for (at, _) in body.match_indices("https://tthc.example.vn") {
+            let end = body[at..]
+                .find(|c: char| c.is_whitespace() || c == '"' || c == '<')
+                .map_or(body.len(), |n| at + n);
+            out.push(body[at..end].to_owned());
+        }
+    }
+    out
+}
+
+/// The numbered entries of an alert's text ("1. [Quá hạn …] CODE – …").
+fn entries(body: &str) -> Vec<&str> {
+    body.lines()
+        .filter(|l| {
+            let digits = l.chars().take_while(char::is_ascii_digit).count();
+            digits > 0 && l[digits..].starts_with(". [")
+        })
+        .collect()
+}
+
+/// The dossier count a subject gives ("[…] N hồ sơ TTHC cần đôn đốc: …").
+fn subject_counts(m: &serde_json::Value) -> (usize, Vec<(usize, String)>) {
+    let s = m["subject"].as_str().unwrap();
+    let rest = s.split("] ").nth(1).unwrap();
+    let total = rest.split(' ').next().unwrap().parse().unwrap();
+    let parts = rest
+        .split_once(": ")
+        .map(|(_, p)| p)
+        .unwrap_or_default()
+        .split(", ")
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (n, what) = p.split_once(' ').unwrap();
+            (n.parse().unwrap(), what.to_owned())
+        })
+        .collect();
+    (total, parts)
+}
+
+async fn store_dossiers(db: &TestDb, source: &str, dossiers: Vec<tthc_watch::dossier::Dossier>) {
+    let incoming: Vec<_> = dossiers
+        .into_iter()
+        .map(tthc_watch::store::Incoming::new)
+        .collect();
+    db.store
+        .apply_page(source, &incoming, &[], &[], None, t("2026-11-18 09:00"))
+        .await
+        .unwrap();
+}
+
+/// Three dossiers two working days late and without an apology reach two
+/// rungs at once for the unit head (overdue, no apology yet): each is
+/// listed once, at its most urgent rung, and the subject counts three.
+/// Every link names the dossier's source and code, percent-encoded.
+async fn each_dossier_once_per_email(backend: Backend) {
+    let mut room = Mailroom::new(backend).await;
+    room.rules.routing.committee.dashboard_url = format!("{DASHBOARD}/");
+    let late =
+        |code: &str| scripted_dossier(code, "DD", "PKT", "2026-11-10 08:00", 5, "2026-11-17 08:00");
+    // Codes are unique only within a source; one holds a slash and a space.
+    let dossiers = [
+        ("tinh", "H56-261110-0000001"),
+        ("tinh", "H56/261110 0000002"),
+        ("sở tư pháp", "H56-261110-0000001"),
+    ];
+    for (source, code) in dossiers {
+        store_dossiers(&room.db, source, vec![late(code)]).await;
+    }
+    let clock = at("2026-11-23 08:00");
+    check_with(&room.settings, &room.rules, &room.db.store, &clock)
+        .await
+        .unwrap();
+    digest_with(&room.settings, &room.rules, &room.db.store, &clock, false)
+        .await
+        .unwrap();
+    send_with(&room.settings, &room.db.store, &clock)
+        .await
+        .unwrap();
+    let msgs = room.sink.messages();
+    let alerts: Vec<&serde_json::Value> = msgs
+        .iter()
+        .filter(|m| m["subject"].as_str().unwrap().contains("cần đôn đốc"))
+        .collect();
+    let to: BTreeSet<&str> = alerts
+        .iter()
+        .map(|m| m["to"][0].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        to,
+        BTreeSet::from([
+            "chutich@ninhhoa.example.vn",
+            "pct.kinhte@ninhhoa.example.vn",
+            "pkt@ninhhoa.example.vn",
+            "ttpvhcc@ninhhoa.example.vn"
+        ])
+    );
+    for m in &alerts {
+        let body = text(m);
+        let listed = entries(body);
+        let (total, parts) = subject_counts(m);
+        assert_eq!(listed.len(), 3, "{body}");
+        assert_eq!(total, 3, "{}", m["subject"]);
+        assert_eq!(parts, [(3, "quá hạn".to_owned())], "{}", m["subject"]);
+        for code in ["H56/261110 0000002", "H56-261110-0000001"] {
+            let n = listed
+                .iter()
+                .filter(|l| l.contains(&format!("] {code} ")))
+                .count();
+            let expected = if code.contains('/') { 1 } else { 2 };
+            assert_eq!(n, expected, "{code} in {body}");
+        }
+    }
+    let head = alerts
+        .iter()
+        .find(|m| m["to"][0] == "pkt@ninhhoa.example.vn")
+        .unwrap();
+    let body = text(head);
+    // Listed at its most urgent rung, the other as a tag.
+    assert!(
+        entries(body)
+            .iter()
+            .all(|l| l.contains("[Quá hạn chưa có văn bản xin lỗi") && l.contains(" · quá hạn]")),
+        "{body}"
+    );
+    assert_eq!(
+        body.lines().next(),
+        Some("Kính gửi: Đồng chí Trần Văn Hùng – Trưởng Phòng Kinh tế, Hạ tầng và Đô thị"),
+        "{body}"
+    );
+    // The unit head submits the draft for signing; the vice-chair signs it.
+    assert!(body.contains("trình ký văn bản xin lỗi"), "{body}");
+    if body.contains("Đính kèm") {
+        assert!(
+            body.contains("trình Phó Chủ tịch UBND phường Lê Văn Thành ký ban hành"),
+            "{body}"
+        );
+    }
+    assert!(!body.contains("để ký ban hành"), "{body}");
+    // The centre is addressed as the centre, never "đồng chí".
+    for m in msgs
+        .iter()
+        .filter(|m| m["to"][0] == "ttpvhcc@ninhhoa.example.vn")
+    {
+        let body = text(m);
+        assert_eq!(
+            body.lines().next(),
+            Some("Kính gửi: Trung tâm Phục vụ hành chính công"),
+            "{body}"
+        );
+        assert!(!body.to_lowercase().contains("đồng chí"), "{body}");
+        assert!(
+            !m["html"]
+                .as_str()
+                .unwrap()
+                .to_lowercase()
+                .contains("đồng chí")
+        );
+    }
+    // Every link in every message: /dossiers/{source}/{code} under the dashboard.
+    let allowed: BTreeSet<String> = dossiers
+        .iter()
+        .map(|(s, c)| format!("{DASHBOARD}/dossiers/{}/{}", segment(s), segment(c)))
+        .collect();
+    let mut seen = BTreeSet::new();
+    for m in &msgs {
+        for l in links(m) {
+            assert!(allowed.contains(&l), "{l} in {}", m["subject"]);
+            seen.insert(l);
+        }
+    }
+    assert_eq!(seen, allowed, "every dossier is linked");
+    assert!(
+        msgs.iter()
+            .all(|m| unescape(m["html"].as_str().unwrap())
+                .contains(&format!("{DASHBOARD}/dossiers/"))),
+        "the HTML parts link too"
+    );
+    room.db.cleanup().await;
+}
+
+#[tokio::test]
+async fn each_dossier_once_per_email_sqlite() {
+    each_dossier_once_per_email(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn each_dossier_once_per_email_postgres() {
+    if postgres_available().await {
+        each_dossier_once_per_email(Backend::Postgres).await;
+    }
+}
+
+/// A vice-chair with 25 dossiers in two units reads, in the first lines,
+/// whom the email is for (name and title), the counts by unit and the one
+/// request with the earliest due date; the details follow, a few lines each.
+#[tokio::test]
+async fn a_vice_chairs_email_opens_with_its_summary() {
+    let room = Mailroom::new(Backend::Sqlite).await;
+    let mut dossiers = Vec::new();
+    let mut codes = Vec::new();
+    for i in 0..25 {
+        let code = format!("H56-2611-{i:04}");
+        // 3 late, 2 due today at 16:00, 20 due in two working days.
+        let (received, due) = match i {
+            0..3 => ("2026-11-10 08:00", "2026-11-17 08:00"),
+            3..5 => ("2026-11-16 16:00", "2026-11-23 16:00"),
+            _ => ("2026-11-18 08:00", "2026-11-26 08:00"),
+        };
+        let (field, unit) = if i % 5 == 4 {
+            ("XD", "PQLDT")
+        } else {
+            ("DD", "PKT")
+        };
+        let mut d = scripted_dossier(&code, field, unit, received, 5, due);
+        if unit == "PQLDT" {
+            d.unit_name = "Phòng Quản lý đô thị".into();
+        }
+        dossiers.push(d);
+        codes.push(code);
+    }
+    store_dossiers(&room.db, "tinh", dossiers).await;
+    let clock = at("2026-11-23 08:00");
+    check_with(&room.settings, &room.rules, &room.db.store, &clock)
+        .await
+        .unwrap();
+    send_with(&room.settings, &room.db.store, &clock)
+        .await
+        .unwrap();
+    let msgs = room.sink.messages();
+    let vice = msgs
+        .iter()
+        .find(|m| m["to"][0] == "pct.kinhte@ninhhoa.example.vn")
+        .unwrap();
+    let body = text(vice);
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(
+        lines[0],
+        "Kính gửi: Đồng chí Lê Văn Thành – Phó Chủ tịch UBND phường"
+    );
+    assert_eq!(
+        lines[1],
+        "25 hồ sơ TTHC thuộc lĩnh vực đồng chí phụ trách cần đôn đốc: 3 quá hạn, 2 đến hạn hôm nay, 20 sắp đến hạn."
+    );
+    assert!(
+        lines[2].starts_with("Theo đơn vị: Phòng Kinh tế, Hạ tầng và Đô thị 20 (")
+            && lines[2].contains("Phòng Quản lý đô thị 5"),
+        "{body}"
+    );
+    assert!(
+        lines[3].starts_with("Đề nghị đồng chí chỉ đạo Phòng Kinh tế, Hạ tầng và Đô thị, Phòng Quản lý đô thị giải quyết ngay 3 hồ sơ quá hạn")
+            && lines[3].contains("hoàn thành trước 16:00 23/11/2026"),
+        "{body}"
+    );
+    // The details: every dossier once, in a few lines each; the whole text
+    // is short enough that the summary is never pushed below the first screen.
+    let listed = entries(body);
+    assert_eq!(listed.len(), 25, "{body}");
+    for c in &codes {
+        assert_eq!(
+            listed
+                .iter()
+                .filter(|l| l.contains(&format!("] {c} ")))
+                .count(),
+            1,
+            "{c}"
+        );
+    }
+    assert!(
+        lines.iter().position(|l| l.starts_with("1. [")).unwrap() < 40,
+        "{body}"
+    );
+    assert!(lines.len() <= 25 * 3 + 12, "{} lines:\n{body}", lines.len());
+    assert_eq!(subject_counts(vice).0, 25);
+    room.db.cleanup().await;
+}
+
+/// The source down for three days (last successful sync Friday 08:00, the
+/// digest Monday 07:30): the digest, the leaders' alerts and the centre's
+/// stale alert all open with when the data was last updated, from the
+/// sync state and not the clock; the digest's "số liệu đến" says the same.
+async fn stale_data_is_dated_by_the_last_successful_sync(backend: Backend) {
+    let room = Mailroom::new(backend).await;
+    let run = |at: &str, error: Option<&str>| tthc_watch::store::SyncRun {
+        source: "tinh".into(),
+        started_at: t(at),
+        finished_at: t(at),
+        fetched: 0,
+        outcome: Default::default(),
+        error: error.map(str::to_owned),
+    };
+    room.db
+        .store
+        .finish_sync(&run("2026-11-20 08:00", None))
+        .await
+        .unwrap();
+    store_dossiers(
+        &room.db,
+        "tinh",
+        vec![scripted_dossier(
+            "H56-261118-0000009",
+            "DD",
+            "PKT",
+            "2026-11-18 08:00",
+            5,
+            "2026-11-26 08:00",
+        )],
+    )
+    .await;
+    room.db
+        .store
+        .finish_sync(&run(
+            "2026-11-23 07:00",
+            Some("source tinh: server answered 503"),
+        ))
+        .await
+        .unwrap();
+    let clock = at("2026-11-23 07:30");
+    check_with(&room.settings, &room.rules, &room.db.store, &clock)
+        .await
+        .unwrap();
+    digest_with(&room.settings, &room.rules, &room.db.store, &clock, false)
+        .await
+        .unwrap();
+    send_with(&room.settings, &room.db.store, &clock)
+        .await
+        .unwrap();
+    let msgs = room.sink.messages();
+    // Vice-chair, unit head, the centre's stale alert and the digest.
+    assert_eq!(msgs.len(), 4, "{msgs:#?}");
+    let red = "Số liệu cập nhật lần cuối lúc 08:00 20/11/2026 (71 giờ trước, nguồn tinh)";
+    for m in &msgs {
+        let body = text(m);
+        assert!(body.starts_with(red), "{body}");
+        let html = unescape(m["html"].as_str().unwrap());
+        let line = html.find(red).unwrap_or(usize::MAX);
+        assert!(
+            line < html.find("Kính gửi").unwrap() && html[..line].contains("color:#b00020"),
+            "{html}"
+        );
+    }
+    let digest = msgs
+        .iter()
+        .find(|m| {
+            m["subject"]
+                .as_str()
+                .unwrap()
+                .contains("Báo cáo hồ sơ TTHC")
+        })
+        .unwrap();
+    let dt = text(digest);
+    assert!(dt.contains("số liệu đến 08:00 20/11/2026"), "{dt}");
+    assert!(!dt.contains("số liệu đến 07:30"), "{dt}");
+    assert!(!dt.contains("THAY ĐỔI TỪ BÁO CÁO TRƯỚC"), "{dt}");
+    room.db.cleanup().await;
+}
+
+#[tokio::test]
+async fn stale_data_is_dated_by_the_last_successful_sync_sqlite() {
+    stale_data_is_dated_by_the_last_successful_sync(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn stale_data_is_dated_by_the_last_successful_sync_postgres() {
+    if postgres_available().await {
+        stale_data_is_dated_by_the_last_successful_sync(Backend::Postgres).await;
+    }
 }

@@ -118,7 +118,7 @@ pub async fn answers(store: &Store) -> BTreeMap<String, String> {
             .collect();
         put(
             format!("unsent to {r}"),
-            format!("{} {:?} {lines:?}", u.ids.len(), u.by_rung),
+            format!("{} {:?} {lines:?}", u.ids.len(), u.briefs),
         );
     }
     let outbox: Vec<_> = store
