@@ -244,14 +244,18 @@ impl Routing {
     /// `/`, spaces or Vietnamese letters).
     pub fn dossier_link(&self, source: &str, code: &str) -> Option<String> {
         let base = self.committee.dashboard_url.trim_end_matches('/');
-        (!base.is_empty()).then(|| {
-            format!(
-                "{base}/dossiers/{}/{}",
-                encode_segment(source),
-                encode_segment(code)
-            )
-        })
+        (!base.is_empty()).then(|| format!("{base}{}", dossier_path(source, code)))
     }
+}
+
+/// The dossier page's path on the dashboard: `/dossiers/{source}/{code}`
+/// (codes are unique only within a source).
+pub fn dossier_path(source: &str, code: &str) -> String {
+    format!(
+        "/dossiers/{}/{}",
+        encode_segment(source),
+        encode_segment(code)
+    )
 }
 
 /// Percent-encodes everything but RFC 3986's unreserved characters: the

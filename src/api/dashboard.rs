@@ -118,6 +118,8 @@ const DASHBOARD_TEMPLATE: &str = "dashboard.html";
 const LOGIN_TEMPLATE: &str = "dashboard_login.html";
 /// The CSS both pages include in their `<style>`.
 const CSS_TEMPLATE: &str = "dashboard.css";
+const DOSSIER_TEMPLATE: &str = "dossier.html";
+const DOSSIER_HTML: &str = include_str!("templates/dossier.html");
 
 // minijinja drops one trailing newline from each template (its default), so
 // the files end with a newline like any text file and the CSS is included on
@@ -147,6 +149,33 @@ pub fn render_login(action: &str, error: Option<&str>) -> Result<String, Dashboa
     render(LOGIN_TEMPLATE, context! { action, error })
 }
 
+/// The dossier page (`dossier_page`).
+pub fn render_dossier(ctx: Value) -> Result<String, DashboardError> {
+    render(DOSSIER_TEMPLATE, ctx)
+}
+
+/// A stored or ISO time ("2026-11-23 08:00:00", "2026-11-23T08:00:00+07:00")
+/// as people read it: "08:00 23/11/2026"; anything else as it is.
+fn filter_vn(v: Option<String>) -> String {
+    let Some(v) = v else { return String::new() };
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(&v, "%Y-%m-%d") {
+        return d.format("%d/%m/%Y").to_string();
+    }
+    let t = v.get(..19).map(|s| s.replace('T', " "));
+    t.as_deref()
+        .and_then(crate::clock::parse_db)
+        .map_or(v, crate::notify::vn_datetime)
+}
+
+/// A class or a ladder rung by its Vietnamese name ("overdue" → "Quá hạn").
+fn filter_label(v: Option<String>) -> String {
+    let Some(v) = v else { return String::new() };
+    if let Some(c) = crate::deadline::Class::parse(&v) {
+        return c.label_vi().to_owned();
+    }
+    crate::escalation::Rung::parse(&v).map_or(v, |r| r.tag_vi().to_owned())
+}
+
 fn render(name: &'static str, ctx: Value) -> Result<String, DashboardError> {
     let env = ENVIRONMENT.as_ref().map_err(Clone::clone)?;
     env.get_template(name)
@@ -165,11 +194,14 @@ fn environment() -> Result<Environment<'static>, DashboardError> {
     env.add_filter("num", filter_num);
     env.add_filter("target", |v: f64| fmt_target(v));
     env.add_filter("href", filter_href);
+    env.add_filter("vn", filter_vn);
+    env.add_filter("label", filter_label);
     env.add_function("rate_class", rate_class);
     for (name, source) in [
         (DASHBOARD_TEMPLATE, DASHBOARD_HTML),
         (LOGIN_TEMPLATE, LOGIN_HTML),
         (CSS_TEMPLATE, DASHBOARD_CSS),
+        (DOSSIER_TEMPLATE, DOSSIER_HTML),
     ] {
         env.add_template(name, source)
             .map_err(|source| DashboardError::Template {
@@ -266,21 +298,7 @@ fn filter_href(link: Option<String>) -> Option<String> {
     }
 }
 
-/// Escapes text for HTML/SVG content and attribute values.
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
+use crate::text::escape_html as escape;
 
 // ---------------------------------------------------------------------------
 // Trend chart

@@ -10,6 +10,7 @@
 
 mod access;
 pub mod dashboard;
+mod dossier_page;
 pub mod export;
 mod handlers;
 mod health;
@@ -249,6 +250,11 @@ fn audited(state: Arc<AppState>) -> Router<Arc<AppState>> {
             get(pages::login_page).post(pages::login),
         )
         .route("/dashboard/logout", post(pages::logout))
+        .route("/dossiers/{source}/{code}", get(dossier_page::dossier_page))
+        .route(
+            "/dossiers/{source}/{code}/letters/{version}",
+            get(dossier_page::letter_download),
+        )
         .layer(axum::middleware::from_fn_with_state(
             state,
             access::audit_access,

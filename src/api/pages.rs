@@ -157,7 +157,7 @@ pub async fn dashboard_data(
             .unwrap_or_default(),
         days: days_text(l),
         step: l.current_step.clone(),
-        link: None,
+        link: Some(crate::routing::dossier_path(&l.source, &l.code)),
     };
     let pick = |c: &str| {
         lines

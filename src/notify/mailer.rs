@@ -127,11 +127,7 @@ pub fn build_message(
         );
         text.push_str(&format!("\n\n{note}\n"));
         // The file names carry dossier codes from the source: escaped.
-        let escaped = note
-            .replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;");
+        let escaped = crate::text::escape_html(&note);
         let p = format!("<p><strong>{escaped}</strong></p>");
         match html.rfind("</body>") {
             Some(at) => html.insert_str(at, &p),

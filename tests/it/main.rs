@@ -7,6 +7,7 @@ mod browser;
 mod check;
 mod cli;
 mod daemon;
+mod dossier_page;
 mod escalation;
 mod faults;
 mod health;

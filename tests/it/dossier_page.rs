@@ -1,0 +1,231 @@
+//! The dossier page every email links to, over real HTTP behind the
+//! dashboard's login: every link of every email sent answers 200 with its
+//! dossier; the page explains the due date day by day (the engine's own
+//! figures are checked by hand-computed cases in `deadline::tests`); the
+//! letters download for the centre, not for auditors, who see no names.
+
+use crate::support::*;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use tthc_watch::api::AppState;
+use tthc_watch::app::RuleSet;
+use tthc_watch::clock::{Clock, from_vn};
+use tthc_watch::source::Shape;
+use tthc_watch::source::rest::RestSource;
+use tthc_watch::source::sync::sync_source;
+
+struct Site {
+    base: String,
+    centre: String,
+    auditor: String,
+    sink: SmtpSink,
+    db: TestDb,
+    shutdown: CancellationToken,
+    _sim: TestSim,
+    _letters: tempfile::TempDir,
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Synced, checked and mailed, with the emails' links pointing at the API.
+async fn site(backend: Backend) -> Site {
+    let sim = spawn_simulator(Shape::Native, 600, "").await;
+    let sink = SmtpSink::start();
+    let db = TestDb::new(backend).await;
+    let letters = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let mut settings = test_settings(&db.url, sink.port);
+    settings.letters.dir = letters.path().display().to_string();
+    let clock = Clock::fixed(from_vn(sim.sim.now()));
+    let mut src = RestSource::new("tinh", &source_settings(Shape::Native, &sim.url)).unwrap();
+    assert_eq!(
+        sync_source(&db.store, &mut src, 10, &clock).await.error,
+        None
+    );
+    let mut rules = RuleSet::load(&settings).unwrap();
+    rules.routing.committee.dashboard_url = format!("{base}/");
+    check_with(&settings, &rules, &db.store, &clock)
+        .await
+        .unwrap();
+    let sent = tthc_watch::app::send::send(&settings, &db.store, &clock)
+        .await
+        .unwrap();
+    assert!(sent.sent > 0, "{sent}");
+    let now = sim.sim.now();
+    let (_, centre) = db
+        .store
+        .create_token("Trung tâm", "centre", now)
+        .await
+        .unwrap();
+    let (_, auditor) = db
+        .store
+        .create_token("Thanh tra", "auditor", now)
+        .await
+        .unwrap();
+    let state = Arc::new(AppState::new(
+        &settings,
+        db.store.clone(),
+        clock,
+        rules.routing.clone(),
+        rules.calendar.clone(),
+    ));
+    let shutdown = CancellationToken::new();
+    tokio::spawn(tthc_watch::api::serve(listener, state, shutdown.clone()));
+    Site {
+        base,
+        centre,
+        auditor,
+        sink,
+        db,
+        shutdown,
+        _sim: sim,
+        _letters: letters,
+    }
+}
+
+/// A client logged in to the dashboard with `token`.
+async fn login(site: &Site, token: &str) -> (reqwest::Client, String) {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = client
+        .post(format!("{}/dashboard/login", site.base))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    (client, cookie)
+}
+
+async fn get(client: &reqwest::Client, cookie: &str, url: &str) -> (u16, Vec<u8>) {
+    let r = client
+        .get(url)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
+}
+
+/// Every `href="…"` of an HTML text, entities decoded.
+fn hrefs(html: &str) -> Vec<String> {
+    html.split("href=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(|h| h.replace("&#x2f;", "/").replace("&amp;", "&"))
+        .collect()
+}
+
+async fn every_link_of_every_email_opens_its_dossier(backend: Backend) {
+    let site = site(backend).await;
+    let (client, cookie) = login(&site, &site.centre).await;
+    let mut links: Vec<String> = site
+        .sink
+        .messages()
+        .iter()
+        .flat_map(|m| hrefs(m["html"].as_str().unwrap_or_default()))
+        .filter(|h| h.starts_with(&site.base))
+        .collect();
+    links.sort();
+    links.dedup();
+    assert!(links.len() >= 3, "links in the emails: {links:?}");
+    for link in &links {
+        let (status, body) = get(&client, &cookie, link).await;
+        let page = String::from_utf8_lossy(&body);
+        assert_eq!(status, 200, "{link}: {page}");
+        assert!(page.contains("Cách tính hạn trả kết quả"), "{link}");
+    }
+    // Not logged in: the login page, not the dossier.
+    let anonymous = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = anonymous.get(&links[0]).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    drop(site);
+}
+
+#[tokio::test]
+async fn every_link_of_every_email_opens_its_dossier_sqlite() {
+    every_link_of_every_email_opens_its_dossier(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn every_link_of_every_email_opens_its_dossier_postgres() {
+    if !postgres_available().await {
+        return;
+    }
+    every_link_of_every_email_opens_its_dossier(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn the_page_explains_the_due_date_and_serves_letters_to_the_centre_only() {
+    let site = site(Backend::Sqlite).await;
+    let late = site
+        .db
+        .store
+        .fetch_text(
+            "SELECT d.source, d.code, d.applicant_name FROM dossiers d JOIN letters l ON l.dossier_id = d.id \
+             WHERE d.applicant_kind = 'person' ORDER BY d.id LIMIT 1",
+        )
+        .await
+        .unwrap();
+    let [source, code, name] = &late[0][..] else {
+        panic!("a late dossier with a letter: {late:?}")
+    };
+    let (source, code, name) = (
+        source.clone().unwrap(),
+        code.clone().unwrap(),
+        name.clone().unwrap(),
+    );
+    let path = tthc_watch::routing::dossier_path(&source, &code);
+    let (client, cookie) = login(&site, &site.centre).await;
+    let (status, body) = get(&client, &cookie, &format!("{}{path}", site.base)).await;
+    let page = String::from_utf8(body).unwrap();
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains(&name), "the centre sees the applicant");
+    // Day by day, ending on the date the page gives as the rules' due date.
+    assert!(page.contains("<table class=\"days\">"), "{page}");
+    assert!(page.contains("id=\"computed-due\""));
+    assert!(page.contains("Quá hạn") || page.contains("quá"), "{page}");
+    let download = format!("{}{path}/letters/1.docx", site.base);
+    assert!(
+        hrefs(&page)
+            .iter()
+            .any(|h| h == &format!("{path}/letters/1.docx"))
+    );
+    let (status, docx) = get(&client, &cookie, &download).await;
+    assert_eq!(status, 200);
+    assert!(docx.starts_with(b"PK"), "a DOCX (zip) package");
+
+    let (client, cookie) = login(&site, &site.auditor).await;
+    let (status, body) = get(&client, &cookie, &format!("{}{path}", site.base)).await;
+    let page = String::from_utf8(body).unwrap();
+    assert_eq!(status, 200);
+    assert!(!page.contains(&name), "an auditor sees no applicant's name");
+    assert!(
+        !page.contains("/letters/1.docx"),
+        "nor a letter to download"
+    );
+    let (status, body) = get(&client, &cookie, &download).await;
+    assert_eq!(status, 403);
+    assert!(String::from_utf8_lossy(&body).contains("thông tin cá nhân"));
+
+    let (status, body) = get(
+        &client,
+        &cookie,
+        &format!("{}/dossiers/tinh/KHONG-CO", site.base),
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert!(String::from_utf8_lossy(&body).contains("Không có hồ sơ KHONG-CO"));
+}
