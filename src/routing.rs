@@ -74,7 +74,7 @@ pub struct Unit {
     /// The head's title over the signature ("TRƯỞNG PHÒNG", "GIÁM ĐỐC");
     /// guessed from the unit's name when absent.
     #[serde(default)]
-    pub head_title: Option<String>,
+    pub signer_title: Option<String>,
     /// The line above the unit's name in its letters' header; the
     /// committee's `name` when absent (a department under the committee).
     #[serde(default)]
@@ -254,7 +254,7 @@ impl Routing {
                 header: u.name.clone(),
                 name: u.name.clone(),
                 signer_title: vec![
-                    u.head_title
+                    u.signer_title
                         .clone()
                         .unwrap_or_else(|| head_title(&u.name).to_owned()),
                 ],
