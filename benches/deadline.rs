@@ -41,6 +41,7 @@ fn dossiers(cal: &Calendar) -> Vec<Dossier> {
                 applicant_id_no: None,
                 applicant_phone: None,
                 applicant_email: None,
+                applicant_address: None,
                 summary: None,
                 channel: Channel::Direct,
                 status: Status::Processing,

@@ -246,6 +246,10 @@ pub struct Dossier {
     pub applicant_id_no: Option<String>,
     pub applicant_phone: Option<String>,
     pub applicant_email: Option<String>,
+    /// The applicant's address where the source has one (for the letter's
+    /// "Địa chỉ:" line); personal data, masked like the phone and email.
+    #[serde(default)]
+    pub applicant_address: Option<String>,
     pub summary: Option<String>,
     pub channel: Channel,
     pub status: Status,
@@ -295,6 +299,7 @@ impl Dossier {
             &mut self.applicant_id_no,
             &mut self.applicant_phone,
             &mut self.applicant_email,
+            &mut self.applicant_address,
             &mut self.summary,
         ] {
             fix_opt(s);

@@ -196,6 +196,7 @@ mod tests {
             applicant_id_no: None,
             applicant_phone: None,
             applicant_email: None,
+            applicant_address: None,
             summary: None,
             channel: Channel::Direct,
             status: Status::Processing,

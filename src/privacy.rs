@@ -3,7 +3,7 @@
 //! dashboard, emails) asks this module what a reader may see, so that no path
 //! masks the dossier and forgets its history. A person's name becomes
 //! "Nguyễn T. H." (enough to tell dossiers apart, not to identify); ID
-//! numbers, phones, emails and the free-text summary become "***".
+//! numbers, phones, emails, addresses and the free-text summary become "***".
 //! Organisations' names are public.
 
 use serde_json::Value;
@@ -18,10 +18,11 @@ pub struct Masking {
 /// summary (trích yếu) is free text that real systems fill with the
 /// applicant's name and address: withheld whole, since no pattern finds an
 /// address.
-const SECRET_FIELDS: [&str; 4] = [
+const SECRET_FIELDS: [&str; 5] = [
     "applicant_id_no",
     "applicant_phone",
     "applicant_email",
+    "applicant_address",
     "summary",
 ];
 const NAME_FIELD: &str = "applicant_name";
@@ -165,12 +166,14 @@ mod tests {
         let mut d = json!({
             "applicant_name": "Trần Văn Bình", "applicant_kind": "person",
             "applicant_id_no": "056090001234", "applicant_phone": null,
+            "applicant_address": "Tổ 3, phường Ninh Hòa",
         });
         Masking::MASKED.dossier_json(&mut d);
         assert_eq!(
             d,
             json!({"applicant_name": "Trần V. B.", "applicant_kind": "person",
-                   "applicant_id_no": "***", "applicant_phone": null})
+                   "applicant_id_no": "***", "applicant_phone": null,
+                   "applicant_address": "***"})
         );
         let mut c = json!({
             "applicant_name": ["Trần Văn Bình", "Trần Văn Bính"],

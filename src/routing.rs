@@ -1,6 +1,9 @@
 //! Routing: who is responsible for what (`config/routing.toml`). Fields map to
 //! the vice-chair in charge (Phó Chủ tịch phụ trách lĩnh vực), units to their
-//! head; the centre and the chair receive what has no route.
+//! head; the centre and the chair receive what has no route. It also says who
+//! issues an apology letter ([`Routing::letter_issuer`]): the committee, signed
+//! "KT. CHỦ TỊCH / PHÓ CHỦ TỊCH" by the vice-chair of the field, or a unit
+//! that issues its own (`issues_letters`), signed by its head.
 
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
@@ -24,8 +27,18 @@ pub enum RoutingError {
 #[serde(deny_unknown_fields)]
 pub struct Committee {
     pub name: String,
+    /// A line above the committee's header in letters; Nghị định 30/2020
+    /// puts none above a People's Committee, so it is normally absent.
     #[serde(default)]
     pub governing_body: Option<String>,
+    /// The committee as a letter's text names it ("Ủy ban nhân dân phường
+    /// Ninh Hòa"); `name` when absent.
+    #[serde(default)]
+    pub letter_name: Option<String>,
+    /// Header lines of its letters (Phụ lục I: "ỦY BAN NHÂN DÂN" over
+    /// "PHƯỜNG NINH HÒA"); `name` on one line when empty.
+    #[serde(default)]
+    pub letter_header: Vec<String>,
     pub place: String,
     #[serde(default)]
     pub dashboard_url: String,
@@ -58,6 +71,32 @@ pub struct Unit {
     #[serde(default)]
     pub head_title: Option<String>,
     pub email: String,
+    /// The unit issues the apology letters of its dossiers itself (a
+    /// department or branch), signed by its head; otherwise the committee does.
+    #[serde(default)]
+    pub issues_letters: bool,
+    /// The head's title over the signature ("TRƯỞNG PHÒNG", "GIÁM ĐỐC");
+    /// guessed from the unit's name when absent.
+    #[serde(default)]
+    pub signer_title: Option<String>,
+    /// The line above the unit's name in its letters' header; the
+    /// committee's `name` when absent (a department under the committee).
+    #[serde(default)]
+    pub governing_body: Option<String>,
+}
+
+/// Who issues an apology letter and signs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LetterIssuer {
+    pub governing_body: Option<String>,
+    /// Header lines, joined by `\n`.
+    pub header: String,
+    /// As the letter's text names it.
+    pub name: String,
+    pub signer_title: Vec<String>,
+    pub signer_name: String,
+    /// Whether the issuer is the handling unit itself.
+    pub is_unit: bool,
 }
 
 impl Unit {
@@ -231,9 +270,59 @@ impl Routing {
         }
     }
 
-    /// Who signs a late dossier's apology for the committee: the vice-chair
-    /// of its field, else the chair ("<title> <name>").
-    pub fn signer(&self, field_code: &str) -> String {
+    /// Who issues the apology letter of a dossier of this field and unit: the
+    /// unit when it `issues_letters` (signed by its head), else the committee,
+    /// signed "KT. CHỦ TỊCH / PHÓ CHỦ TỊCH" by the vice-chair in charge of the
+    /// field, or by the chair when the field has none.
+    pub fn letter_issuer(&self, field_code: &str, unit_code: &str) -> LetterIssuer {
+        if let Some(u) = self.unit(unit_code).filter(|u| u.issues_letters) {
+            return LetterIssuer {
+                governing_body: Some(
+                    u.governing_body
+                        .clone()
+                        .unwrap_or_else(|| self.committee.name.clone()),
+                ),
+                header: u.name.clone(),
+                name: u.name.clone(),
+                signer_title: vec![
+                    u.signer_title
+                        .clone()
+                        .unwrap_or_else(|| head_title(&u.name).to_owned()),
+                ],
+                signer_name: u.head.clone(),
+                is_unit: true,
+            };
+        }
+        let c = &self.committee;
+        let header = if c.letter_header.is_empty() {
+            c.name.clone()
+        } else {
+            c.letter_header.join("\n")
+        };
+        let (signer_title, signer_name) = match self.vice_chair(field_code) {
+            Some(v) => (
+                vec!["KT. CHỦ TỊCH".to_owned(), "PHÓ CHỦ TỊCH".to_owned()],
+                v.name.clone(),
+            ),
+            None => (vec!["CHỦ TỊCH".to_owned()], self.chair.name.clone()),
+        };
+        LetterIssuer {
+            governing_body: c.governing_body.clone(),
+            header,
+            name: c.letter_name.clone().unwrap_or_else(|| c.name.clone()),
+            signer_title,
+            signer_name,
+            is_unit: false,
+        }
+    }
+
+    /// Who signs a late dossier's apology, as emails name them ("<title>
+    /// <name>"): the head of a unit that issues its own letters, else the
+    /// vice-chair of its field, else the chair (`letter_issuer`).
+    pub fn signer(&self, field_code: &str, unit_code: &str) -> String {
+        if let Some(u) = self.unit(unit_code).filter(|u| u.issues_letters) {
+            return format!("{} {}", u.head_title(), u.head);
+        }
         let l = self.vice_chair(field_code).unwrap_or(&self.chair);
         format!("{} {}", l.title, l.name)
     }
@@ -272,9 +361,55 @@ fn encode_segment(s: &str) -> String {
     out
 }
 
+/// A unit head's usual title by the kind of unit its name starts with.
+fn head_title(unit_name: &str) -> &'static str {
+    let n = unit_name.trim().to_lowercase();
+    if n.starts_with("văn phòng") {
+        "CHÁNH VĂN PHÒNG"
+    } else if n.starts_with("phòng") {
+        "TRƯỞNG PHÒNG"
+    } else if ["chi nhánh", "trung tâm", "sở"]
+        .iter()
+        .any(|p| n.starts_with(p))
+    {
+        "GIÁM ĐỐC"
+    } else if n.starts_with("ban") {
+        "TRƯỞNG BAN"
+    } else {
+        "THỦ TRƯỞNG ĐƠN VỊ"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_issuer_of_a_letter_follows_routing() {
+        let r = Routing::builtin().unwrap();
+        let c = r.letter_issuer("DD", "PKT");
+        assert_eq!(c.header, "ỦY BAN NHÂN DÂN\nPHƯỜNG NINH HÒA");
+        assert_eq!(c.governing_body, None);
+        assert_eq!(c.name, "Ủy ban nhân dân phường Ninh Hòa");
+        assert_eq!(c.signer_title, ["KT. CHỦ TỊCH", "PHÓ CHỦ TỊCH"]);
+        assert_eq!(c.signer_name, "Lê Văn Thành");
+        assert_eq!(r.letter_issuer("XYZ", "PKT").signer_title, ["CHỦ TỊCH"]);
+
+        let text = BUILTIN.replace("[units.PKT]\n", "[units.PKT]\nissues_letters = true\n");
+        let r = Routing::from_toml_str(&text, "routing.toml").unwrap();
+        let u = r.letter_issuer("DD", "PKT");
+        assert!(u.is_unit);
+        assert_eq!(u.governing_body.as_deref(), Some("UBND PHƯỜNG NINH HÒA"));
+        assert_eq!(u.header, "Phòng Kinh tế, Hạ tầng và Đô thị");
+        assert_eq!(u.signer_title, ["TRƯỞNG PHÒNG"]);
+        assert_eq!(u.signer_name, "Trần Văn Hùng");
+        assert!(!r.letter_issuer("DD", "VP").is_unit);
+        assert_eq!(
+            head_title("Chi nhánh Văn phòng đăng ký đất đai"),
+            "GIÁM ĐỐC"
+        );
+        assert_eq!(head_title("Văn phòng HĐND và UBND"), "CHÁNH VĂN PHÒNG");
+    }
 
     #[test]
     fn shipped_routing_is_valid() {
@@ -301,8 +436,14 @@ mod tests {
                 .is_some_and(|t| t.contains("Kinh tế"))
         );
         assert_eq!(r.title_of("centre", "ttpvhcc@ninhhoa.example.vn"), None);
-        assert_eq!(r.signer("DD"), "Phó Chủ tịch UBND phường Lê Văn Thành");
-        assert_eq!(r.signer("ANNINH"), "Chủ tịch UBND phường Nguyễn Văn Minh");
+        assert_eq!(
+            r.signer("DD", "PKT"),
+            "Phó Chủ tịch UBND phường Lê Văn Thành"
+        );
+        assert_eq!(
+            r.signer("ANNINH", "PKT"),
+            "Chủ tịch UBND phường Nguyễn Văn Minh"
+        );
     }
 
     #[test]

@@ -92,6 +92,7 @@ impl RuleSet {
             calendar: &self.calendar,
             routing: &self.routing,
             template: &self.letter_template,
+            hours: &self.hours,
             dir: PathBuf::from(&settings.letters.dir),
             extension_days: i64::from(settings.letters.extension_days),
             before_due: settings.letters.draft_before_due,

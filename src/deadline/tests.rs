@@ -27,6 +27,7 @@ fn dossier(received: &str, days: u32) -> Dossier {
         applicant_id_no: None,
         applicant_phone: None,
         applicant_email: None,
+        applicant_address: None,
         summary: None,
         channel: Channel::Direct,
         status: Status::Processing,

@@ -245,6 +245,9 @@ fn signature(l: &Rendered) -> Table {
 }
 
 pub(crate) fn docx(l: &Rendered, date: NaiveDate) -> Result<Vec<u8>, LetterError> {
+    // The letter's date, not the time of drafting: the same letter drafted
+    // twice is the same bytes (a redraft that changes nothing is no change).
+    let stamp = format!("{}T00:00:00Z", date.format("%Y-%m-%d"));
     let mut doc = Docx::new()
         .page_size(PAGE_WIDTH, PAGE_HEIGHT)
         .page_margin(
@@ -259,7 +262,8 @@ pub(crate) fn docx(l: &Rendered, date: NaiveDate) -> Result<Vec<u8>, LetterError
         )
         .default_fonts(fonts())
         .default_size(SZ_BODY)
-        .created_at(&format!("{}T00:00:00Z", date.format("%Y-%m-%d")))
+        .created_at(&stamp)
+        .updated_at(&stamp)
         .add_table(header(l))
         .add_paragraph(para(&l.title, Style::new(SZ_BODY).bold().spacing(360, 120)))
         .add_paragraph(para(&l.salutation, Style::new(SZ_BODY).spacing(120, 0)));
@@ -280,9 +284,11 @@ pub(crate) fn docx(l: &Rendered, date: NaiveDate) -> Result<Vec<u8>, LetterError
         // Word wants a paragraph after a closing table.
         .add_paragraph(para("", Style::new(SZ_RECIPIENTS)));
 
+    let mut xml = doc.build();
+    xml.doc_props.core = core_props(&xml.doc_props.core, &l.author)?;
+    xml.styles = vietnamese_styles(&xml.styles)?;
     let mut out = std::io::Cursor::new(Vec::new());
-    doc.build()
-        .pack(&mut out)
+    xml.pack(&mut out)
         .map_err(|e| LetterError::Docx(e.to_string()))?;
     deflated(&out.into_inner()).map_err(|e| LetterError::Docx(e.to_string()))
 }
@@ -307,4 +313,59 @@ fn deflated(stored: &[u8]) -> zip::result::ZipResult<Vec<u8>> {
         }
     }
     Ok(out.finish()?.into_inner())
+}
+
+/// Word's language tag for the text: spelling, hyphenation and fonts follow
+/// it (docx-rs has no setter, so it is added to the styles' run defaults).
+pub(crate) const LANG: &str = "vi-VN";
+
+fn utf8(part: &[u8], what: &str) -> Result<String, LetterError> {
+    String::from_utf8(part.to_vec()).map_err(|e| LetterError::Docx(format!("{what}: {e}")))
+}
+
+/// The author (the issuing agency) and the language in `docProps/core.xml`;
+/// docx-rs writes "unknown" for the author and has no setter for either.
+fn core_props(core: &[u8], author: &str) -> Result<Vec<u8>, LetterError> {
+    let xml = utf8(core, "docProps/core.xml")?;
+    let author = escape(&super::text::xml_safe(author));
+    let replaced = xml
+        .replacen(
+            "<dc:creator>unknown</dc:creator>",
+            &format!("<dc:creator>{author}</dc:creator>"),
+            1,
+        )
+        .replacen(
+            "<cp:lastModifiedBy>unknown</cp:lastModifiedBy>",
+            &format!(
+                "<cp:lastModifiedBy>{author}</cp:lastModifiedBy><dc:language>{LANG}</dc:language>"
+            ),
+            1,
+        );
+    if !replaced.contains("<dc:language>") {
+        return Err(LetterError::Docx(
+            "docProps/core.xml is not as docx-rs writes it: cannot set the author".into(),
+        ));
+    }
+    Ok(replaced.into_bytes())
+}
+
+/// `w:lang` in the run defaults of `word/styles.xml`.
+fn vietnamese_styles(styles: &[u8]) -> Result<Vec<u8>, LetterError> {
+    let xml = utf8(styles, "word/styles.xml")?;
+    let lang = format!(r#"<w:lang w:val="{LANG}" w:eastAsia="{LANG}" w:bidi="ar-SA" />"#);
+    let start = xml.find("<w:rPrDefault>").ok_or_else(|| {
+        LetterError::Docx("word/styles.xml has no run defaults: cannot set the language".into())
+    })?;
+    let end = xml[start..]
+        .find("</w:rPr>")
+        .map(|i| start + i)
+        .ok_or_else(|| LetterError::Docx("word/styles.xml: unclosed run defaults".into()))?;
+    Ok(format!("{}{lang}{}", &xml[..end], &xml[end..]).into_bytes())
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }

@@ -1,5 +1,5 @@
-//! Parsing and checking of the letter wording (`config/templates/letter.toml`)
-//! and rendering of its minijinja placeholders.
+//! Parsing and checking of the letter wording (`config/letter.toml`) and
+//! rendering of its minijinja placeholders.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -7,15 +7,17 @@ use std::path::Path;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
 
 use super::text::nfc;
-use super::{LetterData, LetterError, context};
+use super::{LetterData, LetterError, WORDED_VALUES, base_context, context};
 
 /// Keys of the TOML file. `Plain` values are taken literally; `Jinja` values
-/// are minijinja templates; `JinjaList` is a list of them.
+/// are minijinja templates; `JinjaList` is a list of them; `PlainMap` is a
+/// table of literal strings (words to match = what to write).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Plain,
     Jinja,
     JinjaList,
+    PlainMap,
 }
 
 /// Every key the file must have, with its kind. Anything else is an error.
@@ -42,6 +44,25 @@ const SCHEMA: &[(&str, &[(&str, Kind)])] = &[
         ],
     ),
     (
+        "applicant",
+        &[
+            ("person", Kind::Jinja),
+            ("person_reference", Kind::Jinja),
+            ("organisation", Kind::Jinja),
+            ("organisation_reference", Kind::Jinja),
+            ("organisation_prefixes", Kind::PlainMap),
+        ],
+    ),
+    (
+        "reason",
+        &[
+            ("known", Kind::Jinja),
+            ("unknown", Kind::Jinja),
+            ("other_step", Kind::Jinja),
+            ("steps", Kind::PlainMap),
+        ],
+    ),
+    (
         "signature",
         &[
             ("recipients_label", Kind::Jinja),
@@ -61,12 +82,15 @@ pub struct LetterTemplate {
     pub(crate) number_blank: String,
     /// Put before each recipient in "Nơi nhận", e.g. "- ".
     pub(crate) recipient_prefix: String,
+    /// `applicant.organisation_prefixes`: lower-case prefix, reference.
+    org_prefixes: Vec<(String, String)>,
+    /// `reason.steps`: lower-case words, phrase.
+    step_phrases: Vec<(String, String)>,
     body_len: usize,
     env: Environment<'static>,
 }
 
 impl LetterTemplate {
-    /// The wording shipped with tthc-watch.
     /// The template `letters.template_file` names, or the built-in one.
     pub fn from_settings(s: &crate::config::LetterSettings) -> Result<LetterTemplate, LetterError> {
         if s.template_file.trim().is_empty() {
@@ -76,10 +100,11 @@ impl LetterTemplate {
         }
     }
 
+    /// The wording shipped with tthc-watch.
     pub fn builtin() -> Result<LetterTemplate, LetterError> {
         Self::from_toml_str(
-            include_str!("../../config/templates/letter.toml"),
-            "config/templates/letter.toml (built in)",
+            include_str!("../../config/letter.toml"),
+            "config/letter.toml (built in)",
         )
     }
 
@@ -121,6 +146,7 @@ impl LetterTemplate {
         env.set_keep_trailing_newline(false);
 
         let mut plain: BTreeMap<String, String> = BTreeMap::new();
+        let mut maps: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
         let mut body_len = 0;
         for (table_name, keys) in SCHEMA {
             let table = if table_name.is_empty() {
@@ -171,6 +197,24 @@ impl LetterTemplate {
                         }
                         body_len = items.len();
                     }
+                    Kind::PlainMap => {
+                        let t = value
+                            .as_table()
+                            .ok_or_else(|| err(&path, "must be a table of strings".to_owned()))?;
+                        let mut entries = Vec::new();
+                        for (k, v) in t {
+                            let item_path = format!("{path}.{k}");
+                            let v = v
+                                .as_str()
+                                .ok_or_else(|| err(&item_path, "must be a string".to_owned()))?;
+                            let words = match_form(k);
+                            if words.is_empty() {
+                                return Err(err(&item_path, "empty words to match".to_owned()));
+                            }
+                            entries.push((words, nfc(v.trim())));
+                        }
+                        maps.insert(path, entries);
+                    }
                 }
             }
         }
@@ -181,6 +225,10 @@ impl LetterTemplate {
             blank: take("blank"),
             number_blank: take("header.number_blank"),
             recipient_prefix: take("signature.recipient_prefix"),
+            org_prefixes: maps
+                .remove("applicant.organisation_prefixes")
+                .unwrap_or_default(),
+            step_phrases: maps.remove("reason.steps").unwrap_or_default(),
             body_len,
             env,
         };
@@ -201,11 +249,13 @@ impl LetterTemplate {
     /// once with every value known and once with none known, so that mistakes
     /// show at load time rather than when a letter is due.
     fn check_placeholders(&self) -> Result<(), LetterError> {
-        let full = context(&LetterData::sample(), self);
-        let empty = context(&LetterData::unknown(), self);
-        let known: BTreeSet<&str> = full
+        // Names first: the worded values render templates themselves, and a
+        // misspelt name should be reported as such, not as a failed render.
+        let base = base_context(&LetterData::sample(), self);
+        let known: BTreeSet<&str> = base
             .keys()
             .copied()
+            .chain(WORDED_VALUES)
             .chain(self.env.globals().map(|(name, _)| name))
             .collect();
         // Collect first: minijinja locks its template store while iterating,
@@ -222,19 +272,30 @@ impl LetterTemplate {
                 (name.to_owned(), unknown)
             })
             .collect();
-        for (name, mut unknown) in checks {
-            let name = name.as_str();
+        for (name, unknown) in &checks {
             if !unknown.is_empty() {
+                let mut unknown = unknown.clone();
                 unknown.sort();
                 return Err(self.error(
                     name,
                     format!(
                         "unknown placeholder {}; known values: {}",
                         unknown.join(", "),
-                        full.keys().copied().collect::<Vec<_>>().join(", ")
+                        known.iter().copied().collect::<Vec<_>>().join(", ")
                     ),
                 ));
             }
+        }
+        let full = context(&LetterData::sample(), self)?;
+        let empty = context(&LetterData::unknown(), self)?;
+        // An organisation takes the other branch of the applicant wording.
+        let organisation = LetterData {
+            applicant_kind: crate::dossier::ApplicantKind::Organisation,
+            ..LetterData::unknown()
+        };
+        context(&organisation, self)?;
+        for (name, _) in &checks {
+            let name = name.as_str();
             self.render(name, &full)?;
             self.render(name, &empty)?;
         }
@@ -258,6 +319,25 @@ impl LetterTemplate {
         Ok(nfc(lines.join("\n").trim()))
     }
 
+    /// The reference of the longest organisation prefix that starts `name`
+    /// as whole words (ignoring case), if any.
+    pub(crate) fn organisation_reference(&self, name: &str) -> Option<&str> {
+        let name = match_form(name);
+        longest(&self.org_prefixes, |words| {
+            name.strip_prefix(words)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
+        })
+    }
+
+    /// The phrase of the longest step kind whose words occur in `step`
+    /// (ignoring case, on word boundaries), if any.
+    pub(crate) fn step_phrase(&self, step: &str) -> Option<&str> {
+        let step = format!(" {} ", match_form(step));
+        longest(&self.step_phrases, |words| {
+            step.contains(&format!(" {words} "))
+        })
+    }
+
     /// Keys of the body paragraphs, in order.
     pub(crate) fn body_keys(&self) -> impl Iterator<Item = String> {
         (0..self.body_len).map(|i| format!("letter.body[{i}]"))
@@ -270,6 +350,24 @@ impl LetterTemplate {
             message,
         }
     }
+}
+
+/// Text as matched: NFC, lower case, punctuation as spaces, single spaces.
+/// Diacritics are kept: "Trường" (a school) is not "Trương" (a surname).
+fn match_form(s: &str) -> String {
+    nfc(&s.to_lowercase())
+        .split(|c: char| c.is_whitespace() || (c.is_ascii_punctuation() && c != '&'))
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn longest(entries: &[(String, String)], hit: impl Fn(&str) -> bool) -> Option<&str> {
+    entries
+        .iter()
+        .filter(|(words, _)| hit(words))
+        .max_by_key(|(words, _)| words.chars().count())
+        .map(|(_, v)| v.as_str())
 }
 
 fn has_key(keys: &[(&str, Kind)], key: &str) -> bool {

@@ -55,6 +55,17 @@ pub(crate) fn date_time(dt: NaiveDateTime) -> String {
     )
 }
 
+/// "16 giờ 30 phút, ngày 28 tháng 11 năm 2026": the new due time as the
+/// form writes it ("Thời gian hẹn trả kết quả lại: … ngày … tháng … năm …").
+pub(crate) fn date_time_long(dt: NaiveDateTime) -> String {
+    let (d, m, y) = nd30_parts(dt.date());
+    format!(
+        "{:02} giờ {:02} phút, ngày {d} tháng {m} năm {y}",
+        dt.hour(),
+        dt.minute()
+    )
+}
+
 /// Day, month and year as Nghị định 30/2020/NĐ-CP writes them after
 /// "ngày … tháng … năm …": a day below 10 and the months 1 and 2 get a
 /// leading zero, other months do not ("ngày 05 tháng 3 năm 2026").

@@ -256,7 +256,7 @@ impl Composer<'_> {
             unrouted,
             tags: Vec::new(),
             letter_attached: false,
-            signer: self.routing.signer(&l.field_code),
+            signer: self.routing.signer(&l.field_code, &l.unit_code),
         }
     }
 

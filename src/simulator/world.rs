@@ -194,6 +194,7 @@ impl Plan {
             applicant_id_no: Some(self.applicant_id_no.clone()),
             applicant_phone: Some(self.applicant_phone.clone()),
             applicant_email: self.applicant_email.clone(),
+            applicant_address: super::shapes::address_of(Some(&self.summary)),
             summary: Some(self.summary.clone()),
             channel: self.channel,
             status,

@@ -21,6 +21,46 @@ pub struct LetterRecord {
     pub status: String,
     pub issued_at: Option<NaiveDateTime>,
     pub doc_number: Option<String>,
+    /// `before_due` or `late` (see [`Wording`]); `None` for versions drafted
+    /// before this was recorded.
+    pub wording: Option<String>,
+    /// The delay cause the version was drafted with ([`cause_key`]).
+    pub cause: Option<String>,
+}
+
+/// What a letter says about the due date: drafted on or before the due day
+/// ("không thể trả kết quả đúng hẹn") or after it (an apology for the delay).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wording {
+    BeforeDue,
+    Late,
+}
+
+impl Wording {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Wording::BeforeDue => "before_due",
+            Wording::Late => "late",
+        }
+    }
+}
+
+/// A delay cause as recorded with a letter: "step / unit". The candidates
+/// query builds the same text from the evaluation's columns.
+pub fn cause_key(step: &str, unit: &str) -> String {
+    format!("{step} / {unit}")
+}
+
+/// A draft version to record.
+pub struct NewLetter<'a> {
+    pub dossier_id: i64,
+    pub version: i64,
+    pub due_at: Option<NaiveDateTime>,
+    pub wording: Wording,
+    pub cause: Option<&'a str>,
+    /// Its copy, already written.
+    pub path: &'a str,
+    pub content: &'a [u8],
 }
 
 type LetterRow = (
@@ -33,6 +73,8 @@ type LetterRow = (
     String,
     String,
     Option<DbTime>,
+    Option<String>,
+    Option<String>,
     Option<String>,
 );
 
@@ -48,6 +90,8 @@ fn record(r: LetterRow) -> LetterRecord {
         status: r.7,
         issued_at: r.8.map(|t| t.0),
         doc_number: r.9,
+        wording: r.10,
+        cause: r.11,
     }
 }
 
@@ -57,13 +101,14 @@ pub struct LetterCandidate {
     pub dossier_id: i64,
     pub source: String,
     pub code: String,
-    /// Its latest letter is issued, or was drafted for this due date after the
-    /// dossier last changed: nothing to draft.
+    /// Its latest letter is issued, or was drafted for this due date, this
+    /// wording (late or not) and this delay cause after the dossier last
+    /// changed: nothing to draft.
     pub current: bool,
 }
 
-const COLS: &str =
-    "id, dossier_id, version, due_at, generated_at, path, sha256, status, issued_at, doc_number";
+const COLS: &str = "id, dossier_id, version, due_at, generated_at, path, sha256, status, issued_at, doc_number, \
+     wording, cause";
 
 /// A document number and symbol as recorded ("125/TB-UBND"): trimmed, 1–50
 /// characters as sent (NFC may compose them into fewer, or, for a few
@@ -107,11 +152,16 @@ impl Store {
             ""
         };
         // Whether the latest letter is current is decided here, as `Drafter::draft`
-        // decides it, so that a check does not load every overdue dossier.
+        // decides it, so that a check does not load every overdue dossier: the
+        // same due date, the wording of the class (an overdue dossier's letter
+        // apologises for the delay; the check that made it overdue ran at the
+        // letter's `now`), the same cause (`cause_key`), no change since.
         let sql = format!(
             "SELECT d.id, d.source, d.code, \
              CASE WHEN l.id IS NOT NULL AND (l.status = 'issued' OR ( \
                (l.due_at = COALESCE(e.due_at, d.due_at) OR (l.due_at IS NULL AND COALESCE(e.due_at, d.due_at) IS NULL)) \
+               AND l.wording = CASE WHEN e.class = 'overdue' THEN 'late' ELSE 'before_due' END \
+               AND COALESCE(l.cause, '') = COALESCE(e.delay_step || ' / ' || COALESCE(e.delay_unit, ''), '') \
                AND d.last_changed_at <= l.generated_at)) THEN 1 ELSE 0 END \
              FROM dossiers d JOIN evaluations e ON e.dossier_id = d.id \
              LEFT JOIN letters l ON l.dossier_id = d.id \
@@ -160,20 +210,25 @@ impl Store {
     /// its copy at `path` is already written.
     pub async fn insert_letter(
         &self,
-        dossier_id: i64,
-        version: i64,
-        due_at: Option<NaiveDateTime>,
-        path: &str,
-        content: &[u8],
+        l: &NewLetter<'_>,
         now: NaiveDateTime,
     ) -> Result<(), StoreError> {
+        let NewLetter {
+            dossier_id,
+            version,
+            due_at,
+            wording,
+            cause,
+            path,
+            content,
+        } = *l;
         let sha256 = &hex::encode(Sha256::digest(content));
         with_pool!(self, pool => {
             let mut tx = pool.begin().await.ctx("starting a letter transaction")?;
-            sqlx::query("INSERT INTO letters (dossier_id, version, due_at, generated_at, path, sha256, status, content) \
-                         VALUES ($1, $2, $3, $4, $5, $6, 'draft', $7)")
+            sqlx::query("INSERT INTO letters (dossier_id, version, due_at, generated_at, path, sha256, status, content, wording, cause) \
+                         VALUES ($1, $2, $3, $4, $5, $6, 'draft', $7, $8, $9)")
                 .bind(dossier_id).bind(version).bind(DbTime::opt(due_at)).bind(DbTime(now)).bind(path).bind(sha256)
-                .bind(content)
+                .bind(content).bind(wording.as_str()).bind(cause)
                 .execute(&mut *tx).await.ctx("recording a letter")?;
             let detail = serde_json::json!({ "dossier_id": dossier_id, "version": version, "sha256": sha256, "path": path });
             audit_append!(tx, self.seal, now, "letter_drafted", dossier_id.to_string(), detail.to_string());
@@ -285,6 +340,7 @@ mod tests {
             applicant_id_no: None,
             applicant_phone: None,
             applicant_email: None,
+            applicant_address: None,
             summary: None,
             channel: Channel::Direct,
             status: Status::Processing,
@@ -306,7 +362,18 @@ mod tests {
             .unwrap();
         let id = store.dossier("tinh", "H56-0001").await.unwrap().unwrap().id;
         store
-            .insert_letter(id, 1, None, "/gone/v1.docx", b"the letter", now)
+            .insert_letter(
+                &NewLetter {
+                    dossier_id: id,
+                    version: 1,
+                    due_at: None,
+                    wording: Wording::Late,
+                    cause: None,
+                    path: "/gone/v1.docx",
+                    content: b"the letter",
+                },
+                now,
+            )
             .await
             .unwrap();
         let letter = store.latest_letter(id).await.unwrap().unwrap();

@@ -38,7 +38,9 @@ pub use evaluations::{
     CheckCandidate, DelayCause, EvaluationChange, StoredEvaluation, Which, days_on,
 };
 pub use leader::{Fence, FileLock, Leader, LeaderError};
-pub use letters::{IssueError, LetterCandidate, LetterRecord, doc_number};
+pub use letters::{
+    IssueError, LetterCandidate, LetterRecord, NewLetter, Wording, cause_key, doc_number,
+};
 pub use outbox::{
     AlertBrief, AtRiskCount, DossierLine, NewMessage, OutboxRow, SourceFreshness, UnsentAlerts,
 };

@@ -90,11 +90,12 @@ async fn a_late_dossier_gets_a_draft_that_follows_it_until_issued() {
         "Nguyễn Thị Hồng",
         "Đăng ký biến động quyền sử dụng đất",
         "20/11/2026",
-        "Thẩm định, xử lý hồ sơ",
+        // The step that held it, in plain words.
+        "việc thẩm định hồ sơ",
         "Phòng Kinh tế, Hạ tầng và Đô thị",
         // 23/11 + 5 working days, 24/11 being a day off.
-        "01/12/2026",
-        "UBND PHƯỜNG NINH HÒA",
+        "ngày 01 tháng 12 năm 2026",
+        "PHƯỜNG NINH HÒA",
         "PHÓ CHỦ TỊCH",
         "Lê Văn Thành",
     ] {
@@ -523,4 +524,312 @@ async fn a_letter_drafted_before_the_database_kept_it_is_attached_from_its_file(
     );
     drop(letters);
     db.cleanup().await;
+}
+
+/// The new due time a letter promises ("Thời gian hẹn trả kết quả lại: 17 giờ
+/// 00 phút, ngày 30 tháng 11 năm 2026").
+fn new_due_of(text: &str) -> chrono::NaiveDateTime {
+    let label = "Thời gian hẹn trả kết quả lại: ";
+    let start = text.find(label).expect("a new due time") + label.len();
+    let rest = &text[start..];
+    let end = rest.find('.').unwrap();
+    chrono::NaiveDateTime::parse_from_str(&rest[..end], "%H giờ %M phút, ngày %d tháng %m năm %Y")
+        .unwrap_or_else(|e| panic!("{e}: {}", &rest[..end]))
+}
+
+/// Words that only a letter written after the due day may use.
+const LATE_WORDS: [&str; 3] = ["phiền hà", "Sự chậm trễ", "Đến nay"];
+
+/// Checks one letter version as a citizen reads it: its wording matches its
+/// date, its new due time is within office hours on a working day, and an
+/// organisation is never "Ông/Bà". Returns the text.
+fn check_letter(
+    rules: &Rules,
+    letter: &tthc_watch::store::LetterRecord,
+    due: chrono::NaiveDateTime,
+    organisation: bool,
+) -> String {
+    let text = document_text(&letter.path);
+    let date = letter.generated_at.date();
+    let late = date > due.date();
+    assert_eq!(
+        letter.wording.as_deref(),
+        Some(if late { "late" } else { "before_due" }),
+        "v{} of {date}",
+        letter.version
+    );
+    for w in LATE_WORDS {
+        assert_eq!(
+            text.contains(w),
+            late,
+            "{w:?} in v{} of {date}: {text}",
+            letter.version
+        );
+    }
+    assert!(
+        text.contains("PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("chúng tôi") && !text.contains("Chúng tôi"),
+        "{text}"
+    );
+    assert!(!text.contains("Lý do: ……"), "{text}");
+    let new_due = new_due_of(&text);
+    let h = &rules.hours;
+    let t = new_due.time();
+    assert!(
+        (h.morning_start <= t && t <= h.morning_end)
+            || (h.afternoon_start <= t && t <= h.afternoon_end),
+        "new due {new_due} outside office hours"
+    );
+    assert!(
+        rules.calendar.is_working_day(new_due.date()).unwrap(),
+        "new due {new_due} is not a working day"
+    );
+    assert!(new_due > letter.generated_at, "{new_due}");
+    if organisation {
+        assert!(!text.contains("Ông/Bà"), "{text}");
+    }
+    text
+}
+
+/// Demo of issue #26 on the dates it was tried: a dossier whose source due
+/// time is 19:46 drafted on Friday 20/11/2026 before its due day (Monday
+/// 23/11), then late on 25/11 (24/11 is a day off): a new, late version,
+/// which the unit head's overdue alert attaches; never a pre-due one. A
+/// company gets its name and "Quý Công ty", and its address from the source.
+async fn a_draft_follows_the_dossier_from_before_due_to_late(backend: Backend) {
+    let sink = SmtpSink::start();
+    let db = TestDb::new(backend).await;
+    let letters = tempfile::tempdir().unwrap();
+    let mut settings = test_settings(&db.url, sink.port);
+    settings.letters.dir = letters.path().display().to_string();
+    let rules = Rules::load(&settings).unwrap();
+
+    let due = t("2026-11-23 19:46");
+    let mut person = scripted_dossier(
+        "H56-0031",
+        "DD",
+        "PKT",
+        "2026-11-13 08:00",
+        5,
+        "2026-11-23 19:46",
+    );
+    person.steps = vec![Step {
+        name: "Thẩm định, xử lý hồ sơ".into(),
+        unit: "Phòng Kinh tế, Hạ tầng và Đô thị".into(),
+        officer: Some("Lê Thị Thu Hà".into()),
+        started_at: t("2026-11-13 09:00"),
+        finished_at: None,
+        due_at: Some(t("2026-11-18 08:00")),
+    }];
+    let mut company = person.clone();
+    company.code = "H56-0032".into();
+    // The source says person; the name says company.
+    company.applicant_name = "Công ty TNHH Xây dựng An Phát".into();
+    company.applicant_address = Some("Số 12 đường Trần Phú, phường Ninh Hòa".into());
+    let mut cooperative = person.clone();
+    cooperative.code = "H56-0033".into();
+    cooperative.applicant_name = "Hợp tác xã Nông nghiệp Ninh Hưng".into();
+    cooperative.applicant_kind = tthc_watch::dossier::ApplicantKind::Organisation;
+    cooperative.steps.clear();
+    let cases = [(&person, false), (&company, true), (&cooperative, true)];
+    db.store
+        .apply_page(
+            "tinh",
+            &cases
+                .iter()
+                .map(|(d, _)| tthc_watch::store::Incoming::new((*d).clone()))
+                .collect::<Vec<_>>(),
+            &[],
+            &[],
+            None,
+            t("2026-11-13 09:00"),
+        )
+        .await
+        .unwrap();
+
+    for now in [
+        "2026-11-20 08:00",
+        "2026-11-23 08:00",
+        "2026-11-23 16:00",
+        "2026-11-25 08:00",
+        "2026-11-26 08:00",
+    ] {
+        check_with(&settings, &rules, &db.store, &at(now))
+            .await
+            .unwrap();
+        send_with(&settings, &db.store, &at(now)).await.unwrap();
+    }
+
+    let mut all = std::collections::BTreeMap::new();
+    for (d, organisation) in cases {
+        let id = db.store.dossier("tinh", &d.code).await.unwrap().unwrap().id;
+        let versions = db.store.letters_of(id).await.unwrap();
+        // Drafted before the due day on 20/11, redrafted once when late on
+        // 25/11; nothing new on 23/11 or 26/11.
+        assert_eq!(
+            versions
+                .iter()
+                .map(|l| (
+                    l.generated_at.date().to_string(),
+                    l.wording.clone().unwrap()
+                ))
+                .collect::<Vec<_>>(),
+            [
+                ("2026-11-20".to_owned(), "before_due".to_owned()),
+                ("2026-11-25".to_owned(), "late".to_owned())
+            ],
+            "{}",
+            d.code
+        );
+        for l in &versions {
+            let text = check_letter(&rules, l, due, organisation);
+            // The source's 19:46 is not kept: the end of the afternoon.
+            assert_eq!(
+                new_due_of(&text).time(),
+                chrono::NaiveTime::from_hms_opt(17, 0, 0).unwrap()
+            );
+            if d.steps.is_empty() {
+                assert!(text.contains("Lý do: hồ sơ cần thêm thời gian"), "{text}");
+            } else {
+                assert!(
+                    text.contains(
+                        "Lý do: việc thẩm định hồ sơ tại Phòng Kinh tế, Hạ tầng và Đô thị"
+                    ),
+                    "{text}"
+                );
+            }
+            all.insert(l.sha256.clone(), (d.code.clone(), l.clone()));
+        }
+        let late = document_text(&versions[1].path);
+        assert!(late.contains("ỦY BAN NHÂN DÂNPHƯỜNG NINH HÒA"), "{late}");
+        assert!(
+            late.contains("Ủy ban nhân dân phường Ninh Hòa thành thật xin lỗi"),
+            "{late}"
+        );
+        // 25/11 + 5 working days.
+        assert!(
+            late.contains("17 giờ 00 phút, ngày 02 tháng 12 năm 2026"),
+            "{late}"
+        );
+        match d.code.as_str() {
+            "H56-0031" => assert!(late.contains("Kính gửi: Ông/Bà Nguyễn Thị Hồng"), "{late}"),
+            "H56-0032" => {
+                assert!(
+                    late.contains("Kính gửi: Công ty TNHH Xây dựng An Phát"),
+                    "{late}"
+                );
+                assert!(late.contains("thành thật xin lỗi Quý Công ty"), "{late}");
+                assert!(
+                    late.contains("Địa chỉ: Số 12 đường Trần Phú, phường Ninh Hòa"),
+                    "{late}"
+                );
+            }
+            _ => assert!(late.contains("thành thật xin lỗi Quý Hợp tác xã"), "{late}"),
+        }
+    }
+
+    // Every attachment any alert carried is a late version, and the unit
+    // head's overdue alert carried each dossier's.
+    let msgs = sink.messages();
+    let mut attached = 0;
+    for m in &msgs {
+        for sha in m["attachment_sha256"].as_array().into_iter().flatten() {
+            let (code, l) = &all[sha.as_str().unwrap()];
+            assert_eq!(
+                l.wording.as_deref(),
+                Some("late"),
+                "{code} v{} attached",
+                l.version
+            );
+            attached += 1;
+        }
+    }
+    assert_eq!(attached, cases.len(), "{msgs:#?}");
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_draft_follows_the_dossier_from_before_due_to_late_sqlite() {
+    a_draft_follows_the_dossier_from_before_due_to_late(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_draft_follows_the_dossier_from_before_due_to_late_postgres() {
+    a_draft_follows_the_dossier_from_before_due_to_late(Backend::Postgres).await;
+}
+
+/// Around Tết, and in 2027 (provisional days off): due times from a source
+/// at 03:42 and 19:46 give new due times within office hours on working days.
+async fn new_due_times_around_tet_are_within_office_hours(backend: Backend) {
+    let sink = SmtpSink::start();
+    let db = TestDb::new(backend).await;
+    let letters = tempfile::tempdir().unwrap();
+    let mut settings = test_settings(&db.url, sink.port);
+    settings.letters.dir = letters.path().display().to_string();
+    let rules = Rules::load(&settings).unwrap();
+    for (code, received, due, now) in [
+        (
+            "T26-0001",
+            "2026-02-02 08:00",
+            "2026-02-13 03:42",
+            "2026-02-23 08:00",
+        ),
+        (
+            "T26-0002",
+            "2026-02-02 08:00",
+            "2026-02-12 19:46",
+            "2026-02-23 08:00",
+        ),
+        (
+            "T27-0001",
+            "2027-01-18 08:00",
+            "2027-01-29 19:46",
+            "2027-02-01 08:00",
+        ),
+        (
+            "T27-0002",
+            "2027-01-18 08:00",
+            "2027-02-02 03:42",
+            "2027-02-01 08:00",
+        ),
+    ] {
+        let d = scripted_dossier(code, "DD", "PKT", received, 5, due);
+        db.store
+            .apply_page(
+                "tinh",
+                &[tthc_watch::store::Incoming::new(d.clone())],
+                &[],
+                &[],
+                None,
+                t(received),
+            )
+            .await
+            .unwrap();
+        check_with(&settings, &rules, &db.store, &at(now))
+            .await
+            .unwrap();
+        let id = db.store.dossier("tinh", code).await.unwrap().unwrap().id;
+        let l = db.store.latest_letter(id).await.unwrap().expect("a draft");
+        let text = check_letter(&rules, &l, t(due), false);
+        let expected = if due.ends_with("03:42") {
+            "11:30:00"
+        } else {
+            "17:00:00"
+        };
+        assert_eq!(new_due_of(&text).time().to_string(), expected, "{code}");
+    }
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn new_due_times_around_tet_are_within_office_hours_sqlite() {
+    new_due_times_around_tet_are_within_office_hours(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn new_due_times_around_tet_are_within_office_hours_postgres() {
+    new_due_times_around_tet_are_within_office_hours(Backend::Postgres).await;
 }

@@ -203,6 +203,14 @@ async fn a_store_with_text_times_is_converted_and_reads_back_the_same() {
         .unwrap();
     assert!(created.0 > 0);
 
+    // A store at 0014 had no applicant addresses (a column of migration
+    // 0020 on SQLite, 0022 on PostgreSQL): compare like with like.
+    sqlite
+        .store
+        .execute_sql("UPDATE dossiers SET applicant_address = NULL")
+        .await
+        .unwrap();
+
     // The same rows in a PostgreSQL database at migration 0014, in text form.
     let pg = TestDb::new(Backend::Postgres).await;
     pg.store.close().await;

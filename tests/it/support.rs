@@ -365,6 +365,7 @@ pub fn scripted_dossier(
         applicant_id_no: Some("056190000001".into()),
         applicant_phone: Some("0905000001".into()),
         applicant_email: None,
+        applicant_address: None,
         summary: None,
         channel: tthc_watch::dossier::Channel::Direct,
         status: tthc_watch::dossier::Status::Processing,

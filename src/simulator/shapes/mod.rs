@@ -91,10 +91,15 @@ fn current_index(d: &Dossier) -> Option<usize> {
 }
 
 /// The applicant's street address, the tail of the simulated summary
-/// ("…, số 12 đường Lê Lợi").
-fn address(d: &Dossier) -> Option<String> {
-    let (_, tail) = d.summary.as_deref()?.rsplit_once(", ")?;
+/// ("…, số 12 đường Lê Lợi" → "Số 12 đường Lê Lợi").
+pub(crate) fn address_of(summary: Option<&str>) -> Option<String> {
+    let (_, tail) = summary?.rsplit_once(", ")?;
     Some(format!("Số {}", tail.strip_prefix("số ")?))
+}
+
+/// The applicant's address as the dossier has it.
+fn address(d: &Dossier) -> Option<String> {
+    d.applicant_address.clone()
 }
 
 fn hours(x: Duration) -> u32 {

@@ -121,7 +121,7 @@ fn duration_cols(d: Option<Duration>) -> (Option<&'static str>, Option<i64>) {
 }
 
 // The columns that come from the source, in `DossierJson` order.
-pub(in crate::store) const DOSSIER_COLUMNS: [&str; 30] = [
+pub(in crate::store) const DOSSIER_COLUMNS: [&str; 31] = [
     "procedure_code",
     "procedure_name",
     "field_code",
@@ -152,6 +152,7 @@ pub(in crate::store) const DOSSIER_COLUMNS: [&str; 30] = [
     "steps",
     "step_since",
     "handling_officer",
+    "applicant_address",
 ];
 
 impl Incoming {
@@ -195,6 +196,7 @@ impl Incoming {
             t(&c.steps),
             o(&c.step_since),
             o(&c.handling_officer),
+            o(&d.applicant_address),
         ]
     }
 }

@@ -133,6 +133,7 @@ pub(in crate::store) struct DossierRow {
     pub(in crate::store) deleted: bool,
     pub(in crate::store) last_changed_at: DbTime,
     pub(in crate::store) steps: JsonText,
+    pub(in crate::store) applicant_address: Option<String>,
 }
 
 pub(in crate::store) fn time(s: &str, what: &str) -> Result<NaiveDateTime, StoreError> {
@@ -191,6 +192,7 @@ impl DossierRow {
             applicant_id_no: self.applicant_id_no,
             applicant_phone: self.applicant_phone,
             applicant_email: self.applicant_email,
+            applicant_address: self.applicant_address,
             summary: self.summary,
         };
         Ok(StoredDossier {
@@ -211,7 +213,8 @@ macro_rules! dossier_cols {
          d.unit_code, d.unit_name, d.officer, d.applicant_name, d.applicant_kind, d.applicant_id_no, \
          d.applicant_phone, d.applicant_email, d.summary, d.channel, d.status, d.submitted_at, d.received_at, \
          d.due_at, d.original_due_at, d.finished_at, d.returned_at, d.duration_unit, d.duration_value, \
-         d.pauses, d.extension, d.source_updated_at, d.deleted, d.last_changed_at, d.steps"
+         d.pauses, d.extension, d.source_updated_at, d.deleted, d.last_changed_at, d.steps, \
+         d.applicant_address"
     };
 }
 

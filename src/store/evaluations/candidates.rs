@@ -198,6 +198,7 @@ impl CandidateCols<'_> {
             applicant_id_no: None,
             applicant_phone: None,
             applicant_email: None,
+            applicant_address: None,
             summary: None,
             steps: Vec::new(),
         };

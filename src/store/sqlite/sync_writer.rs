@@ -264,5 +264,6 @@ fn dossier_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DossierRow> {
         deleted: r.get(29)?,
         last_changed_at: r.get(30)?,
         steps: r.get(31)?,
+        applicant_address: r.get(32)?,
     })
 }
