@@ -53,10 +53,18 @@ pub async fn login(
             *e = (Instant::now(), 0);
         }
         if e.1 >= LOGIN_ATTEMPTS_PER_MINUTE {
-            return Err(ApiError {
-                status: StatusCode::TOO_MANY_REQUESTS,
-                message: "too many login attempts; wait a minute".into(),
-            });
+            // The login page again, in Vietnamese, not the API's JSON.
+            let page = render_login(
+                "/dashboard/login",
+                Some("Đăng nhập sai quá nhiều lần. Vui lòng chờ một phút rồi thử lại."),
+            )
+            .map_err(ApiError::internal)?;
+            return Ok((
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, "60")],
+                Html(page),
+            )
+                .into_response());
         }
         e.1 += 1;
     }

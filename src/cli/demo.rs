@@ -69,7 +69,11 @@ pub async fn demo(base: &Settings, a: &DemoArgs, stop: CancellationToken) -> Res
     );
     let source = settings.sources.remove("default").context("demo source")?;
     settings.sources.insert("tinh".into(), source);
-    let rules = RuleSet::load(&settings)?;
+    let mut rules = RuleSet::load(&settings)?;
+    // Serving: the emails link each dossier to its page on this demo.
+    if !a.once && rules.routing.committee.dashboard_url.is_empty() {
+        rules.routing.committee.dashboard_url = format!("http://127.0.0.1:{}/", a.port);
+    }
     let store = app::open_store(&settings).await?;
     println!(
         "demo: simulated provincial system on http://{addr}, database {}",

@@ -31,6 +31,20 @@ try {
     if (shots) {
       await page.screenshot({ path: `${shots}/dashboard-${name}.png`, fullPage: false });
     }
+    // A dossier code in the overdue list opens its page.
+    const first = page.locator('#list-overdue a').first();
+    const code = (await first.textContent())?.trim();
+    await Promise.all([page.waitForURL(/\/dossiers\//), first.click()]);
+    out[`${name}_dossier`] = {
+      clicked: code,
+      code: await text('dossier-code'),
+      computed_due: await text('computed-due'),
+      days: await page.locator('table.days tbody tr').count(),
+      overflow: await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth),
+    };
+    if (shots) {
+      await page.screenshot({ path: `${shots}/dossier-${name}.png`, fullPage: name === 'desktop' });
+    }
     await page.close();
   }
   console.log(JSON.stringify(out));

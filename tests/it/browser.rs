@@ -1,6 +1,7 @@
 //! A real browser (Debian's headless Chromium, driven by playwright-core) logs in
 //! to the dashboard and reads the numbers a leader would see, on a desktop and
-//! on a phone. `DASHBOARD_SCREENSHOTS=docs` also refreshes the screenshots.
+//! on a phone, then opens a dossier's page from the list. `DASHBOARD_SCREENSHOTS=docs`
+//! also refreshes the screenshots.
 
 use crate::api::spawn_api;
 use crate::support::*;
@@ -79,5 +80,19 @@ async fn a_browser_logs_in_and_reads_the_dashboard() {
         seen["phone"]["overflow"].as_i64().unwrap() <= 0,
         "nothing sticks out sideways on a phone: {}",
         seen["phone"]
+    );
+    // A code in the list opens its dossier page, with its due date explained
+    // day by day (the figures themselves are checked in `deadline::tests`).
+    for view in ["desktop", "phone"] {
+        let d = &seen[format!("{view}_dossier")];
+        assert_eq!(d["code"], d["clicked"], "{view}: {d}");
+        assert!(d["days"].as_i64().unwrap() >= 1, "{view}: {d}");
+        let due = d["computed_due"].as_str().unwrap_or_default();
+        assert!(due.len() == "08:00 23/11/2026".len(), "{view}: {d}");
+    }
+    assert!(
+        seen["phone_dossier"]["overflow"].as_i64().unwrap() <= 0,
+        "the dossier page fits a phone's width: {}",
+        seen["phone_dossier"]
     );
 }

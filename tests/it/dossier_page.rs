@@ -229,3 +229,25 @@ async fn the_page_explains_the_due_date_and_serves_letters_to_the_centre_only() 
     assert_eq!(status, 404);
     assert!(String::from_utf8_lossy(&body).contains("Không có hồ sơ KHONG-CO"));
 }
+
+#[tokio::test]
+async fn too_many_logins_are_told_in_vietnamese_on_the_login_page() {
+    let api = crate::api::spawn_api(Backend::Sqlite).await;
+    let client = reqwest::Client::new();
+    let mut last = (0, String::new());
+    for _ in 0..30 {
+        let r = client
+            .post(format!("{}/dashboard/login", api.base))
+            .form(&[("token", "sai")])
+            .send()
+            .await
+            .unwrap();
+        last = (r.status().as_u16(), r.text().await.unwrap());
+        if last.0 == 429 {
+            break;
+        }
+    }
+    assert_eq!(last.0, 429, "limited");
+    assert!(last.1.contains("Vui lòng chờ một phút"), "{}", last.1);
+    assert!(last.1.contains("<form"), "the login page again: {}", last.1);
+}
