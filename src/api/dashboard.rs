@@ -94,6 +94,10 @@ pub struct LetterRow {
     pub version: i64,
     pub generated: String,
     pub unit: String,
+    /// The dossier's page.
+    pub link: Option<String>,
+    /// The draft itself, for roles that may see the applicant's name.
+    pub download: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, serde::Serialize)]
@@ -683,12 +687,16 @@ mod tests {
                     version: 1,
                     generated: "24/11/2026".to_owned(),
                     unit: UNITS[1].to_owned(),
+                    link: Some("/dossiers/tinh/H41.112-251105-0012".to_owned()),
+                    download: Some("/dossiers/tinh/H41.112-251105-0012/letters/1.docx".to_owned()),
                 },
                 LetterRow {
                     code: "H41.112-251030-0007".to_owned(),
                     version: 2,
                     generated: "25/11/2026".to_owned(),
                     unit: UNITS[2].to_owned(),
+                    link: None,
+                    download: None,
                 },
             ],
             sources: vec![
@@ -760,6 +768,8 @@ mod tests {
                 version: 1,
                 generated: w.clone(),
                 unit: w.clone(),
+                link: Some(w.clone()),
+                download: None,
             }],
             sources: vec![SourceRow {
                 name: w.clone(),

@@ -257,11 +257,17 @@ pub async fn dashboard_data(
         trend,
         letters_pending: letters
             .into_iter()
-            .map(|(code, version, generated, unit)| LetterRow {
-                code,
-                version,
-                generated: vn_datetime(generated),
-                unit,
+            .map(|l| {
+                let page = crate::routing::dossier_path(&l.source, &l.code);
+                LetterRow {
+                    download: (!masking.is_masked())
+                        .then(|| format!("{page}/letters/{}.docx", l.version)),
+                    link: Some(page),
+                    code: l.code,
+                    version: l.version,
+                    generated: vn_datetime(l.generated_at),
+                    unit: l.unit,
+                }
             })
             .collect(),
         sources,

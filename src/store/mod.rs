@@ -44,7 +44,9 @@ pub use letters::{
 pub use outbox::{
     AlertBrief, AtRiskCount, DossierLine, NewMessage, OutboxRow, SourceFreshness, UnsentAlerts,
 };
-pub use reports::{DossierFilter, KpiGroup, KpiRow, ListRow, Retention, TokenInfo, token_hash};
+pub use reports::{
+    DossierFilter, KpiGroup, KpiRow, ListRow, PendingLetter, Retention, TokenInfo, token_hash,
+};
 
 use chrono::NaiveDateTime;
 use dossiers::Page;

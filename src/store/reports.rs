@@ -398,19 +398,22 @@ impl Store {
     }
 
     /// Latest drafts not yet issued: (code, version, generated_at, unit).
-    pub async fn pending_letters(
-        &self,
-        limit: i64,
-    ) -> Result<Vec<(String, i64, NaiveDateTime, String)>, StoreError> {
-        let rows: Vec<(String, i64, DbTime, String)> = with_pool!(self, pool => {
-            sqlx::query_as("SELECT d.code, l.version, l.generated_at, d.unit_name FROM letters l JOIN dossiers d ON d.id = l.dossier_id \
+    pub async fn pending_letters(&self, limit: i64) -> Result<Vec<PendingLetter>, StoreError> {
+        let rows: Vec<(String, String, i64, DbTime, String)> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT d.source, d.code, l.version, l.generated_at, d.unit_name FROM letters l JOIN dossiers d ON d.id = l.dossier_id \
                             WHERE l.status = 'draft' AND l.version = (SELECT MAX(version) FROM letters m WHERE m.dossier_id = l.dossier_id) \
                             ORDER BY l.generated_at LIMIT $1")
                 .bind(limit).fetch_all(pool).await.ctx("reading pending letters")?
         });
         Ok(rows
             .into_iter()
-            .map(|(c, v, g, u)| (c, v, g.0, u))
+            .map(|(source, code, version, g, unit)| PendingLetter {
+                source,
+                code,
+                version,
+                generated_at: g.0,
+                unit,
+            })
             .collect())
     }
 }
@@ -446,6 +449,16 @@ fn kpi_sql(group: KpiGroup, month: impl Fn(&str) -> String) -> [String; 3] {
 
 fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
+}
+
+/// A dossier's latest apology draft, not yet issued.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingLetter {
+    pub source: String,
+    pub code: String,
+    pub version: i64,
+    pub generated_at: NaiveDateTime,
+    pub unit: String,
 }
 
 /// What a retention run removes (or would remove).

@@ -25,6 +25,10 @@ try {
       open: await text('count-open'),
       overall: await text('overall-on-time'),
       trend: await page.locator('svg#trend').count(),
+      // Where the on-time rate is on the first screen (px from the top).
+      kpi_top: await page.evaluate(() => document.getElementById('kpi-on-time')?.getBoundingClientRect().top ?? -1),
+      // The narrowest unit cell of the pending letters (never one letter per line).
+      letter_unit_width: await page.evaluate(() => Math.min(9999, ...[...document.querySelectorAll('#letters-pending td.c-unit')].map((e) => e.getBoundingClientRect().width))),
       // Nothing may stick out sideways on a phone.
       overflow: await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth),
     };

@@ -81,6 +81,18 @@ async fn a_browser_logs_in_and_reads_the_dashboard() {
         "nothing sticks out sideways on a phone: {}",
         seen["phone"]
     );
+    for view in ["desktop", "phone"] {
+        let w = seen[view]["letter_unit_width"].as_f64().unwrap();
+        assert!(
+            (150.0..9999.0).contains(&w),
+            "{view}: the pending letters' unit column is readable ({w} px)"
+        );
+    }
+    let top = seen["phone"]["kpi_top"].as_f64().unwrap();
+    assert!(
+        (0.0..844.0).contains(&top),
+        "on a phone the on-time rate is on the first screen (top {top} px)"
+    );
     // A code in the list opens its dossier page, with its due date explained
     // day by day (the figures themselves are checked in `deadline::tests`).
     for view in ["desktop", "phone"] {
