@@ -920,7 +920,7 @@ fn libreoffice_renders_the_letter() {
         "UBND PHƯỜNG NINH HÒA",
         "Số: 125/TB-UBND",
         "Ninh Hòa, ngày 25 tháng 11 năm 2026",
-        "VĂN BẢN XIN LỖI VÀ ĐỀ NGHỊ GIA HẠN",
+        "PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ",
         "Kính gửi: Ông/Bà Nguyễn Thị Hồng",
         "000.00.12.H56-261105-0001380",
         "Cấp giấy phép xây dựng mới đối với nhà ở riêng lẻ",
