@@ -14,15 +14,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use minijinja::context;
 use std::sync::Arc;
 
-/// A page in Vietnamese for what the dashboard's reader can act on.
-fn notice(status: StatusCode, text: &str) -> Response {
-    let page = format!(
-        "<!DOCTYPE html><html lang=\"vi\"><head><meta charset=\"utf-8\"><title>Hồ sơ</title></head>\
-         <body><p>{}</p><p><a href=\"/dashboard\">Về trang tổng hợp</a></p></body></html>",
-        crate::text::escape_html(text)
-    );
-    (status, Html(page)).into_response()
-}
+use super::pages::{notice, unavailable};
 
 pub async fn dossier_page(
     State(s): State<Arc<AppState>>,
@@ -40,7 +32,7 @@ pub async fn dossier_page(
                 &format!("Không có hồ sơ {code} của nguồn {source}."),
             ));
         }
-        Err(e) => return Err(e),
+        Err(e) => return Ok(unavailable(e)),
     };
     let rules = s.rules();
     let engine = Engine::new(&rules.calendar, &s.hours, &s.deadline);
@@ -88,15 +80,18 @@ pub async fn letter_download(
     }
     let code = crate::text::nfc(&code);
     let version: Option<i64> = version.trim_end_matches(".docx").parse().ok();
-    let letter = match (s.store.dossier(&source, &code).await?, version) {
-        (Some(d), Some(v)) => s
-            .store
-            .letters_of(d.id)
-            .await?
-            .into_iter()
-            .find(|l| l.version == v),
-        _ => None,
+    let dossier = match s.store.dossier(&source, &code).await {
+        Ok(d) => d,
+        Err(e) => return Ok(unavailable(e.into())),
     };
+    let letters = match (&dossier, version) {
+        (Some(d), Some(_)) => match s.store.letters_of(d.id).await {
+            Ok(l) => l,
+            Err(e) => return Ok(unavailable(e.into())),
+        },
+        _ => Vec::new(),
+    };
+    let letter = letters.into_iter().find(|l| Some(l.version) == version);
     let Some(letter) = letter else {
         return Ok(notice(
             StatusCode::NOT_FOUND,

@@ -111,6 +111,27 @@ pub async fn logout(
         .into_response())
 }
 
+/// A short page in Vietnamese, for what the dashboard's reader can act on.
+pub(super) fn notice(status: StatusCode, text: &str) -> Response {
+    let page = format!(
+        "<!DOCTYPE html><html lang=\"vi\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Theo dõi hồ sơ TTHC</title></head>\
+         <body><p>{}</p><p><a href=\"/dashboard\">Về trang tổng hợp</a></p></body></html>",
+        crate::text::escape_html(text)
+    );
+    (status, Html(page)).into_response()
+}
+
+/// A page that cannot be made now (the database does not answer): said in
+/// Vietnamese, the cause in the log.
+pub(super) fn unavailable(e: ApiError) -> Response {
+    tracing::error!(error = %e.message, "a dashboard page could not be made");
+    notice(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Chưa đọc được dữ liệu lúc này. Vui lòng thử lại sau ít phút; nếu vẫn không được, báo bộ phận công nghệ thông tin.",
+    )
+}
+
 fn days_text(l: &DossierLine) -> String {
     match (l.class.as_str(), l.working_days_left, l.working_days_late) {
         ("overdue", _, Some(n)) => format!("quá {n} ngày"),
@@ -282,7 +303,10 @@ pub async fn dashboard(
     let Ok(caller) = caller else {
         return Ok(Redirect::to("/dashboard/login").into_response());
     };
-    let data = dashboard_data(&s, caller.role.masking()).await?;
+    let data = match dashboard_data(&s, caller.role.masking()).await {
+        Ok(d) => d,
+        Err(e) => return Ok(unavailable(e)),
+    };
     let page = render_dashboard(&data).map_err(ApiError::internal)?;
     Ok(([(header::CACHE_CONTROL, "no-store")], Html(page)).into_response())
 }
