@@ -29,7 +29,7 @@ use crate::app::{self, RuleSet};
 use crate::check::Scope;
 use crate::clock::{Clock, from_vn, to_vn};
 use crate::config::Settings;
-use crate::store::{Fence, FileLock, Leader, Store};
+use crate::store::{Fence, FileLock, Leader, Renewal, Store};
 use crate::watchdog::Watchdog;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
@@ -49,6 +49,9 @@ const GRACE: Duration = Duration::from_secs(7);
 const CHECK_FALLBACK: Duration = Duration::from_secs(60);
 /// How long the digest waits for the check of its moment.
 const DIGEST_WAIT: Duration = Duration::from_secs(300);
+/// How long after its time an instance that becomes the leader still makes
+/// the day's digest (it was due while another instance led and died).
+const DIGEST_CATCH_UP: Duration = Duration::from_secs(4 * 3600);
 
 fn next_after(cron: &croner::Cron, now: DateTime<Utc>) -> DateTime<Utc> {
     let local = now.with_timezone(&crate::clock::VN);
@@ -294,14 +297,20 @@ async fn lead(
 ) -> Option<Leader> {
     let mut unreachable_logged = false;
     loop {
+        let mut wait = lease / 3;
         match leader.as_mut() {
-            Some(l) => {
-                if !l.renew().await {
+            Some(l) => match l.renew().await {
+                Renewal::Renewed => {}
+                // Within the lease still: again in a second, not a third of it.
+                Renewal::Failed => wait = Duration::from_secs(1),
+                Renewal::Lost => {
                     tracing::error!("lost the leadership; stepping down");
                     leader = None;
                     term.send_replace(None);
+                    // What its jobs left wrong is the new leader's to report.
+                    s.watchdog.clear_troubles();
                 }
-            }
+            },
             None => match s.store.try_lead(None::<FileLock>, lease).await {
                 Ok(Some(l)) => {
                     tracing::info!(generation = l.fence().generation(), "became the leader");
@@ -321,7 +330,7 @@ async fn lead(
         s.state.metrics.leader.set(i64::from(leader.is_some()));
         tokio::select! {
             _ = s.shutdown.cancelled() => return leader,
-            _ = tokio::time::sleep(lease / 3) => {}
+            _ = tokio::time::sleep(wait) => {}
         }
     }
 }
@@ -429,7 +438,23 @@ async fn digest(s: Arc<Shared>, cron: croner::Cron) {
             _ = s.shutdown.cancelled() => return,
             _ = tokio::time::timeout(DIGEST_WAIT, checked.changed()) => {}
         }
-        let Some(fence) = s.leading() else { continue };
+        // Another instance leads: if it fails over later in the day, this
+        // one makes the day's digest once it leads (one per day is kept).
+        let mut term = s.term.clone();
+        let until =
+            s.clock.now_utc() + chrono::Duration::from_std(DIGEST_CATCH_UP).unwrap_or_default();
+        let fence = loop {
+            if let Some(f) = s.leading() {
+                break Some(f);
+            }
+            if s.clock.now_utc() >= until {
+                break None;
+            }
+            if !wait_for(&s, until, &mut term).await {
+                return;
+            }
+        };
+        let Some(fence) = fence else { continue };
         let rules = s.rules();
         let work = app::digest::digest(&s.settings, &rules, &s.store, &s.clock, false);
         let made = s.run_job("digest", &fence, false, work).await;

@@ -53,6 +53,15 @@ impl Watchdog {
         self.with(name, |j| j.trouble = trouble);
     }
 
+    /// Forgets what the jobs' last runs left wrong: this instance no longer
+    /// runs them (another leads), so it is not what makes it unready.
+    pub fn clear_troubles(&self) {
+        let mut jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        for j in jobs.values_mut() {
+            j.trouble = None;
+        }
+    }
+
     /// Why the instance is not ready, one line per job: overruns first.
     pub fn problems(&self) -> Vec<String> {
         let jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());

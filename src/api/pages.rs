@@ -237,6 +237,7 @@ pub async fn dashboard_data(
         .sync_freshness()
         .await?
         .into_iter()
+        .filter(|f| s.sources.is_empty() || s.sources.contains(&f.source))
         .map(|f| SourceRow {
             stale: s.staleness.is_stale(&f, now),
             last_success: f.last_success.map(vn_datetime),

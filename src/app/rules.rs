@@ -114,6 +114,12 @@ impl RuleSet {
             domain,
             max_items: settings.escalation.max_listed,
             staleness: crate::source::Staleness::from_settings(&settings.escalation),
+            sources: settings
+                .sources
+                .iter()
+                .filter(|(_, s)| s.enabled)
+                .map(|(n, _)| n.clone())
+                .collect(),
         }
     }
 }

@@ -34,5 +34,5 @@ async fn drain_with(
     fence: Option<&Fence>,
 ) -> Result<DrainSummary, AppError> {
     let mailer = Mailer::from_settings(&settings.mail)?;
-    Ok(drain(store, &mailer, &settings.mail, clock.now_vn(), fence).await?)
+    Ok(drain(store, &mailer, &settings.mail, clock, fence).await?)
 }

@@ -39,6 +39,8 @@ pub struct Composer<'a> {
     pub max_items: usize,
     /// When a source's data counts as stale (the red first line).
     pub staleness: Staleness,
+    /// The enabled sources: a disabled or renamed one's old state is not news.
+    pub sources: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -225,6 +227,16 @@ fn fmt_opt(s: Option<&str>) -> String {
 }
 
 impl Composer<'_> {
+    /// How recently each enabled source synced (every source that ever
+    /// synced when none is configured: a one-off run on `--source-url`).
+    pub async fn freshness(&self, store: &Store) -> Result<Vec<SourceFreshness>, ComposeError> {
+        let mut all = store.sync_freshness().await?;
+        if !self.sources.is_empty() {
+            all.retain(|f| self.sources.contains(&f.source));
+        }
+        Ok(all)
+    }
+
     /// One line of a message sent on `today`.
     pub fn item(&self, l: &DossierLine, rung: Option<Rung>, today: chrono::NaiveDate) -> Item {
         let mut l = l.clone();
@@ -280,7 +292,7 @@ impl Composer<'_> {
         if recipients.is_empty() {
             return Ok(0);
         }
-        let stale = stale_line(&store.sync_freshness().await?, self.staleness, now);
+        let stale = stale_line(&self.freshness(store).await?, self.staleness, now);
         let mut made = 0;
         for recipient in recipients {
             let unsent = store
@@ -387,7 +399,7 @@ impl Composer<'_> {
         let recovered: HashSet<String> =
             store.outbox_keys("recovered:").await?.into_iter().collect();
         let mut made = 0;
-        let freshness = store.sync_freshness().await?;
+        let freshness = self.freshness(store).await?;
         let stale_now = stale_line(&freshness, self.staleness, now);
         for f in freshness {
             let stale = self.staleness.is_stale(&f, now);

@@ -169,7 +169,7 @@ pub async fn make_digest(
             serde_json::json!({ "code": l.code, "source_due": f(l.due_at), "computed_due": f(l.computed_due_at) })
         })
         .collect();
-    let freshness = store.sync_freshness().await?;
+    let freshness = composer.freshness(store).await?;
     let stale = stale_line(&freshness, composer.staleness, now);
     // What the figures are as of: the oldest source's last successful sync.
     let data_as_of = freshness.iter().filter_map(|f| f.last_success).min();

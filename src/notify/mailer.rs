@@ -197,10 +197,10 @@ pub async fn send_one(
     if deposed() {
         return Ok(SendOutcome::Deposed);
     }
-    // Claimed for longer than a send can take (it is bounded by
-    // `timeout_secs`): another instance does not send it meanwhile, and takes
-    // it only if this one died with it.
-    let lease = chrono::Duration::seconds(m.timeout_secs as i64 + 30);
+    // Claimed for longer than a send can take (two phases of `timeout_secs`,
+    // a late reply's grace and QUIT, see `smtp`), from now: another instance
+    // does not send it meanwhile, and takes it only if this one died with it.
+    let lease = chrono::Duration::seconds(2 * m.timeout_secs as i64 + 35);
     let Some(row) = store.claim_next(now, now + lease, fence).await? else {
         return Ok(SendOutcome::Empty);
     };
@@ -265,12 +265,14 @@ pub async fn drain(
     store: &Store,
     mailer: &Mailer,
     m: &MailSettings,
-    now: NaiveDateTime,
+    clock: &crate::clock::Clock,
     fence: Option<&Fence>,
 ) -> Result<DrainSummary, MailError> {
     let mut s = DrainSummary::default();
     loop {
-        match send_one(store, mailer, m, now, fence).await? {
+        // Each message claimed from its own moment: a long drain's claims
+        // must not start out expired.
+        match send_one(store, mailer, m, clock.now_vn(), fence).await? {
             SendOutcome::Sent(_) => s.sent += 1,
             SendOutcome::Retry(..) => s.retry += 1,
             // A server that does not answer would cost every message its

@@ -117,6 +117,17 @@ impl Fence {
     }
 }
 
+/// How a renewal went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Renewal {
+    Renewed,
+    /// Not renewed this time (the database did not answer), still within the
+    /// lease: try again soon.
+    Failed,
+    /// Leadership is gone: taken over, or the lease ran out.
+    Lost,
+}
+
 /// Held until released or dropped (or the process dies).
 pub struct Leader {
     lock: Lock,
@@ -143,16 +154,16 @@ impl Leader {
         self.fence.clone()
     }
 
-    /// Renews the lease. False once leadership is lost: another instance took
-    /// over, or the lease ran out before it could be renewed. A failed renewal
-    /// within the lease is retried at the next call.
-    pub async fn renew(&mut self) -> bool {
+    /// Renews the lease: `Lost` once another instance took over or the lease
+    /// ran out before it could be renewed; `Failed` (retry soon) when the
+    /// database did not answer within the lease.
+    pub async fn renew(&mut self) -> Renewal {
         if !self.fence.holds() {
             self.fence.lose();
-            return false;
+            return Renewal::Lost;
         }
         let Lock::Lease { opts, conn, lease } = &mut self.lock else {
-            return true;
+            return Renewal::Renewed;
         };
         let lease = *lease;
         let fence = self.fence.clone();
@@ -192,7 +203,7 @@ impl Leader {
         match renewed {
             Ok(Ok(true)) => {
                 self.fence.extend(started + lease.saturating_sub(MARGIN));
-                true
+                return Renewal::Renewed;
             }
             Ok(Ok(false)) => {
                 tracing::error!(
@@ -200,18 +211,22 @@ impl Leader {
                     "another instance took the leader lease over"
                 );
                 self.fence.lose();
-                false
+                return Renewal::Lost;
             }
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "cannot renew the leader lease; retrying");
                 *conn = None;
-                self.fence.holds()
             }
             Err(_) => {
                 tracing::warn!("the leader lease did not answer in time; retrying");
                 *conn = None;
-                self.fence.holds()
             }
+        }
+        if self.fence.holds() {
+            Renewal::Failed
+        } else {
+            self.fence.lose();
+            Renewal::Lost
         }
     }
 

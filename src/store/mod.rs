@@ -37,7 +37,7 @@ pub use dossiers::{
 pub use evaluations::{
     CheckCandidate, DelayCause, EvaluationChange, StoredEvaluation, Which, days_on,
 };
-pub use leader::{Fence, FileLock, Leader, LeaderError};
+pub use leader::{Fence, FileLock, Leader, LeaderError, Renewal};
 pub use letters::{
     IssueError, LetterCandidate, LetterRecord, NewLetter, Wording, cause_key, doc_number,
 };

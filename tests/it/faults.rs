@@ -245,10 +245,10 @@ async fn a_hung_smtp_server_holds_up_only_the_mail_and_everything_arrives_once_a
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
-    // Polls every 2 s and a check after each, all along.
+    // Polls every 2 s and a check after each, all along (margins for a busy machine).
     let (polled, checked) = (polls().await - polls_before, checks() - checks_before);
-    assert!(polled >= 30, "{polled} polls in 120 s\n{}", svc.logs());
-    assert!(checked >= 20, "{checked} checks in 120 s\n{}", svc.logs());
+    assert!(polled >= 20, "{polled} polls in 120 s\n{}", svc.logs());
+    assert!(checked >= 15, "{checked} checks in 120 s\n{}", svc.logs());
     let unready = unready.expect("/readyz unready while the mail server does not answer");
     assert!(
         unready.contains("mail server did not answer"),
