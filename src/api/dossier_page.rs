@@ -98,22 +98,22 @@ pub async fn letter_download(
             &format!("Không có văn bản này của hồ sơ {code}."),
         ));
     };
-    let bytes = match s.store.letter_content(letter.id).await {
-        Ok(Some(b)) => b,
-        Ok(None) => match crate::letters::files::read_verified(&letter.path, &letter.sha256) {
-            Ok(b) => b,
-            Err(_) => {
-                return Ok(notice(
-                    StatusCode::NOT_FOUND,
-                    "Bản lưu của văn bản này không còn; lệnh `tthc-watch letter` tạo bản mới.",
-                ));
-            }
-        },
-        Err(e) => {
+    use crate::letters::files::FileError;
+    let bytes = match crate::letters::files::stored_bytes(&s.store, &letter).await {
+        Ok(b) => b,
+        Err(FileError::Store(crate::store::StoreError::Corrupt(e))) => {
             tracing::error!(error = %e, "a stored letter failed its check");
             return Ok(notice(
                 StatusCode::CONFLICT,
                 "Bản lưu của văn bản này không còn nguyên vẹn (sai mã kiểm tra SHA-256); không tải được.",
+            ));
+        }
+        Err(FileError::Store(e)) => return Ok(unavailable(e.into())),
+        Err(e) => {
+            tracing::warn!(error = %e, "a letter's file is gone or altered");
+            return Ok(notice(
+                StatusCode::NOT_FOUND,
+                "Bản lưu của văn bản này không còn nguyên vẹn; lệnh `tthc-watch letter` tạo bản mới.",
             ));
         }
     };

@@ -24,10 +24,7 @@ pub async fn write_draft(
     // The bytes whose hash is recorded (and printed), or an error: from the
     // database (the file may be gone, or on another instance's disk); only a
     // version drafted before the database kept them is read from its file.
-    let bytes = match store.letter_content(record.id).await? {
-        Some(bytes) => bytes,
-        None => crate::letters::files::read_verified(&record.path, &record.sha256)?,
-    };
+    let bytes = crate::letters::files::stored_bytes(store, &record).await?;
     std::fs::write(out, bytes).map_err(|error| AppError::Write {
         path: out.to_owned(),
         error,

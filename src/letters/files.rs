@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
+    /// The database could not be read, or its copy failed its check.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
     #[error("writing letter file {path}: {source}")]
     Write {
         path: String,
@@ -41,6 +44,19 @@ pub enum FileError {
 /// The SHA-256 of a letter's bytes, as recorded (lower-case hex).
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
+}
+
+/// A letter version's bytes as recorded: from the database, or, for a
+/// version drafted before the database kept them, from its file; either only
+/// with the SHA-256 recorded with it (an error otherwise).
+pub async fn stored_bytes(
+    store: &crate::store::Store,
+    letter: &crate::store::LetterRecord,
+) -> Result<Vec<u8>, FileError> {
+    match store.letter_content(letter.id).await? {
+        Some(bytes) => Ok(bytes),
+        None => read_verified(&letter.path, &letter.sha256),
+    }
 }
 
 /// `DIR/SOURCE/CODE-KEY-vN.docx`: the source and code made safe for a file

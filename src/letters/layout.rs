@@ -327,7 +327,7 @@ fn utf8(part: &[u8], what: &str) -> Result<String, LetterError> {
 /// docx-rs writes "unknown" for the author and has no setter for either.
 fn core_props(core: &[u8], author: &str) -> Result<Vec<u8>, LetterError> {
     let xml = utf8(core, "docProps/core.xml")?;
-    let author = escape(&super::text::xml_safe(author));
+    let author = crate::text::escape_html(&super::text::xml_safe(author));
     let replaced = xml
         .replacen(
             "<dc:creator>unknown</dc:creator>",
@@ -361,11 +361,4 @@ fn vietnamese_styles(styles: &[u8]) -> Result<Vec<u8>, LetterError> {
         .map(|i| start + i)
         .ok_or_else(|| LetterError::Docx("word/styles.xml: unclosed run defaults".into()))?;
     Ok(format!("{}{lang}{}", &xml[..end], &xml[end..]).into_bytes())
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
