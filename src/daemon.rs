@@ -139,6 +139,23 @@ impl Shared {
         out
     }
 
+    /// A finished job's result into the log and the watchdog: a failure (a
+    /// full disk, the database gone) makes the instance unready, with the
+    /// reason, until the job next succeeds. Its value when it succeeded.
+    fn outcome<T, E: std::fmt::Display>(&self, job: &str, ran: Option<Result<T, E>>) -> Option<T> {
+        match ran? {
+            Ok(v) => {
+                self.watchdog.trouble(job, None);
+                Some(v)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, job, "job failed; it runs again at its next time");
+                self.watchdog.trouble(job, Some(format!("failed: {e}")));
+                None
+            }
+        }
+    }
+
     /// After a job: what it appended to the audit trail, witnessed outside
     /// it; on SQLite its writes copied into the database file and the WAL cut
     /// back (nothing to do on PostgreSQL).
@@ -409,18 +426,8 @@ async fn check(s: Arc<Shared>, poll: croner::Cron) {
             &mut log,
         );
         let checked = s.run_job("check", &fence, false, work).await;
-        // A failed check (a full disk, the database gone) means no alerts:
-        // unready, with the reason, until a check succeeds again.
-        match checked {
-            Some(Err(e)) => {
-                tracing::error!(error = %e, "check failed; retrying after the next poll");
-                s.watchdog.trouble("check", Some(format!("failed: {e}")));
-            }
-            Some(Ok(_)) => {
-                s.watchdog.trouble("check", None);
-                s.checked.send_modify(|n| *n += 1);
-            }
-            None => {}
+        if s.outcome("check", checked).is_some() {
+            s.checked.send_modify(|n| *n += 1);
         }
     }
 }
@@ -458,16 +465,8 @@ async fn digest(s: Arc<Shared>, cron: croner::Cron) {
         let rules = s.rules();
         let work = app::digest::digest(&s.settings, &rules, &s.store, &s.clock, false);
         let made = s.run_job("digest", &fence, false, work).await;
-        match made {
-            Some(Ok(outcome)) => {
-                tracing::info!(?outcome, "digest");
-                s.watchdog.trouble("digest", None);
-            }
-            Some(Err(e)) => {
-                tracing::error!(error = %e, "digest failed");
-                s.watchdog.trouble("digest", Some(format!("failed: {e}")));
-            }
-            None => {}
+        if let Some(outcome) = s.outcome("digest", made) {
+            tracing::info!(?outcome, "digest");
         }
     }
 }
