@@ -23,7 +23,7 @@ pub struct TestApi {
     pub centre: String,
     pub db: TestDb,
     pub sim: TestSim,
-    _sink: SmtpSink,
+    pub sink: SmtpSink,
     _letters: tempfile::TempDir,
     shutdown: CancellationToken,
 }
@@ -36,10 +36,18 @@ impl Drop for TestApi {
 
 /// A synced, checked store (with alerts and letters) behind a running API.
 pub async fn spawn_api(backend: Backend) -> TestApi {
-    let sim = spawn_simulator(Shape::Native, 1200, "").await;
+    spawn_api_with(backend, 1200, false).await
+}
+
+/// As `spawn_api`, from `dossiers` simulated dossiers; with `mailed`, the
+/// alerts are also sent (to `TestApi::sink`), their links pointing at the API.
+pub async fn spawn_api_with(backend: Backend, dossiers: u32, mailed: bool) -> TestApi {
+    let sim = spawn_simulator(Shape::Native, dossiers, "").await;
     let sink = SmtpSink::start();
     let db = TestDb::new(backend).await;
     let letters = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
     let mut settings = test_settings(&db.url, sink.port);
     settings.letters.dir = letters.path().display().to_string();
     let clock = Clock::fixed(from_vn(sim.sim.now()));
@@ -48,10 +56,19 @@ pub async fn spawn_api(backend: Backend) -> TestApi {
         sync_source(&db.store, &mut src, 10, &clock).await.error,
         None
     );
-    let rules = Rules::load(&settings).unwrap();
+    let mut rules = Rules::load(&settings).unwrap();
+    if mailed {
+        rules.routing.committee.dashboard_url = format!("{base}/");
+    }
     check_with(&settings, &rules, &db.store, &clock)
         .await
         .unwrap();
+    if mailed {
+        let sent = tthc_watch::app::send::send(&settings, &db.store, &clock)
+            .await
+            .unwrap();
+        assert!(sent.sent > 0, "{sent}");
+    }
     let (_, auditor) = db
         .store
         .create_token("Sở Nội vụ", "auditor", sim.sim.now())
@@ -69,8 +86,6 @@ pub async fn spawn_api(backend: Backend) -> TestApi {
         rules.routing.clone(),
         rules.calendar.clone(),
     ));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
     let shutdown = CancellationToken::new();
     tokio::spawn(tthc_watch::api::serve(listener, state, shutdown.clone()));
     TestApi {
@@ -79,7 +94,7 @@ pub async fn spawn_api(backend: Backend) -> TestApi {
         centre,
         db,
         sim,
-        _sink: sink,
+        sink,
         _letters: letters,
         shutdown,
     }

@@ -4,92 +4,16 @@
 //! figures are checked by hand-computed cases in `deadline::tests`); the
 //! letters download for the centre, not for auditors, who see no names.
 
+use crate::api::{TestApi, spawn_api_with};
 use crate::support::*;
-use std::sync::Arc;
-use tokio_util::sync::CancellationToken;
-use tthc_watch::api::AppState;
-use tthc_watch::app::RuleSet;
-use tthc_watch::clock::{Clock, from_vn};
-use tthc_watch::source::Shape;
-use tthc_watch::source::rest::RestSource;
-use tthc_watch::source::sync::sync_source;
-
-struct Site {
-    base: String,
-    centre: String,
-    auditor: String,
-    sink: SmtpSink,
-    db: TestDb,
-    shutdown: CancellationToken,
-    _sim: TestSim,
-    _letters: tempfile::TempDir,
-}
-
-impl Drop for Site {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
 
 /// Synced, checked and mailed, with the emails' links pointing at the API.
-async fn site(backend: Backend) -> Site {
-    let sim = spawn_simulator(Shape::Native, 600, "").await;
-    let sink = SmtpSink::start();
-    let db = TestDb::new(backend).await;
-    let letters = tempfile::tempdir().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let mut settings = test_settings(&db.url, sink.port);
-    settings.letters.dir = letters.path().display().to_string();
-    let clock = Clock::fixed(from_vn(sim.sim.now()));
-    let mut src = RestSource::new("tinh", &source_settings(Shape::Native, &sim.url)).unwrap();
-    assert_eq!(
-        sync_source(&db.store, &mut src, 10, &clock).await.error,
-        None
-    );
-    let mut rules = RuleSet::load(&settings).unwrap();
-    rules.routing.committee.dashboard_url = format!("{base}/");
-    check_with(&settings, &rules, &db.store, &clock)
-        .await
-        .unwrap();
-    let sent = tthc_watch::app::send::send(&settings, &db.store, &clock)
-        .await
-        .unwrap();
-    assert!(sent.sent > 0, "{sent}");
-    let now = sim.sim.now();
-    let (_, centre) = db
-        .store
-        .create_token("Trung tâm", "centre", now)
-        .await
-        .unwrap();
-    let (_, auditor) = db
-        .store
-        .create_token("Thanh tra", "auditor", now)
-        .await
-        .unwrap();
-    let state = Arc::new(AppState::new(
-        &settings,
-        db.store.clone(),
-        clock,
-        rules.routing.clone(),
-        rules.calendar.clone(),
-    ));
-    let shutdown = CancellationToken::new();
-    tokio::spawn(tthc_watch::api::serve(listener, state, shutdown.clone()));
-    Site {
-        base,
-        centre,
-        auditor,
-        sink,
-        db,
-        shutdown,
-        _sim: sim,
-        _letters: letters,
-    }
+async fn site(backend: Backend) -> TestApi {
+    spawn_api_with(backend, 600, true).await
 }
 
 /// A client logged in to the dashboard with `token`.
-async fn login(site: &Site, token: &str) -> (reqwest::Client, String) {
+async fn login(site: &TestApi, token: &str) -> (reqwest::Client, String) {
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
