@@ -89,17 +89,44 @@ async fn wait_for(what: &str, within: Duration, mut ok: impl AsyncFnMut() -> boo
     start.elapsed()
 }
 
-#[tokio::test]
-async fn a_frozen_leader_is_replaced_within_30_s_and_sends_nothing_when_resumed() {
-    if !postgres_available().await {
-        return;
-    }
+/// What the PostgreSQL leadership tests share: a simulated source, an SMTP
+/// server taking 1 s per message, a fresh database and the daemons' config.
+struct Rig {
+    _sim: TestSim,
+    sink: SmtpSink,
+    db: TestDb,
+    dir: tempfile::TempDir,
+    config: PathBuf,
+}
+
+async fn slow_mail_on_postgres() -> Rig {
     let sim = spawn_simulator(Shape::Native, 300, "").await;
     let sink = SmtpSink::start();
     slow_smtp(&sink, 1.0);
     let db = TestDb::new(Backend::Postgres).await;
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path(), &db.url, &sim.url, sink.port, (1, 2));
+    Rig {
+        _sim: sim,
+        sink,
+        db,
+        dir,
+        config,
+    }
+}
+
+#[tokio::test]
+async fn a_frozen_leader_is_replaced_within_30_s_and_sends_nothing_when_resumed() {
+    if !postgres_available().await {
+        return;
+    }
+    let Rig {
+        _sim,
+        sink,
+        db,
+        dir,
+        config,
+    } = slow_mail_on_postgres().await;
     let a = Service::start(&config, dir.path(), "a", free_port());
     wait_for("a leads and sends", Duration::from_secs(60), async || {
         leader_flag(&a).await == Some(1.0) && !sink.messages().is_empty()
@@ -157,12 +184,13 @@ async fn cutting_a_sending_leaders_lock_connection_sends_nothing_twice() {
     if !postgres_available().await {
         return;
     }
-    let sim = spawn_simulator(Shape::Native, 300, "").await;
-    let sink = SmtpSink::start();
-    slow_smtp(&sink, 1.0);
-    let db = TestDb::new(Backend::Postgres).await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path(), &db.url, &sim.url, sink.port, (1, 2));
+    let Rig {
+        _sim,
+        sink,
+        db,
+        dir,
+        config,
+    } = slow_mail_on_postgres().await;
     let services = [
         Service::start(&config, dir.path(), "a", free_port()),
         Service::start(&config, dir.path(), "b", free_port()),
