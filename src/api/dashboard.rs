@@ -122,6 +122,8 @@ const DASHBOARD_TEMPLATE: &str = "dashboard.html";
 const LOGIN_TEMPLATE: &str = "dashboard_login.html";
 /// The CSS both pages include in their `<style>`.
 const CSS_TEMPLATE: &str = "dashboard.css";
+const AUDITOR_TEMPLATE: &str = "dossiers.html";
+const AUDITOR_HTML: &str = include_str!("templates/dossiers.html");
 const DOSSIER_TEMPLATE: &str = "dossier.html";
 const DOSSIER_HTML: &str = include_str!("templates/dossier.html");
 
@@ -154,6 +156,11 @@ pub fn render_login(action: &str, error: Option<&str>) -> Result<String, Dashboa
 }
 
 /// The dossier page (`dossier_page`).
+/// The auditors' filtered list (`api::auditor` fills its context).
+pub fn render_auditor(ctx: Value) -> Result<String, DashboardError> {
+    render(AUDITOR_TEMPLATE, ctx)
+}
+
 pub fn render_dossier(ctx: Value) -> Result<String, DashboardError> {
     render(DOSSIER_TEMPLATE, ctx)
 }
@@ -206,6 +213,7 @@ fn environment() -> Result<Environment<'static>, DashboardError> {
         (LOGIN_TEMPLATE, LOGIN_HTML),
         (CSS_TEMPLATE, DASHBOARD_CSS),
         (DOSSIER_TEMPLATE, DOSSIER_HTML),
+        (AUDITOR_TEMPLATE, AUDITOR_HTML),
     ] {
         env.add_template(name, source)
             .map_err(|source| DashboardError::Template {

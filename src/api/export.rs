@@ -1,7 +1,7 @@
 //! Exports of lists and reports as CSV (UTF-8 with BOM, so Excel shows the
 //! diacritics) and XLSX (dates as real dates), with Vietnamese column headers.
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveDateTime};
 use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
 use std::borrow::Cow;
 
@@ -11,6 +11,9 @@ pub enum Cell {
     Text(String),
     Number(f64),
     Time(NaiveDateTime),
+    /// A month, as the date of its first day shown "mm/yyyy" (so Excel sorts
+    /// and filters it as a date, not as text).
+    Month(NaiveDate),
     Empty,
 }
 
@@ -85,16 +88,23 @@ fn format_number(n: f64) -> String {
 pub fn to_xlsx(t: &Table) -> Result<Vec<u8>, XlsxError> {
     let mut wb = Workbook::new();
     let ws = wb.add_worksheet();
-    let date = sheet_head(ws, &t.sheet, &t.headers)?;
+    let formats = sheet_head(ws, &t.sheet, &t.headers)?;
     for (r, row) in t.rows.iter().enumerate() {
-        write_row(ws, r as u32 + 1, row, &date)?;
+        write_row(ws, r as u32 + 1, row, &formats)?;
     }
+    filter_header(ws, t.rows.len() as u32, t.headers.len())?;
     wb.save_to_buffer()
 }
 
-/// The sheet's name, bold headers, widths and frozen header row; the format
+/// How dates and months are shown.
+struct Formats {
+    time: Format,
+    month: Format,
+}
+
+/// The sheet's name, bold headers, widths and frozen header row; the formats
 /// of its dates.
-fn sheet_head(ws: &mut Worksheet, sheet: &str, headers: &[&str]) -> Result<Format, XlsxError> {
+fn sheet_head(ws: &mut Worksheet, sheet: &str, headers: &[&str]) -> Result<Formats, XlsxError> {
     ws.set_name(sheet)?;
     let bold = Format::new().set_bold();
     for (c, h) in headers.iter().enumerate() {
@@ -102,10 +112,22 @@ fn sheet_head(ws: &mut Worksheet, sheet: &str, headers: &[&str]) -> Result<Forma
         ws.write_string_with_format(0, c as u16, *h, &bold)?;
     }
     ws.set_freeze_panes(1, 0)?;
-    Ok(Format::new().set_num_format("dd/mm/yyyy hh:mm"))
+    Ok(Formats {
+        time: Format::new().set_num_format("dd/mm/yyyy hh:mm"),
+        month: Format::new().set_num_format("mm/yyyy"),
+    })
 }
 
-fn write_row(ws: &mut Worksheet, r: u32, row: &[Cell], date: &Format) -> Result<(), XlsxError> {
+/// Excel's filter buttons on the header over `rows` rows (auditors filter
+/// and sort the export in Excel first).
+fn filter_header(ws: &mut Worksheet, rows: u32, columns: usize) -> Result<(), XlsxError> {
+    if columns > 0 {
+        ws.autofilter(0, 0, rows, columns as u16 - 1)?;
+    }
+    Ok(())
+}
+
+fn write_row(ws: &mut Worksheet, r: u32, row: &[Cell], f: &Formats) -> Result<(), XlsxError> {
     for (c, cell) in row.iter().enumerate() {
         let c = c as u16;
         match cell {
@@ -117,7 +139,10 @@ fn write_row(ws: &mut Worksheet, r: u32, row: &[Cell], date: &Format) -> Result<
                 ws.write_number(r, c, *n)?;
             }
             Cell::Time(t) => {
-                ws.write_datetime_with_format(r, c, t, date)?;
+                ws.write_datetime_with_format(r, c, t, &f.time)?;
+            }
+            Cell::Month(m) => {
+                ws.write_datetime_with_format(r, c, m, &f.month)?;
             }
             Cell::Empty => {}
         }
@@ -136,6 +161,7 @@ fn csv_rows(rows: &[Vec<Cell>]) -> Result<Vec<u8>, csv::Error> {
             Cell::Text(s) => csv_text(s).into_owned(),
             Cell::Number(n) => format_number(*n),
             Cell::Time(t) => t.format("%Y-%m-%d %H:%M:%S").to_string(),
+            Cell::Month(m) => m.format("%Y-%m").to_string(),
             Cell::Empty => String::new(),
         }))?;
     }
@@ -186,14 +212,15 @@ pub async fn xlsx_file(
 ) -> Result<tokio::fs::File, ExportError> {
     let mut wb = Workbook::new();
     let ws = wb.add_worksheet_with_constant_memory()?;
-    let date = sheet_head(ws, sheet, headers)?;
+    let formats = sheet_head(ws, sheet, headers)?;
     let mut r = 0u32;
     while let Some(page) = pages.recv().await {
         for row in page.map_err(ExportError::Rows)? {
             r += 1;
-            write_row(ws, r, &row, &date)?;
+            write_row(ws, r, &row, &formats)?;
         }
     }
+    filter_header(ws, r, headers.len())?;
     let file = tokio::task::spawn_blocking(move || -> Result<std::fs::File, ExportError> {
         use std::io::Seek;
         let mut f = tempfile::tempfile()?;

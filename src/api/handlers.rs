@@ -2,11 +2,12 @@
 //! the parameter and the value that was wrong.
 
 use super::export::{Cell, Table, csv_body, to_csv, to_xlsx, xlsx_file};
+use super::params::{FILTER_KEYS, Format, Params, export_name};
 use super::state::AppState;
 use super::{ApiError, Caller, Role};
 use crate::clock::fmt_db;
 use crate::deadline::Class;
-use crate::store::{DossierFilter, IssueError, KpiGroup, KpiRow, ListRow};
+use crate::store::{DossierFilter, FilterTotals, IssueError, KpiGroup, KpiRow, ListRow};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
@@ -102,17 +103,54 @@ pub enum GroupName {
     All,
 }
 
+/// The dates a period can apply to (documentation of the `date` parameter).
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum DateName {
+    Received,
+    Due,
+    Finished,
+}
+
+/// Filters of `/api/v1/dossiers/totals` (the list's, without paging).
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct TotalsParams {
+    /// As in `/api/v1/dossiers`.
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    month: Option<String>,
+    date: Option<DateName>,
+    class: Option<ClassName>,
+    late_in_period: Option<bool>,
+    unit: Option<String>,
+    field: Option<String>,
+    officer: Option<String>,
+    source: Option<String>,
+}
+
 /// Filters of `/api/v1/dossiers` (all optional).
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)] // documents the parameters; they are parsed by `Params`
 pub struct ListParams {
-    /// Received on or after (YYYY-MM-DD).
+    /// The period's first day (YYYY-MM-DD), of the date named by `date`.
     from: Option<NaiveDate>,
-    /// Received on or before (YYYY-MM-DD).
+    /// The period's last day (YYYY-MM-DD), included.
     to: Option<NaiveDate>,
-    /// Deadline class.
+    /// A whole month (YYYY-MM) as the period, instead of `from` and `to`.
+    month: Option<String>,
+    /// Which date the period applies to: received (default), due or finished.
+    date: Option<DateName>,
+    /// Today's deadline class.
     class: Option<ClassName>,
+    /// true: only dossiers past their due date and unfinished at some moment
+    /// of the period (from the class history: judged overdue or late, with
+    /// the due date they missed before the period's end, not finished before
+    /// its start); the period then bounds that moment, not `date`.
+    late_in_period: Option<bool>,
     /// Handling unit code.
     unit: Option<String>,
     /// Field (lĩnh vực) code.
@@ -145,73 +183,6 @@ pub struct KpiParams {
     format: Option<ExportFormat>,
 }
 
-struct Params(HashMap<String, String>);
-
-impl Params {
-    fn only(&self, allowed: &[&str]) -> Result<(), ApiError> {
-        match self.0.keys().find(|k| !allowed.contains(&k.as_str())) {
-            Some(k) => Err(ApiError::bad(format!(
-                "unknown parameter '{k}'; expected one of: {}",
-                allowed.join(", ")
-            ))),
-            None => Ok(()),
-        }
-    }
-    /// A text filter; empty means absent.
-    fn text(&self, k: &str) -> Option<String> {
-        self.0
-            .get(k)
-            .filter(|v| !v.is_empty())
-            .map(|v| crate::text::nfc(v))
-    }
-    /// A typed value: present but empty is an error.
-    fn typed(&self, k: &str) -> Result<Option<String>, ApiError> {
-        match self.0.get(k) {
-            Some(v) if v.trim().is_empty() => {
-                Err(ApiError::bad(format!("parameter '{k}' is empty")))
-            }
-            Some(v) => Ok(Some(crate::text::nfc(v))),
-            None => Ok(None),
-        }
-    }
-    fn date(&self, k: &str) -> Result<Option<NaiveDate>, ApiError> {
-        self.typed(k)?
-            .map(|v| {
-                NaiveDate::parse_from_str(&v, "%Y-%m-%d").map_err(|_| {
-                    ApiError::bad(format!("parameter '{k}': '{v}' is not a date (YYYY-MM-DD)"))
-                })
-            })
-            .transpose()
-    }
-    fn int(&self, k: &str, lo: i64, hi: i64) -> Result<Option<i64>, ApiError> {
-        self.typed(k)?
-            .map(|v| match v.parse::<i64>() {
-                Ok(n) if (lo..=hi).contains(&n) => Ok(n),
-                _ => Err(ApiError::bad(format!(
-                    "parameter '{k}': '{v}' is not a whole number from {lo} to {hi}"
-                ))),
-            })
-            .transpose()
-    }
-    fn format(&self) -> Result<Format, ApiError> {
-        match self.typed("format")?.as_deref() {
-            None | Some("json") => Ok(Format::Json),
-            Some("csv") => Ok(Format::Csv),
-            Some("xlsx") => Ok(Format::Xlsx),
-            Some(other) => Err(ApiError::bad(format!(
-                "parameter 'format': '{other}' is not json, csv or xlsx"
-            ))),
-        }
-    }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Format {
-    Json,
-    Csv,
-    Xlsx,
-}
-
 fn download(t: &Table, format: Format, name: &str) -> Result<Response, ApiError> {
     let (bytes, mime, ext) = match format {
         Format::Csv => (
@@ -241,7 +212,7 @@ fn download(t: &Table, format: Format, name: &str) -> Result<Response, ApiError>
 /// A listed dossier as the caller sees it on `today`: its working days left
 /// or late derived (an open verdict does not store them), personal data
 /// masked for auditors.
-fn shown(
+pub(super) fn shown(
     mut r: ListRow,
     calendar: &crate::calendar::Calendar,
     today: NaiveDate,
@@ -265,7 +236,16 @@ fn class_label(c: Option<&str>) -> String {
         .map_or_else(String::new, |c| c.label_vi().to_owned())
 }
 
-fn dossier_table(rows: &[ListRow]) -> Table {
+/// A dossier's apology letter, as the list shows it.
+pub(super) fn letter_label(letter: Option<&str>) -> &'static str {
+    match letter {
+        Some("issued") => "đã ban hành",
+        Some(_) => "dự thảo",
+        None => "",
+    }
+}
+
+pub(super) fn dossier_table(rows: &[ListRow]) -> Table {
     Table {
         sheet: "Hồ sơ".into(),
         headers: vec![
@@ -287,6 +267,8 @@ fn dossier_table(rows: &[ListRow]) -> Table {
             "Khâu gây chậm",
             "Đơn vị gây chậm",
             "Hạn trả khác cách tính",
+            "Thư xin lỗi",
+            "Mã đơn vị",
         ],
         rows: rows
             .iter()
@@ -313,6 +295,8 @@ fn dossier_table(rows: &[ListRow]) -> Table {
                     Cell::opt_text(r.delay_step.clone()),
                     Cell::opt_text(r.delay_unit.clone()),
                     Cell::text(if r.due_mismatch == Some(1) { "có" } else { "" }),
+                    Cell::text(letter_label(r.letter.as_deref())),
+                    Cell::text(&r.unit_code),
                 ]
             })
             .collect(),
@@ -334,31 +318,10 @@ pub async fn list_dossiers(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let p = Params(q);
-    p.only(&[
-        "from", "to", "class", "unit", "field", "officer", "source", "cursor", "limit", "format",
-    ])?;
-    let class = p.typed("class")?;
-    if let Some(c) = &class
-        && Class::parse(c).is_none()
-    {
-        return Err(ApiError::bad(format!(
-            "parameter 'class': '{c}' is not one of {}",
-            Class::ALL
-                .iter()
-                .map(|c| c.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
-    }
-    let filter = DossierFilter {
-        from: p.date("from")?,
-        to: p.date("to")?,
-        class,
-        unit: p.text("unit"),
-        field: p.text("field"),
-        officer: p.text("officer"),
-        source: p.text("source"),
-    };
+    let mut allowed = FILTER_KEYS.to_vec();
+    allowed.extend(["cursor", "limit", "format"]);
+    p.only(&allowed)?;
+    let filter = p.dossier_filter()?;
     // from > to is an empty period: no dossiers, not an error.
     let cursor = p.int("cursor", 0, i64::MAX)?.unwrap_or(0);
     let limit = p.int("limit", 1, 1000)?.unwrap_or(100);
@@ -382,6 +345,7 @@ pub async fn list_dossiers(
         u64::MAX
     };
     let (tx, pages) = tokio::sync::mpsc::channel(2);
+    let name = export_name(&filter);
     let (store, role) = (s.store.clone(), caller.role);
     tokio::spawn(async move {
         let (mut after, mut sent) = (cursor, 0u64);
@@ -427,12 +391,30 @@ pub async fn list_dossiers(
             (header::CONTENT_TYPE, mime.to_owned()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"ho-so.{ext}\""),
+                format!("attachment; filename=\"{name}.{ext}\""),
             ),
         ],
         body,
     )
         .into_response())
+}
+
+/// How many dossiers the list's filters match, by class, with the on-time
+/// rate of the finished ones and how many late ones were apologised for.
+#[utoipa::path(get, path = "/api/v1/dossiers/totals", params(TotalsParams),
+    responses(
+        (status = 200, description = "The counts", body = FilterTotals),
+        (status = 400, description = "A bad parameter, named", body = ErrorBody),
+        (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody)))]
+pub async fn dossier_totals(
+    State(s): State<Arc<AppState>>,
+    _caller: Caller,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let p = Params(q);
+    p.only(&FILTER_KEYS)?;
+    let filter = p.dossier_filter()?;
+    Ok(Json(s.store.filtered_totals(&filter).await?).into_response())
 }
 
 /// Dossiers read (and written out) at a time by an export.
@@ -512,6 +494,14 @@ pub(super) async fn timeline_json(
     Ok((d, timeline))
 }
 
+/// A KPI row's group: a month as a date, anything else as text.
+fn group_cell(g: &str, group: &str) -> Cell {
+    match NaiveDate::parse_from_str(&format!("{g}-01"), "%Y-%m-%d") {
+        Ok(m) if group == "month" => Cell::Month(m),
+        _ => Cell::text(g),
+    }
+}
+
 fn kpi_table(rows: &[KpiRow], group: &str) -> Table {
     let group_header = match group {
         "field" => "Lĩnh vực",
@@ -540,7 +530,7 @@ fn kpi_table(rows: &[KpiRow], group: &str) -> Table {
             .iter()
             .map(|r| {
                 vec![
-                    Cell::text(&r.group),
+                    group_cell(&r.group, group),
                     Cell::Number(r.received as f64),
                     Cell::Number(r.finished as f64),
                     Cell::Number(r.before_due as f64),

@@ -9,6 +9,7 @@
 //! ones are counted and sampled (`access`).
 
 mod access;
+mod auditor;
 pub mod dashboard;
 mod dossier_page;
 pub mod export;
@@ -16,6 +17,7 @@ mod handlers;
 mod health;
 mod metrics;
 mod pages;
+mod params;
 mod state;
 
 pub use health::render_metrics;
@@ -201,8 +203,8 @@ impl FromRequestParts<Arc<AppState>> for Caller {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "tthc-watch auditor API", description = "Overdue-dossier history, KPIs and exports. Authenticate with `Authorization: Bearer <token>` (`tthc-watch token create --role auditor`)."),
-    paths(handlers::list_dossiers, handlers::dossier_timeline, handlers::kpis, handlers::issue_letter),
-    components(schemas(handlers::ClassName, handlers::ExportFormat, handlers::GroupName, handlers::DossierPage, crate::store::ListRow, handlers::KpiReport, crate::store::KpiRow, handlers::IssueRequest, handlers::LetterOut, handlers::ErrorBody)),
+    paths(handlers::list_dossiers, handlers::dossier_totals, handlers::dossier_timeline, handlers::kpis, handlers::issue_letter),
+    components(schemas(handlers::ClassName, handlers::DateName, crate::store::FilterTotals, handlers::ExportFormat, handlers::GroupName, handlers::DossierPage, crate::store::ListRow, handlers::KpiReport, crate::store::KpiRow, handlers::IssueRequest, handlers::LetterOut, handlers::ErrorBody)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]
@@ -234,6 +236,7 @@ fn audited(state: Arc<AppState>) -> Router<Arc<AppState>> {
     Router::new()
         .route("/api/v1/openapi.json", get(openapi_json))
         .route("/api/v1/dossiers", get(handlers::list_dossiers))
+        .route("/api/v1/dossiers/totals", get(handlers::dossier_totals))
         .route(
             "/api/v1/dossiers/{source}/{code}",
             get(handlers::dossier_timeline),
@@ -245,6 +248,7 @@ fn audited(state: Arc<AppState>) -> Router<Arc<AppState>> {
         )
         .route("/", get(pages::root))
         .route("/dashboard", get(pages::dashboard))
+        .route("/dashboard/dossiers", get(auditor::dossiers_page))
         .route(
             "/dashboard/login",
             get(pages::login_page).post(pages::login),

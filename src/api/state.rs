@@ -24,6 +24,8 @@ pub struct AppState {
     /// Failed dashboard logins per client address, for rate limiting.
     /// Unauthenticated requests, counted and sampled into the audit trail.
     pub anonymous: super::access::Anonymous,
+    /// The units and fields the auditors' page offers, and when they were read.
+    pub facets: tokio::sync::Mutex<Option<(std::time::Instant, crate::store::Facets)>>,
     pub logins:
         std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, (std::time::Instant, u32)>>,
 }
@@ -75,6 +77,7 @@ impl AppState {
             rules: std::sync::RwLock::new(Arc::new(ShownRules { routing, calendar })),
             kpi: settings.kpi.clone(),
             anonymous: Default::default(),
+            facets: Default::default(),
             logins: Default::default(),
         }
     }

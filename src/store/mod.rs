@@ -21,6 +21,7 @@ pub mod audit;
 mod cache;
 mod dossiers;
 mod evaluations;
+mod filter;
 pub mod leader;
 mod letters;
 mod outbox;
@@ -37,6 +38,7 @@ pub use dossiers::{
 pub use evaluations::{
     CheckCandidate, DelayCause, EvaluationChange, StoredEvaluation, Which, days_on,
 };
+pub use filter::{DateBasis, DossierFilter};
 pub use leader::{Fence, FileLock, Leader, LeaderError, Renewal};
 pub use letters::{
     IssueError, LetterCandidate, LetterRecord, NewLetter, Wording, cause_key, doc_number,
@@ -45,7 +47,8 @@ pub use outbox::{
     AlertBrief, AtRiskCount, DossierLine, NewMessage, OutboxRow, SourceFreshness, UnsentAlerts,
 };
 pub use reports::{
-    DossierFilter, KpiGroup, KpiRow, ListRow, PendingLetter, Retention, TokenInfo, token_hash,
+    Facets, FilterTotals, KpiGroup, KpiRow, ListRow, PendingLetter, Retention, TokenInfo,
+    token_hash,
 };
 
 use chrono::NaiveDateTime;

@@ -3,26 +3,13 @@
 
 use super::audit::audit_append;
 use super::dossiers::{DUE_DATES_SQL, HISTORY_SQL};
+use super::filter::{Arg, DossierFilter, day_end, day_start};
 use super::value::{DbTime, JsonText, OptFlag, OptTime};
 use super::{Context, Store, StoreError, month_of, placeholders};
 use crate::clock::fmt_db;
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-
-/// Filters of the dossier list; every value is bound, never spliced.
-#[derive(Clone, Debug, Default)]
-pub struct DossierFilter {
-    /// Received on or after this day.
-    pub from: Option<NaiveDate>,
-    /// Received on or before this day.
-    pub to: Option<NaiveDate>,
-    pub class: Option<String>,
-    pub unit: Option<String>,
-    pub field: Option<String>,
-    pub officer: Option<String>,
-    pub source: Option<String>,
-}
 
 #[derive(Clone, Debug, sqlx::FromRow, Serialize, utoipa::ToSchema)]
 pub struct ListRow {
@@ -57,6 +44,9 @@ pub struct ListRow {
     pub delay_step: Option<String>,
     pub delay_unit: Option<String>,
     pub delay_days: Option<i64>,
+    /// Its apology letter: "issued" once one was issued, "draft" while only
+    /// drafted, none without one.
+    pub letter: Option<String>,
 }
 
 impl ListRow {
@@ -71,6 +61,27 @@ impl ListRow {
             today,
         );
     }
+}
+
+/// What the auditors' filters offer: `(code, name)` of each unit and field.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Facets {
+    pub units: Vec<(String, String)>,
+    pub fields: Vec<(String, String)>,
+}
+
+/// The dossiers a filter matches, counted.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct FilterTotals {
+    pub dossiers: i64,
+    /// Dossiers per class today ("unevaluated": not checked yet).
+    pub by_class: std::collections::BTreeMap<String, i64>,
+    /// Late (finished late or overdue) with an issued apology letter.
+    pub late_apologised: i64,
+    /// (before + on the due day) / finished, in percent; none when nothing finished.
+    pub on_time_pct: Option<f64>,
+    /// `late_apologised` / late, in percent; none when nothing is late.
+    pub apology_pct: Option<f64>,
 }
 
 /// KPI aggregates for one group (a unit, field, officer or month).
@@ -152,24 +163,11 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-fn day_start(d: NaiveDate) -> DbTime {
-    DbTime(d.and_time(chrono::NaiveTime::MIN))
-}
-
-fn day_end(d: NaiveDate) -> DbTime {
-    DbTime(d.and_hms_opt(23, 59, 59).unwrap_or_default())
-}
-
-/// A value the dossier list is filtered by.
-enum Arg {
-    Text(String),
-    Time(DbTime),
-}
-
 const LIST_COLS: &str = "d.id, d.source, d.code, d.procedure_name, d.field_code, d.field_name, d.unit_code, d.unit_name, \
      d.officer, d.applicant_name, d.applicant_kind, d.applicant_id_no, d.applicant_phone, d.status, d.received_at, \
      d.due_at, d.original_due_at, COALESCE(d.finished_at, d.returned_at) AS finished_at, e.class, e.working_days_left, \
-     e.working_days_late, e.due_mismatch, e.delay_step, e.delay_unit, e.delay_days";
+     e.working_days_late, e.due_mismatch, e.delay_step, e.delay_unit, e.delay_days, \
+     (SELECT MAX(l.status) FROM letters l WHERE l.dossier_id = d.id) AS letter";
 
 impl Store {
     /// Up to `limit` dossiers after id `after` matching `f`, by id.
@@ -179,36 +177,12 @@ impl Store {
         after: i64,
         limit: i64,
     ) -> Result<Vec<ListRow>, StoreError> {
-        let mut sql = format!(
-            "SELECT {LIST_COLS} FROM dossiers d LEFT JOIN evaluations e ON e.dossier_id = d.id WHERE NOT d.deleted AND d.id > $1"
+        let (conditions, args) = f.conditions(2);
+        let sql = format!(
+            "SELECT {LIST_COLS} FROM dossiers d LEFT JOIN evaluations e ON e.dossier_id = d.id \
+             WHERE NOT d.deleted AND d.id > $1{conditions} ORDER BY d.id LIMIT ${}",
+            args.len() + 2
         );
-        let mut args: Vec<Arg> = Vec::new();
-        let mut push = |cond: &str, v: Arg| {
-            args.push(v);
-            sql.push_str(&format!(" AND {cond} ${}", args.len() + 1));
-        };
-        if let Some(d) = f.from {
-            push("d.received_at >=", Arg::Time(day_start(d)));
-        }
-        if let Some(d) = f.to {
-            push("d.received_at <=", Arg::Time(day_end(d)));
-        }
-        if let Some(c) = &f.class {
-            push("e.class =", Arg::Text(c.clone()));
-        }
-        if let Some(u) = &f.unit {
-            push("d.unit_code =", Arg::Text(u.clone()));
-        }
-        if let Some(x) = &f.field {
-            push("d.field_code =", Arg::Text(x.clone()));
-        }
-        if let Some(o) = &f.officer {
-            push("d.officer =", Arg::Text(o.clone()));
-        }
-        if let Some(s) = &f.source {
-            push("d.source =", Arg::Text(s.clone()));
-        }
-        sql.push_str(&format!(" ORDER BY d.id LIMIT ${}", args.len() + 2));
         with_pool!(self, pool => {
             let mut q = sqlx::query_as::<_, ListRow>(&sql).bind(after);
             for a in &args {
@@ -218,6 +192,68 @@ impl Store {
                 };
             }
             q.bind(limit).fetch_all(pool).await.ctx("listing dossiers")
+        })
+    }
+
+    /// How many dossiers match `f`, by class, and how many of the late ones
+    /// (finished late or overdue) were apologised for with an issued letter.
+    pub async fn filtered_totals(&self, f: &DossierFilter) -> Result<FilterTotals, StoreError> {
+        let (conditions, args) = f.conditions(1);
+        let sql = format!(
+            "SELECT e.class, COUNT(*), SUM(CASE WHEN e.class IN ('late', 'overdue') AND EXISTS \
+             (SELECT 1 FROM letters l WHERE l.dossier_id = d.id AND l.status = 'issued') THEN 1 ELSE 0 END) \
+             FROM dossiers d LEFT JOIN evaluations e ON e.dossier_id = d.id \
+             WHERE NOT d.deleted{conditions} GROUP BY e.class"
+        );
+        let rows: Vec<(Option<String>, i64, Option<i64>)> = with_pool!(self, pool => {
+            let mut q = sqlx::query_as(&sql);
+            for a in &args {
+                q = match a {
+                    Arg::Text(t) => q.bind(t.as_str()),
+                    Arg::Time(t) => q.bind(*t),
+                };
+            }
+            q.fetch_all(pool).await.ctx("counting the filtered dossiers")?
+        });
+        let mut t = FilterTotals::default();
+        for (class, n, apologised) in rows {
+            t.dossiers += n;
+            t.late_apologised += apologised.unwrap_or(0);
+            *t.by_class
+                .entry(class.unwrap_or_else(|| "unevaluated".into()))
+                .or_default() += n;
+        }
+        let n = |c: &str| t.by_class.get(c).copied().unwrap_or(0);
+        let finished = n("before_due") + n("on_due_day") + n("late");
+        t.on_time_pct = (finished > 0)
+            .then(|| round1(100.0 * (n("before_due") + n("on_due_day")) as f64 / finished as f64));
+        let late = n("late") + n("overdue");
+        t.apology_pct = (late > 0).then(|| round1(100.0 * t.late_apologised as f64 / late as f64));
+        Ok(t)
+    }
+
+    /// The units and fields dossiers are filed under, `(code, name)` by name,
+    /// for the auditors' filters.
+    pub async fn facets(&self) -> Result<Facets, StoreError> {
+        type Pairs = Vec<(String, Option<String>)>;
+        let (units, fields): (Pairs, Pairs) = with_pool!(self, pool => {
+            let u = sqlx::query_as("SELECT unit_code, MAX(unit_name) FROM dossiers WHERE NOT deleted GROUP BY unit_code")
+                .fetch_all(pool).await.ctx("listing units")?;
+            let f = sqlx::query_as("SELECT field_code, MAX(field_name) FROM dossiers WHERE NOT deleted GROUP BY field_code")
+                .fetch_all(pool).await.ctx("listing fields")?;
+            (u, f)
+        });
+        let sorted = |v: Pairs| {
+            let mut v: Vec<(String, String)> = v
+                .into_iter()
+                .map(|(c, n)| (c, n.unwrap_or_default()))
+                .collect();
+            v.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
+            v
+        };
+        Ok(Facets {
+            units: sorted(units),
+            fields: sorted(fields),
         })
     }
 

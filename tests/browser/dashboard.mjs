@@ -1,6 +1,8 @@
 // Logs in to the tthc-watch dashboard as a person would, in Debian's headless
 // Chromium, and prints what the page shows as JSON.
 // Usage: node dashboard.mjs BASE_URL TOKEN [SCREENSHOT_DIR]
+// With AUDIT_UNIT, AUDIT_MONTH (YYYY-MM) and AUDIT_XLSX (a path), it also
+// filters the auditors' list to that unit and month and downloads its XLSX.
 import { chromium } from 'playwright-core';
 
 const [base, token, shots] = process.argv.slice(2);
@@ -48,6 +50,27 @@ try {
     };
     if (shots) {
       await page.screenshot({ path: `${shots}/dossier-${name}.png`, fullPage: name === 'desktop' });
+    }
+    if (name === 'desktop' && process.env.AUDIT_XLSX) {
+      // The auditors' list: one unit, one month, downloaded as Excel.
+      await page.goto(`${base}/dashboard`);
+      await Promise.all([page.waitForURL(/\/dashboard\/dossiers/), page.click('#nav-dossiers')]);
+      await page.selectOption('#f-unit', process.env.AUDIT_UNIT);
+      await page.fill('#f-month', process.env.AUDIT_MONTH);
+      await Promise.all([page.waitForURL(/unit=/), page.click('#f-apply')]);
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-xlsx')]);
+      await download.saveAs(process.env.AUDIT_XLSX);
+      out.auditor = {
+        url: page.url(),
+        total: await text('total'),
+        shown: await text('shown'),
+        listed: await page.locator('#dossier-list tbody tr').count(),
+        file: download.suggestedFilename(),
+        first_link: await page.locator('#dossier-list td.c-code a').first().getAttribute('href'),
+      };
+      if (shots) {
+        await page.screenshot({ path: `${shots}/auditor-desktop.png`, fullPage: false });
+      }
     }
     await page.close();
   }

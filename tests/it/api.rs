@@ -385,7 +385,8 @@ async fn exports_open_as_csv_and_xlsx_with_vietnamese_headers_and_real_dates() {
         resp.headers()["content-disposition"]
             .to_str()
             .unwrap()
-            .contains("ho-so.csv")
+            .contains("filename=\"ho-so-sap-den-han.csv\""),
+        "named after its filter"
     );
     let bytes = resp.bytes().await.unwrap();
     assert_eq!(&bytes[..3], &[0xEF, 0xBB, 0xBF], "BOM for Excel");

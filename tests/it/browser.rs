@@ -26,12 +26,31 @@ async fn a_browser_logs_in_and_reads_the_dashboard() {
     let api = spawn_api(Backend::Sqlite).await;
     let (base, token) = (api.base.clone(), api.auditor.clone());
     let shots = std::env::var("DASHBOARD_SCREENSHOTS").ok();
+    // The auditors' list is filtered to this month and its busiest unit.
+    let month = api.sim.sim.now().format("%Y-%m").to_string();
+    let mut per_unit: BTreeMap<String, usize> = BTreeMap::new();
+    for d in api.sim.sim.snapshot() {
+        if d.received_at.format("%Y-%m").to_string() == month {
+            *per_unit.entry(d.unit_code.clone()).or_default() += 1;
+        }
+    }
+    let unit = per_unit
+        .iter()
+        .max_by_key(|(_, n)| **n)
+        .map(|(u, _)| u.clone())
+        .expect("dossiers received this month");
+    let downloads = tempfile::tempdir().unwrap();
+    let xlsx = downloads.path().join("auditor.xlsx");
+    let (audit_unit, audit_month, audit_xlsx) = (unit.clone(), month.clone(), xlsx.clone());
     let out = tokio::task::spawn_blocking(move || {
         let mut c = std::process::Command::new("node");
         c.current_dir(dir)
             .arg("dashboard.mjs")
             .arg(&base)
-            .arg(&token);
+            .arg(&token)
+            .env("AUDIT_UNIT", &audit_unit)
+            .env("AUDIT_MONTH", &audit_month)
+            .env("AUDIT_XLSX", &audit_xlsx);
         if let Some(s) = shots {
             c.arg(std::fs::canonicalize(s).expect("screenshot dir"));
         }
@@ -107,4 +126,46 @@ async fn a_browser_logs_in_and_reads_the_dashboard() {
         "the dossier page fits a phone's width: {}",
         seen["phone_dossier"]
     );
+    // The auditors' list filtered to one unit and one month: the XLSX the
+    // browser downloaded holds exactly the API's answer for the same filters.
+    let a = &seen["auditor"];
+    assert_eq!(a["file"], format!("ho-so-{unit}-{month}.xlsx"), "{a}");
+    let listed = api
+        .json(
+            &format!("/api/v1/dossiers?unit={unit}&month={month}&limit=1000"),
+            &api.auditor,
+        )
+        .await;
+    let listed = listed["items"].as_array().unwrap();
+    assert!(!listed.is_empty());
+    assert_eq!(a["total"], listed.len().to_string(), "{a}");
+    assert!(
+        a["shown"].as_str().unwrap().contains(&format!("({unit})")),
+        "the page names the unit with its code: {a}"
+    );
+    assert!(
+        a["first_link"].as_str().unwrap().starts_with("/dossiers/"),
+        "codes link to their dossier page: {a}"
+    );
+    use calamine::{Data, Reader};
+    let mut book: calamine::Xlsx<_> = calamine::open_workbook(&xlsx).unwrap();
+    let sheet = book.worksheet_range("Hồ sơ").unwrap();
+    let rows: Vec<&[Data]> = sheet.rows().collect();
+    let header: Vec<String> = rows[0].iter().map(|c| c.to_string()).collect();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let (code, unit_col, received) = (col("Mã hồ sơ"), col("Mã đơn vị"), col("Ngày tiếp nhận"));
+    assert_eq!(rows.len() - 1, listed.len(), "one row per dossier");
+    for (row, item) in rows[1..].iter().zip(listed) {
+        assert_eq!(row[code].to_string(), item["code"].as_str().unwrap());
+        assert_eq!(row[unit_col].to_string(), unit);
+        let Data::DateTime(t) = &row[received] else {
+            panic!("the receipt date is a real date: {:?}", row[received]);
+        };
+        let t = excel_time(t);
+        assert_eq!(
+            t.format("%Y-%m-%d %H:%M:%S").to_string(),
+            item["received_at"].as_str().unwrap()[..19].replace('T', " ")
+        );
+        assert_eq!(t.format("%Y-%m").to_string(), month);
+    }
 }

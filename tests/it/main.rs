@@ -3,6 +3,7 @@
 
 mod api;
 mod audit;
+mod auditor;
 mod browser;
 mod check;
 mod cli;

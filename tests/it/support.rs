@@ -381,3 +381,14 @@ pub fn scripted_dossier(
         updated_at: t(received),
     }
 }
+
+/// An XLSX date cell as a time: Excel counts days from 30/12/1899, the time
+/// of day as the fraction (read to the second).
+pub fn excel_time(d: &calamine::ExcelDateTime) -> NaiveDateTime {
+    let secs = (d.as_f64() * 86_400.0).round() as i64;
+    chrono::NaiveDate::from_ymd_opt(1899, 12, 30)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        + chrono::Duration::seconds(secs)
+}
