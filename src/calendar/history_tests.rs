@@ -262,7 +262,10 @@ fn office_hours_at_the_edges() {
             .unwrap(),
         dt(2027, 12, 31, 16, 0)
     );
-    assert!(old.add_working_minutes(&h, dt(2027, 12, 31, 18, 0), 1).is_err());
+    assert!(
+        old.add_working_minutes(&h, dt(2027, 12, 31, 18, 0), 1)
+            .is_err()
+    );
     // An empty or reversed interval is 0 anywhere.
     assert_eq!(
         old.working_minutes_between(&h, dt(2030, 1, 2, 9, 0), dt(2030, 1, 1, 9, 0))

@@ -637,7 +637,10 @@ mod tests {
             assert_eq!(cal().count(a, b).unwrap(), hand);
             assert_eq!(cal().count(b, a).unwrap(), -hand);
             // Without 2024: counting from 31/12/2024 needs only the days after it.
-            assert_eq!(cal_2025_2027().count(a, b).unwrap(), cal().count(a, b).unwrap());
+            assert_eq!(
+                cal_2025_2027().count(a, b).unwrap(),
+                cal().count(a, b).unwrap()
+            );
         }
     }
 
