@@ -4,6 +4,7 @@
 mod api;
 mod audit;
 mod browser;
+mod calendar_history;
 mod check;
 mod cli;
 mod daemon;
