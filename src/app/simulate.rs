@@ -16,12 +16,14 @@ pub struct SimulateArgs {
     pub token: String,
     pub faults: String,
     pub prerender: bool,
+    /// Days of receipts before `now`.
+    pub history_days: i64,
 }
 
 pub fn build_simulator(settings: &Settings, a: &SimulateArgs) -> Result<Arc<Simulator>, AppError> {
     let faults = Faults::parse(&a.faults).map_err(AppError::Faults)?;
     let (cal, hours) = load_calendar(settings)?;
-    Ok(Arc::new(Simulator::new(
+    Ok(Arc::new(Simulator::with_history(
         SimulatorOptions {
             dossiers: a.dossiers,
             seed: a.seed,
@@ -31,6 +33,7 @@ pub fn build_simulator(settings: &Settings, a: &SimulateArgs) -> Result<Arc<Simu
             token: a.token.clone(),
             faults,
         },
+        a.history_days,
         cal,
         hours,
     )))

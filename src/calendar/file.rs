@@ -274,11 +274,11 @@ mod tests {
     // --- the shipped data -----------------------------------------------------------------
 
     #[test]
-    fn builtin_parses_and_covers_2025_to_2027() {
+    fn builtin_parses_and_covers_2019_to_2027() {
         let c = cal();
         assert_eq!(c.origin(), "config/calendar.toml");
-        assert_eq!(c.years(), 2025..=2027);
-        assert_eq!(c.first_day(), d(2025, 1, 1));
+        assert_eq!(c.years(), 2019..=2027);
+        assert_eq!(c.first_day(), d(2019, 1, 1));
         assert_eq!(c.last_day(), d(2027, 12, 31));
         assert_eq!(c.provisional_years(), vec![2027]);
     }

@@ -166,8 +166,20 @@ impl Calendar {
     ) -> Result<NaiveDateTime, CalendarError> {
         hours.validate()?;
         let date = t.date();
-        let i = self.index_of(date)?;
         let time = t.time();
+        // After closing on the day before the calendar, whether that day was a working day
+        // does not matter: handling starts on the first working morning either way.
+        if date.succ_opt() == Some(self.first) && time >= hours.afternoon_end {
+            let first = self.nth_working_day(1).ok_or_else(|| {
+                self.out_of_range(
+                    format!("the next working day after {t}"),
+                    date,
+                    self.last_year + 1,
+                )
+            })?;
+            return Ok(first.and_time(hours.morning_start));
+        }
+        let i = self.index_of(date)?;
         if self.working_at(i) {
             if time < hours.morning_start {
                 return Ok(date.and_time(hours.morning_start));
@@ -202,12 +214,14 @@ impl Calendar {
         t: NaiveDateTime,
         minutes: i64,
     ) -> Result<NaiveDateTime, CalendarError> {
-        let start = self.effective_start(hours, t)?;
         if minutes == 0 {
-            return Ok(start);
+            return self.effective_start(hours, t);
         }
+        // `t` and its effective start have the same position (only closed time lies between
+        // them), and the position needs fewer days: not the next working day, which may be
+        // past the calendar when going back from the last evening.
         let bounds = hours.checked_bounds()?;
-        let position = self.position(bounds, start)?;
+        let position = self.position(bounds, t)?;
         let target = minutes
             .checked_mul(60)
             .and_then(|s| s.checked_add(position));
@@ -235,17 +249,28 @@ impl Calendar {
         b: NaiveDateTime,
     ) -> Result<i64, CalendarError> {
         let bounds = hours.checked_bounds()?;
-        let pa = self.position(bounds, a)?;
-        let pb = self.position(bounds, b)?;
         if b <= a {
+            // Nothing to measure, whatever the calendar says.
             return Ok(0);
         }
+        let pa = self.position(bounds, a)?;
+        let pb = self.position(bounds, b)?;
         Ok((pb - pa) / 60)
     }
 
-    /// Working seconds elapsed from the start of the calendar until `t`.
+    /// Working seconds elapsed from the start of the calendar until `t`. Also defined, without
+    /// knowing the day, for an instant after closing on the day before the calendar (0) and
+    /// before opening on the day after it (all the calendar's working time): whether those
+    /// days are working days changes nothing there.
     fn position(&self, bounds: Bounds, t: NaiveDateTime) -> Result<i64, CalendarError> {
-        let i = self.index_of(t.date())?;
+        let date = t.date();
+        if date.succ_opt() == Some(self.first) && bounds.offset(t.time()) == bounds.day() {
+            return Ok(0);
+        }
+        if date.pred_opt() == Some(self.last) && bounds.offset(t.time()) == 0 {
+            return Ok(self.total_working() * bounds.day());
+        }
+        let i = self.index_of(date)?;
         let within = if self.working_at(i) {
             bounds.offset(t.time())
         } else {

@@ -6,8 +6,9 @@
 //!
 //! Queries use a prefix-sum array: for each covered day, the number of working days from the
 //! first covered day up to and including it. [`Calendar::count`] is a subtraction and
-//! [`Calendar::add`] a binary search. A date outside the covered years is an error
-//! ([`CalendarError::OutOfRange`]), never a guess.
+//! [`Calendar::add`] a binary search. An answer that depends on a day outside the covered years
+//! is an error ([`CalendarError::OutOfRange`]), never a guess; one that does not (counting from
+//! the day before the first covered day, adding 0) is answered.
 //!
 //! Office hours ([`OfficeHours`]) refine days into working minutes: a working instant has a
 //! *position* (working seconds elapsed since the start of the calendar), so adding and measuring
@@ -293,28 +294,36 @@ impl Calendar {
     }
 
     /// The n-th working day after `d` (`d` itself not counted); `n = 0` returns `d`, a negative
-    /// `n` the |n|-th working day before `d`. Errors when `d` or the result is not covered.
+    /// `n` the |n|-th working day before `d`. The answer depends on the days between `d`
+    /// (excluded) and the result (included), so `d` may be the day just outside the calendar on
+    /// the side the walk leaves from (31/12 before the first year going forwards, 1/1 after the
+    /// last year going backwards). Errors when a day the walk needs is not covered.
     pub fn add(&self, d: NaiveDate, n: i64) -> Result<NaiveDate, CalendarError> {
-        let i = self.index_of(d)?;
         if n == 0 {
             return Ok(d);
         }
+        if let Some(e) = self.add_start_error(d, n) {
+            return Err(e);
+        }
         // The result is the working day whose running number is `target`.
         let target = if n > 0 {
-            self.upto(i).checked_add(n)
+            self.upto_date(d).checked_add(n)
         } else {
-            Some(self.before(i) + n + 1)
+            Some(self.upto_date(d) - i64::from(self.is_working_covered(d)) + n + 1)
         };
         target
             .and_then(|k| self.nth_working_day(k))
             .ok_or_else(|| self.add_out_of_range(d, n))
     }
 
-    /// Number of working days `x` with `a < x <= b`; negative when `b < a`.
+    /// Number of working days `x` with `a < x <= b`; negative when `b < a`. Only the days
+    /// after the earlier date up to the later one matter, so the earlier date may be the day
+    /// before the first covered day (and `a == b` is 0 anywhere).
     pub fn count(&self, a: NaiveDate, b: NaiveDate) -> Result<i64, CalendarError> {
-        let ia = self.index_of(a)?;
-        let ib = self.index_of(b)?;
-        Ok(self.upto(ib) - self.upto(ia))
+        if let Some(e) = self.count_error(a, b) {
+            return Err(e);
+        }
+        Ok(self.upto_date(b) - self.upto_date(a))
     }
 
     /// The first working day strictly after `d`.
@@ -362,6 +371,57 @@ impl Calendar {
     fn index_of(&self, d: NaiveDate) -> Result<usize, CalendarError> {
         self.index(d)
             .ok_or_else(|| self.out_of_range(format!("date {d}"), d, d.year()))
+    }
+
+    /// The error of [`Calendar::add`] (`n != 0`) when the first day the walk needs (the day
+    /// after `d`, or before it when going back) is not covered; the later days are checked by
+    /// the walk itself.
+    fn add_start_error(&self, d: NaiveDate, n: i64) -> Option<CalendarError> {
+        if self.index(d).is_some() {
+            return None;
+        }
+        let needed = if n > 0 { d.succ_opt() } else { d.pred_opt() };
+        match needed {
+            Some(x) if self.index(x).is_some() => None,
+            Some(x) => Some(self.out_of_range(format!("date {d}"), d, x.year())),
+            None => Some(self.out_of_range(format!("date {d}"), d, d.year())),
+        }
+    }
+
+    /// The error of [`Calendar::count`] when a day in `(min(a, b), max(a, b)]` is not covered.
+    fn count_error(&self, a: NaiveDate, b: NaiveDate) -> Option<CalendarError> {
+        let (low, high) = if a <= b { (a, b) } else { (b, a) };
+        if low == high {
+            return None;
+        }
+        if self.index(high).is_none() {
+            return Some(self.out_of_range(format!("date {high}"), high, high.year()));
+        }
+        // `high` is covered and after `low`, so the successor exists.
+        let needed = low.succ_opt().unwrap_or(high);
+        if self.index(needed).is_none() {
+            return Some(self.out_of_range(
+                format!("date {needed} (needed to count the working days from {a} to {b})"),
+                needed,
+                needed.year(),
+            ));
+        }
+        None
+    }
+
+    /// Working days from the first covered day up to and including `d`: 0 before the calendar,
+    /// all of them after it. Callers check that the days their answer needs are covered.
+    fn upto_date(&self, d: NaiveDate) -> i64 {
+        match self.index(d) {
+            Some(i) => self.upto(i),
+            None if d < self.first => 0,
+            None => self.total_working(),
+        }
+    }
+
+    /// Whether `d` is a covered working day (false outside the calendar).
+    fn is_working_covered(&self, d: NaiveDate) -> bool {
+        self.index(d).is_some_and(|i| self.working_at(i))
     }
 
     fn index(&self, d: NaiveDate) -> Option<usize> {
@@ -438,6 +498,8 @@ impl Calendar {
 }
 
 #[cfg(test)]
+mod history_tests;
+#[cfg(test)]
 mod testing;
 
 #[cfg(test)]
@@ -445,7 +507,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::naive::{naive_add, naive_count, naive_is_working_day};
-    use super::testing::{cal, d, date_strategy, dt, hours};
+    use super::testing::{cal, cal_2025_2027, d, date_strategy, dt, hours};
     use super::*;
 
     #[test]
@@ -519,7 +581,7 @@ mod tests {
             assert_eq!(naive_add(cal(), start, n).unwrap(), expected);
         }
         assert!(matches!(
-            cal().add(d(2025, 1, 2), -1),
+            cal().add(d(2019, 1, 2), -1),
             Err(CalendarError::OutOfRange { .. })
         ));
         assert_eq!(
@@ -572,14 +634,13 @@ mod tests {
                 x = x.succ_opt().unwrap();
             }
             assert_eq!(expected, hand, "{year}");
-            if year == 2026 {
-                assert_eq!(cal().count(a, b).unwrap(), hand);
-                assert_eq!(cal().count(b, a).unwrap(), -hand);
-            } else {
-                // 2024-12-31 is not covered; 1/1/2025 is off, so counting from it loses nothing.
-                assert!(!cal().is_working_day(d(2025, 1, 1)).unwrap());
-                assert_eq!(cal().count(d(2025, 1, 1), b).unwrap(), hand);
-            }
+            assert_eq!(cal().count(a, b).unwrap(), hand);
+            assert_eq!(cal().count(b, a).unwrap(), -hand);
+            // Without 2024: counting from 31/12/2024 needs only the days after it.
+            assert_eq!(
+                cal_2025_2027().count(a, b).unwrap(),
+                cal().count(a, b).unwrap()
+            );
         }
     }
 
@@ -608,7 +669,8 @@ mod tests {
 
     #[test]
     fn out_of_range_messages() {
-        let c = cal();
+        // The calendar as it was before 2019–2024 were added, so the messages keep their dates.
+        let c = cal_2025_2027();
         let e = c.is_working_day(d(2029, 1, 3)).unwrap_err();
         assert_eq!(
             e.to_string(),
@@ -625,11 +687,14 @@ mod tests {
             e,
             CalendarError::OutOfRange { date, .. } if date == d(2028, 1, 3)
         ));
-        let e = c.count(d(2024, 12, 31), d(2025, 1, 5)).unwrap_err();
-        assert!(
-            e.to_string()
-                .contains("add year 2024 to config/calendar.toml"),
-            "{e}"
+        // Counting from 31/12/2024 needs only 2025; from 30/12/2024 it needs 31/12/2024.
+        assert_eq!(c.count(d(2024, 12, 31), d(2025, 1, 5)).unwrap(), 2);
+        let e = c.count(d(2024, 12, 30), d(2025, 1, 5)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "date 2024-12-31 (needed to count the working days from 2024-12-30 to 2025-01-05) \
+             is outside the working-day calendar (it covers 2025–2027); add year 2024 to \
+             config/calendar.toml"
         );
         let e = c.add(d(2027, 12, 30), 5).unwrap_err();
         assert_eq!(
@@ -643,6 +708,8 @@ mod tests {
         assert!(c.next_working_day(d(2027, 12, 31)).is_err());
         assert!(c.prev_working_day(d(2025, 1, 2)).is_err());
         assert!(c.day_off_name(d(2024, 1, 1)).is_none());
+        assert!(cal().prev_working_day(d(2019, 1, 2)).is_err());
+        assert_eq!(cal().day_off_name(d(2024, 1, 1)), Some("Tết Dương lịch"));
         let e = c
             .effective_start(&hours(), dt(2027, 12, 31, 17, 30))
             .unwrap_err();

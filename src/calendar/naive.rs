@@ -15,9 +15,15 @@ pub fn naive_is_working_day(cal: &Calendar, d: NaiveDate) -> Result<bool, Calend
     })
 }
 
-/// [`Calendar::add`], one day at a time.
+/// [`Calendar::add`], one day at a time: every day stepped onto must be covered (`d` itself
+/// need not be).
 pub fn naive_add(cal: &Calendar, d: NaiveDate, n: i64) -> Result<NaiveDate, CalendarError> {
-    cal.index_of(d)?;
+    if n == 0 {
+        return Ok(d);
+    }
+    if let Some(e) = cal.add_start_error(d, n) {
+        return Err(e);
+    }
     let mut current = d;
     let mut left = n.unsigned_abs();
     while left > 0 {
@@ -37,10 +43,12 @@ pub fn naive_add(cal: &Calendar, d: NaiveDate, n: i64) -> Result<NaiveDate, Cale
     Ok(current)
 }
 
-/// [`Calendar::count`], one day at a time.
+/// [`Calendar::count`], one day at a time over `(min(a, b), max(a, b)]`, every one of which
+/// must be covered.
 pub fn naive_count(cal: &Calendar, a: NaiveDate, b: NaiveDate) -> Result<i64, CalendarError> {
-    cal.index_of(a)?;
-    cal.index_of(b)?;
+    if let Some(e) = cal.count_error(a, b) {
+        return Err(e);
+    }
     let (low, high, sign) = if a <= b { (a, b, 1) } else { (b, a, -1) };
     let mut n = 0;
     for d in low.iter_days().skip(1).take_while(|d| *d <= high) {

@@ -282,7 +282,7 @@ mod tests {
         assert!(draft.contains("DRAFT"));
         let combined = format!("{BUILTIN_TEXT}\n{draft}");
         let c = Calendar::from_toml_str(&combined, "combined.toml").unwrap();
-        assert_eq!(c.years(), 2025..=2028);
+        assert_eq!(c.years(), 2019..=2028);
         assert_eq!(c.provisional_years(), vec![2027, 2028]);
         // Tết 2028: mùng 1 = Wednesday 26/1; 5 days 25/1–29/1 (Saturday 29/1 compensated on
         // Monday 31/1), with the weekend 29–30/1.

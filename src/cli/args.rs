@@ -100,6 +100,10 @@ pub enum Command {
         /// Render every record before listening (benchmarks: measure serving, not first rendering).
         #[arg(long)]
         prerender: bool,
+        /// Days of receipts before the simulated start (e.g. 2894 from 2026-12-05 reaches back
+        /// to 2 January 2019); days the calendar does not cover get no dossiers.
+        #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(i64).range(0..=36_600))]
+        history_days: i64,
     },
     /// One poll of every configured source (or of --source-url).
     Sync {

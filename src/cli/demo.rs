@@ -45,6 +45,7 @@ pub async fn demo(base: &Settings, a: &DemoArgs, stop: CancellationToken) -> Res
             token: token.clone(),
             faults: String::new(),
             prerender: false,
+            history_days: crate::simulator::world::DEFAULT_HISTORY_DAYS,
         },
     )?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -140,6 +140,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             speed,
             faults,
             prerender,
+            history_days,
         } => {
             let args = crate::app::simulate::SimulateArgs {
                 dossiers,
@@ -150,6 +151,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 token,
                 faults,
                 prerender,
+                history_days,
             };
             commands::simulate(&settings, &listen, &args, stop_on_signals()?).await
         }

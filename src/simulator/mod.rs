@@ -95,7 +95,22 @@ pub struct Simulator {
 
 impl Simulator {
     pub fn new(opts: SimulatorOptions, calendar: Calendar, hours: OfficeHours) -> Simulator {
-        let spec = WorldSpec::new(opts.dossiers, opts.seed, opts.now);
+        Simulator::with_history(opts, world::DEFAULT_HISTORY_DAYS, calendar, hours)
+    }
+
+    /// As [`Simulator::new`], with receipts spread over `history_days` days before "now"
+    /// (years of history to exercise past calendars). Receipts on days the calendar does not
+    /// cover are left out, as the world leaves out anything it cannot compute.
+    pub fn with_history(
+        opts: SimulatorOptions,
+        history_days: i64,
+        calendar: Calendar,
+        hours: OfficeHours,
+    ) -> Simulator {
+        let spec = WorldSpec {
+            history_days,
+            ..WorldSpec::new(opts.dossiers, opts.seed, opts.now)
+        };
         let world = World::build(spec, calendar, hours);
         Simulator {
             world,

@@ -223,13 +223,17 @@ pub struct WorldSpec {
     pub future_days: i64,
 }
 
+/// Days of receipts before "now" unless asked otherwise: enough for every class, small enough
+/// to build quickly.
+pub const DEFAULT_HISTORY_DAYS: i64 = 120;
+
 impl WorldSpec {
     pub fn new(dossiers: u32, seed: u64, now: NaiveDateTime) -> WorldSpec {
         WorldSpec {
             dossiers,
             seed,
             now,
-            history_days: 120,
+            history_days: DEFAULT_HISTORY_DAYS,
             future_days: 30,
         }
     }

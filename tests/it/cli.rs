@@ -51,7 +51,7 @@ fn calendar_commands_print_working_day_arithmetic() {
     let (ok, _, err) = run(bin().args(["calendar", "add", "2029-03-01", "1"]));
     assert!(!ok);
     assert!(
-        err.contains("covers 2025–2027") && err.contains("config/calendar.toml"),
+        err.contains("covers 2019–2027") && err.contains("config/calendar.toml"),
         "{err}"
     );
 }

@@ -5,6 +5,7 @@ mod api;
 mod audit;
 mod auditor;
 mod browser;
+mod calendar_history;
 mod check;
 mod cli;
 mod daemon;
