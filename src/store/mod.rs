@@ -24,6 +24,7 @@ mod evaluations;
 pub mod leader;
 mod letters;
 mod outbox;
+mod period_report;
 mod postgres;
 mod reports;
 mod sessions;
@@ -44,6 +45,7 @@ pub use letters::{
 pub use outbox::{
     AlertBrief, AtRiskCount, DossierLine, NewMessage, OutboxRow, SourceFreshness, UnsentAlerts,
 };
+pub use period_report::PeriodCounts;
 pub use reports::{
     DossierFilter, KpiGroup, KpiRow, ListRow, PendingLetter, Retention, TokenInfo, token_hash,
 };
