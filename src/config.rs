@@ -39,6 +39,9 @@ pub struct Settings {
     pub mail: MailSettings,
     pub letters: LetterSettings,
     pub kpi: KpiSettings,
+    /// Absent in files written before the periodic report: built-in wording.
+    #[serde(default)]
+    pub report: ReportSettings,
     pub server: ServerSettings,
     pub schedule: ScheduleSettings,
     pub log: LogSettings,
@@ -221,6 +224,14 @@ pub struct LetterSettings {
 pub struct KpiSettings {
     pub on_time_pct: f64,
     pub apology_pct: f64,
+}
+
+/// The periodic report (`tthc-watch report`, `/api/v1/report`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportSettings {
+    /// Its title lines and column titles: empty = built in (`config/report.toml`).
+    pub template_file: String,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -22,6 +22,7 @@ pub mod letters;
 pub mod notify;
 pub mod privacy;
 pub mod redact;
+pub mod report;
 pub mod routing;
 pub mod simulator;
 pub mod source;

@@ -18,6 +18,7 @@ mod health;
 mod metrics;
 mod pages;
 mod params;
+mod report;
 mod state;
 
 pub use health::render_metrics;
@@ -203,8 +204,8 @@ impl FromRequestParts<Arc<AppState>> for Caller {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "tthc-watch auditor API", description = "Overdue-dossier history, KPIs and exports. Authenticate with `Authorization: Bearer <token>` (`tthc-watch token create --role auditor`)."),
-    paths(handlers::list_dossiers, handlers::dossier_totals, handlers::dossier_timeline, handlers::kpis, handlers::issue_letter),
-    components(schemas(handlers::ClassName, handlers::DateName, crate::store::FilterTotals, handlers::ExportFormat, handlers::GroupName, handlers::DossierPage, crate::store::ListRow, handlers::KpiReport, crate::store::KpiRow, handlers::IssueRequest, handlers::LetterOut, handlers::ErrorBody)),
+    paths(handlers::list_dossiers, handlers::dossier_totals, handlers::dossier_timeline, handlers::kpis, handlers::issue_letter, report::report),
+    components(schemas(handlers::ClassName, handlers::DateName, crate::store::FilterTotals, handlers::ExportFormat, handlers::GroupName, handlers::DossierPage, crate::store::ListRow, handlers::KpiReport, crate::store::KpiRow, handlers::IssueRequest, handlers::LetterOut, handlers::ErrorBody, report::ReportFormat, crate::report::PeriodReport, crate::report::PeriodInfo, crate::report::PeriodKind, crate::report::Reporter, crate::report::ReportRow)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]
@@ -242,6 +243,7 @@ fn audited(state: Arc<AppState>) -> Router<Arc<AppState>> {
             get(handlers::dossier_timeline),
         )
         .route("/api/v1/kpis", get(handlers::kpis))
+        .route("/api/v1/report", get(report::report))
         .route(
             "/api/v1/letters/{source}/{code}/issue",
             post(handlers::issue_letter),

@@ -21,6 +21,8 @@ pub struct AppState {
     /// Routing and calendar as last loaded; a reload (SIGHUP) replaces them.
     rules: std::sync::RwLock<Arc<ShownRules>>,
     pub kpi: crate::config::KpiSettings,
+    /// Where the periodic report's wording is (`report.template_file`).
+    pub report: crate::config::ReportSettings,
     /// Failed dashboard logins per client address, for rate limiting.
     /// Unauthenticated requests, counted and sampled into the audit trail.
     pub anonymous: super::access::Anonymous,
@@ -76,6 +78,7 @@ impl AppState {
             deadline: crate::deadline::Rules::from_settings(&settings.deadline),
             rules: std::sync::RwLock::new(Arc::new(ShownRules { routing, calendar })),
             kpi: settings.kpi.clone(),
+            report: settings.report.clone(),
             anonymous: Default::default(),
             facets: Default::default(),
             logins: Default::default(),

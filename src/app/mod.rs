@@ -5,7 +5,8 @@
 //!
 //! One module per operation: `sync` (poll the sources), `check` (evaluate,
 //! escalate, draft, compose), `letters`, `digest`, `send`, `admin` (tokens,
-//! retention, audit, migrations), `report` (the demo's overview) and
+//! retention, audit, migrations), `report` (the demo's overview, the
+//! periodic report) and
 //! `simulate` (the stand-in provincial system).
 
 pub mod admin;
@@ -74,6 +75,8 @@ pub enum AppError {
     AuditBroken { id: i64, reason: String },
     #[error("--faults: {0}")]
     Faults(String),
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
 }
 
 /// Opens (and migrates) the configured database.

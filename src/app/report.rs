@@ -1,8 +1,12 @@
-//! An overview of what is stored: the demo prints it after each cycle.
+//! An overview of what is stored (the demo prints it after each cycle), and
+//! the periodic report (`tthc-watch report`).
 
 use super::AppError;
 use crate::deadline::Class;
+use crate::report::{self, Period, PeriodReport};
 use crate::store::Store;
+use chrono::NaiveDateTime;
+use std::path::Path;
 
 /// Counts of what is stored.
 #[derive(Debug)]
@@ -40,4 +44,41 @@ pub async fn delays(store: &Store) -> Result<[Vec<(String, i64, i64)>; 2], AppEr
         store.delay_summary(false).await?,
         store.delay_summary(true).await?,
     ])
+}
+
+/// The periodic report of `period` (báo cáo tình hình, kết quả giải quyết
+/// TTHC), counted in the store as of `now` and rolled up by field and unit;
+/// the committee heading it from `routing`.
+pub async fn period_report(
+    store: &Store,
+    routing: &crate::routing::Routing,
+    period: &Period,
+    now: NaiveDateTime,
+) -> Result<PeriodReport, AppError> {
+    let counts = store
+        .period_counts(
+            period.first,
+            period.last,
+            report::overdue_before(period, now),
+        )
+        .await?;
+    Ok(report::build(
+        period,
+        &counts,
+        report::Reporter::from_routing(routing),
+        now,
+    ))
+}
+
+/// The report as the form's XLSX, written to `out`.
+pub fn write_period_xlsx(
+    r: &PeriodReport,
+    template: &report::ReportTemplate,
+    out: &Path,
+) -> Result<(), AppError> {
+    let bytes = report::to_xlsx(r, template)?;
+    std::fs::write(out, bytes).map_err(|error| AppError::Write {
+        path: out.to_path_buf(),
+        error,
+    })
 }

@@ -1,5 +1,5 @@
 //! The rules as data — calendar, office hours, deadline rules, routing, the
-//! ladder, email and letter templates — loaded from the files the settings
+//! ladder, email, letter and report templates — loaded from the files the settings
 //! name and checked once, at start or on a reload. An invalid file is named
 //! with its settings key, and nothing runs on it.
 
@@ -11,6 +11,7 @@ use crate::letters::LetterTemplate;
 use crate::letters::drafts::Drafter;
 use crate::notify::compose::Composer;
 use crate::notify::templates::Templates;
+use crate::report::ReportTemplate;
 use crate::routing::Routing;
 use crate::source::mapping::Mapping;
 use crate::store::Store;
@@ -44,6 +45,8 @@ pub struct RuleSet {
     pub ladder: Ladder,
     pub templates: Templates,
     pub letter_template: LetterTemplate,
+    /// The periodic report's wording (`config/report.toml`).
+    pub report_template: ReportTemplate,
 }
 
 impl RuleSet {
@@ -64,6 +67,8 @@ impl RuleSet {
                 .map_err(|e| err("escalation.templates_dir", e.to_string()))?,
             letter_template: LetterTemplate::from_settings(&settings.letters)
                 .map_err(|e| err("letters.template_file", e.to_string()))?,
+            report_template: ReportTemplate::from_settings(&settings.report)
+                .map_err(|e| err("report.template_file", e.to_string()))?,
         };
         for (name, src) in &settings.sources {
             Mapping::from_settings(src)

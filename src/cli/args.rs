@@ -2,6 +2,7 @@
 //! table lists them.
 
 use crate::clock::parse_now;
+use crate::report::Period;
 use crate::source::Shape;
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Parser, Subcommand};
@@ -173,6 +174,22 @@ pub enum Command {
         #[command(subcommand)]
         op: CalendarOp,
     },
+    /// The periodic report (báo cáo tình hình, kết quả giải quyết TTHC) by
+    /// field and by unit: an XLSX laid out like the form with -o, else a text table.
+    Report {
+        /// 2026-10 (month), 2026-Q3 (quarter), 2026-H1 or 2026-H2, 2026 (year),
+        /// or 2026-07-01..2026-09-30 (both days included).
+        #[arg(long, value_parser = period_arg)]
+        period: Period,
+        /// Write the XLSX here (e.g. bao-cao-tthc-2026-Q3.xlsx).
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+        /// When the figures are taken (default: now); a period not over yet is counted up to it.
+        #[arg(long, value_parser = now_arg)]
+        now: Option<DateTime<Utc>>,
+        #[arg(long)]
+        database_url: Option<String>,
+    },
     /// Apply database migrations.
     Migrate {
         #[arg(long)]
@@ -249,6 +266,10 @@ pub enum CalendarOp {
 
 fn now_arg(s: &str) -> Result<DateTime<Utc>, String> {
     parse_now(s)
+}
+
+fn period_arg(s: &str) -> Result<Period, String> {
+    Period::parse(s).map_err(|e| e.to_string())
 }
 
 fn shape_arg(s: &str) -> Result<Shape, String> {

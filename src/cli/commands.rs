@@ -241,6 +241,39 @@ pub async fn letter_issue(
     Ok(())
 }
 
+/// `tthc-watch report --period P [-o FILE.xlsx]`: the periodic report,
+/// written as the form's XLSX, or printed as a text table.
+pub async fn report(
+    settings: &Settings,
+    clock: &Clock,
+    period: &crate::report::Period,
+    out: Option<&Path>,
+) -> Result<()> {
+    let rules = RuleSet::load(settings)?;
+    let r = with_store(settings, async |store| {
+        app::report::period_report(store, &rules.routing, period, clock.now_vn()).await
+    })
+    .await?;
+    match out {
+        Some(path) => {
+            app::report::write_period_xlsx(&r, &rules.report_template, path)?;
+            println!(
+                "periodic report {} ({} .. {}): {} received, {} resolved ({} on time), {} in progress → {}",
+                r.period.label,
+                r.period.from,
+                r.period.to,
+                r.total.received,
+                r.total.resolved,
+                r.total.before_due + r.total.on_due_day,
+                r.total.in_progress,
+                path.display()
+            );
+        }
+        None => print!("{}", crate::report::text_table(&r)),
+    }
+    Ok(())
+}
+
 /// `tthc-watch serve`: the API, dashboard, health and metrics, without jobs.
 pub async fn serve(settings: &Settings, clock: Clock, shutdown: CancellationToken) -> Result<()> {
     let rules = RuleSet::load(settings)?;

@@ -225,6 +225,15 @@ pub async fn run(cli: Cli) -> Result<()> {
                     show_personal,
                 },
         } => commands::source_test(&settings, &name, records, show_personal).await,
+        Command::Report {
+            period,
+            out,
+            now,
+            database_url,
+        } => {
+            db(&mut settings, database_url);
+            commands::report(&settings, &Clock::from_option(now), &period, out.as_deref()).await
+        }
         Command::Migrate { database_url } => {
             db(&mut settings, database_url);
             commands::migrate(&settings).await

@@ -16,6 +16,7 @@ mod health;
 mod layout;
 mod letters;
 mod native_types;
+mod period_report;
 mod privacy;
 mod quarantine;
 mod real_wire;

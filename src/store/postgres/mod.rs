@@ -26,6 +26,8 @@ impl Backend for PgPool {
     const NAME: &'static str = "postgres";
     const DELETED: &'static str = "deleted";
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
+    const AGGREGATE_SETTINGS: &'static [&'static str] =
+        &["SET LOCAL jit = off", "SET LOCAL work_mem = '64MB'"];
 
     /// An instant: its month in Vietnam, whatever the session's time zone.
     fn month_of(col: &str) -> String {

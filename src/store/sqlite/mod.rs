@@ -117,6 +117,7 @@ impl Backend for SqlitePool {
     const NAME: &'static str = "sqlite";
     const DELETED: &'static str = "deleted = 1";
     const SKIP_LOCKED: &'static str = "";
+    const AGGREGATE_SETTINGS: &'static [&'static str] = &[];
 
     /// Times are text in the stored form.
     fn month_of(col: &str) -> String {
