@@ -182,9 +182,44 @@ async fn page(
         next_page => next.map(|id| format!("/dashboard/dossiers?{}", link(&[("cursor", id.to_string())]))),
         file_name => export_name(filter),
         csv => format!("/api/v1/dossiers?{}", link(&[("format", "csv".into())])),
+        periods => report_periods(today),
         xlsx => format!("/api/v1/dossiers?{}", link(&[("format", "xlsx".into())])),
     };
     render_auditor(ctx).map_err(ApiError::internal)
+}
+
+/// The periods the report form offers, newest first: this and last month,
+/// quarter, half-year and year (the current one counted up to today).
+fn report_periods(today: chrono::NaiveDate) -> Vec<Choice> {
+    use chrono::Datelike;
+    let (y, m) = (today.year(), today.month());
+    let q = (m - 1) / 3 + 1;
+    let (py, pm) = if m == 1 { (y - 1, 12) } else { (y, m - 1) };
+    let (qy, pq) = if q == 1 { (y - 1, 4) } else { (y, q - 1) };
+    let half = if m <= 6 { 1 } else { 2 };
+    let (hy, ph) = if half == 1 { (y - 1, 2) } else { (y, 1) };
+    [
+        format!("{y}-{m:02}"),
+        format!("{py}-{pm:02}"),
+        format!("{y}-Q{q}"),
+        format!("{qy}-Q{pq}"),
+        format!("{y}-H{half}"),
+        format!("{hy}-H{ph}"),
+        format!("{y}"),
+        format!("{}", y - 1),
+    ]
+    .into_iter()
+    .enumerate()
+    .filter_map(|(i, p)| {
+        let period = crate::report::Period::parse(&p).ok()?;
+        Some(Choice {
+            label: period.label_vi(),
+            value: p,
+            // Last quarter is what is usually reported.
+            selected: i == 3,
+        })
+    })
+    .collect()
 }
 
 /// The units and fields offered, cached for `FACETS_FOR`.

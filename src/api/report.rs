@@ -4,6 +4,7 @@
 //! counts only, no personal data.
 
 use super::handlers::ErrorBody;
+use super::params::{Format, Params};
 use super::state::AppState;
 use super::{ApiError, Caller};
 use crate::report::{self, Period, PeriodReport, ReportTemplate, Reporter};
@@ -55,27 +56,13 @@ pub async fn report(
     _caller: Caller,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    if let Some(k) = q
-        .keys()
-        .find(|k| !["period", "format"].contains(&k.as_str()))
-    {
-        return Err(ApiError::bad(format!(
-            "unknown parameter '{k}'; expected one of: period, format"
-        )));
-    }
+    let p = Params(q);
+    p.only(&["period", "format"])?;
     let now = s.clock.now_vn();
-    let period = q
-        .get("period")
-        .cloned()
-        .unwrap_or_else(|| now.year().to_string());
+    let period = p.typed("period")?.unwrap_or_else(|| now.year().to_string());
     let period =
         Period::parse(&period).map_err(|e| ApiError::bad(format!("parameter 'period': {e}")))?;
-    let format = q.get("format").map_or("json", String::as_str);
-    if !["json", "csv", "xlsx"].contains(&format) {
-        return Err(ApiError::bad(format!(
-            "parameter 'format': '{format}' is not json, csv or xlsx"
-        )));
-    }
+    let format = p.format()?;
     let counts = s
         .store
         .period_counts(
@@ -86,14 +73,14 @@ pub async fn report(
         .await?;
     let reporter = Reporter::from_routing(&s.rules().routing);
     let r = report::build(&period, &counts, reporter, now);
-    if format == "json" {
+    if format == Format::Json {
         return Ok(Json(r).into_response());
     }
     // Read on each request, so an edited template shows without a restart;
     // it was checked at start (`RuleSet`).
     let template = ReportTemplate::from_settings(&s.report).map_err(ApiError::internal)?;
     let name = report::file_name(&period);
-    let (bytes, mime, name) = if format == "csv" {
+    let (bytes, mime, name) = if format == Format::Csv {
         let csv = report::to_csv(&r, &template).map_err(ApiError::internal)?;
         (
             csv,

@@ -215,6 +215,12 @@ async fn the_filters_answer_what_the_source_says(backend: Backend) {
         assert!(page.contains(&format!("<a href=\"/dossiers/tinh/{code}\">{code}</a>")));
     }
     assert!(page.contains("format=xlsx") && page.contains("format=csv"));
+    // The periodic report's form, last quarter chosen.
+    assert!(page.contains("action=\"/api/v1/report\""));
+    assert!(
+        page.contains("<option value=\"2026-Q3\" selected>Quý III năm 2026</option>"),
+        "{page}"
+    );
     // Empty form fields filter nothing; a bad value is named, in Vietnamese.
     let (status, _) = api
         .get(
