@@ -2,6 +2,7 @@
 //! list, its totals and its exports share, so what is counted is what is
 //! listed and what is downloaded.
 
+use super::period_report::END_OR_OPEN;
 use super::value::DbTime;
 use chrono::{NaiveDate, NaiveTime};
 
@@ -65,9 +66,9 @@ pub struct DossierFilter {
     pub dates: DateBasis,
     /// Today's class.
     pub class: Option<String>,
-    /// Only dossiers that were past their due date and unfinished at some
-    /// moment of the period (see `late_in_period`); then `from` and `to`
-    /// bound that moment instead of `dates`.
+    /// Only dossiers that were past their due date and not ended at some
+    /// moment of the period (see `conditions`); then `from` and `to` bound
+    /// that moment instead of `dates`.
     pub late_in_period: bool,
     pub unit: Option<String>,
     pub field: Option<String>,
@@ -121,7 +122,7 @@ impl DossierFilter {
         if self.late_in_period {
             // Late in the period: judged late at some time (a class change to
             // overdue or late) with a due date before the period ends, and
-            // not finished before it starts. The class history says *that*
+            // not ended (finished or closed) before it starts. The class history says *that*
             // it was late; the due date it recorded and the finish say *when*
             // (a check's own time is not when the lateness began: the first
             // check of an imported history records it years after).
@@ -136,10 +137,24 @@ impl DossierFilter {
             late.push(')');
             c.and(&late);
             if let Some(from) = self.from {
+                // Ended on or after the period's first day, or still open.
                 let p = c.bind(Arg::Time(day_start(from)));
-                c.and(&format!("({FINISHED} IS NULL OR {FINISHED} >= {p})"));
+                c.and(&format!("{END_OR_OPEN} >= {p}"));
             }
         } else {
+            if self.dates == DateBasis::Finished {
+                // The same bounds on when the dossier ended, which an index
+                // holds (a finished dossier ends when it finished): the
+                // period's dossiers are then found, not searched for.
+                if let Some(d) = self.from {
+                    let p = c.bind(Arg::Time(day_start(d)));
+                    c.and(&format!("{END_OR_OPEN} >= {p}"));
+                }
+                if let Some(d) = self.to {
+                    let p = c.bind(Arg::Time(day_end(d)));
+                    c.and(&format!("{END_OR_OPEN} <= {p}"));
+                }
+            }
             let col = self.dates.column();
             if let Some(d) = self.from {
                 let p = c.bind(Arg::Time(day_start(d)));

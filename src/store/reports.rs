@@ -237,9 +237,13 @@ impl Store {
     pub async fn facets(&self) -> Result<Facets, StoreError> {
         type Pairs = Vec<(String, Option<String>)>;
         let (units, fields): (Pairs, Pairs) = with_pool!(self, pool => {
-            let u = sqlx::query_as("SELECT unit_code, MAX(unit_name) FROM dossiers WHERE NOT deleted GROUP BY unit_code")
+            // Each code's latest dossier names it: the codes come from an
+            // index alone, then one row is read per code.
+            let u = sqlx::query_as("SELECT unit_code, unit_name FROM dossiers WHERE id IN \
+                                    (SELECT MAX(id) FROM dossiers GROUP BY unit_code)")
                 .fetch_all(pool).await.ctx("listing units")?;
-            let f = sqlx::query_as("SELECT field_code, MAX(field_name) FROM dossiers WHERE NOT deleted GROUP BY field_code")
+            let f = sqlx::query_as("SELECT field_code, field_name FROM dossiers WHERE id IN \
+                                    (SELECT MAX(id) FROM dossiers GROUP BY field_code)")
                 .fetch_all(pool).await.ctx("listing fields")?;
             (u, f)
         });
