@@ -150,6 +150,13 @@ pub struct EscalationSettings {
     pub max_listed: usize,
     pub templates_dir: String,
     pub notify: Notify,
+    /// Days an acknowledgement link in an alert email stays usable.
+    #[serde(default = "default_ack_link_days")]
+    pub ack_link_days: u32,
+}
+
+fn default_ack_link_days() -> u32 {
+    7
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]

@@ -7,6 +7,7 @@
 //! holds the operations (sync, check, letters, digest, send) that `cli` (the
 //! command line), `daemon` (the scheduled service) and `api` call.
 
+pub mod ack;
 pub mod api;
 pub mod app;
 pub mod calendar;

@@ -332,8 +332,18 @@ impl Routing {
     /// percent-encoded (codes are unique only within a source, and may hold
     /// `/`, spaces or Vietnamese letters).
     pub fn dossier_link(&self, source: &str, code: &str) -> Option<String> {
+        self.link(&dossier_path(source, code))
+    }
+
+    /// An acknowledgement link's address: `{dashboard_url}/ack/{token}`.
+    pub fn ack_link(&self, token: &str) -> Option<String> {
+        self.link(&format!("/ack/{token}"))
+    }
+
+    /// `path` on the dashboard, when its address is configured.
+    fn link(&self, path: &str) -> Option<String> {
         let base = self.committee.dashboard_url.trim_end_matches('/');
-        (!base.is_empty()).then(|| format!("{base}{}", dossier_path(source, code)))
+        (!base.is_empty()).then(|| format!("{base}{path}"))
     }
 }
 

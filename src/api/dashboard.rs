@@ -122,6 +122,8 @@ const DASHBOARD_TEMPLATE: &str = "dashboard.html";
 const LOGIN_TEMPLATE: &str = "dashboard_login.html";
 /// The CSS both pages include in their `<style>`.
 const CSS_TEMPLATE: &str = "dashboard.css";
+const ACK_TEMPLATE: &str = "ack.html";
+const ACK_HTML: &str = include_str!("templates/ack.html");
 const AUDITOR_TEMPLATE: &str = "dossiers.html";
 const AUDITOR_HTML: &str = include_str!("templates/dossiers.html");
 const DOSSIER_TEMPLATE: &str = "dossier.html";
@@ -156,6 +158,11 @@ pub fn render_login(action: &str, error: Option<&str>) -> Result<String, Dashboa
 }
 
 /// The dossier page (`dossier_page`).
+/// An acknowledgement link's page (`api::ack_page` fills its context).
+pub fn render_ack(ctx: Value) -> Result<String, DashboardError> {
+    render(ACK_TEMPLATE, ctx)
+}
+
 /// The auditors' filtered list (`api::auditor` fills its context).
 pub fn render_auditor(ctx: Value) -> Result<String, DashboardError> {
     render(AUDITOR_TEMPLATE, ctx)
@@ -214,6 +221,7 @@ fn environment() -> Result<Environment<'static>, DashboardError> {
         (CSS_TEMPLATE, DASHBOARD_CSS),
         (DOSSIER_TEMPLATE, DOSSIER_HTML),
         (AUDITOR_TEMPLATE, AUDITOR_HTML),
+        (ACK_TEMPLATE, ACK_HTML),
     ] {
         env.add_template(name, source)
             .map_err(|source| DashboardError::Template {

@@ -9,6 +9,7 @@
 //! ones are counted and sampled (`access`).
 
 mod access;
+mod ack_page;
 mod auditor;
 pub mod dashboard;
 mod dossier_page;
@@ -257,6 +258,7 @@ fn audited(state: Arc<AppState>) -> Router<Arc<AppState>> {
         )
         .route("/dashboard/logout", post(pages::logout))
         .route("/dossiers/{source}/{code}", get(dossier_page::dossier_page))
+        .route("/ack/{token}", get(ack_page::show).post(ack_page::confirm))
         .route(
             "/dossiers/{source}/{code}/letters/{version}",
             get(dossier_page::letter_download),

@@ -125,6 +125,7 @@ impl RuleSet {
                 .filter(|(_, s)| s.enabled)
                 .map(|(n, _)| n.clone())
                 .collect(),
+            ack_link_days: settings.escalation.ack_link_days,
         }
     }
 }

@@ -41,6 +41,8 @@ pub struct Composer<'a> {
     pub staleness: Staleness,
     /// The enabled sources: a disabled or renamed one's old state is not news.
     pub sources: Vec<String>,
+    /// Days an acknowledgement link stays usable.
+    pub ack_link_days: u32,
 }
 
 #[derive(Serialize)]
@@ -70,6 +72,19 @@ pub struct Item {
     /// Who signs the apology ("Phó Chủ tịch UBND phường Lê Văn Thành"): the
     /// unit head submits the draft to them (trình ký), never signs it.
     pub signer: String,
+    /// One-tap links: "Đã nắm, sẽ chỉ đạo", and for a vice-chair "Giao …
+    /// xử lý" (`ack`); none without the dashboard's address.
+    pub ack_link: Option<String>,
+    pub assign_link: Option<String>,
+}
+
+/// What every one-tap link of a message shares.
+struct AckLinks<'a> {
+    signer: &'a crate::ack::Signer,
+    recipient: &'a str,
+    expires_at: NaiveDateTime,
+    /// The vice-chair also assigns.
+    assign: bool,
 }
 
 /// A unit's dossiers in one message, each counted once at its most urgent rung.
@@ -269,10 +284,36 @@ impl Composer<'_> {
             tags: Vec::new(),
             letter_attached: false,
             signer: self.routing.signer(&l.field_code, &l.unit_code),
+            ack_link: None,
+            assign_link: None,
         }
     }
 
     /// The field has no vice-chair or the unit no head in routing.
+    /// A dossier's one-tap links for the message's recipient.
+    fn ack_links(
+        &self,
+        links: &AckLinks<'_>,
+        l: &DossierLine,
+        rung: Rung,
+    ) -> (Option<String>, Option<String>) {
+        use crate::ack::{Grant, Purpose};
+        let grant = |purpose| Grant {
+            purpose,
+            recipient: links.recipient.to_owned(),
+            source: l.source.clone(),
+            code: l.code.clone(),
+            due_at: l.due_at.as_deref().and_then(parse_db),
+            rung: rung.as_str().to_owned(),
+            expires_at: links.expires_at,
+        };
+        let link = |p| self.routing.ack_link(&links.signer.sign(&grant(p)));
+        (
+            link(Purpose::Ack),
+            links.assign.then(|| link(Purpose::Assign)).flatten(),
+        )
+    }
+
     pub fn unrouted(&self, field_code: &str, unit_code: &str) -> bool {
         self.routing.vice_chair(field_code).is_none() || self.routing.unit(unit_code).is_none()
     }
@@ -293,6 +334,7 @@ impl Composer<'_> {
             return Ok(0);
         }
         let stale = stale_line(&self.freshness(store).await?, self.staleness, now);
+        let signer = crate::ack::Signer::new(store.ack_key(now).await?);
         let mut made = 0;
         for recipient in recipients {
             let unsent = store
@@ -309,6 +351,12 @@ impl Composer<'_> {
                     .unwrap_or_else(|| vec![Rung::DueSoon])
             };
             let mut items = Vec::with_capacity(lines.len());
+            let links = AckLinks {
+                signer: &signer,
+                recipient: &recipient,
+                expires_at: now + chrono::Duration::days(i64::from(self.ack_link_days)),
+                assign: first.recipient_role.as_deref() == Some("vice_chair"),
+            };
             // The unit head gets the apology draft of each dossier that went
             // late in this message, ready to submit for signing.
             let mut attachments = Vec::new();
@@ -317,6 +365,9 @@ impl Composer<'_> {
                 let top = rungs.first().copied().unwrap_or(Rung::DueSoon);
                 let mut item = self.item(l, Some(top), now.date());
                 item.tags = rungs.iter().skip(1).map(|r| r.tag_vi()).collect();
+                if l.recipient_role.as_deref() != Some("centre") {
+                    (item.ack_link, item.assign_link) = self.ack_links(&links, l, top);
+                }
                 if l.recipient_role.as_deref() == Some("unit_head")
                     && rungs.contains(&Rung::Overdue)
                     && let Some(letter) = store.latest_letter(l.dossier_id).await?

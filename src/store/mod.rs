@@ -17,6 +17,7 @@ macro_rules! with_pool {
     };
 }
 
+mod acks;
 pub mod audit;
 mod cache;
 mod dossiers;
@@ -32,6 +33,7 @@ mod sessions;
 mod sqlite;
 mod value;
 
+pub use acks::{AckDetails, AckOutcome, AckRecord};
 pub use cache::CacheEntry;
 pub use dossiers::{
     Incoming, PageOutcome, QuarantineRecord, StoredDossier, SyncRun, SyncState, SyncTx, SyncWriter,

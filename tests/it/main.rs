@@ -1,6 +1,7 @@
 //! End-to-end tests: a real simulator over HTTP on a random port, real SQLite
 //! files and real PostgreSQL databases (one fresh database per test).
 
+mod acks;
 mod api;
 mod audit;
 mod auditor;

@@ -1,0 +1,150 @@
+//! Leaders' acknowledgements (`ack`): the key that signs their links, each
+//! use of a link (once: the token's hash is unique), in the audit trail, and
+//! the reads that show them.
+
+use super::audit::audit_append;
+use super::value::DbTime;
+use super::{Context, Store, StoreError};
+use crate::ack::{Grant, Purpose};
+use crate::clock::fmt_db;
+use chrono::NaiveDateTime;
+
+/// What a leader set when confirming a link.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AckDetails {
+    /// Assignments: the unit asked to handle the dossier, the day it is
+    /// wanted by (YYYY-MM-DD), a note.
+    pub assigned_unit: Option<String>,
+    pub target_date: Option<String>,
+    pub note: Option<String>,
+    /// Where the confirmation came from (the client's address).
+    pub client: Option<String>,
+}
+
+/// What became of a confirmation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AckOutcome {
+    Recorded {
+        at: NaiveDateTime,
+    },
+    /// The link had been used already, at that time: nothing changed.
+    Replayed {
+        at: NaiveDateTime,
+    },
+    /// The dossier is no longer stored (deleted at the source).
+    NoDossier,
+}
+
+/// One acknowledgement, as the dossier page and the API show it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct AckRecord {
+    pub kind: String,
+    pub recipient: String,
+    pub rung: String,
+    pub due_at: Option<String>,
+    pub assigned_unit: Option<String>,
+    pub target_date: Option<String>,
+    pub note: Option<String>,
+    pub at: String,
+}
+
+impl Store {
+    /// The installation's key for signing acknowledgement links, made (32
+    /// random bytes) the first time it is asked for.
+    pub async fn ack_key(&self, now: NaiveDateTime) -> Result<Vec<u8>, StoreError> {
+        use rand::RngCore;
+        let mut fresh = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut fresh);
+        let (key,): (String,) = with_pool!(self, pool => {
+            sqlx::query("INSERT INTO ack_key (id, key, created_at) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING")
+                .bind(hex::encode(fresh)).bind(DbTime(now)).execute(pool).await.ctx("making the links' key")?;
+            sqlx::query_as("SELECT key FROM ack_key WHERE id = 1").fetch_one(pool).await.ctx("reading the links' key")?
+        });
+        hex::decode(key).map_err(|e| StoreError::Corrupt(format!("the links' key is not hex: {e}")))
+    }
+
+    /// Records the use of a link (once per token), with the audit entry.
+    pub async fn record_ack(
+        &self,
+        g: &Grant,
+        token_hash: &str,
+        details: &AckDetails,
+        now: NaiveDateTime,
+    ) -> Result<AckOutcome, StoreError> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await.ctx("starting an acknowledgement")?;
+            let id: Option<(i64,)> = sqlx::query_as("SELECT id FROM dossiers WHERE source = $1 AND code = $2 AND NOT deleted")
+                .bind(&g.source).bind(&g.code).fetch_optional(&mut *tx).await.ctx("finding the acknowledged dossier")?;
+            let Some((dossier_id,)) = id else {
+                return Ok(AckOutcome::NoDossier);
+            };
+            let done = sqlx::query("INSERT INTO acknowledgements (dossier_id, kind, recipient, rung, due_at, assigned_unit, target_date, note, at, client, token_sha256) \
+                                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (token_sha256) DO NOTHING")
+                .bind(dossier_id).bind(g.purpose.as_str()).bind(&g.recipient).bind(&g.rung).bind(g.due_at.map(DbTime))
+                .bind(details.assigned_unit.as_deref()).bind(details.target_date.as_deref()).bind(details.note.as_deref())
+                .bind(DbTime(now)).bind(details.client.as_deref()).bind(token_hash)
+                .execute(&mut *tx).await.ctx("recording an acknowledgement")?
+                .rows_affected() == 1;
+            if !done {
+                let (at,): (DbTime,) = sqlx::query_as("SELECT at FROM acknowledgements WHERE token_sha256 = $1")
+                    .bind(token_hash).fetch_one(&mut *tx).await.ctx("reading an acknowledgement")?;
+                return Ok(AckOutcome::Replayed { at: at.0 });
+            }
+            let detail = serde_json::json!({
+                "dossier_id": dossier_id, "source": g.source, "code": g.code, "kind": g.purpose.as_str(),
+                "rung": g.rung, "due_at": g.due_at.map(fmt_db), "unit": details.assigned_unit,
+                "target_date": details.target_date, "note": details.note, "client": details.client,
+            });
+            let kind = match g.purpose {
+                Purpose::Ack => "alert_acknowledged",
+                Purpose::Assign => "dossier_assigned",
+            };
+            audit_append!(tx, self.seal, now, kind, g.recipient.clone(), detail.to_string());
+            tx.commit().await.ctx("committing an acknowledgement")?;
+            Ok(AckOutcome::Recorded { at: now })
+        })
+    }
+
+    /// When a link (by its token's hash) was used, if it was.
+    pub async fn ack_used(&self, token_hash: &str) -> Result<Option<NaiveDateTime>, StoreError> {
+        let at: Option<(DbTime,)> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT at FROM acknowledgements WHERE token_sha256 = $1")
+                .bind(token_hash).fetch_optional(pool).await.ctx("reading an acknowledgement")?
+        });
+        Ok(at.map(|(t,)| t.0))
+    }
+
+    /// A dossier's acknowledgements, oldest first.
+    pub async fn acks_of(&self, dossier_id: i64) -> Result<Vec<AckRecord>, StoreError> {
+        type Row = (
+            String,
+            String,
+            String,
+            Option<DbTime>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            DbTime,
+        );
+        let rows: Vec<Row> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT kind, recipient, rung, due_at, assigned_unit, target_date, note, at FROM acknowledgements \
+                            WHERE dossier_id = $1 ORDER BY id")
+                .bind(dossier_id).fetch_all(pool).await.ctx("reading acknowledgements")?
+        });
+        Ok(rows
+            .into_iter()
+            .map(
+                |(kind, recipient, rung, due, unit, target, note, at)| AckRecord {
+                    kind,
+                    recipient,
+                    rung,
+                    due_at: due.map(|t| fmt_db(t.0)),
+                    assigned_unit: unit,
+                    target_date: target,
+                    note,
+                    at: fmt_db(at.0),
+                },
+            )
+            .collect())
+    }
+}
