@@ -24,3 +24,4 @@ mod signals;
 mod support;
 mod sync;
 mod views;
+mod webhooks;
