@@ -49,6 +49,10 @@ pub struct Settings {
     pub audit: AuditSettings,
     #[serde(default)]
     pub sources: BTreeMap<String, SourceSettings>,
+    /// Webhook endpoints by name (`[webhooks.NAME]`), a second channel beside
+    /// email (`notify::webhook`).
+    #[serde(default)]
+    pub webhooks: BTreeMap<String, WebhookSettings>,
     /// Where these settings came from (defaults, file, environment), named in
     /// the errors of the rules files they point to.
     #[serde(skip)]
@@ -202,6 +206,51 @@ impl fmt::Debug for MailSettings {
             .field("smtp_username", &self.smtp_username)
             .field("smtp_password", &"<redacted>")
             .finish_non_exhaustive()
+    }
+}
+
+/// The rungs an endpoint can ask for (`escalation::Rung` names them too;
+/// settings import no other module).
+pub const RUNG_NAMES: [&str; 4] = ["due_soon", "due_today", "overdue", "no_apology"];
+
+/// One webhook endpoint (`[webhooks.NAME]`): which alerts it receives, where,
+/// and the secret they are signed with. The filters combine (every one must
+/// match); an empty one matches everything.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    pub url: String,
+    /// `whsec_` + base64 of 24–64 random bytes (Standard Webhooks); or
+    /// `secret_file`, a file holding it.
+    #[serde(default)]
+    pub secret: String,
+    #[serde(default)]
+    pub secret_file: String,
+    /// `due_soon`, `due_today`, `overdue`, `no_apology`; empty: all.
+    #[serde(default)]
+    pub rungs: Vec<String>,
+    /// Recipients' roles; empty: all.
+    #[serde(default)]
+    pub roles: Vec<Role>,
+    /// Recipients' email addresses as `routing.toml` names them; empty: all.
+    #[serde(default)]
+    pub recipients: Vec<String>,
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+}
+
+// The secret signs every event: keep it out of logs.
+impl fmt::Debug for WebhookSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookSettings")
+            .field("url", &redact_url(&self.url))
+            .field("secret", &"<redacted>")
+            .field("secret_file", &self.secret_file)
+            .field("rungs", &self.rungs)
+            .field("roles", &self.roles)
+            .field("recipients", &self.recipients)
+            .field("enabled", &self.enabled)
+            .finish()
     }
 }
 
@@ -618,6 +667,52 @@ impl Settings {
             }
             if src.timeout_secs == 0 {
                 return Err(key_err(&key("timeout_secs"), "must be at least 1".into()));
+            }
+        }
+        for (name, w) in &self.webhooks {
+            let key = |k: &str| format!("webhooks.{name}.{k}");
+            // The name goes into outbox rows as `webhook:NAME`.
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                return Err(key_err(
+                    &format!("webhooks.{name}"),
+                    "an endpoint's name is letters, digits, _ and - only".into(),
+                ));
+            }
+            match url::Url::parse(&w.url) {
+                Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
+                _ => {
+                    return Err(key_err(
+                        &key("url"),
+                        format!("'{}' is not an http(s) URL", redact_url(&w.url)),
+                    ));
+                }
+            }
+            if w.secret.is_empty() == w.secret_file.is_empty() {
+                return Err(key_err(
+                    &key("secret"),
+                    "give either `secret` (\"whsec_…\") or `secret_file`, not both nor neither"
+                        .into(),
+                ));
+            }
+            if let Some(r) = w.rungs.iter().find(|r| !RUNG_NAMES.contains(&r.as_str())) {
+                return Err(key_err(
+                    &key("rungs"),
+                    format!("'{r}' is not a rung; expected {}", RUNG_NAMES.join(", ")),
+                ));
+            }
+            if let Some(e) = w
+                .recipients
+                .iter()
+                .find(|e| e.parse::<lettre::Address>().is_err())
+            {
+                return Err(key_err(
+                    &key("recipients"),
+                    format!("'{e}' is not an email address"),
+                ));
             }
         }
         Ok(())

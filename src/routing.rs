@@ -215,6 +215,16 @@ impl Routing {
         self.units.get(unit_code)
     }
 
+    /// Whether `email` is someone this routing can tell (chair, a
+    /// vice-chair, a unit, the centre); case-insensitive.
+    pub fn knows(&self, email: &str) -> bool {
+        std::iter::once(&self.chair.email)
+            .chain(self.vice_chairs.iter().map(|v| &v.email))
+            .chain(self.units.values().map(|u| &u.email))
+            .chain(self.centre.emails.iter())
+            .any(|e| e.eq_ignore_ascii_case(email))
+    }
+
     pub fn chair_recipient(&self) -> Recipient {
         Recipient {
             email: self.chair.email.clone(),

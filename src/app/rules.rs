@@ -11,6 +11,7 @@ use crate::letters::LetterTemplate;
 use crate::letters::drafts::Drafter;
 use crate::notify::compose::Composer;
 use crate::notify::templates::Templates;
+use crate::notify::webhook::Webhooks;
 use crate::report::ReportTemplate;
 use crate::routing::Routing;
 use crate::source::mapping::Mapping;
@@ -47,6 +48,8 @@ pub struct RuleSet {
     pub letter_template: LetterTemplate,
     /// The periodic report's wording (`config/report.toml`).
     pub report_template: ReportTemplate,
+    /// Webhook endpoints (`[webhooks.*]`), their secrets read and checked.
+    pub webhooks: Webhooks,
 }
 
 impl RuleSet {
@@ -69,7 +72,17 @@ impl RuleSet {
                 .map_err(|e| err("letters.template_file", e.to_string()))?,
             report_template: ReportTemplate::from_settings(&settings.report)
                 .map_err(|e| err("report.template_file", e.to_string()))?,
+            webhooks: load_webhooks(settings)?,
         };
+        // An endpoint's `recipients` must be people the routing can tell.
+        for (name, email) in rules.webhooks.named_recipients() {
+            if !rules.routing.knows(email) {
+                return Err(err(
+                    &format!("webhooks.{name}.recipients"),
+                    format!("{email} is nobody in {}", rules.routing.origin),
+                ));
+            }
+        }
         for (name, src) in &settings.sources {
             Mapping::from_settings(src)
                 .map_err(|e| err(&format!("sources.{name}.mapping"), e.to_string()))?;
@@ -126,8 +139,20 @@ impl RuleSet {
                 .map(|(n, _)| n.clone())
                 .collect(),
             ack_link_days: settings.escalation.ack_link_days,
+            webhooks: &self.webhooks,
         }
     }
+}
+
+/// The webhook endpoints, each secret read (from its file if so set) and
+/// checked, an error naming the settings key and where the settings came from.
+pub fn load_webhooks(settings: &Settings) -> Result<Webhooks, RulesError> {
+    Webhooks::from_settings(&settings.webhooks).map_err(|e| match e {
+        crate::notify::webhook::WebhookError::Config { key, message } => {
+            RulesError::new(settings, &key, message)
+        }
+        other => RulesError::new(settings, "webhooks", other.to_string()),
+    })
 }
 
 /// The working-day calendar and office hours alone (calendar arithmetic and

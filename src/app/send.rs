@@ -1,9 +1,10 @@
-//! One drain of the outbox.
+//! One drain of the outbox (email and webhook events).
 
 use super::AppError;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::notify::mailer::{DrainSummary, Mailer, drain};
+use crate::notify::webhook::Poster;
 use crate::store::{Fence, Store};
 
 /// Sends every message that is due, through the configured transport (a
@@ -34,5 +35,10 @@ async fn drain_with(
     fence: Option<&Fence>,
 ) -> Result<DrainSummary, AppError> {
     let mailer = Mailer::from_settings(&settings.mail)?;
-    Ok(drain(store, &mailer, &settings.mail, clock, fence).await?)
+    // Read at each drain, as the rules load them: a rotated secret file is
+    // used from the next drain on. Each attempt bounded like an SMTP phase.
+    let hooks = super::rules::load_webhooks(settings)?;
+    let timeout = std::time::Duration::from_secs(settings.mail.timeout_secs);
+    let hooks = Poster::new(hooks, timeout).map_err(crate::notify::mailer::MailError::from)?;
+    Ok(drain(store, &mailer, &hooks, &settings.mail, clock, fence).await?)
 }

@@ -43,6 +43,8 @@ pub struct Composer<'a> {
     pub sources: Vec<String>,
     /// Days an acknowledgement link stays usable.
     pub ack_link_days: u32,
+    /// Webhook endpoints that also hear of alerts (`notify::webhook`).
+    pub webhooks: &'a super::webhook::Webhooks,
 }
 
 #[derive(Serialize)]
@@ -417,6 +419,10 @@ impl Composer<'_> {
             });
             let rendered = self.templates.render("alert", &ctx)?;
             let ids = &unsent.ids;
+            // Webhook hook: the same alerts as events, queued with the email.
+            let events = self
+                .webhook_events(store, &recipient, &role, &name, ids, &tally, now)
+                .await?;
             let key = format!(
                 "alert:{recipient}:{}",
                 ids.first().copied().unwrap_or_default()
@@ -432,11 +438,50 @@ impl Composer<'_> {
                 html: rendered.html,
                 attachments: serde_json::Value::Array(attachments).to_string(),
             };
-            if store.enqueue(&m, ids, now).await? {
+            if store.enqueue_with_events(&m, &events, ids, now).await? {
                 made += 1;
             }
         }
         Ok(made)
+    }
+
+    /// The webhook events of a recipient's email: every dossier it counts
+    /// (not only those it lists), for the endpoints that hear of them.
+    #[allow(clippy::too_many_arguments)]
+    async fn webhook_events(
+        &self,
+        store: &Store,
+        recipient: &str,
+        role: &str,
+        name: &str,
+        alert_ids: &[i64],
+        tally: &Tally,
+        now: NaiveDateTime,
+    ) -> Result<Vec<crate::store::NewEvent>, ComposeError> {
+        use super::webhook::{EmailAlerts, EventRecipient, events};
+        if !self.webhooks.wants_recipient(role, recipient) {
+            return Ok(Vec::new());
+        }
+        let mut lines = store.unsent_alerts(recipient, i64::MAX).await?.lines;
+        for l in &mut lines {
+            l.days_on(self.calendar, now.date());
+        }
+        let alert_ids: HashSet<i64> = alert_ids.iter().copied().collect();
+        let email = EmailAlerts {
+            recipient: EventRecipient {
+                name: name.to_owned(),
+                role: role.to_owned(),
+                email: recipient.to_owned(),
+            },
+            lines: &lines,
+            alert_ids: &alert_ids,
+            rungs: &tally.rungs,
+            masking: Masking::new(self.mask_applicant),
+            now,
+        };
+        Ok(events(self.webhooks, &email, |source, code| {
+            self.routing.dossier_link(source, code)
+        }))
     }
 
     /// "Data is stale" to the centre once per outage of a source, and once when it

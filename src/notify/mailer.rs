@@ -1,12 +1,14 @@
 //! Drains the outbox: SMTP (plain, STARTTLS or TLS, with authentication and
-//! timeouts) or `.eml` files. Transient failures are retried with exponential
-//! backoff up to a cap; permanent refusals are recorded with the server's reply.
+//! timeouts) or `.eml` files, and webhook events by HTTP POST (`webhook`).
+//! Transient failures are retried with exponential backoff up to a cap;
+//! permanent refusals are recorded with the server's reply.
 //!
 //! Delivery is at least once: a crash after the server accepted a message but
 //! before it is marked sent sends it again on restart (with the same Message-ID,
 //! so mail clients can fold the copy).
 
 use super::attachments::Loaded;
+use super::webhook::Poster;
 use crate::clock::from_vn;
 use crate::config::{MailSettings, MailTransport};
 use crate::store::{Fence, OutboxRow, Store, StoreError};
@@ -22,6 +24,8 @@ pub enum MailError {
     Config { key: &'static str, message: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Webhook(#[from] super::webhook::WebhookError),
 }
 
 pub enum Mailer {
@@ -189,6 +193,7 @@ fn backoff(m: &MailSettings, attempts: i64) -> chrono::Duration {
 pub async fn send_one(
     store: &Store,
     mailer: &Mailer,
+    hooks: &Poster,
     m: &MailSettings,
     now: NaiveDateTime,
     fence: Option<&Fence>,
@@ -212,25 +217,42 @@ pub async fn send_one(
         return Ok(SendOutcome::Deposed);
     }
     // Err: (permanent, the error, whether the server answered at all).
-    let result: Result<(), (bool, String, bool)> = match build_message(&row, loaded, &m.from, now) {
-        Err(e) => Err((true, e, true)),
-        Ok(msg) => match mailer {
-            Mailer::File(dir) => {
-                let write = || -> std::io::Result<()> {
-                    std::fs::create_dir_all(dir)?;
-                    let path = dir.join(file_name(&row));
-                    let tmp = path.with_extension("eml.tmp");
-                    std::fs::write(&tmp, msg.formatted())?;
-                    std::fs::rename(tmp, path)
-                };
-                write().map_err(|e| (false, format!("writing into {}: {e}", dir.display()), true))
-            }
-            // Bounded in two phases, see `smtp`.
-            Mailer::Smtp(relay) => relay
-                .send(&msg)
-                .await
-                .map_err(|f| (f.permanent, f.message, f.answered)),
-        },
+    let mut retry_after = None;
+    let result: Result<(), (bool, String, bool)> = if let Some(name) =
+        row.channel.strip_prefix("webhook:")
+    {
+        // A silent endpoint is retried like a refusing one: it must not
+        // stop the drain for the email behind it.
+        hooks
+            .deliver(name, &row, now)
+            .await
+            .map(|_| ())
+            .map_err(|f| {
+                retry_after = f.retry_after;
+                (f.permanent, f.message, true)
+            })
+    } else {
+        match build_message(&row, loaded, &m.from, now) {
+            Err(e) => Err((true, e, true)),
+            Ok(msg) => match mailer {
+                Mailer::File(dir) => {
+                    let write = || -> std::io::Result<()> {
+                        std::fs::create_dir_all(dir)?;
+                        let path = dir.join(file_name(&row));
+                        let tmp = path.with_extension("eml.tmp");
+                        std::fs::write(&tmp, msg.formatted())?;
+                        std::fs::rename(tmp, path)
+                    };
+                    write()
+                        .map_err(|e| (false, format!("writing into {}: {e}", dir.display()), true))
+                }
+                // Bounded in two phases, see `smtp`.
+                Mailer::Smtp(relay) => relay
+                    .send(&msg)
+                    .await
+                    .map_err(|f| (f.permanent, f.message, f.answered)),
+            },
+        }
     };
     match result {
         Ok(()) => {
@@ -247,7 +269,11 @@ pub async fn send_one(
                 store.mark_attempt_failed(&row, &error, None).await?;
                 Ok(SendOutcome::Failed(row.id, error))
             } else {
-                let next = now + backoff(m, row.attempts);
+                // A receiver's Retry-After is honoured up to the cap.
+                let asked = chrono::Duration::seconds(
+                    retry_after.unwrap_or(0).clamp(0, m.backoff_cap_secs),
+                );
+                let next = now + backoff(m, row.attempts).max(asked);
                 tracing::warn!(id = row.id, to = %row.recipient, %error, attempts, next = %next, "delivery failed; will retry");
                 store.mark_attempt_failed(&row, &error, Some(next)).await?;
                 Ok(if answered {
@@ -264,6 +290,7 @@ pub async fn send_one(
 pub async fn drain(
     store: &Store,
     mailer: &Mailer,
+    hooks: &Poster,
     m: &MailSettings,
     clock: &crate::clock::Clock,
     fence: Option<&Fence>,
@@ -272,7 +299,7 @@ pub async fn drain(
     loop {
         // Each message claimed from its own moment: a long drain's claims
         // must not start out expired.
-        match send_one(store, mailer, m, clock.now_vn(), fence).await? {
+        match send_one(store, mailer, hooks, m, clock.now_vn(), fence).await? {
             SendOutcome::Sent(_) => s.sent += 1,
             SendOutcome::Retry(..) => s.retry += 1,
             // A server that does not answer would cost every message its

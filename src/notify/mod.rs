@@ -1,5 +1,6 @@
 //! Notifications: the outbox and what fills it (ladder alerts, the morning
-//! digest, stale-data alerts), the templates, and the mailer that drains it.
+//! digest, stale-data alerts), the templates, and the mailer that drains it
+//! (email, and webhook events through `webhook`).
 
 pub mod attachments;
 pub mod compose;
@@ -7,6 +8,7 @@ pub mod digest;
 pub mod mailer;
 pub mod smtp;
 pub mod templates;
+pub mod webhook;
 
 use crate::routing::Routing;
 use chrono::NaiveDateTime;

@@ -47,7 +47,8 @@ pub use letters::{
     IssueError, LetterCandidate, LetterRecord, NewLetter, Wording, cause_key, doc_number,
 };
 pub use outbox::{
-    AlertBrief, AtRiskCount, DossierLine, NewMessage, OutboxRow, SourceFreshness, UnsentAlerts,
+    AlertBrief, AtRiskCount, DossierLine, NewEvent, NewMessage, OutboxRow, SourceFreshness,
+    UnsentAlerts,
 };
 pub use period_report::PeriodCounts;
 pub use reports::{

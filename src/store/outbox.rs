@@ -1,5 +1,5 @@
-//! The outbox (one row per email), the ladder's alerts, digests and the reads
-//! that fill messages.
+//! The outbox (one row per email or webhook event), the ladder's alerts,
+//! digests and the reads that fill messages.
 
 use super::audit::audit_append;
 use super::value::{DbDate, DbTime, Json, JsonText, OptFlag, OptTime};
@@ -23,6 +23,24 @@ pub struct NewMessage {
     pub message_id: String,
 }
 
+/// A webhook event to queue beside an email (`enqueue_with_events`): the
+/// same outbox, claims, retries and once-only rules.
+#[derive(Clone, Debug)]
+pub struct NewEvent {
+    /// `webhook:NAME`.
+    pub channel: String,
+    /// The event type (`dossier.overdue`), kept as the row's kind and subject.
+    pub event_type: String,
+    pub dedupe_key: String,
+    /// The person the event is about (the email's recipient).
+    pub recipient: String,
+    pub recipient_name: Option<String>,
+    /// The JSON payload, exactly the bytes signed and sent.
+    pub body: String,
+    /// The Standard Webhooks id (`msg_…`), the same on every attempt.
+    pub webhook_id: String,
+}
+
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct OutboxRow {
     pub id: i64,
@@ -41,6 +59,8 @@ pub struct OutboxRow {
     pub last_error: Option<String>,
     /// Who claimed it to send it (`instance#generation`), while claimed.
     pub claimed_by: Option<String>,
+    /// `email`, or `webhook:NAME` (`notify::webhook`).
+    pub channel: String,
 }
 
 /// One dossier line of an alert or a digest. Its working days left or late,
@@ -288,6 +308,20 @@ impl Store {
         alert_ids: &[i64],
         now: NaiveDateTime,
     ) -> Result<bool, StoreError> {
+        self.enqueue_with_events(m, &[], alert_ids, now).await
+    }
+
+    /// As `enqueue`, with the webhook events of the same alerts in the same
+    /// transaction: once the alerts are linked to the email they are never
+    /// read as unsent again, so events queued apart could be lost in a crash.
+    /// An event whose key exists already is skipped.
+    pub async fn enqueue_with_events(
+        &self,
+        m: &NewMessage,
+        events: &[NewEvent],
+        alert_ids: &[i64],
+        now: NaiveDateTime,
+    ) -> Result<bool, StoreError> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await.ctx("starting an outbox transaction")?;
             let inserted: Option<(i64,)> = sqlx::query_as(
@@ -316,6 +350,29 @@ impl Store {
                     q = q.bind(*a);
                 }
                 q.execute(&mut *tx).await.ctx("linking alerts to their message")?;
+            }
+            for e in events {
+                let event: Option<(i64,)> = sqlx::query_as(
+                    "INSERT INTO outbox (kind, dedupe_key, recipient, recipient_name, subject, text_body, html_body, attachments, \
+                     message_id, status, attempts, next_attempt_at, created_at, channel) \
+                     VALUES ($1, $2, $3, $4, $1, $5, '', $6, $7, 'pending', 0, $8, $8, $9) \
+                     ON CONFLICT (dedupe_key) DO NOTHING RETURNING id")
+                    .bind(e.event_type.clone())
+                    .bind(e.dedupe_key.clone())
+                    .bind(e.recipient.clone())
+                    .bind(e.recipient_name.clone())
+                    .bind(e.body.clone())
+                    .bind(Json("[]"))
+                    .bind(e.webhook_id.clone())
+                    .bind(DbTime(now))
+                    .bind(e.channel.clone())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .ctx("adding a webhook event to the outbox")?;
+                if let Some((event_id,)) = event {
+                    let detail = serde_json::json!({ "outbox_id": event_id, "channel": e.channel, "type": e.event_type, "dedupe_key": e.dedupe_key, "webhook_id": e.webhook_id });
+                    audit_append!(tx, self.seal, now, "event_queued", e.recipient.clone(), detail.to_string());
+                }
             }
             let detail = serde_json::json!({ "outbox_id": id, "kind": m.kind, "dedupe_key": m.dedupe_key, "subject": m.subject, "message_id": m.message_id, "alerts": alert_ids });
             audit_append!(tx, self.seal, now, "message_queued", m.recipient.clone(), detail.to_string());
@@ -353,7 +410,7 @@ impl Store {
                  WHERE id = (SELECT id FROM outbox WHERE {CLAIMABLE} ORDER BY next_attempt_at, id LIMIT 1{skip}) \
                    AND {CLAIMABLE} {fenced} \
                  RETURNING id, kind, dedupe_key, recipient, recipient_name, subject, text_body, html_body, attachments, \
-                 message_id, status, attempts, last_error, claimed_by",
+                 message_id, status, attempts, last_error, claimed_by, channel",
                 skip = skip_locked(pool),
             );
             sqlx::query_as(&sql)
@@ -444,7 +501,7 @@ impl Store {
     pub async fn outbox(&self) -> Result<Vec<OutboxRow>, StoreError> {
         with_pool!(self, pool => {
             sqlx::query_as("SELECT id, kind, dedupe_key, recipient, recipient_name, subject, text_body, html_body, attachments, \
-                            message_id, status, attempts, last_error, claimed_by FROM outbox ORDER BY id")
+                            message_id, status, attempts, last_error, claimed_by, channel FROM outbox ORDER BY id")
                 .fetch_all(pool).await.ctx("reading the outbox")
         })
     }

@@ -25,3 +25,4 @@ mod signals;
 mod support;
 mod sync;
 mod views;
+mod webhooks;
