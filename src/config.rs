@@ -157,6 +157,14 @@ pub struct EscalationSettings {
     /// Days an acknowledgement link in an alert email stays usable.
     #[serde(default = "default_ack_link_days")]
     pub ack_link_days: u32,
+    /// Working hours after which an unacknowledged due-today or overdue
+    /// alert is told to the next level up.
+    #[serde(default = "default_ack_timeout_hours")]
+    pub ack_timeout_hours: u32,
+}
+
+fn default_ack_timeout_hours() -> u32 {
+    4
 }
 
 fn default_ack_link_days() -> u32 {

@@ -20,6 +20,9 @@ pub enum Rung {
     /// Late and no apology issued after N working days: head of the unit and the
     /// centre, with the risk of demotion in the emulation ranking.
     NoApology,
+    /// A due-today or overdue alert nobody acknowledged within the timeout:
+    /// the next level up (vice-chair → chair, unit head → vice-chair).
+    NoAck,
 }
 
 impl Rung {
@@ -29,6 +32,7 @@ impl Rung {
             Rung::DueToday => "due_today",
             Rung::Overdue => "overdue",
             Rung::NoApology => "no_apology",
+            Rung::NoAck => "no_ack",
         }
     }
 
@@ -38,6 +42,7 @@ impl Rung {
             Rung::DueToday,
             Rung::Overdue,
             Rung::NoApology,
+            Rung::NoAck,
         ]
         .into_iter()
         .find(|r| r.as_str() == s)
@@ -51,6 +56,7 @@ impl Rung {
             Rung::NoApology => {
                 "Quá hạn chưa có văn bản xin lỗi – nguy cơ bị hạ mức xếp loại thi đua"
             }
+            Rung::NoAck => "Cấp dưới chưa xác nhận chỉ đạo",
         }
     }
 
@@ -62,6 +68,7 @@ impl Rung {
             Rung::DueToday => "đến hạn hôm nay",
             Rung::Overdue => "quá hạn",
             Rung::NoApology => "chưa có văn bản xin lỗi",
+            Rung::NoAck => "chưa ai xác nhận",
         }
     }
 
@@ -70,8 +77,9 @@ impl Rung {
         match self {
             Rung::NoApology => 0,
             Rung::Overdue => 1,
-            Rung::DueToday => 2,
-            Rung::DueSoon => 3,
+            Rung::NoAck => 2,
+            Rung::DueToday => 3,
+            Rung::DueSoon => 4,
         }
     }
 }
@@ -99,6 +107,21 @@ impl Default for Ladder {
             no_apology_after_days: 2,
             notify: Notify::default(),
         }
+    }
+}
+
+/// Who hears of an alert nobody acknowledged: the next level up from the
+/// one told (vice-chair → chair; unit head → the field's vice-chair, else the
+/// chair); none above the chair or for the centre.
+pub fn climb_to(role: &str, field_code: &str, routing: &Routing) -> Option<Recipient> {
+    match role {
+        "vice_chair" => Some(routing.chair_recipient()),
+        "unit_head" => Some(
+            routing
+                .vice_chair_recipient(field_code)
+                .unwrap_or_else(|| routing.chair_recipient()),
+        ),
+        _ => None,
     }
 }
 
@@ -146,6 +169,8 @@ pub fn plan_alerts(
             Rung::DueToday => &ladder.notify.due_today,
             Rung::Overdue => &ladder.notify.overdue,
             Rung::NoApology => &ladder.notify.no_apology,
+            // Climbs come from silence, not from a verdict (`climb_to`).
+            Rung::NoAck => continue,
         };
         let mut to: Vec<Recipient> = Vec::new();
         for role in roles {

@@ -26,6 +26,8 @@ pub enum CheckEvent<'a> {
         dir: &'a str,
     },
     Queued {
+        /// Alerts nobody acknowledged, climbed to the next level.
+        climbed: u64,
         alerts: u64,
         stale: u64,
     },
@@ -78,6 +80,7 @@ pub async fn check(
         summary: &letters,
         dir: &settings.letters.dir,
     });
+    let climbed = climb(settings, rules, store, now).await?;
     let composer = rules.composer(settings);
     let alerts = composer
         .compose_alerts(store, now)
@@ -93,13 +96,50 @@ pub async fn check(
             what: "stale-data alerts",
             error,
         })?;
-    report(CheckEvent::Queued { alerts, stale });
+    report(CheckEvent::Queued {
+        climbed,
+        alerts,
+        stale,
+    });
     Ok(CheckReport {
         summary,
         letters,
         alerts,
         stale,
     })
+}
+
+/// The due-today and overdue alerts nobody acknowledged within
+/// `escalation.ack_timeout_hours` working hours of being sent, told to the
+/// next level up, once (`escalation::climb_to`).
+async fn climb(
+    settings: &Settings,
+    rules: &RuleSet,
+    store: &Store,
+    now: chrono::NaiveDateTime,
+) -> Result<u64, AppError> {
+    let minutes = i64::from(settings.escalation.ack_timeout_hours) * 60;
+    let Ok(sent_before) = rules
+        .calendar
+        .add_working_minutes(&rules.hours, now, -minutes)
+    else {
+        // Before the calendar's first year: nothing was sent that long ago.
+        return Ok(0);
+    };
+    let climbs: Vec<crate::store::Climb> = store
+        .unacknowledged(sent_before)
+        .await?
+        .into_iter()
+        .filter_map(|u| {
+            let to = crate::escalation::climb_to(&u.recipient_role, &u.field_code, &rules.routing)?;
+            Some(crate::store::Climb {
+                dossier_id: u.dossier_id,
+                due_at: u.due_at.as_deref().and_then(crate::clock::parse_db),
+                to,
+            })
+        })
+        .collect();
+    Ok(store.record_climbs(&climbs, now).await?)
 }
 
 /// Apology drafts for every dossier that needs one (before the alerts that attach them).
@@ -129,9 +169,13 @@ impl std::fmt::Display for CheckEvent<'_> {
                 "letters: {} new drafts, {} up to date, {} errors (in {dir})",
                 s.drafted, s.up_to_date, s.errors
             ),
-            CheckEvent::Queued { alerts, stale } => write!(
+            CheckEvent::Queued {
+                climbed,
+                alerts,
+                stale,
+            } => write!(
                 f,
-                "escalation: {alerts} alert messages queued, {stale} data-freshness messages queued"
+                "escalation: {climbed} unacknowledged alerts climbed, {alerts} alert messages queued, {stale} data-freshness messages queued"
             ),
         }
     }

@@ -78,6 +78,8 @@ pub struct Item {
     /// xử lý" (`ack`); none without the dashboard's address.
     pub ack_link: Option<String>,
     pub assign_link: Option<String>,
+    /// A climb (`no_ack`): who was told and has not acknowledged.
+    pub silent: Vec<String>,
 }
 
 /// What every one-tap link of a message shares.
@@ -150,8 +152,14 @@ impl Tally {
                     ..UnitCount::default()
                 });
             u.total += 1;
-            match v.first().copied().unwrap_or(Rung::DueSoon) {
-                Rung::NoApology | Rung::Overdue => {
+            // A climb is as urgent as its dossier.
+            let top = match v.first().copied().unwrap_or(Rung::DueSoon) {
+                Rung::NoAck if b.class == "overdue" => Rung::Overdue,
+                Rung::NoAck => Rung::DueToday,
+                r => r,
+            };
+            match top {
+                Rung::NoApology | Rung::Overdue | Rung::NoAck => {
                     t.overdue += 1;
                     u.overdue += 1;
                 }
@@ -288,6 +296,7 @@ impl Composer<'_> {
             signer: self.routing.signer(&l.field_code, &l.unit_code),
             ack_link: None,
             assign_link: None,
+            silent: Vec::new(),
         }
     }
 
@@ -367,6 +376,9 @@ impl Composer<'_> {
                 let top = rungs.first().copied().unwrap_or(Rung::DueSoon);
                 let mut item = self.item(l, Some(top), now.date());
                 item.tags = rungs.iter().skip(1).map(|r| r.tag_vi()).collect();
+                if rungs.contains(&Rung::NoAck) {
+                    item.silent = store.silent_on(l.dossier_id).await?;
+                }
                 if l.recipient_role.as_deref() != Some("centre") {
                     (item.ack_link, item.assign_link) = self.ack_links(&links, l, top);
                 }
@@ -590,6 +602,7 @@ mod tests {
             unrouted: Some(0),
             unit_name: unit.into(),
             due_at: Some(due.into()),
+            class: rung.replace("no_apology", "overdue"),
         }
     }
 

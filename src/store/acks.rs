@@ -48,6 +48,28 @@ pub struct AckRecord {
     pub at: String,
 }
 
+/// A due-today or overdue alert sent to a vice-chair or unit head that
+/// nobody acknowledged: the dossier still due today or overdue, on the same
+/// due date.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Unacknowledged {
+    pub dossier_id: i64,
+    pub field_code: String,
+    #[sqlx(try_from = "super::value::OptTime")]
+    pub due_at: Option<String>,
+    pub recipient: String,
+    pub recipient_name: Option<String>,
+    pub recipient_role: String,
+}
+
+/// One climb: who is told (`escalation::climb_to`) of whose silence.
+#[derive(Clone, Debug)]
+pub struct Climb {
+    pub dossier_id: i64,
+    pub due_at: Option<NaiveDateTime>,
+    pub to: crate::routing::Recipient,
+}
+
 impl Store {
     /// The installation's key for signing acknowledgement links, made (32
     /// random bytes) the first time it is asked for.
@@ -112,6 +134,79 @@ impl Store {
                 .bind(token_hash).fetch_optional(pool).await.ctx("reading an acknowledgement")?
         });
         Ok(at.map(|(t,)| t.0))
+    }
+
+    /// The due-today and overdue alerts to vice-chairs and unit heads sent
+    /// before `sent_before` that nobody acknowledged (for that due date) and
+    /// whose dossier is still due today or overdue on it.
+    pub async fn unacknowledged(
+        &self,
+        sent_before: NaiveDateTime,
+    ) -> Result<Vec<Unacknowledged>, StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT DISTINCT a.dossier_id, d.field_code, a.due_at, a.recipient, a.recipient_name, a.recipient_role \
+                 FROM alerts a JOIN outbox o ON o.id = a.outbox_id JOIN dossiers d ON d.id = a.dossier_id \
+                 JOIN evaluations e ON e.dossier_id = a.dossier_id \
+                 WHERE a.rung IN ('due_today', 'overdue') AND a.recipient_role IN ('vice_chair', 'unit_head') \
+                 AND o.status = 'sent' AND o.sent_at <= $1 AND NOT d.deleted \
+                 AND e.class IN ('due_today', 'overdue') AND e.due_at = a.due_at \
+                 AND NOT EXISTS (SELECT 1 FROM acknowledgements k WHERE k.dossier_id = a.dossier_id \
+                                 AND (k.due_at = a.due_at OR k.due_at IS NULL)) \
+                 ORDER BY a.dossier_id, a.recipient")
+                .bind(DbTime(sent_before)).fetch_all(pool).await.ctx("reading unacknowledged alerts")
+        })
+    }
+
+    /// Records climbs as alerts of rung `no_ack` (once per dossier, due date
+    /// and recipient: the alerts' unique key), for the next messages; returns
+    /// how many were new.
+    pub async fn record_climbs(
+        &self,
+        climbs: &[Climb],
+        now: NaiveDateTime,
+    ) -> Result<u64, StoreError> {
+        if climbs.is_empty() {
+            return Ok(0);
+        }
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await.ctx("starting climbs")?;
+            let mut new = Vec::new();
+            for c in climbs {
+                let done = sqlx::query("INSERT INTO alerts (dossier_id, rung, due_at, recipient, recipient_name, recipient_role, unrouted, created_at) \
+                                        VALUES ($1, 'no_ack', $2, $3, $4, $5, FALSE, $6) ON CONFLICT DO NOTHING")
+                    .bind(c.dossier_id).bind(c.due_at.map(DbTime)).bind(&c.to.email).bind(&c.to.name).bind(c.to.role)
+                    .bind(DbTime(now))
+                    .execute(&mut *tx).await.ctx("recording a climb")?
+                    .rows_affected() == 1;
+                if done {
+                    new.push(serde_json::json!([c.dossier_id, c.to.email]));
+                }
+            }
+            if !new.is_empty() {
+                let detail = serde_json::json!({ "climbs": new });
+                audit_append!(tx, self.seal, now, "alerts_climbed", "check".to_owned(), detail.to_string());
+            }
+            tx.commit().await.ctx("committing climbs")?;
+            Ok(new.len() as u64)
+        })
+    }
+
+    /// Who was told of a dossier (for its due date) and has not acknowledged
+    /// it: the names a climb's email gives.
+    pub async fn silent_on(&self, dossier_id: i64) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(Option<String>, String)> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT DISTINCT a.recipient_name, a.recipient FROM alerts a \
+                 WHERE a.dossier_id = $1 AND a.rung IN ('due_today', 'overdue') AND a.recipient_role IN ('vice_chair', 'unit_head') \
+                 AND NOT EXISTS (SELECT 1 FROM acknowledgements k WHERE k.dossier_id = a.dossier_id AND k.recipient = a.recipient) \
+                 ORDER BY a.recipient")
+                .bind(dossier_id).fetch_all(pool).await.ctx("reading who was told")?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(name, email)| name.unwrap_or(email))
+            .collect())
     }
 
     /// A dossier's acknowledgements, oldest first.

@@ -146,6 +146,8 @@ pub struct AlertBrief {
     pub unit_name: String,
     #[sqlx(try_from = "OptTime")]
     pub due_at: Option<String>,
+    /// The dossier's class now (a climb's is due today or overdue).
+    pub class: String,
 }
 
 /// `(field code, field name, unit code, unit name, class, dossiers)`.
@@ -196,7 +198,8 @@ impl Store {
         recipient: &str,
         limit: i64,
     ) -> Result<UnsentAlerts, StoreError> {
-        const URGENCY: &str = "CASE a.rung WHEN 'no_apology' THEN 0 WHEN 'overdue' THEN 1 WHEN 'due_today' THEN 2 ELSE 3 END";
+        // As `escalation::Rung::urgency`.
+        const URGENCY: &str = "CASE a.rung WHEN 'no_apology' THEN 0 WHEN 'overdue' THEN 1 WHEN 'no_ack' THEN 2 WHEN 'due_today' THEN 3 ELSE 4 END";
         let sql = format!(
             "SELECT * FROM (SELECT a.id AS alert_id, a.recipient, a.recipient_name, a.recipient_role, a.rung, a.unrouted, {LINE_COLS}, \
              {URGENCY} AS urgency, ROW_NUMBER() OVER (PARTITION BY a.dossier_id ORDER BY {URGENCY}, a.id) AS rn \
@@ -211,7 +214,7 @@ impl Store {
                 .await
                 .ctx("reading unsent alerts")?;
             let briefs: Vec<AlertBrief> = sqlx::query_as(
-                "SELECT a.dossier_id, d.code, a.rung, a.unrouted, d.unit_name, e.due_at \
+                "SELECT a.dossier_id, d.code, a.rung, a.unrouted, d.unit_name, e.due_at, e.class \
                  FROM alerts a JOIN dossiers d ON d.id = a.dossier_id JOIN evaluations e ON e.dossier_id = d.id \
                  WHERE a.outbox_id IS NULL AND a.recipient = $1 ORDER BY d.code, d.source, a.rung")
                 .bind(recipient)

@@ -176,3 +176,132 @@ async fn an_expired_link_is_refused() {
     assert!(r.text().await.unwrap().contains("đã hết hạn"));
     assert_eq!(acks_in_store(&site).await, 0);
 }
+
+/// No acknowledgement within the timeout: the next level is told, once,
+/// whichever instance checks and however often; an acknowledged dossier does
+/// not climb; the email names who did not respond.
+async fn nobody_acknowledges_and_it_climbs(backend: Backend) {
+    use tthc_watch::clock::{Clock, from_vn};
+    let site = spawn_api_with(backend, 600, true).await;
+    let http = reqwest::Client::new();
+    // One vice-chair acknowledges one dossier.
+    let (acked_by, token) = ack_links(&site, "Đã nắm, sẽ chỉ đạo:")
+        .into_iter()
+        .find(|(to, _)| to.starts_with("pct"))
+        .expect("a vice-chair's link");
+    let r = http
+        .post(format!("{}/ack/{token}", site.base))
+        .form(&[("x", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let acked: i64 = site
+        .db
+        .store
+        .fetch_i64("SELECT MAX(dossier_id) FROM acknowledgements")
+        .await
+        .unwrap();
+
+    let mut settings = test_settings(&site.db.url, site.sink.port);
+    settings.letters.dir = tempfile::tempdir().unwrap().keep().display().to_string();
+    let mut rules = tthc_watch::app::RuleSet::load(&settings).unwrap();
+    rules.routing.committee.dashboard_url = format!("{}/", site.base);
+    let sent_at = site.sim.sim.now(); // Wednesday 25/11/2026 08:00
+    let climbs = |store: tthc_watch::store::Store| async move {
+        store
+            .fetch_i64("SELECT COUNT(*) FROM alerts WHERE rung = 'no_ack'")
+            .await
+            .unwrap()
+    };
+    // 2 working hours later: too early.
+    let at = |s: &str| Clock::fixed(from_vn(t(s)));
+    check_with(&settings, &rules, &site.db.store, &at("2026-11-25 10:00"))
+        .await
+        .unwrap();
+    assert_eq!(climbs(site.db.store.clone()).await, 0);
+    let _ = sent_at;
+
+    // After 4 working hours (08:00–11:30, 13:30–14:00): told, once; a second
+    // instance on the same database, later, adds nothing.
+    check_with(&settings, &rules, &site.db.store, &at("2026-11-25 14:30"))
+        .await
+        .unwrap();
+    let first = climbs(site.db.store.clone()).await;
+    assert!(first > 0, "unacknowledged alerts climbed");
+    let other = tthc_watch::store::Store::connect(&site.db.url, 2)
+        .await
+        .unwrap();
+    for when in ["2026-11-25 14:31", "2026-11-26 09:00"] {
+        check_with(&settings, &rules, &other, &at(when))
+            .await
+            .unwrap();
+        check_with(&settings, &rules, &site.db.store, &at(when))
+            .await
+            .unwrap();
+    }
+    assert_eq!(climbs(other.clone()).await, first, "once");
+
+    // Exactly the unacknowledged alerts of vice-chairs and unit heads sent
+    // at 08:00 (the later checks' messages are not sent yet), on dossiers
+    // still due today or overdue, climbed: vice-chair → chair, unit head →
+    // the field's vice-chair; the acknowledged dossier did not.
+    let chair = rules.routing.chair.email.clone();
+    let expected: i64 = other
+        .fetch_i64(&format!(
+            "SELECT COUNT(*) FROM (SELECT DISTINCT a.dossier_id, CASE WHEN a.recipient_role = 'vice_chair' THEN '{chair}' ELSE 'vc' END \
+             FROM alerts a JOIN evaluations e ON e.dossier_id = a.dossier_id JOIN outbox o ON o.id = a.outbox_id \
+             WHERE o.status = 'sent' AND a.rung IN ('due_today', 'overdue') AND a.recipient_role IN ('vice_chair', 'unit_head') \
+             AND e.class IN ('due_today', 'overdue') AND a.dossier_id <> {acked}) AS x"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(first, expected);
+    assert_eq!(
+        other
+            .fetch_i64(&format!(
+                "SELECT COUNT(*) FROM alerts WHERE rung = 'no_ack' AND dossier_id = {acked}"
+            ))
+            .await
+            .unwrap(),
+        0,
+        "an acknowledged dossier does not climb"
+    );
+    assert!(
+        other
+            .fetch_i64(&format!(
+                "SELECT COUNT(*) FROM alerts WHERE rung = 'no_ack' AND recipient = '{chair}'"
+            ))
+            .await
+            .unwrap()
+            > 0
+    );
+
+    // The chair's email says who did not respond.
+    let before = site.sink.messages().len();
+    tthc_watch::app::send::send(&settings, &site.db.store, &at("2026-11-26 09:01"))
+        .await
+        .unwrap();
+    let mail = site.sink.messages();
+    let to_chair = mail[before..]
+        .iter()
+        .find(|m| m["to"][0] == chair.as_str())
+        .expect("the chair is told");
+    let text = to_chair["text"].as_str().unwrap();
+    assert!(text.contains("Chưa xác nhận chỉ đạo:"), "{text}");
+    assert!(text.contains("Cấp dưới chưa xác nhận chỉ đạo"), "{text}");
+    let _ = acked_by;
+}
+
+#[tokio::test]
+async fn nobody_acknowledges_and_it_climbs_sqlite() {
+    nobody_acknowledges_and_it_climbs(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn nobody_acknowledges_and_it_climbs_postgres() {
+    if !postgres_available().await {
+        return;
+    }
+    nobody_acknowledges_and_it_climbs(Backend::Postgres).await;
+}

@@ -998,7 +998,8 @@ async fn each_dossier_once_per_email(backend: Backend) {
         .collect();
     let mut seen = BTreeSet::new();
     for m in &msgs {
-        for l in links(m) {
+        // (Leaders' one-tap links are the `acks` tests'.)
+        for l in links(m).into_iter().filter(|l| !l.contains("/ack/")) {
             assert!(allowed.contains(&l), "{l} in {}", m["subject"]);
             seen.insert(l);
         }
