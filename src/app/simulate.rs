@@ -97,5 +97,12 @@ pub fn simulator_source(url: &str, token: &str, shape: Shape) -> crate::source::
         mapping,
         poll: None,
         agencies: Vec::new(),
+        kind: crate::config::SourceKind::Api,
+        folder: None,
+        pattern: None,
+        layout: None,
+        columns: None,
+        snapshot: false,
+        settle_secs: 2,
     }
 }

@@ -122,6 +122,26 @@ pub enum Command {
         #[arg(long)]
         database_url: Option<String>,
     },
+    /// Load the centre's Excel or CSV exports once (XLSX, XLS, CSV): a summary per file;
+    /// fails when a file gives nothing usable.
+    Import {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The source they belong to (a configured file source's layout and mapping);
+        /// default: the source named `file`.
+        #[arg(long)]
+        source: Option<String>,
+        /// Each file is the source's whole list: dossiers it does not mention are marked deleted.
+        #[arg(long)]
+        snapshot: bool,
+        /// The layout preset (tracking_book, simulator); default: recognised from the header row.
+        #[arg(long)]
+        layout: Option<String>,
+        #[arg(long, value_parser = now_arg)]
+        now: Option<DateTime<Utc>>,
+        #[arg(long)]
+        database_url: Option<String>,
+    },
     /// Evaluate every dossier's deadline at --now and record what changed.
     Check {
         #[arg(long, value_parser = now_arg)]

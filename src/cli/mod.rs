@@ -168,6 +168,19 @@ pub async fn run(cli: Cli) -> Result<()> {
             }
             commands::sync(&settings, &Clock::from_option(now)).await
         }
+        Command::Import {
+            files,
+            source,
+            snapshot,
+            layout,
+            now,
+            database_url,
+        } => {
+            db(&mut settings, database_url);
+            let opts =
+                crate::app::sync::import_options(&settings, source.as_deref(), layout, snapshot)?;
+            commands::import(&settings, &files, &opts, &Clock::from_option(now)).await
+        }
         Command::Check {
             now,
             database_url,
