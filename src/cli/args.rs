@@ -104,6 +104,10 @@ pub enum Command {
         /// to 2 January 2019); days the calendar does not cover get no dossiers.
         #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(i64).range(0..=36_600))]
         history_days: i64,
+        /// Write the dossiers as a centre's Excel export (title lines, merged header,
+        /// totals row) to this file and exit, instead of serving them.
+        #[arg(long)]
+        export: Option<PathBuf>,
     },
     /// One poll of every configured source (or of --source-url).
     Sync {

@@ -479,3 +479,14 @@ pub async fn simulate(
     crate::simulator::serve(listener, sim, shutdown).await?;
     Ok(())
 }
+
+/// `tthc-watch simulate --export FILE.xlsx`.
+pub fn simulate_export(
+    settings: &Settings,
+    a: &app::simulate::SimulateArgs,
+    path: &Path,
+) -> Result<()> {
+    let n = app::simulate::export(settings, a, path)?;
+    println!("{n} dossiers written to {}", path.display());
+    Ok(())
+}

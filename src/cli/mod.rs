@@ -141,6 +141,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             faults,
             prerender,
             history_days,
+            export,
         } => {
             let args = crate::app::simulate::SimulateArgs {
                 dossiers,
@@ -153,6 +154,9 @@ pub async fn run(cli: Cli) -> Result<()> {
                 prerender,
                 history_days,
             };
+            if let Some(path) = export {
+                return commands::simulate_export(&settings, &args, &path);
+            }
             commands::simulate(&settings, &listen, &args, stop_on_signals()?).await
         }
         Command::Sync {

@@ -553,3 +553,172 @@ fn the_import_verb_prints_the_summary_and_fails_on_an_unusable_file() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("no header row"), "{text}");
 }
+
+/// `simulate --export`: the simulator's dossiers as an export (title lines,
+/// merged header, totals row) read back by the `simulator` layout, each
+/// equal to the simulator's own dossier in every field a flat table holds.
+#[tokio::test]
+async fn the_simulators_export_reads_back_as_its_dossiers() {
+    use tthc_watch::calendar::{Calendar, OfficeHours};
+    use tthc_watch::dossier::Duration;
+    use tthc_watch::simulator::{Faults, Simulator, SimulatorOptions};
+    let sim = Simulator::new(
+        SimulatorOptions {
+            dossiers: 400,
+            seed: 11,
+            now: t("2026-12-01 08:00"),
+            speed: 0.0,
+            shape: tthc_watch::source::Shape::Native,
+            token: String::new(),
+            faults: Faults::default(),
+        },
+        Calendar::builtin().expect("calendar"),
+        OfficeHours::default(),
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("xuat.xlsx");
+    let n =
+        tthc_watch::simulator::export::write_xlsx(&sim, &path, "UBND PHƯỜNG THỬ").expect("export");
+    let want: Vec<Dossier> = sim.snapshot();
+    assert_eq!(n as usize, want.len());
+    let db = TestDb::new(Backend::Sqlite).await;
+    let s = import_file(&db.store, &path, &opts("sim"), &clock()).await;
+    assert!(s.error.is_none(), "{s}");
+    assert_eq!(s.layout.as_deref(), Some("simulator"), "{s}");
+    assert_eq!(s.header_row, Some(6), "{s}");
+    assert_eq!((s.rows, s.outcome.created), (n, n), "{s}");
+    assert_eq!(s.skipped.get("totals_and_signatures"), Some(&3), "{s}");
+    let mut got: Vec<Dossier> = db
+        .store
+        .all_dossiers("sim")
+        .await
+        .expect("read")
+        .into_iter()
+        .map(|d| d.dossier)
+        .collect();
+    got.sort_by(|a, b| a.code.cmp(&b.code));
+    let mut want: Vec<Dossier> = want
+        .into_iter()
+        .map(|mut d| {
+            // What a flat table has no place for.
+            d.steps.clear();
+            d.pauses.clear();
+            d.extension = None;
+            d.applicant_id_no = None;
+            d.applicant_email = None;
+            d.applicant_address = None;
+            d.summary = None;
+            d.updated_at = [
+                d.submitted_at,
+                Some(d.received_at),
+                d.finished_at,
+                d.returned_at,
+            ]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(d.received_at);
+            // Hours written as days: whole days read back as days.
+            if let Some(Duration::WorkingHours(h)) = d.duration
+                && h % 8 == 0
+            {
+                d.duration = Some(Duration::WorkingDays(h / 8));
+            }
+            d
+        })
+        .collect();
+    want.sort_by(|a, b| a.code.cmp(&b.code));
+    assert_eq!(got.len(), want.len());
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(g, w);
+    }
+    db.cleanup().await;
+}
+
+/// `run` with a file source: a file dropped into the watched folder while
+/// the daemon runs is imported and moved to `processed/` with its receipt;
+/// one that is no export goes to `rejected/` and the daemon goes on.
+#[tokio::test]
+async fn the_daemon_imports_a_file_dropped_into_its_folder() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let inbox = dir.path().join("xuat");
+    std::fs::create_dir_all(&inbox).expect("inbox");
+    let db_url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let config = dir.path().join("tthc-watch.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[database]
+url = "{db_url}"
+
+[sources.so_theo_doi]
+kind = "file"
+folder = "{inbox}"
+pattern = "*.xlsx,*.csv"
+settle_secs = 1
+
+[mail]
+transport = "file"
+file_dir = "{mail}"
+
+[letters]
+dir = "{letters}"
+
+[schedule]
+poll = "* * * * * *"
+digest = "0 0 3 * * *"
+"#,
+            inbox = inbox.display(),
+            mail = dir.path().join("mail").display(),
+            letters = dir.path().join("letters").display(),
+        ),
+    )
+    .expect("config");
+    let port = crate::support::free_port();
+    let mut svc = crate::daemon::Service::start(&config, dir.path(), "run", port);
+    svc.wait_ok("/healthz", std::time::Duration::from_secs(20))
+        .await;
+    // Written elsewhere and moved in, as a copy tool finishing a file does;
+    // a bad file beside it.
+    let staged = dir.path().join("staged.xlsx");
+    write_xlsx(&staged, "Từ ngày 01/11/2026 đến ngày 30/11/2026", &rows());
+    std::fs::write(inbox.join("ghi-chu.csv"), "Ghi chú\nkhông có gì\n").expect("bad");
+    std::fs::rename(&staged, inbox.join("so-theo-doi.xlsx")).expect("drop");
+    let processed = inbox.join("processed/so-theo-doi.xlsx");
+    let rejected = inbox.join("rejected/ghi-chu.csv");
+    let start = std::time::Instant::now();
+    while !(processed.exists() && rejected.exists()) {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "not filed away; log:\n{}",
+            svc.logs()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(!inbox.join("so-theo-doi.xlsx").exists());
+    let receipt: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(inbox.join("processed/so-theo-doi.xlsx.receipt.json"))
+            .expect("receipt"),
+    )
+    .expect("json");
+    assert_eq!(receipt["rows_read"], 5);
+    assert_eq!(receipt["new"], 4);
+    assert_eq!(receipt["quarantined"], 1);
+    let rejection = std::fs::read_to_string(inbox.join("rejected/ghi-chu.csv.receipt.json"))
+        .expect("rejection receipt");
+    assert!(rejection.contains("no header row"), "{rejection}");
+    let store = tthc_watch::store::Store::connect(&db_url, 2)
+        .await
+        .expect("store");
+    let stored = store.all_dossiers("so_theo_doi").await.expect("read");
+    assert_eq!(stored.len(), 4);
+    let fresh = store.sync_state("so_theo_doi").await.expect("state");
+    assert!(fresh.last_success_at.is_some());
+    store.close().await;
+    assert!(
+        svc.child.try_wait().expect("wait").is_none(),
+        "still running"
+    );
+    svc.signal("TERM");
+    assert!(svc.wait_exit(std::time::Duration::from_secs(20)).is_some());
+}
