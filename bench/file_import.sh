@@ -15,7 +15,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-252000}
 NOW=2026-11-25T08:00:00+07:00
-if [ -n "${BENCH_BIN:-}" ]; then BIN=$PWD/$BENCH_BIN; else cargo build --release --quiet; BIN=$PWD/target/release/tthc-watch; fi
+if [ -n "${BENCH_BIN:-}" ]; then
+  case $BENCH_BIN in /*) BIN=$BENCH_BIN ;; *) BIN=$PWD/$BENCH_BIN ;; esac
+else
+  cargo build --release --quiet; BIN=$PWD/target/release/tthc-watch
+fi
 WORK=$(mktemp -d /tmp/tthc-file-import.XXXX)
 trap 'rm -rf "$WORK"' EXIT
 RES=${BENCH_OUT:-bench}/results-file-import-$N.txt
@@ -33,7 +37,7 @@ log "export (simulate --export): $S s, peak RSS $((KB / 1024)) MB, $SIZE MiB"
 import() { # LABEL DB FILE
   read -r S KB < <(timed "$1" "$BIN" import "$3" --database-url "$2" --now $NOW)
   local rate; rate=$(python3 -c "print(f'{$ROWS / max($S, 0.01):,.0f}')")
-  log "$1: $S s, $rate rows/s, peak RSS $((KB / 1024)) MB | $(grep 'dòng hồ sơ' "$WORK/$1.log" | sed 's/^ *//')"
+  log "$1: $S s, $rate rows/s, peak RSS $((KB / 1024)) MB | $(grep -E 'dòng hồ sơ|đã nhập' "$WORK/$1.log" | sed 's/^ *//')"
 }
 DB=sqlite://$WORK/bench.db
 "$BIN" migrate --database-url "$DB" >/dev/null

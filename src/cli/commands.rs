@@ -111,6 +111,11 @@ pub async fn source_test(
             }
         );
     };
+    if src.kind == crate::source::SourceKind::File {
+        anyhow::bail!(
+            "source {name} is a file source: `tthc-watch import FILE --source {name}` loads a file into it and prints what it made of each row"
+        );
+    }
     let p = crate::source::probe::probe(name, src, show).await?;
     println!(
         "source {name} ({}, {}): first page: {} records; would store {}, quarantine {}, skip {}",

@@ -67,10 +67,7 @@ pub fn read_rows(
         f.read(&mut head).map_err(|e| bad(e.to_string()))?
     };
     match sniff(&head[..n]) {
-        Format::Xlsx => read_xlsx(path, row).map_err(|e| match e {
-            FileError::Unreadable { .. } | FileError::Stopped => e,
-            other => other,
-        }),
+        Format::Xlsx => read_xlsx(path, row),
         Format::Xls => read_xls(path, row),
         Format::Csv => read_csv(path, row),
     }
