@@ -722,3 +722,50 @@ digest = "0 0 3 * * *"
     svc.signal("TERM");
     assert!(svc.wait_exit(std::time::Duration::from_secs(20)).is_some());
 }
+
+/// A file still being written (modified within `settle_secs`) is left for
+/// a later poll; once settled it is imported, filed in `processed/` and the
+/// source's freshness set.
+#[tokio::test]
+async fn a_file_not_settled_is_left_for_a_later_poll() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let toml = format!(
+        "kind = \"file\"\nfolder = \"{}\"\nsettle_secs = 3600\n",
+        dir.path().display()
+    );
+    let mut settings: tthc_watch::source::SourceSettings = toml::from_str(&toml).expect("settings");
+    let file = dir.path().join("dang-ghi.xlsx");
+    write_xlsx(&file, "Từ ngày 01/11/2026 đến ngày 30/11/2026", &rows());
+    let s = tthc_watch::source::file::poll_folder(&db.store, "thu_muc", &settings, &clock()).await;
+    assert_eq!((s.pages, s.fetched), (0, 0), "{s}");
+    assert!(file.exists(), "left where it is");
+    assert!(
+        db.store
+            .sync_state("thu_muc")
+            .await
+            .expect("state")
+            .last_success_at
+            .is_none(),
+        "a poll that found no settled file is no sync"
+    );
+    settings.settle_secs = 0;
+    let s = tthc_watch::source::file::poll_folder(&db.store, "thu_muc", &settings, &clock()).await;
+    assert_eq!((s.pages, s.fetched, s.outcome.created), (1, 5, 4), "{s}");
+    assert!(!file.exists());
+    assert!(dir.path().join("processed/dang-ghi.xlsx").exists());
+    assert!(
+        dir.path()
+            .join("processed/dang-ghi.xlsx.receipt.json")
+            .exists()
+    );
+    assert!(
+        db.store
+            .sync_state("thu_muc")
+            .await
+            .expect("state")
+            .last_success_at
+            .is_some()
+    );
+    db.cleanup().await;
+}
