@@ -376,6 +376,12 @@ impl Shape {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceSettings {
+    /// `api` (polled over HTTP, the default) or `file` (the centre's Excel
+    /// and CSV exports dropped into `folder`).
+    #[serde(default)]
+    pub kind: SourceKind,
+    /// The API's address (`kind = "api"`).
+    #[serde(default)]
     pub url: String,
     #[serde(default)]
     pub shape: Shape,
@@ -402,6 +408,42 @@ pub struct SourceSettings {
     /// counted. Empty: all.
     #[serde(default)]
     pub agencies: Vec<String>,
+    /// `kind = "file"`: the folder watched for exports; each file read is
+    /// moved to `processed/` inside it with a receipt.
+    #[serde(default)]
+    pub folder: Option<std::path::PathBuf>,
+    /// File names taken from the folder (`*` and `?` wildcards, several
+    /// separated by commas); default every XLSX, XLS and CSV file.
+    #[serde(default)]
+    pub pattern: Option<String>,
+    /// The export's layout preset (`tracking_book`, `simulator`); default:
+    /// recognised from the header row.
+    #[serde(default)]
+    pub layout: Option<String>,
+    /// Header titles per column key, replacing the preset's (`[sources.NAME.columns]`).
+    #[serde(default)]
+    pub columns: Option<serde_json::Value>,
+    /// Each file is the whole list: dossiers it does not mention are marked
+    /// deleted. Without it, a file only adds and updates.
+    #[serde(default)]
+    pub snapshot: bool,
+    /// A file is read once its size and modification time have stayed the
+    /// same this many seconds (one still being written is not read half).
+    #[serde(default = "default_settle")]
+    pub settle_secs: u64,
+}
+
+/// Where a source's dossiers come from.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    #[default]
+    Api,
+    File,
+}
+
+fn default_settle() -> u64 {
+    2
 }
 
 fn default_true() -> bool {
@@ -656,13 +698,22 @@ impl Settings {
         }
         for (name, src) in &self.sources {
             let key = |k: &str| format!("sources.{name}.{k}");
-            match url::Url::parse(&src.url) {
-                Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
-                _ => {
+            if src.kind == SourceKind::File {
+                if src.folder.is_none() {
                     return Err(key_err(
-                        &key("url"),
-                        format!("'{}' is not an http(s) URL", src.url),
+                        &key("folder"),
+                        "a file source needs the folder it watches".into(),
                     ));
+                }
+            } else {
+                match url::Url::parse(&src.url) {
+                    Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
+                    _ => {
+                        return Err(key_err(
+                            &key("url"),
+                            format!("'{}' is not an http(s) URL", src.url),
+                        ));
+                    }
                 }
             }
             if src.page_size == 0 || src.page_size > 10_000 {

@@ -44,6 +44,22 @@ pub fn build_simulator(settings: &Settings, a: &SimulateArgs) -> Result<Arc<Simu
 /// Basic and a `groupId` (OpenCPS), a Keycloak form (iGate), a JSON login
 /// (one-door). The simulated iGate site's status ids beyond the preset's are
 /// mapped, as an integrator maps a real site's (`source test` lists them).
+/// `simulate --export FILE.xlsx`: the simulator's dossiers at its start
+/// time as a centre's Excel export; how many were written.
+pub fn export(
+    settings: &Settings,
+    a: &SimulateArgs,
+    path: &std::path::Path,
+) -> Result<u64, AppError> {
+    let sim = build_simulator(settings, a)?;
+    crate::simulator::export::write_xlsx(&sim, path, "UBND PHƯỜNG MÔ PHỎNG").map_err(|e| {
+        AppError::Write {
+            path: path.to_owned(),
+            error: std::io::Error::other(e.to_string()),
+        }
+    })
+}
+
 pub fn simulator_source(url: &str, token: &str, shape: Shape) -> crate::source::SourceSettings {
     use crate::source::AuthSettings;
     let auth = match shape {
@@ -97,5 +113,12 @@ pub fn simulator_source(url: &str, token: &str, shape: Shape) -> crate::source::
         mapping,
         poll: None,
         agencies: Vec::new(),
+        kind: crate::config::SourceKind::Api,
+        folder: None,
+        pattern: None,
+        layout: None,
+        columns: None,
+        snapshot: false,
+        settle_secs: 2,
     }
 }

@@ -105,6 +105,10 @@ pub enum Command {
         /// to 2 January 2019); days the calendar does not cover get no dossiers.
         #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(i64).range(0..=36_600))]
         history_days: i64,
+        /// Write the dossiers as a centre's Excel export (title lines, merged header,
+        /// totals row) to this file and exit, instead of serving them.
+        #[arg(long)]
+        export: Option<PathBuf>,
     },
     /// One poll of every configured source (or of --source-url).
     Sync {
@@ -120,6 +124,26 @@ pub enum Command {
         #[arg(long, value_parser = shape_arg, default_value = "native")]
         source_shape: Shape,
         /// Overrides database.url.
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// Load the centre's Excel or CSV exports once (XLSX, XLS, CSV): a summary per file;
+    /// fails when a file gives nothing usable.
+    Import {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The source they belong to (a configured file source's layout and mapping);
+        /// default: the source named `file`.
+        #[arg(long)]
+        source: Option<String>,
+        /// Each file is the source's whole list: dossiers it does not mention are marked deleted.
+        #[arg(long)]
+        snapshot: bool,
+        /// The layout preset (tracking_book, simulator); default: recognised from the header row.
+        #[arg(long)]
+        layout: Option<String>,
+        #[arg(long, value_parser = now_arg)]
+        now: Option<DateTime<Utc>>,
         #[arg(long)]
         database_url: Option<String>,
     },

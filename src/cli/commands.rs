@@ -60,6 +60,37 @@ pub async fn sync(settings: &Settings, clock: &Clock) -> Result<()> {
     Ok(app::sync::first_failure(settings, &summaries)?)
 }
 
+/// `tthc-watch import FILE…`: each file's summary; fails when one gave
+/// nothing usable (what the others stored stays).
+pub async fn import(
+    settings: &Settings,
+    files: &[std::path::PathBuf],
+    opts: &crate::source::file::ImportOptions,
+    clock: &Clock,
+) -> Result<()> {
+    let summaries = with_store(settings, async |store| {
+        Ok(app::sync::import_files(store, files, opts, clock).await)
+    })
+    .await?;
+    for s in &summaries {
+        println!("{s}");
+    }
+    let failed: Vec<String> = summaries
+        .iter()
+        .filter(|s| s.failed())
+        .map(|s| s.file.display().to_string())
+        .collect();
+    if !failed.is_empty() {
+        anyhow::bail!(
+            "{} of {} files gave nothing usable: {}",
+            failed.len(),
+            summaries.len(),
+            failed.join(", ")
+        );
+    }
+    Ok(())
+}
+
 /// `tthc-watch source test NAME`: what a sync would make of the source's
 /// first page; fails when it would store nothing.
 pub async fn source_test(
@@ -80,6 +111,11 @@ pub async fn source_test(
             }
         );
     };
+    if src.kind == crate::source::SourceKind::File {
+        anyhow::bail!(
+            "source {name} is a file source: `tthc-watch import FILE --source {name}` loads a file into it and prints what it made of each row"
+        );
+    }
     let p = crate::source::probe::probe(name, src, show).await?;
     println!(
         "source {name} ({}, {}): first page: {} records; would store {}, quarantine {}, skip {}",
@@ -479,5 +515,16 @@ pub async fn simulate(
         a.seed
     );
     crate::simulator::serve(listener, sim, shutdown).await?;
+    Ok(())
+}
+
+/// `tthc-watch simulate --export FILE.xlsx`.
+pub fn simulate_export(
+    settings: &Settings,
+    a: &app::simulate::SimulateArgs,
+    path: &Path,
+) -> Result<()> {
+    let n = app::simulate::export(settings, a, path)?;
+    println!("{n} dossiers written to {}", path.display());
     Ok(())
 }

@@ -141,6 +141,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             faults,
             prerender,
             history_days,
+            export,
         } => {
             let args = crate::app::simulate::SimulateArgs {
                 dossiers,
@@ -153,6 +154,9 @@ pub async fn run(cli: Cli) -> Result<()> {
                 prerender,
                 history_days,
             };
+            if let Some(path) = export {
+                return commands::simulate_export(&settings, &args, &path);
+            }
             commands::simulate(&settings, &listen, &args, stop_on_signals()?).await
         }
         Command::Sync {
@@ -167,6 +171,19 @@ pub async fn run(cli: Cli) -> Result<()> {
                 commands::adhoc_source(&mut settings, &url, source_token.as_deref(), source_shape);
             }
             commands::sync(&settings, &Clock::from_option(now)).await
+        }
+        Command::Import {
+            files,
+            source,
+            snapshot,
+            layout,
+            now,
+            database_url,
+        } => {
+            db(&mut settings, database_url);
+            let opts =
+                crate::app::sync::import_options(&settings, source.as_deref(), layout, snapshot)?;
+            commands::import(&settings, &files, &opts, &Clock::from_option(now)).await
         }
         Command::Check {
             now,

@@ -11,6 +11,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod catalog;
+pub mod export;
 mod families;
 mod faults;
 pub mod shapes;
@@ -173,6 +174,19 @@ impl Simulator {
 
     fn faults(&self) -> Faults {
         self.faults.lock().map(|f| f.clone()).unwrap_or_default()
+    }
+
+    /// Calls `f` with every dossier visible now, one at a time (an export
+    /// of 200,000 holds one).
+    pub fn for_each_visible(&self, mut f: impl FnMut(&crate::dossier::Dossier) -> bool) {
+        let now = self.now();
+        for i in 0..self.world.spec.dossiers {
+            if let Some(View::Record(d)) = self.world.plan(i).map(|p| p.view(now))
+                && !f(&d)
+            {
+                return;
+            }
+        }
     }
 
     /// Every dossier visible now, in the native shape (tests compare with it).

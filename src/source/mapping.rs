@@ -331,8 +331,14 @@ impl Mapping {
         let preset: toml::Value = toml::from_str(preset(shape)).map_err(|e| {
             MappingError::Invalid(format!("built-in {} preset: {e}", shape.as_str()))
         })?;
-        let mut v = serde_json::to_value(preset)
+        let v = serde_json::to_value(preset)
             .map_err(|e| MappingError::Invalid(format!("built-in preset: {e}")))?;
+        Mapping::from_preset(v, overrides)
+    }
+
+    /// A mapping from a preset given as a value (a file layout's
+    /// `[mapping]`), with a source's overrides merged over it.
+    pub fn from_preset(mut v: Value, overrides: Option<&Value>) -> Result<Mapping, MappingError> {
         if let Some(o) = overrides {
             merge(&mut v, o);
         }

@@ -5,6 +5,7 @@
 //! and newest-first pages read back to the last watermark minus an overlap, with
 //! repeats removed by content hash.
 
+pub mod file;
 mod follow;
 pub mod mapping;
 mod path;
@@ -15,7 +16,7 @@ pub mod sync;
 
 /// A source's settings (`[sources.NAME]`): settings types live in `config`,
 /// which depends on no other module; sources are where they are used.
-pub use crate::config::{AuthSettings, Shape, SourceSettings};
+pub use crate::config::{AuthSettings, Shape, SourceKind, SourceSettings};
 
 use crate::store::{Incoming, QuarantineRecord, SourceFreshness};
 use std::time::Duration;

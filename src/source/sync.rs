@@ -597,7 +597,8 @@ pub async fn sync_all(
     sync_sources(sources, store, clock, &names).await
 }
 
-/// Polls the named enabled sources once.
+/// Polls the named enabled API sources once (file sources are read by
+/// `source::file::poll_folder`).
 pub async fn sync_sources(
     sources: &BTreeMap<String, SourceSettings>,
     store: &Store,
@@ -607,7 +608,7 @@ pub async fn sync_sources(
     let mut out = Vec::new();
     for (name, s) in sources
         .iter()
-        .filter(|(n, s)| s.enabled && names.contains(n))
+        .filter(|(n, s)| s.enabled && s.kind == crate::source::SourceKind::Api && names.contains(n))
     {
         let summary = match RestSource::new(name, s) {
             Ok(src) => {

@@ -13,6 +13,7 @@ mod daemon;
 mod dossier_page;
 mod escalation;
 mod faults;
+mod file_import;
 mod health;
 mod layout;
 mod letters;

@@ -254,6 +254,19 @@ impl Store {
         })
     }
 
+    /// The codes of a source's live (not deleted) dossiers: what a full
+    /// snapshot of the source (a file declared one) must mention.
+    pub async fn live_codes(&self, source: &str) -> Result<Vec<String>, StoreError> {
+        with_pool!(self, pool => {
+            let rows: Vec<(String,)> = sqlx::query_as("SELECT code FROM dossiers WHERE source = $1 AND NOT deleted ORDER BY code")
+                .bind(source)
+                .fetch_all(pool)
+                .await
+                .ctx("reading a source's codes")?;
+            Ok(rows.into_iter().map(|(c,)| c).collect())
+        })
+    }
+
     /// `(value, count)` of live dossiers grouped by one column (status, field_name, unit_name, source).
     pub async fn count_by(&self, column: &str) -> Result<Vec<(String, i64)>, StoreError> {
         let column = match column {
