@@ -161,6 +161,10 @@ pub struct EscalationSettings {
     /// alert is told to the next level up.
     #[serde(default = "default_ack_timeout_hours")]
     pub ack_timeout_hours: u32,
+    /// Non-urgent messages (nothing due today) made outside office hours or
+    /// on a day off wait for the next working morning.
+    #[serde(default = "default_true")]
+    pub quiet_hours: bool,
 }
 
 fn default_ack_timeout_hours() -> u32 {
@@ -431,6 +435,12 @@ pub struct SourceSettings {
     /// same this many seconds (one still being written is not read half).
     #[serde(default = "default_settle")]
     pub settle_secs: u64,
+    /// Minutes without a successful sync (a file source: without a new file)
+    /// after which this source counts as stale; default
+    /// `escalation.stale_after_minutes` (a centre exporting once a working
+    /// day sets e.g. 1500).
+    #[serde(default)]
+    pub stale_after_minutes: Option<i64>,
 }
 
 /// Where a source's dossiers come from.

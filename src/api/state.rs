@@ -72,7 +72,7 @@ impl AppState {
                 .filter(|(_, s)| s.enabled)
                 .map(|(n, _)| n.clone())
                 .collect(),
-            staleness: crate::source::Staleness::from_settings(&settings.escalation),
+            staleness: crate::source::Staleness::from_settings(settings),
             watchdog: Default::default(),
             hours: crate::calendar::OfficeHours::from_settings(&settings.calendar),
             deadline: crate::deadline::Rules::from_settings(&settings.deadline),

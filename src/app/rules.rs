@@ -131,7 +131,7 @@ impl RuleSet {
             mask_applicant: settings.escalation.mask_applicant,
             domain,
             max_items: settings.escalation.max_listed,
-            staleness: crate::source::Staleness::from_settings(&settings.escalation),
+            staleness: crate::source::Staleness::from_settings(settings),
             sources: settings
                 .sources
                 .iter()
@@ -139,6 +139,8 @@ impl RuleSet {
                 .map(|(n, _)| n.clone())
                 .collect(),
             ack_link_days: settings.escalation.ack_link_days,
+            hours: &self.hours,
+            quiet_hours: settings.escalation.quiet_hours,
             webhooks: &self.webhooks,
         }
     }

@@ -120,5 +120,6 @@ pub fn simulator_source(url: &str, token: &str, shape: Shape) -> crate::source::
         columns: None,
         snapshot: false,
         settle_secs: 2,
+        stale_after_minutes: None,
     }
 }

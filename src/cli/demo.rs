@@ -60,6 +60,8 @@ pub async fn demo(base: &Settings, a: &DemoArgs, stop: CancellationToken) -> Res
     let mut settings = base.clone();
     settings.database.url = format!("sqlite://{}", a.dir.join("tthc-watch.db").display());
     settings.mail.transport = MailTransport::File;
+    // A demonstration shows its emails at once, whatever the hour.
+    settings.escalation.quiet_hours = false;
     settings.mail.file_dir = a.dir.join("mail").display().to_string();
     settings.letters.dir = a.dir.join("letters").display().to_string();
     adhoc_source(

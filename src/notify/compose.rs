@@ -43,6 +43,11 @@ pub struct Composer<'a> {
     pub sources: Vec<String>,
     /// Days an acknowledgement link stays usable.
     pub ack_link_days: u32,
+    /// Office hours, for quiet hours.
+    pub hours: &'a crate::calendar::OfficeHours,
+    /// Hold non-urgent messages made outside office hours to the next
+    /// working morning (`escalation.quiet_hours`).
+    pub quiet_hours: bool,
     /// Webhook endpoints that also hear of alerts (`notify::webhook`).
     pub webhooks: &'a super::webhook::Webhooks,
 }
@@ -200,7 +205,7 @@ impl Tally {
 /// the clock). None while every source is fresh.
 pub fn stale_line(
     freshness: &[SourceFreshness],
-    staleness: Staleness,
+    staleness: &Staleness,
     now: NaiveDateTime,
 ) -> Option<String> {
     let stale: Vec<&SourceFreshness> = freshness
@@ -301,6 +306,19 @@ impl Composer<'_> {
     }
 
     /// The field has no vice-chair or the unit no head in routing.
+    /// When a non-urgent message made at `now` may go: the next working
+    /// opening when `now` is outside office hours or on a day off (with
+    /// `escalation.quiet_hours`), else at once (None).
+    fn quiet_until(&self, now: NaiveDateTime) -> Option<NaiveDateTime> {
+        if !self.quiet_hours {
+            return None;
+        }
+        self.calendar
+            .effective_start(self.hours, now)
+            .ok()
+            .filter(|t| *t > now)
+    }
+
     /// A dossier's one-tap links for the message's recipient.
     fn ack_links(
         &self,
@@ -344,7 +362,7 @@ impl Composer<'_> {
         if recipients.is_empty() {
             return Ok(0);
         }
-        let stale = stale_line(&self.freshness(store).await?, self.staleness, now);
+        let stale = stale_line(&self.freshness(store).await?, &self.staleness, now);
         let signer = crate::ack::Signer::new(store.ack_key(now).await?);
         let mut made = 0;
         for recipient in recipients {
@@ -439,7 +457,11 @@ impl Composer<'_> {
                 "alert:{recipient}:{}",
                 ids.first().copied().unwrap_or_default()
             );
+            // Quiet hours: only a dossier due today is worth a message at night.
+            let urgent = tally.due_today > 0;
+            let not_before = (!urgent).then(|| self.quiet_until(now)).flatten();
             let m = NewMessage {
+                not_before,
                 kind: "alert".into(),
                 message_id: self.message_id("alert", &key),
                 dedupe_key: key,
@@ -508,7 +530,7 @@ impl Composer<'_> {
             store.outbox_keys("recovered:").await?.into_iter().collect();
         let mut made = 0;
         let freshness = self.freshness(store).await?;
-        let stale_now = stale_line(&freshness, self.staleness, now);
+        let stale_now = stale_line(&freshness, &self.staleness, now);
         for f in freshness {
             let stale = self.staleness.is_stale(&f, now);
             let SourceFreshness {
@@ -563,6 +585,7 @@ impl Composer<'_> {
                 });
                 let r = self.templates.render("stale", &ctx)?;
                 let m = NewMessage {
+                    not_before: self.quiet_until(now),
                     kind: if is_recovery {
                         "recovered".into()
                     } else {
@@ -634,6 +657,7 @@ mod tests {
         let rule = Staleness {
             after_minutes: 60,
             first_sync_grace_minutes: 60,
+            ..Staleness::default()
         };
         let f = |source: &str, ok: Option<&str>| SourceFreshness {
             source: source.into(),
@@ -643,7 +667,7 @@ mod tests {
         };
         let now = t("2026-11-23 07:30");
         assert_eq!(
-            stale_line(&[f("tinh", Some("2026-11-23 07:00"))], rule, now),
+            stale_line(&[f("tinh", Some("2026-11-23 07:00"))], &rule, now),
             None
         );
         let line = stale_line(
@@ -651,7 +675,7 @@ mod tests {
                 f("tinh", Some("2026-11-20 08:00")),
                 f("so", Some("2026-11-22 08:00")),
             ],
-            rule,
+            &rule,
             now,
         )
         .unwrap();
@@ -661,7 +685,7 @@ mod tests {
             ),
             "{line}"
         );
-        let never = stale_line(&[f("tinh", None)], rule, now).unwrap();
+        let never = stale_line(&[f("tinh", None)], &rule, now).unwrap();
         assert!(
             never.contains("chưa được cập nhật lần nào từ nguồn tinh"),
             "{never}"

@@ -170,7 +170,7 @@ pub async fn make_digest(
         })
         .collect();
     let freshness = composer.freshness(store).await?;
-    let stale = stale_line(&freshness, composer.staleness, now);
+    let stale = stale_line(&freshness, &composer.staleness, now);
     // What the figures are as of: the oldest source's last successful sync.
     let data_as_of = freshness.iter().filter_map(|f| f.last_success).min();
     let sources: Vec<serde_json::Value> = freshness
@@ -214,6 +214,8 @@ pub async fn make_digest(
     for to in composer.routing.centre_recipients() {
         let key = format!("digest:{date_key}:{}", to.email);
         let m = NewMessage {
+            // The digest is made on its working morning.
+            not_before: None,
             kind: "digest".into(),
             message_id: composer.message_id("digest", &key),
             dedupe_key: key,

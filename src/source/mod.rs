@@ -29,19 +29,29 @@ pub const UNUSABLE: &str = "unusable poll: ";
 
 /// When a source counts as stale (`escalation.stale_after_minutes` and
 /// `first_sync_grace_minutes`).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Staleness {
     /// Since its last successful sync.
     pub after_minutes: i64,
     /// Since its first poll, for a source never synced.
     pub first_sync_grace_minutes: i64,
+    /// Sources with their own `stale_after_minutes` (a file source fed once
+    /// a day is not stale after an hour).
+    pub per_source: std::sync::Arc<std::collections::BTreeMap<String, i64>>,
 }
 
 impl Staleness {
-    pub fn from_settings(e: &crate::config::EscalationSettings) -> Staleness {
+    pub fn from_settings(s: &crate::config::Settings) -> Staleness {
+        let e = &s.escalation;
         Staleness {
             after_minutes: e.stale_after_minutes,
             first_sync_grace_minutes: e.first_sync_grace_minutes.unwrap_or(e.stale_after_minutes),
+            per_source: std::sync::Arc::new(
+                s.sources
+                    .iter()
+                    .filter_map(|(n, src)| src.stale_after_minutes.map(|m| (n.clone(), m)))
+                    .collect(),
+            ),
         }
     }
 
@@ -54,13 +64,18 @@ impl Staleness {
             return Some(format!("the last poll stored nothing usable: {e}"));
         }
         let minutes = |t: chrono::NaiveDateTime| (now - t).num_minutes();
+        let own = self.per_source.get(&f.source).copied();
+        let after = own.unwrap_or(self.after_minutes);
+        let grace = own.map_or(self.first_sync_grace_minutes, |m| {
+            m.max(self.first_sync_grace_minutes)
+        });
         match (f.last_success, f.first_attempt) {
-            (Some(t), _) if minutes(t) >= self.after_minutes => Some(format!(
+            (Some(t), _) if minutes(t) >= after => Some(format!(
                 "last successful sync at {}",
                 crate::clock::fmt_db(t)
             )),
             (Some(_), _) | (None, None) => None,
-            (None, Some(t)) if minutes(t) >= self.first_sync_grace_minutes => Some(format!(
+            (None, Some(t)) if minutes(t) >= grace => Some(format!(
                 "never synced since its first poll at {}",
                 crate::clock::fmt_db(t)
             )),
@@ -212,6 +227,7 @@ mod tests {
         let rule = Staleness {
             after_minutes: 60,
             first_sync_grace_minutes: 60,
+            ..Staleness::default()
         };
         let f = |ok: Option<&str>, err: Option<&str>, first: Option<&str>| SourceFreshness {
             source: "s".into(),
@@ -231,7 +247,7 @@ mod tests {
         );
         let at_once = Staleness {
             first_sync_grace_minutes: 0,
-            ..rule
+            ..rule.clone()
         };
         assert!(at_once.is_stale(&f(None, Some("502"), Some("2026-11-25 08:00")), now));
         // A network blip waits for the stale time; a poll that stored nothing usable does not.
@@ -240,5 +256,18 @@ mod tests {
         let unusable = format!("{UNUSABLE}40 of 40 records quarantined");
         let why = rule.why_stale(&f(Some("2026-11-25 07:30"), Some(&unusable), first), now);
         assert!(why.is_some_and(|w| w.contains("nothing usable")));
+        // A source with its own time (a file exported once a day): a day
+        // without a new file is not stale, 26 hours is; the others keep 60'.
+        let daily = Staleness {
+            per_source: std::sync::Arc::new([("s".to_owned(), 25 * 60)].into()),
+            ..rule.clone()
+        };
+        assert!(!daily.is_stale(&f(Some("2026-11-24 08:00"), None, first), now));
+        assert!(daily.is_stale(&f(Some("2026-11-24 06:00"), None, first), now));
+        let other = SourceFreshness {
+            source: "api".into(),
+            ..f(Some("2026-11-25 06:30"), None, first)
+        };
+        assert!(daily.is_stale(&other, now));
     }
 }

@@ -10,6 +10,9 @@ use std::collections::HashSet;
 /// A message to put in the outbox.
 #[derive(Clone, Debug)]
 pub struct NewMessage {
+    /// Not sent before this (quiet hours: a non-urgent message made at
+    /// night waits for the next working morning); None: at once.
+    pub not_before: Option<NaiveDateTime>,
     pub kind: String,
     pub dedupe_key: String,
     pub recipient: String,
@@ -330,7 +333,7 @@ impl Store {
             let inserted: Option<(i64,)> = sqlx::query_as(
                 "INSERT INTO outbox (kind, dedupe_key, recipient, recipient_name, subject, text_body, html_body, attachments, \
                  message_id, status, attempts, next_attempt_at, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', 0, $10, $10) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', 0, $11, $10) \
                  ON CONFLICT (dedupe_key) DO NOTHING RETURNING id")
                 .bind(m.kind.clone())
                 .bind(m.dedupe_key.clone())
@@ -342,6 +345,7 @@ impl Store {
                 .bind(Json(&m.attachments))
                 .bind(m.message_id.clone())
                 .bind(DbTime(now))
+                .bind(DbTime(m.not_before.unwrap_or(now).max(now)))
                 .fetch_optional(&mut *tx)
                 .await
                 .ctx("adding a message to the outbox")?;
@@ -358,7 +362,7 @@ impl Store {
                 let event: Option<(i64,)> = sqlx::query_as(
                     "INSERT INTO outbox (kind, dedupe_key, recipient, recipient_name, subject, text_body, html_body, attachments, \
                      message_id, status, attempts, next_attempt_at, created_at, channel) \
-                     VALUES ($1, $2, $3, $4, $1, $5, '', $6, $7, 'pending', 0, $8, $8, $9) \
+                     VALUES ($1, $2, $3, $4, $1, $5, '', $6, $7, 'pending', 0, $10, $8, $9) \
                      ON CONFLICT (dedupe_key) DO NOTHING RETURNING id")
                     .bind(e.event_type.clone())
                     .bind(e.dedupe_key.clone())
@@ -369,6 +373,8 @@ impl Store {
                     .bind(e.webhook_id.clone())
                     .bind(DbTime(now))
                     .bind(e.channel.clone())
+                    // Held with their email.
+                    .bind(DbTime(m.not_before.unwrap_or(now).max(now)))
                     .fetch_optional(&mut *tx)
                     .await
                     .ctx("adding a webhook event to the outbox")?;

@@ -305,3 +305,60 @@ async fn nobody_acknowledges_and_it_climbs_postgres() {
     }
     nobody_acknowledges_and_it_climbs(Backend::Postgres).await;
 }
+
+/// Quiet hours: a check in the evening queues the alerts; only those with a
+/// dossier due today go at once, the rest at the next working morning's
+/// opening.
+#[tokio::test]
+async fn at_night_only_what_is_due_today_is_sent() {
+    use tthc_watch::clock::{Clock, from_vn};
+    use tthc_watch::source::Shape;
+    use tthc_watch::source::rest::RestSource;
+    use tthc_watch::source::sync::sync_source;
+    let sim = spawn_simulator(Shape::Native, 600, "").await;
+    let sink = SmtpSink::start();
+    let db = TestDb::new(Backend::Sqlite).await;
+    let mut settings = test_settings(&db.url, sink.port);
+    settings.letters.dir = tempfile::tempdir().unwrap().keep().display().to_string();
+    let rules = tthc_watch::app::RuleSet::load(&settings).unwrap();
+    let at = |s: &str| Clock::fixed(from_vn(t(s)));
+    let mut src = RestSource::new("tinh", &source_settings(Shape::Native, &sim.url)).unwrap();
+    assert_eq!(
+        sync_source(&db.store, &mut src, 10, &at("2026-11-25 08:00"))
+            .await
+            .error,
+        None
+    );
+    // Thursday 26/11/2026, 06:30: before the opening.
+    check_with(&settings, &rules, &db.store, &at("2026-11-26 06:30"))
+        .await
+        .unwrap();
+    let sent = tthc_watch::app::send::send(&settings, &db.store, &at("2026-11-26 06:31"))
+        .await
+        .unwrap();
+    let early = sink.messages();
+    assert_eq!(early.len() as u64, sent.sent);
+    assert!(!early.is_empty(), "what is due today goes at once");
+    for m in &early {
+        let subject = m["subject"].as_str().unwrap();
+        assert!(subject.contains("đến hạn hôm nay"), "{subject}");
+    }
+    let held = db
+        .store
+        .fetch_i64("SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND next_attempt_at = '2026-11-26 07:00:00'")
+        .await
+        .unwrap();
+    assert!(held > 0, "the others wait for the opening");
+    // At the opening they go.
+    let later = tthc_watch::app::send::send(&settings, &db.store, &at("2026-11-26 07:00"))
+        .await
+        .unwrap();
+    assert_eq!(later.sent as i64, held);
+    assert_eq!(
+        db.store
+            .fetch_i64("SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
+            .await
+            .unwrap(),
+        0
+    );
+}

@@ -30,6 +30,9 @@ impl Service {
             .arg("run")
             .env_remove("TTHC_WATCH_CONFIG")
             .env("TTHC_WATCH__SERVER__LISTEN", format!("127.0.0.1:{port}"))
+            // The service runs on the real clock, any day and hour: its
+            // messages go at once (quiet hours are tested with a set clock).
+            .env("TTHC_WATCH__ESCALATION__QUIET_HOURS", "false")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()
