@@ -165,6 +165,28 @@ pub struct EscalationSettings {
     /// on a day off wait for the next working morning.
     #[serde(default = "default_true")]
     pub quiet_hours: bool,
+    /// The chair's weekly reminder of every dossier overdue more than
+    /// `reminder_overdue_days` working days (empty: none), made from this
+    /// time ("HH:MM") of the week's first working day.
+    #[serde(default = "default_reminder_at")]
+    pub reminder_at: String,
+    #[serde(default = "default_reminder_overdue_days")]
+    pub reminder_overdue_days: u32,
+}
+
+fn default_reminder_at() -> String {
+    "07:30".into()
+}
+
+fn default_reminder_overdue_days() -> u32 {
+    5
+}
+
+impl EscalationSettings {
+    /// The weekly reminder's time, if any (checked by `Settings::validate`).
+    pub fn reminder_time(&self) -> Option<chrono::NaiveTime> {
+        chrono::NaiveTime::parse_from_str(self.reminder_at.trim(), "%H:%M").ok()
+    }
 }
 
 fn default_ack_timeout_hours() -> u32 {
@@ -606,6 +628,15 @@ impl Settings {
                 format!(
                     "'{}' is not a database URL: expected sqlite://PATH or postgres://USER@HOST/DB",
                     redact_url(db)
+                ),
+            ));
+        }
+        let at = self.escalation.reminder_at.trim();
+        if !at.is_empty() && self.escalation.reminder_time().is_none() {
+            return Err(key_err(
+                "escalation.reminder_at",
+                format!(
+                    "'{at}' is not a time of day: expected HH:MM (e.g. 07:30), or \"\" for no weekly reminder"
                 ),
             ));
         }

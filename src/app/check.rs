@@ -89,6 +89,13 @@ pub async fn check(
             what: "alert messages",
             error,
         })?;
+    let reminders = composer
+        .compose_reminder(store, now)
+        .await
+        .map_err(|error| AppError::Compose {
+            what: "the weekly reminder",
+            error,
+        })?;
     let stale = composer
         .compose_stale(store, now)
         .await
@@ -98,13 +105,13 @@ pub async fn check(
         })?;
     report(CheckEvent::Queued {
         climbed,
-        alerts,
+        alerts: alerts + reminders,
         stale,
     });
     Ok(CheckReport {
         summary,
         letters,
-        alerts,
+        alerts: alerts + reminders,
         stale,
     })
 }

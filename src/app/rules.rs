@@ -141,6 +141,12 @@ impl RuleSet {
             ack_link_days: settings.escalation.ack_link_days,
             hours: &self.hours,
             quiet_hours: settings.escalation.quiet_hours,
+            reminder: settings.escalation.reminder_time().map(|at| {
+                crate::notify::reminder::ReminderRule {
+                    overdue_days: i64::from(settings.escalation.reminder_overdue_days),
+                    at,
+                }
+            }),
             webhooks: &self.webhooks,
         }
     }

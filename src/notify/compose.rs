@@ -48,6 +48,8 @@ pub struct Composer<'a> {
     /// Hold non-urgent messages made outside office hours to the next
     /// working morning (`escalation.quiet_hours`).
     pub quiet_hours: bool,
+    /// The chair's weekly reminder, when configured.
+    pub reminder: Option<super::reminder::ReminderRule>,
     /// Webhook endpoints that also hear of alerts (`notify::webhook`).
     pub webhooks: &'a super::webhook::Webhooks,
 }

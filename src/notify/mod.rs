@@ -6,6 +6,7 @@ pub mod attachments;
 pub mod compose;
 pub mod digest;
 pub mod mailer;
+pub mod reminder;
 pub mod smtp;
 pub mod templates;
 pub mod webhook;

@@ -42,6 +42,18 @@ const BUILTIN: &[(&str, &str)] = &[
         "stale.html",
         include_str!("../../config/templates/stale.html"),
     ),
+    (
+        "reminder.subject.txt",
+        include_str!("../../config/templates/reminder.subject.txt"),
+    ),
+    (
+        "reminder.txt",
+        include_str!("../../config/templates/reminder.txt"),
+    ),
+    (
+        "reminder.html",
+        include_str!("../../config/templates/reminder.html"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]

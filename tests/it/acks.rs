@@ -362,3 +362,109 @@ async fn at_night_only_what_is_due_today_is_sent() {
         0
     );
 }
+
+/// The chair's weekly reminder: on the week's first working day, every
+/// dossier overdue more than N working days (here 2: the simulated backlog
+/// is young), with who acknowledged it; once a week.
+#[tokio::test]
+async fn the_chair_is_reminded_each_week_of_what_stays_overdue() {
+    use std::collections::BTreeSet;
+    use tthc_watch::calendar::{Calendar, OfficeHours};
+    use tthc_watch::clock::{Clock, from_vn};
+    use tthc_watch::deadline::{Class, Engine, Rules as DeadlineRules};
+    let site = spawn_api_with(Backend::Sqlite, 600, true).await;
+    let http = reqwest::Client::new();
+    // A vice-chair acknowledges one overdue dossier on Wednesday.
+    let (vice_chair, token) = ack_links(&site, "Đã nắm, sẽ chỉ đạo:")
+        .into_iter()
+        .find(|(to, _)| to.starts_with("pct"))
+        .unwrap();
+    let r = http
+        .post(format!("{}/ack/{token}", site.base))
+        .form(&[("x", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    let mut settings = test_settings(&site.db.url, site.sink.port);
+    settings.letters.dir = tempfile::tempdir().unwrap().keep().display().to_string();
+    settings.escalation.reminder_overdue_days = 2;
+    let rules = tthc_watch::app::RuleSet::load(&settings).unwrap();
+    let at = |s: &str| Clock::fixed(from_vn(t(s)));
+    let reminders = || async {
+        site.db
+            .store
+            .fetch_i64("SELECT COUNT(*) FROM outbox WHERE kind = 'reminder'")
+            .await
+            .unwrap()
+    };
+    // Monday 30/11/2026 (the week's first working day): not before 07:30.
+    for when in ["2026-11-30 07:00", "2026-11-30 07:29"] {
+        check_with(&settings, &rules, &site.db.store, &at(when))
+            .await
+            .unwrap();
+    }
+    assert_eq!(reminders().await, 0);
+    for when in ["2026-11-30 07:45", "2026-11-30 10:00", "2026-12-01 07:45"] {
+        check_with(&settings, &rules, &site.db.store, &at(when))
+            .await
+            .unwrap();
+    }
+    assert_eq!(reminders().await, 1, "once a week");
+    let before = site.sink.messages().len();
+    tthc_watch::app::send::send(&settings, &site.db.store, &at("2026-12-01 07:46"))
+        .await
+        .unwrap();
+    let mail = site.sink.messages();
+    let reminder = mail[before..]
+        .iter()
+        .find(|m| {
+            m["subject"]
+                .as_str()
+                .unwrap()
+                .contains("Nhắc việc hằng tuần")
+        })
+        .expect("the reminder is sent");
+    assert_eq!(reminder["to"][0], rules.routing.chair.email.as_str());
+    let text = reminder["text"].as_str().unwrap();
+
+    // By hand: overdue on Monday 07:45 by more than 2 working days (counted
+    // from the due day to Monday), from the source's own records.
+    let (cal, hours, deadline) = (
+        Calendar::builtin().unwrap(),
+        OfficeHours::default(),
+        DeadlineRules::default(),
+    );
+    let engine = Engine::new(&cal, &hours, &deadline);
+    let monday = t("2026-11-30 07:45");
+    let expected: BTreeSet<String> = site
+        .sim
+        .sim
+        .snapshot()
+        .into_iter()
+        .filter(|d| {
+            let v = engine.evaluate(d, monday).unwrap();
+            v.class == Class::Overdue
+                && v.due_at
+                    .is_some_and(|due| cal.count(due.date(), monday.date()).unwrap() > 2)
+        })
+        .map(|d| d.code)
+        .collect();
+    assert!(!expected.is_empty());
+    let listed: BTreeSet<String> = text
+        .lines()
+        .filter_map(|l| {
+            let (n, rest) = l.split_once(". ")?;
+            n.parse::<u32>().ok()?;
+            Some(rest.split(" – ").next()?.to_owned())
+        })
+        .collect();
+    assert_eq!(listed, expected, "{text}");
+    // Who acknowledged, and the others said to have nobody.
+    assert!(
+        text.contains(&format!("{vice_chair} đã nắm, sẽ chỉ đạo")) || !text.contains("đã nắm"),
+        "{text}"
+    );
+    assert!(text.contains("Chưa có ai xác nhận chỉ đạo."), "{text}");
+}
