@@ -423,7 +423,9 @@ impl Store {
             (h, d, c, a)
         });
         let letters = self.letters_of(dossier_id).await?;
+        let acknowledgements = self.acks_of(dossier_id).await?;
         Ok(serde_json::json!({
+            "acknowledgements": acknowledgements,
             "history": history.into_iter().map(|(at, kind, changes)| serde_json::json!({
                 "observed_at": t(at), "kind": kind, "changes": serde_json::from_str::<serde_json::Value>(&changes.0).unwrap_or_default() })).collect::<Vec<_>>(),
             "due_dates": dues.into_iter().map(|(due, at, reason)| serde_json::json!({ "due_at": o(due), "observed_at": t(at), "reason": reason })).collect::<Vec<_>>(),

@@ -122,6 +122,27 @@ async fn a_leader_acknowledges_from_the_email(backend: Backend) {
     );
     assert_eq!(acks_in_store(&site).await, 2);
 
+    // Both on the dossier's page and in its API timeline.
+    let (status, page) = site
+        .get(
+            &format!(
+                "/dossiers/tinh/{}",
+                site.db
+                    .store
+                    .fetch_text("SELECT d.code FROM acknowledgements k JOIN dossiers d ON d.id = k.dossier_id WHERE k.kind = 'ack'")
+                    .await
+                    .unwrap()[0][0]
+                    .clone()
+                    .unwrap()
+            ),
+            Some(&site.centre),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("Đã nắm, sẽ chỉ đạo") && page.contains(&to),
+        "{page}"
+    );
     // Both in the audit trail (who, what), which still verifies.
     let store = &site.db.store;
     let acked = store.audit_entries("alert_acknowledged", 10).await.unwrap();
