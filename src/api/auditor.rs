@@ -52,6 +52,8 @@ struct Line {
     class_key: String,
     days: String,
     letter: String,
+    /// "Đã nắm: …" / "Giao, hạn 04/12/2026: …" from the leaders' links.
+    acknowledged: String,
 }
 
 #[derive(Serialize)]
@@ -150,7 +152,13 @@ async fn page(
         Some(("month", m)) => m.clone(),
         _ => String::new(),
     };
+    let year_start =
+        chrono::NaiveDate::from_ymd_opt(chrono::Datelike::year(&today), 1, 1).unwrap_or(today);
+    let leaders = super::acks::kpis_of(s, year_start, today).await?;
     let ctx = minijinja::context! {
+        leaders => leaders,
+        ack_timeout_hours => s.ack_timeout_hours,
+        year => chrono::Datelike::year(&today),
         committee => rules.routing.committee.name.clone(),
         generated_at => vn_datetime(now),
         shown => describe(filter, &facets),
@@ -248,7 +256,17 @@ fn line(r: ListRow) -> Line {
         (_, Some(n)) if class.is_some_and(Class::is_open) => format!("còn {n} ngày"),
         _ => String::new(),
     };
+    let acknowledged = match (&r.acknowledged_by, &r.target_date) {
+        (Some(who), Some(t)) => format!(
+            "Giao, hạn {}: {who}",
+            chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d")
+                .map_or_else(|_| t.clone(), |d| d.format("%d/%m/%Y").to_string())
+        ),
+        (Some(who), None) => format!("Đã nắm: {who}"),
+        _ => String::new(),
+    };
     Line {
+        acknowledged,
         link: crate::routing::dossier_path(&r.source, &r.code),
         letter: letter_label(r.letter.as_deref()).to_owned(),
         class: class.map_or_else(String::new, |c| c.label_vi().to_owned()),

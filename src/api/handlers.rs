@@ -183,7 +183,7 @@ pub struct KpiParams {
     format: Option<ExportFormat>,
 }
 
-fn download(t: &Table, format: Format, name: &str) -> Result<Response, ApiError> {
+pub(super) fn download(t: &Table, format: Format, name: &str) -> Result<Response, ApiError> {
     let (bytes, mime, ext) = match format {
         Format::Csv => (
             to_csv(t).map_err(ApiError::internal)?,
@@ -269,6 +269,8 @@ pub(super) fn dossier_table(rows: &[ListRow]) -> Table {
             "Hạn trả khác cách tính",
             "Thư xin lỗi",
             "Mã đơn vị",
+            "Lãnh đạo xác nhận",
+            "Hạn giao hoàn thành",
         ],
         rows: rows
             .iter()
@@ -297,6 +299,13 @@ pub(super) fn dossier_table(rows: &[ListRow]) -> Table {
                     Cell::text(if r.due_mismatch == Some(1) { "có" } else { "" }),
                     Cell::text(letter_label(r.letter.as_deref())),
                     Cell::text(&r.unit_code),
+                    Cell::opt_text(r.acknowledged_by.clone()),
+                    r.target_date
+                        .as_deref()
+                        .and_then(|t| NaiveDate::parse_from_str(t, "%Y-%m-%d").ok())
+                        .map_or(Cell::Empty, |d| {
+                            Cell::Time(d.and_time(chrono::NaiveTime::MIN))
+                        }),
                 ]
             })
             .collect(),

@@ -10,6 +10,7 @@
 
 mod access;
 mod ack_page;
+mod acks;
 mod auditor;
 pub mod dashboard;
 mod dossier_page;
@@ -205,8 +206,8 @@ impl FromRequestParts<Arc<AppState>> for Caller {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "tthc-watch auditor API", description = "Overdue-dossier history, KPIs and exports. Authenticate with `Authorization: Bearer <token>` (`tthc-watch token create --role auditor`)."),
-    paths(handlers::list_dossiers, handlers::dossier_totals, handlers::dossier_timeline, handlers::kpis, handlers::issue_letter, report::report),
-    components(schemas(handlers::ClassName, handlers::DateName, crate::store::FilterTotals, handlers::ExportFormat, handlers::GroupName, handlers::DossierPage, crate::store::ListRow, handlers::KpiReport, crate::store::KpiRow, handlers::IssueRequest, handlers::LetterOut, handlers::ErrorBody, report::ReportFormat, crate::report::PeriodReport, crate::report::PeriodInfo, crate::report::PeriodKind, crate::report::Reporter, crate::report::ReportRow)),
+    paths(handlers::list_dossiers, handlers::dossier_totals, handlers::dossier_timeline, handlers::kpis, acks::acks, handlers::issue_letter, report::report),
+    components(schemas(acks::AckKpi, handlers::ClassName, handlers::DateName, crate::store::FilterTotals, handlers::ExportFormat, handlers::GroupName, handlers::DossierPage, crate::store::ListRow, handlers::KpiReport, crate::store::KpiRow, handlers::IssueRequest, handlers::LetterOut, handlers::ErrorBody, report::ReportFormat, crate::report::PeriodReport, crate::report::PeriodInfo, crate::report::PeriodKind, crate::report::Reporter, crate::report::ReportRow)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]
@@ -244,6 +245,7 @@ fn audited(state: Arc<AppState>) -> Router<Arc<AppState>> {
             get(handlers::dossier_timeline),
         )
         .route("/api/v1/kpis", get(handlers::kpis))
+        .route("/api/v1/acks", get(acks::acks))
         .route("/api/v1/report", get(report::report))
         .route(
             "/api/v1/letters/{source}/{code}/issue",

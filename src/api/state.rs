@@ -16,6 +16,8 @@ pub struct AppState {
     /// Office hours and the deadline rules, for explaining a due date.
     pub hours: crate::calendar::OfficeHours,
     pub deadline: crate::deadline::Rules,
+    /// Working hours a leader has to acknowledge an alert (the KPI's bound).
+    pub ack_timeout_hours: u32,
     /// The daemon's jobs, for readiness (none outside `run`).
     pub watchdog: Arc<crate::watchdog::Watchdog>,
     /// Routing and calendar as last loaded; a reload (SIGHUP) replaces them.
@@ -76,6 +78,7 @@ impl AppState {
             watchdog: Default::default(),
             hours: crate::calendar::OfficeHours::from_settings(&settings.calendar),
             deadline: crate::deadline::Rules::from_settings(&settings.deadline),
+            ack_timeout_hours: settings.escalation.ack_timeout_hours,
             rules: std::sync::RwLock::new(Arc::new(ShownRules { routing, calendar })),
             kpi: settings.kpi.clone(),
             report: settings.report.clone(),

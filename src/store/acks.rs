@@ -62,6 +62,17 @@ pub struct Unacknowledged {
     pub recipient_role: String,
 }
 
+/// A due-today or overdue alert a leader was sent, and when that leader
+/// first acknowledged its dossier (for the per-leader KPI).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeaderAlert {
+    pub recipient: String,
+    pub recipient_name: Option<String>,
+    pub recipient_role: String,
+    pub sent_at: NaiveDateTime,
+    pub acknowledged_at: Option<NaiveDateTime>,
+}
+
 /// One climb: who is told (`escalation::climb_to`) of whose silence.
 #[derive(Clone, Debug)]
 pub struct Climb {
@@ -125,6 +136,39 @@ impl Store {
             tx.commit().await.ctx("committing an acknowledgement")?;
             Ok(AckOutcome::Recorded { at: now })
         })
+    }
+
+    /// The due-today and overdue alerts sent to the chair, vice-chairs and
+    /// unit heads from `from` to `to` (whole days), each with its
+    /// recipient's first acknowledgement of the dossier.
+    pub async fn leader_alerts(
+        &self,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> Result<Vec<LeaderAlert>, StoreError> {
+        type Row = (String, Option<String>, String, DbTime, Option<DbTime>);
+        let (a, b) = (super::filter::day_start(from), super::filter::day_end(to));
+        let rows: Vec<Row> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT a.recipient, a.recipient_name, a.recipient_role, o.sent_at, \
+                 (SELECT MIN(k.at) FROM acknowledgements k WHERE k.dossier_id = a.dossier_id AND k.recipient = a.recipient) \
+                 FROM alerts a JOIN outbox o ON o.id = a.outbox_id \
+                 WHERE a.rung IN ('due_today', 'overdue') AND a.recipient_role IN ('chair', 'vice_chair', 'unit_head') \
+                 AND o.status = 'sent' AND o.sent_at >= $1 AND o.sent_at <= $2 ORDER BY a.id")
+                .bind(a).bind(b).fetch_all(pool).await.ctx("reading leaders' alerts")?
+        });
+        Ok(rows
+            .into_iter()
+            .map(
+                |(recipient, recipient_name, recipient_role, sent, acked)| LeaderAlert {
+                    recipient,
+                    recipient_name,
+                    recipient_role,
+                    sent_at: sent.0,
+                    acknowledged_at: acked.map(|t| t.0),
+                },
+            )
+            .collect())
     }
 
     /// When a link (by its token's hash) was used, if it was.

@@ -33,7 +33,7 @@ mod sessions;
 mod sqlite;
 mod value;
 
-pub use acks::{AckDetails, AckOutcome, AckRecord, Climb, Unacknowledged};
+pub use acks::{AckDetails, AckOutcome, AckRecord, Climb, LeaderAlert, Unacknowledged};
 pub use cache::CacheEntry;
 pub use dossiers::{
     Incoming, PageOutcome, QuarantineRecord, StoredDossier, SyncRun, SyncState, SyncTx, SyncWriter,

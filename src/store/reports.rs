@@ -47,6 +47,10 @@ pub struct ListRow {
     /// Its apology letter: "issued" once one was issued, "draft" while only
     /// drafted, none without one.
     pub letter: Option<String>,
+    /// Who last acknowledged or assigned it from an alert's link.
+    pub acknowledged_by: Option<String>,
+    /// The day the latest assignment wants it done by (YYYY-MM-DD).
+    pub target_date: Option<String>,
 }
 
 impl ListRow {
@@ -167,7 +171,9 @@ const LIST_COLS: &str = "d.id, d.source, d.code, d.procedure_name, d.field_code,
      d.officer, d.applicant_name, d.applicant_kind, d.applicant_id_no, d.applicant_phone, d.status, d.received_at, \
      d.due_at, d.original_due_at, COALESCE(d.finished_at, d.returned_at) AS finished_at, e.class, e.working_days_left, \
      e.working_days_late, e.due_mismatch, e.delay_step, e.delay_unit, e.delay_days, \
-     (SELECT MAX(l.status) FROM letters l WHERE l.dossier_id = d.id) AS letter";
+     (SELECT MAX(l.status) FROM letters l WHERE l.dossier_id = d.id) AS letter, \
+     (SELECT k.recipient FROM acknowledgements k WHERE k.dossier_id = d.id ORDER BY k.id DESC LIMIT 1) AS acknowledged_by, \
+     (SELECT k.target_date FROM acknowledgements k WHERE k.dossier_id = d.id AND k.kind = 'assign' ORDER BY k.id DESC LIMIT 1) AS target_date";
 
 impl Store {
     /// Up to `limit` dossiers after id `after` matching `f`, by id.

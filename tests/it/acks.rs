@@ -143,6 +143,63 @@ async fn a_leader_acknowledges_from_the_email(backend: Backend) {
         page.contains("Đã nắm, sẽ chỉ đạo") && page.contains(&to),
         "{page}"
     );
+    let code = page
+        .split("id=\"dossier-code\">")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .unwrap_or_default()
+        .to_owned();
+    let timeline = site
+        .json(&format!("/api/v1/dossiers/tinh/{code}"), &site.auditor)
+        .await;
+    let acks_of = timeline["acknowledgements"].as_array().unwrap();
+    assert_eq!(acks_of[0]["recipient"], to.as_str());
+    assert_eq!(
+        timeline["verdict"]["acknowledged_by"],
+        acks_of.last().unwrap()["recipient"],
+        "the list shows the latest"
+    );
+
+    // The per-leader figures: this leader's due-today and overdue alerts
+    // sent, and the ones of the acknowledged dossier, acknowledged at once.
+    let sent_to = |extra: &str| {
+        let sql = format!(
+            "SELECT COUNT(*) FROM alerts a JOIN outbox o ON o.id = a.outbox_id \
+             WHERE o.status = 'sent' AND a.rung IN ('due_today', 'overdue') AND a.recipient = '{to}' {extra}"
+        );
+        let store = site.db.store.clone();
+        async move { store.fetch_i64(&sql).await.unwrap() }
+    };
+    let alerts = sent_to("").await;
+    let acked_alerts =
+        sent_to("AND a.dossier_id IN (SELECT dossier_id FROM acknowledgements WHERE kind = 'ack')")
+            .await;
+    let kpis = site
+        .json("/api/v1/acks?from=2026-11-01&to=2026-11-30", &site.auditor)
+        .await;
+    let mine = kpis
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["email"] == to.as_str())
+        .expect("the leader's row");
+    assert_eq!(mine["alerts"], alerts, "{mine}");
+    assert_eq!(mine["acknowledged"], acked_alerts, "{mine}");
+    assert_eq!(mine["within_timeout"], acked_alerts, "{mine}");
+    assert!(acked_alerts >= 1 && alerts >= acked_alerts);
+    let r = http
+        .get(format!("{}/api/v1/acks?format=xlsx", site.base))
+        .bearer_auth(&site.auditor)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("lanh-dao-xac-nhan-")
+    );
     // Both in the audit trail (who, what), which still verifies.
     let store = &site.db.store;
     let acked = store.audit_entries("alert_acknowledged", 10).await.unwrap();

@@ -156,7 +156,7 @@ async fn the_filters_answer_what_the_source_says(backend: Backend) {
         s
     };
     assert!(
-        sheet_xml.contains(&format!("<autoFilter ref=\"A1:T{}\"", late.len() + 1)),
+        sheet_xml.contains(&format!("<autoFilter ref=\"A1:V{}\"", late.len() + 1)),
         "an autofilter over the header and every row"
     );
     assert!(sheet_xml.contains("ySplit=\"1\""), "a frozen header");
