@@ -72,6 +72,25 @@ try {
         await page.screenshot({ path: `${shots}/auditor-desktop.png`, fullPage: false });
       }
     }
+    if (name === 'phone' && process.env.ACK_URL) {
+      // A leader's one-tap link on a phone: the page, its one button, what it recorded.
+      const ack = await browser.newPage({ viewport, locale: 'vi-VN' });
+      await ack.goto(process.env.ACK_URL);
+      if (shots) {
+        await ack.screenshot({ path: `${shots}/ack-phone.png`, fullPage: false });
+      }
+      const before = await ack.locator('#confirm').count();
+      await Promise.all([ack.waitForSelector('#recorded'), ack.click('#confirm')]);
+      out.ack = {
+        button: before,
+        recorded: (await ack.textContent('#recorded'))?.trim(),
+        overflow: await ack.evaluate(() => document.documentElement.scrollWidth - window.innerWidth),
+      };
+      if (shots) {
+        await ack.screenshot({ path: `${shots}/ack-recorded-phone.png`, fullPage: false });
+      }
+      await ack.close();
+    }
     await page.close();
   }
   console.log(JSON.stringify(out));

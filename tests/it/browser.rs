@@ -42,6 +42,32 @@ async fn a_browser_logs_in_and_reads_the_dashboard() {
     let downloads = tempfile::tempdir().unwrap();
     let xlsx = downloads.path().join("auditor.xlsx");
     let (audit_unit, audit_month, audit_xlsx) = (unit.clone(), month.clone(), xlsx.clone());
+    // A leader's acknowledgement link for an overdue dossier, as an email carries.
+    let overdue = api
+        .sim
+        .sim
+        .snapshot()
+        .into_iter()
+        .find(|d| {
+            d.unit_code == unit
+                && d.finished_at.is_none()
+                && d.returned_at.is_none()
+                && d.due_at.is_some_and(|due| due < api.sim.sim.now())
+        })
+        .expect("an overdue dossier");
+    let now = api.sim.sim.now();
+    let ack_token = tthc_watch::ack::Signer::new(api.db.store.ack_key(now).await.unwrap()).sign(
+        &tthc_watch::ack::Grant {
+            purpose: tthc_watch::ack::Purpose::Ack,
+            recipient: "chutich@ninhhoa.example.vn".into(),
+            source: "tinh".into(),
+            code: overdue.code.clone(),
+            due_at: overdue.due_at,
+            rung: "overdue".into(),
+            expires_at: now + chrono::Duration::days(7),
+        },
+    );
+    let ack_url = format!("{}/ack/{ack_token}", api.base);
     let out = tokio::task::spawn_blocking(move || {
         let mut c = std::process::Command::new("node");
         c.current_dir(dir)
@@ -50,7 +76,8 @@ async fn a_browser_logs_in_and_reads_the_dashboard() {
             .arg(&token)
             .env("AUDIT_UNIT", &audit_unit)
             .env("AUDIT_MONTH", &audit_month)
-            .env("AUDIT_XLSX", &audit_xlsx);
+            .env("AUDIT_XLSX", &audit_xlsx)
+            .env("ACK_URL", &ack_url);
         if let Some(s) = shots {
             c.arg(std::fs::canonicalize(s).expect("screenshot dir"));
         }
@@ -168,4 +195,24 @@ async fn a_browser_logs_in_and_reads_the_dashboard() {
         );
         assert_eq!(t.format("%Y-%m").to_string(), month);
     }
+    // The acknowledgement on a phone: one button, then what was recorded.
+    let ack = &seen["ack"];
+    assert_eq!(ack["button"], 1, "{ack}");
+    let recorded = ack["recorded"].as_str().unwrap();
+    assert!(
+        recorded.contains("Đã ghi nhận") && recorded.contains(&overdue.code),
+        "{ack}"
+    );
+    assert!(
+        ack["overflow"].as_i64().unwrap() <= 0,
+        "fits a phone: {ack}"
+    );
+    assert_eq!(
+        api.db
+            .store
+            .fetch_i64("SELECT COUNT(*) FROM acknowledgements")
+            .await
+            .unwrap(),
+        1
+    );
 }
