@@ -121,6 +121,7 @@ pub struct TotalsParams {
     /// As in `/api/v1/dossiers`.
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
+    #[param(pattern = "^([0-9]{4}-(0[1-9]|1[0-2]))?$")]
     month: Option<String>,
     date: Option<DateName>,
     class: Option<ClassName>,
@@ -140,7 +141,9 @@ pub struct ListParams {
     from: Option<NaiveDate>,
     /// The period's last day (YYYY-MM-DD), included.
     to: Option<NaiveDate>,
-    /// A whole month (YYYY-MM) as the period, instead of `from` and `to`.
+    /// A whole month (YYYY-MM) as the period (with `from` or `to`, the days
+    /// of both).
+    #[param(pattern = "^([0-9]{4}-(0[1-9]|1[0-2]))?$")]
     month: Option<String>,
     /// Which date the period applies to: received (default), due or finished.
     date: Option<DateName>,

@@ -107,7 +107,7 @@ impl Params {
                     .join(", ")
             )));
         }
-        let dates = match self.text("date") {
+        let dates = match self.typed("date")? {
             None => DateBasis::Received,
             Some(d) => DateBasis::parse(&d).ok_or_else(|| {
                 ApiError::bad(format!(
@@ -115,7 +115,7 @@ impl Params {
                 ))
             })?,
         };
-        let late_in_period = match self.text("late_in_period").as_deref() {
+        let late_in_period = match self.typed("late_in_period")?.as_deref() {
             None | Some("false") => false,
             Some("true") => true,
             Some(other) => {
@@ -126,17 +126,15 @@ impl Params {
         };
         let (mut from, mut to) = (self.date("from")?, self.date("to")?);
         if let Some(m) = self.text("month") {
-            if from.is_some() || to.is_some() {
-                return Err(ApiError::bad(
-                    "parameter 'month' gives the period: leave 'from' and 'to' out",
-                ));
-            }
             let first =
                 NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d").map_err(|_| {
                     ApiError::bad(format!("parameter 'month': '{m}' is not a month (YYYY-MM)"))
                 })?;
-            from = Some(first);
-            to = Some(first + Months::new(1) - chrono::Duration::days(1));
+            let last = first + Months::new(1) - chrono::Duration::days(1);
+            // With `from` or `to` too: the days of both (an empty period
+            // when they do not meet, as `from` after `to` is).
+            from = Some(from.map_or(first, |f| f.max(first)));
+            to = Some(to.map_or(last, |t| t.min(last)));
         }
         Ok(DossierFilter {
             from,
@@ -282,14 +280,16 @@ mod tests {
             .dossier_filter()
             .unwrap_err();
         assert!(e.message.contains("'month': '2026-13'"), "{}", e.message);
-        let e = params(&[("month", "2026-10"), ("from", "2026-10-02")])
-            .dossier_filter()
-            .unwrap_err();
-        assert!(
-            e.message.contains("leave 'from' and 'to' out"),
-            "{}",
-            e.message
-        );
+        // With from/to as well: the days of both.
+        let f = params(&[
+            ("month", "2026-10"),
+            ("from", "2026-10-02"),
+            ("to", "2027-01-01"),
+        ])
+        .dossier_filter()
+        .unwrap();
+        assert_eq!(f.from, NaiveDate::from_ymd_opt(2026, 10, 2));
+        assert_eq!(f.to, NaiveDate::from_ymd_opt(2026, 10, 31));
     }
 
     #[test]

@@ -34,8 +34,9 @@ pub enum ReportFormat {
 #[allow(dead_code)]
 pub struct ReportParams {
     /// 2026-10 (month), 2026-Q3 (quarter), 2026-H1 or 2026-H2 (six months),
-    /// 2026 (year) or 2026-07-01..2026-09-30 (both days included); default
-    /// this year, counted up to now.
+    /// 2026 (year) or 2026-07-01..2026-09-30 (both days included, also
+    /// accepted); default (or empty) this year, counted up to now.
+    #[param(pattern = "^(20[0-9]{2}(-(0[1-9]|1[0-2]|Q[1-4]|H[12]))?)?$")]
     period: Option<String>,
     format: Option<ReportFormat>,
 }
@@ -59,7 +60,7 @@ pub async fn report(
     let p = Params(q);
     p.only(&["period", "format"])?;
     let now = s.clock.now_vn();
-    let period = p.typed("period")?.unwrap_or_else(|| now.year().to_string());
+    let period = p.text("period").unwrap_or_else(|| now.year().to_string());
     let period =
         Period::parse(&period).map_err(|e| ApiError::bad(format!("parameter 'period': {e}")))?;
     let format = p.format()?;

@@ -142,7 +142,7 @@ impl RuleSet {
             hours: &self.hours,
             quiet_hours: settings.escalation.quiet_hours,
             reminder: settings.escalation.reminder_time().map(|at| {
-                crate::notify::reminder::ReminderRule {
+                crate::notify::compose::ReminderRule {
                     overdue_days: i64::from(settings.escalation.reminder_overdue_days),
                     at,
                 }

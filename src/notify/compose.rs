@@ -13,7 +13,7 @@ use crate::privacy::Masking;
 use crate::routing::Routing;
 use crate::source::Staleness;
 use crate::store::{AlertBrief, DossierLine, NewMessage, SourceFreshness, Store};
-use chrono::NaiveDateTime;
+use chrono::{NaiveDateTime, NaiveTime};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashSet};
@@ -49,7 +49,7 @@ pub struct Composer<'a> {
     /// working morning (`escalation.quiet_hours`).
     pub quiet_hours: bool,
     /// The chair's weekly reminder, when configured.
-    pub reminder: Option<super::reminder::ReminderRule>,
+    pub reminder: Option<ReminderRule>,
     /// Webhook endpoints that also hear of alerts (`notify::webhook`).
     pub webhooks: &'a super::webhook::Webhooks,
 }
@@ -87,6 +87,15 @@ pub struct Item {
     pub assign_link: Option<String>,
     /// A climb (`no_ack`): who was told and has not acknowledged.
     pub silent: Vec<String>,
+}
+
+/// When and what the reminder lists (`[escalation]`).
+#[derive(Clone, Copy, Debug)]
+pub struct ReminderRule {
+    /// Listed: overdue more than this many working days.
+    pub overdue_days: i64,
+    /// Made from this time of the week's first working day.
+    pub at: NaiveTime,
 }
 
 /// What every one-tap link of a message shares.

@@ -4,21 +4,12 @@
 //! a week, by the first check from `escalation.reminder_at` on the week's
 //! first working day; a dossier leaves it the day it is finished.
 
-use super::compose::{ComposeError, Composer};
+use super::compose::{ComposeError, Composer, ReminderRule};
 use super::{CommitteeCtx, vn_date, vn_datetime};
 use crate::clock::parse_db;
 use crate::store::{AckRecord, NewMessage, Store};
-use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use serde::Serialize;
-
-/// When and what the reminder lists (`[escalation]`).
-#[derive(Clone, Copy, Debug)]
-pub struct ReminderRule {
-    /// Listed: overdue more than this many working days.
-    pub overdue_days: i64,
-    /// Made from this time of the week's first working day.
-    pub at: NaiveTime,
-}
 
 #[derive(Serialize)]
 struct Line {
