@@ -6,7 +6,7 @@
 use crate::api::{TestApi, spawn_api_with};
 use crate::support::*;
 
-/// Every link of the emails sent to `role` holders that opens `/ack/…`,
+/// Every `/ack/…` link of the emails sent (the text part, after `text_label`),
 /// with the recipient.
 fn ack_links(site: &TestApi, text_label: &str) -> Vec<(String, String)> {
     site.sink
@@ -228,10 +228,9 @@ async fn a_leader_acknowledges_from_the_email_postgres() {
     a_leader_acknowledges_from_the_email(Backend::Postgres).await;
 }
 
-#[tokio::test]
-async fn an_expired_link_is_refused() {
+async fn an_expired_link_is_refused(backend: Backend) {
     use tthc_watch::ack::{Grant, Purpose, Signer};
-    let site = spawn_api_with(Backend::Sqlite, 300, false).await;
+    let site = spawn_api_with(backend, 300, false).await;
     let now = site.sim.sim.now();
     let key = site.db.store.ack_key(now).await.unwrap();
     let d = site.sim.sim.snapshot().remove(0);
@@ -253,6 +252,19 @@ async fn an_expired_link_is_refused() {
     assert_eq!(r.status(), 410);
     assert!(r.text().await.unwrap().contains("đã hết hạn"));
     assert_eq!(acks_in_store(&site).await, 0);
+}
+
+#[tokio::test]
+async fn an_expired_link_is_refused_sqlite() {
+    an_expired_link_is_refused(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn an_expired_link_is_refused_postgres() {
+    if !postgres_available().await {
+        return;
+    }
+    an_expired_link_is_refused(Backend::Postgres).await;
 }
 
 /// No acknowledgement within the timeout: the next level is told, once,
@@ -444,13 +456,12 @@ async fn at_night_only_what_is_due_today_is_sent() {
 /// The chair's weekly reminder: on the week's first working day, every
 /// dossier overdue more than N working days (here 2: the simulated backlog
 /// is young), with who acknowledged it; once a week.
-#[tokio::test]
-async fn the_chair_is_reminded_each_week_of_what_stays_overdue() {
+async fn the_chair_is_reminded_each_week_of_what_stays_overdue(backend: Backend) {
     use std::collections::BTreeSet;
     use tthc_watch::calendar::{Calendar, OfficeHours};
     use tthc_watch::clock::{Clock, from_vn};
     use tthc_watch::deadline::{Class, Engine, Rules as DeadlineRules};
-    let site = spawn_api_with(Backend::Sqlite, 600, true).await;
+    let site = spawn_api_with(backend, 600, true).await;
     let http = reqwest::Client::new();
     // A vice-chair acknowledges one overdue dossier on Wednesday.
     let (vice_chair, token) = ack_links(&site, "Đã nắm, sẽ chỉ đạo:")
@@ -545,4 +556,88 @@ async fn the_chair_is_reminded_each_week_of_what_stays_overdue() {
         "{text}"
     );
     assert!(text.contains("Chưa có ai xác nhận chỉ đạo."), "{text}");
+}
+
+#[tokio::test]
+async fn the_chair_is_reminded_each_week_of_what_stays_overdue_sqlite() {
+    the_chair_is_reminded_each_week_of_what_stays_overdue(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn the_chair_is_reminded_each_week_of_what_stays_overdue_postgres() {
+    if !postgres_available().await {
+        return;
+    }
+    the_chair_is_reminded_each_week_of_what_stays_overdue(Backend::Postgres).await;
+}
+
+/// `demo --port P`: its emails' links open its own server, so a new user
+/// clicks through the loop from the `.eml` files.
+#[tokio::test]
+async fn the_demos_emails_link_to_the_demo() {
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _demo = Kill(
+        std::process::Command::new(env!("CARGO_BIN_EXE_tthc-watch"))
+            .args(["demo", "--dossiers", "600", "--interval", "600"])
+            .args([
+                "--now",
+                "2026-11-25T08:00:00+07:00",
+                "--port",
+                &port.to_string(),
+                "--dir",
+            ])
+            .arg(dir.path())
+            .env_remove("TTHC_WATCH_CONFIG")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let mut ready = false;
+    for _ in 0..120 {
+        let token = dir.path().join("auditor-token.txt");
+        if token.exists()
+            && http
+                .get(format!("{base}/readyz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200)
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert!(ready, "the demo serves");
+    let mut links = Vec::new();
+    for e in std::fs::read_dir(dir.path().join("mail")).unwrap() {
+        let raw = std::fs::read_to_string(e.unwrap().path()).unwrap();
+        // Quoted-printable soft breaks joined.
+        let flat = raw.replace("=\r\n", "").replace("=\n", "");
+        links.extend(
+            flat.split(&format!("{base}/ack/"))
+                .skip(1)
+                .filter_map(|rest| rest.split(|c: char| c.is_whitespace() || c == '"').next())
+                .map(|t| t.replace("=3D", "=").to_owned()),
+        );
+    }
+    assert!(
+        !links.is_empty(),
+        "the emails link to the demo's own server"
+    );
+    let url = format!("{base}/ack/{}", links[0]);
+    assert_eq!(http.get(&url).send().await.unwrap().status(), 200);
+    let r = http.post(&url).form(&[("x", "")]).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("Đã ghi nhận"));
 }
