@@ -118,7 +118,9 @@ PY
 
   # 3. Storage limit: the same rows by sqlite3 .import and COPY.
   sqlite3 -csv "$WORK/bench.db" "SELECT * FROM dossiers" >"$WORK/dossiers.csv"
-  sqlite3 "$WORK/bench.db" ".schema dossiers" | grep -v '^CREATE INDEX' | sed 's/CREATE TABLE dossiers/CREATE TABLE raw/' >"$WORK/raw.sql"
+  # The table alone (its indexes span several lines: not a grep of .schema).
+  sqlite3 "$WORK/bench.db" "SELECT sql || ';' FROM sqlite_master WHERE type = 'table' AND name = 'dossiers'" \
+    | sed 's/CREATE TABLE dossiers/CREATE TABLE raw/' >"$WORK/raw.sql"
   t0=$(secs)
   sqlite3 "$WORK/raw.db" ".read $WORK/raw.sql" ".mode csv" ".import $WORK/dossiers.csv raw"
   t1=$(secs); log "storage limit SQLite (.import of the dossiers table): $(elapsed "$t0" "$t1") s, $(rate "$N" "$(elapsed "$t0" "$t1")") rows/s"
