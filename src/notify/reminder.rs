@@ -124,6 +124,11 @@ impl Composer<'_> {
                 code: l.code,
             });
         }
+        // Nothing long overdue: no message (a weekly "nothing to report"
+        // would teach the chair to skip it).
+        if lines.is_empty() {
+            return Ok(0);
+        }
         // Oldest first: the longest overdue.
         lines.sort_by(|a, b| b.days_late.cmp(&a.days_late).then(a.code.cmp(&b.code)));
         let ctx = serde_json::json!({

@@ -478,6 +478,7 @@ async fn the_chair_is_reminded_each_week_of_what_stays_overdue(backend: Backend)
 
     let mut settings = test_settings(&site.db.url, site.sink.port);
     settings.letters.dir = tempfile::tempdir().unwrap().keep().display().to_string();
+    settings.escalation.reminder_at = "07:30".into();
     settings.escalation.reminder_overdue_days = 2;
     let rules = tthc_watch::app::RuleSet::load(&settings).unwrap();
     let at = |s: &str| Clock::fixed(from_vn(t(s)));

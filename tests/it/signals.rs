@@ -23,6 +23,7 @@ fn start(dir: &Path, args: &[&str], envs: &[(&str, String)]) -> Proc {
         .env_remove("TTHC_WATCH_CONFIG")
         // The real clock, any day and hour: messages go at once.
         .env("TTHC_WATCH__ESCALATION__QUIET_HOURS", "false")
+        .env("TTHC_WATCH__ESCALATION__REMINDER_AT", "")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());

@@ -335,6 +335,9 @@ pub fn test_settings(db_url: &str, smtp_port: u16) -> tthc_watch::config::Settin
     s.mail.smtp_host = "127.0.0.1".into();
     s.mail.smtp_port = smtp_port;
     s.mail.timeout_secs = 5;
+    // The weekly reminder would add a message to any Monday-morning check;
+    // its own tests turn it on.
+    s.escalation.reminder_at = String::new();
     // Never write drafts into the working tree.
     let scratch = std::env::temp_dir().join(format!("tthc-watch-test-{}", std::process::id()));
     s.letters.dir = scratch.join("letters").display().to_string();
