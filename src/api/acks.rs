@@ -13,7 +13,7 @@ use crate::store::LeaderAlert;
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -160,11 +160,7 @@ pub async fn acks(
 ) -> Result<Response, ApiError> {
     let p = Params(q);
     p.only(&["from", "to", "format"])?;
-    let today = s.clock.now_vn().date();
-    let from = p
-        .date("from")?
-        .unwrap_or_else(|| NaiveDate::from_ymd_opt(today.year(), 1, 1).unwrap_or(today));
-    let to = p.date("to")?.unwrap_or(today);
+    let (from, to) = p.period_or_this_year(s.clock.now_vn().date())?;
     let format = p.format()?;
     let rows = kpis_of(&s, from, to).await?;
     if format == Format::Json {

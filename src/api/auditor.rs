@@ -7,7 +7,7 @@
 use super::dashboard::render_auditor;
 use super::handlers::{letter_label, shown};
 use super::pages::{notice, unavailable};
-use super::params::{FILTER_KEYS, Params, export_name, filter_query, whole_month};
+use super::params::{FILTER_KEYS, Params, export_name, filter_query, whole_month, year_start};
 use super::state::AppState;
 use super::{ApiError, Caller};
 use crate::deadline::Class;
@@ -152,9 +152,7 @@ async fn page(
         Some(("month", m)) => m.clone(),
         _ => String::new(),
     };
-    let year_start =
-        chrono::NaiveDate::from_ymd_opt(chrono::Datelike::year(&today), 1, 1).unwrap_or(today);
-    let leaders = super::acks::kpis_of(s, year_start, today).await?;
+    let leaders = super::acks::kpis_of(s, year_start(today), today).await?;
     let ctx = minijinja::context! {
         leaders => leaders,
         ack_timeout_hours => s.ack_timeout_hours,

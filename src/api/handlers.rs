@@ -12,7 +12,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -581,12 +581,7 @@ pub async fn kpis(
             "parameter 'group': '{group_name}' is not unit, field, officer, month or all"
         ))
     })?;
-    let today = s.clock.now_vn().date();
-    let from = p
-        .date("from")?
-        .unwrap_or_else(|| NaiveDate::from_ymd_opt(today.year(), 1, 1).unwrap_or(today));
-    let to = p.date("to")?.unwrap_or(today);
-    // from > to is an empty period: zero counts, not an error.
+    let (from, to) = p.period_or_this_year(s.clock.now_vn().date())?;
     let format = p.format()?;
     let rows = s.store.kpis(group, from, to).await?;
     if format != Format::Json {

@@ -166,7 +166,7 @@ pub async fn dashboard_data(
 ) -> Result<DashboardData, ApiError> {
     let now = s.clock.now_vn();
     let today = now.date();
-    let year_start = NaiveDate::from_ymd_opt(today.year(), 1, 1).unwrap_or(today);
+    let year_start = super::params::year_start(today);
     let rules = s.rules();
     let mut lines = s.store.at_risk_lines(LIST_LIMIT).await?;
     for l in &mut lines {

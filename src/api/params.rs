@@ -150,6 +150,23 @@ impl Params {
     }
 }
 
+impl Params {
+    /// `from` and `to`, by default 1 January of `today`'s year to `today`
+    /// (from after to is an empty period, not an error).
+    pub fn period_or_this_year(
+        &self,
+        today: NaiveDate,
+    ) -> Result<(NaiveDate, NaiveDate), ApiError> {
+        let from = self.date("from")?.unwrap_or_else(|| year_start(today));
+        Ok((from, self.date("to")?.unwrap_or(today)))
+    }
+}
+
+/// 1 January of `d`'s year.
+pub fn year_start(d: NaiveDate) -> NaiveDate {
+    NaiveDate::from_ymd_opt(d.year(), 1, 1).unwrap_or(d)
+}
+
 /// The parameters that give `f` back (for links: the dashboard's exports
 /// and pages), `month` for a whole month.
 pub fn filter_query(f: &DossierFilter) -> Vec<(&'static str, String)> {

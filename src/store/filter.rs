@@ -76,6 +76,21 @@ pub struct DossierFilter {
     pub source: Option<String>,
 }
 
+/// `$q` with `$args` (`Arg`s) bound in order, on either backend.
+macro_rules! bind_args {
+    ($q:expr, $args:expr) => {{
+        let mut q = $q;
+        for a in $args {
+            q = match a {
+                Arg::Text(t) => q.bind(t.as_str()),
+                Arg::Time(t) => q.bind(*t),
+            };
+        }
+        q
+    }};
+}
+pub(super) use bind_args;
+
 /// A value the dossier list is filtered by.
 pub(super) enum Arg {
     Text(String),
@@ -111,6 +126,18 @@ impl Conditions {
 }
 
 impl DossierFilter {
+    /// `expr` within the period's days, for the bounds it has.
+    fn within(&self, c: &mut Conditions, expr: &str) {
+        if let Some(d) = self.from {
+            let p = c.bind(Arg::Time(day_start(d)));
+            c.and(&format!("{expr} >= {p}"));
+        }
+        if let Some(d) = self.to {
+            let p = c.bind(Arg::Time(day_end(d)));
+            c.and(&format!("{expr} <= {p}"));
+        }
+    }
+
     /// The conditions (each starting with " AND "), their placeholders
     /// numbered from `$first`, over `dossiers d LEFT JOIN evaluations e`.
     pub(super) fn conditions(&self, first: usize) -> (String, Vec<Arg>) {
@@ -146,24 +173,9 @@ impl DossierFilter {
                 // The same bounds on when the dossier ended, which an index
                 // holds (a finished dossier ends when it finished): the
                 // period's dossiers are then found, not searched for.
-                if let Some(d) = self.from {
-                    let p = c.bind(Arg::Time(day_start(d)));
-                    c.and(&format!("{END_OR_OPEN} >= {p}"));
-                }
-                if let Some(d) = self.to {
-                    let p = c.bind(Arg::Time(day_end(d)));
-                    c.and(&format!("{END_OR_OPEN} <= {p}"));
-                }
+                self.within(&mut c, END_OR_OPEN);
             }
-            let col = self.dates.column();
-            if let Some(d) = self.from {
-                let p = c.bind(Arg::Time(day_start(d)));
-                c.and(&format!("{col} >= {p}"));
-            }
-            if let Some(d) = self.to {
-                let p = c.bind(Arg::Time(day_end(d)));
-                c.and(&format!("{col} <= {p}"));
-            }
+            self.within(&mut c, self.dates.column());
         }
         for (col, v) in [
             ("e.class", &self.class),

@@ -3,7 +3,7 @@
 
 use super::audit::audit_append;
 use super::dossiers::{DUE_DATES_SQL, HISTORY_SQL};
-use super::filter::{Arg, DossierFilter, day_end, day_start};
+use super::filter::{Arg, DossierFilter, bind_args, day_end, day_start};
 use super::value::{DbTime, JsonText, OptFlag, OptTime};
 use super::{Context, Store, StoreError, month_of, placeholders};
 use crate::clock::fmt_db;
@@ -190,13 +190,7 @@ impl Store {
             args.len() + 2
         );
         with_pool!(self, pool => {
-            let mut q = sqlx::query_as::<_, ListRow>(&sql).bind(after);
-            for a in &args {
-                q = match a {
-                    Arg::Text(t) => q.bind(t.as_str()),
-                    Arg::Time(t) => q.bind(*t),
-                };
-            }
+            let q = bind_args!(sqlx::query_as::<_, ListRow>(&sql).bind(after), &args);
             q.bind(limit).fetch_all(pool).await.ctx("listing dossiers")
         })
     }
@@ -212,14 +206,8 @@ impl Store {
              WHERE NOT d.deleted{conditions} GROUP BY e.class"
         );
         let rows: Vec<(Option<String>, i64, Option<i64>)> = with_pool!(self, pool => {
-            let mut q = sqlx::query_as(&sql);
-            for a in &args {
-                q = match a {
-                    Arg::Text(t) => q.bind(t.as_str()),
-                    Arg::Time(t) => q.bind(*t),
-                };
-            }
-            q.fetch_all(pool).await.ctx("counting the filtered dossiers")?
+            bind_args!(sqlx::query_as(&sql), &args)
+                .fetch_all(pool).await.ctx("counting the filtered dossiers")?
         });
         let mut t = FilterTotals::default();
         for (class, n, apologised) in rows {

@@ -30,6 +30,28 @@ fn ack_links(site: &TestApi, text_label: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A Vietnam time as a fixed clock.
+fn at(s: &str) -> tthc_watch::clock::Clock {
+    tthc_watch::clock::Clock::fixed(tthc_watch::clock::from_vn(t(s)))
+}
+
+/// A vice-chair's "Đã nắm, sẽ chỉ đạo" link from the emails sent, confirmed;
+/// who it was.
+async fn a_vice_chair_acknowledges(site: &TestApi) -> String {
+    let (vice_chair, token) = ack_links(site, "Đã nắm, sẽ chỉ đạo:")
+        .into_iter()
+        .find(|(to, _)| to.starts_with("pct"))
+        .expect("a vice-chair's link");
+    let r = reqwest::Client::new()
+        .post(format!("{}/ack/{token}", site.base))
+        .form(&[("x", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    vice_chair
+}
+
 async fn acks_in_store(site: &TestApi) -> i64 {
     site.db
         .store
@@ -271,21 +293,9 @@ async fn an_expired_link_is_refused_postgres() {
 /// whichever instance checks and however often; an acknowledged dossier does
 /// not climb; the email names who did not respond.
 async fn nobody_acknowledges_and_it_climbs(backend: Backend) {
-    use tthc_watch::clock::{Clock, from_vn};
     let site = spawn_api_with(backend, 600, true).await;
-    let http = reqwest::Client::new();
     // One vice-chair acknowledges one dossier.
-    let (acked_by, token) = ack_links(&site, "Đã nắm, sẽ chỉ đạo:")
-        .into_iter()
-        .find(|(to, _)| to.starts_with("pct"))
-        .expect("a vice-chair's link");
-    let r = http
-        .post(format!("{}/ack/{token}", site.base))
-        .form(&[("x", "")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    a_vice_chair_acknowledges(&site).await;
     let acked: i64 = site
         .db
         .store
@@ -293,11 +303,10 @@ async fn nobody_acknowledges_and_it_climbs(backend: Backend) {
         .await
         .unwrap();
 
-    let mut settings = test_settings(&site.db.url, site.sink.port);
-    settings.letters.dir = tempfile::tempdir().unwrap().keep().display().to_string();
+    let settings = test_settings(&site.db.url, site.sink.port);
     let mut rules = tthc_watch::app::RuleSet::load(&settings).unwrap();
     rules.routing.committee.dashboard_url = format!("{}/", site.base);
-    let sent_at = site.sim.sim.now(); // Wednesday 25/11/2026 08:00
+    // The alerts went at the simulator's now: Wednesday 25/11/2026 08:00.
     let climbs = |store: tthc_watch::store::Store| async move {
         store
             .fetch_i64("SELECT COUNT(*) FROM alerts WHERE rung = 'no_ack'")
@@ -305,12 +314,10 @@ async fn nobody_acknowledges_and_it_climbs(backend: Backend) {
             .unwrap()
     };
     // 2 working hours later: too early.
-    let at = |s: &str| Clock::fixed(from_vn(t(s)));
     check_with(&settings, &rules, &site.db.store, &at("2026-11-25 10:00"))
         .await
         .unwrap();
     assert_eq!(climbs(site.db.store.clone()).await, 0);
-    let _ = sent_at;
 
     // After 4 working hours (08:00–11:30, 13:30–14:00): told, once; a second
     // instance on the same database, later, adds nothing.
@@ -380,7 +387,6 @@ async fn nobody_acknowledges_and_it_climbs(backend: Backend) {
     let text = to_chair["text"].as_str().unwrap();
     assert!(text.contains("Chưa xác nhận chỉ đạo:"), "{text}");
     assert!(text.contains("Cấp dưới chưa xác nhận chỉ đạo"), "{text}");
-    let _ = acked_by;
 }
 
 #[tokio::test]
@@ -401,17 +407,14 @@ async fn nobody_acknowledges_and_it_climbs_postgres() {
 /// opening.
 #[tokio::test]
 async fn at_night_only_what_is_due_today_is_sent() {
-    use tthc_watch::clock::{Clock, from_vn};
     use tthc_watch::source::Shape;
     use tthc_watch::source::rest::RestSource;
     use tthc_watch::source::sync::sync_source;
     let sim = spawn_simulator(Shape::Native, 600, "").await;
     let sink = SmtpSink::start();
     let db = TestDb::new(Backend::Sqlite).await;
-    let mut settings = test_settings(&db.url, sink.port);
-    settings.letters.dir = tempfile::tempdir().unwrap().keep().display().to_string();
+    let settings = test_settings(&db.url, sink.port);
     let rules = tthc_watch::app::RuleSet::load(&settings).unwrap();
-    let at = |s: &str| Clock::fixed(from_vn(t(s)));
     let mut src = RestSource::new("tinh", &source_settings(Shape::Native, &sim.url)).unwrap();
     assert_eq!(
         sync_source(&db.store, &mut src, 10, &at("2026-11-25 08:00"))
@@ -459,29 +462,15 @@ async fn at_night_only_what_is_due_today_is_sent() {
 async fn the_chair_is_reminded_each_week_of_what_stays_overdue(backend: Backend) {
     use std::collections::BTreeSet;
     use tthc_watch::calendar::{Calendar, OfficeHours};
-    use tthc_watch::clock::{Clock, from_vn};
     use tthc_watch::deadline::{Class, Engine, Rules as DeadlineRules};
     let site = spawn_api_with(backend, 600, true).await;
-    let http = reqwest::Client::new();
     // A vice-chair acknowledges one overdue dossier on Wednesday.
-    let (vice_chair, token) = ack_links(&site, "Đã nắm, sẽ chỉ đạo:")
-        .into_iter()
-        .find(|(to, _)| to.starts_with("pct"))
-        .unwrap();
-    let r = http
-        .post(format!("{}/ack/{token}", site.base))
-        .form(&[("x", "")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let vice_chair = a_vice_chair_acknowledges(&site).await;
 
     let mut settings = test_settings(&site.db.url, site.sink.port);
-    settings.letters.dir = tempfile::tempdir().unwrap().keep().display().to_string();
     settings.escalation.reminder_at = "07:30".into();
     settings.escalation.reminder_overdue_days = 2;
     let rules = tthc_watch::app::RuleSet::load(&settings).unwrap();
-    let at = |s: &str| Clock::fixed(from_vn(t(s)));
     let reminders = || async {
         site.db
             .store
