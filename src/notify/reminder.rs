@@ -92,6 +92,10 @@ impl Composer<'_> {
             week.week(),
             chair.email
         );
+        // Every check of that morning comes here: made once, not rebuilt.
+        if store.outbox_keys(&key).await?.contains(&key) {
+            return Ok(0);
+        }
         let mut lines = Vec::new();
         let mut overdue = store.at_risk_lines(self.max_items as i64).await?;
         overdue.retain(|l| l.class == "overdue");

@@ -85,14 +85,27 @@ impl Store {
     /// The installation's key for signing acknowledgement links, made (32
     /// random bytes) the first time it is asked for.
     pub async fn ack_key(&self, now: NaiveDateTime) -> Result<Vec<u8>, StoreError> {
-        use rand::RngCore;
-        let mut fresh = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut fresh);
-        let (key,): (String,) = with_pool!(self, pool => {
-            sqlx::query("INSERT INTO ack_key (id, key, created_at) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING")
-                .bind(hex::encode(fresh)).bind(DbTime(now)).execute(pool).await.ctx("making the links' key")?;
-            sqlx::query_as("SELECT key FROM ack_key WHERE id = 1").fetch_one(pool).await.ctx("reading the links' key")?
+        const READ: &str = "SELECT key FROM ack_key WHERE id = 1";
+        // Read first: every email composed and every link opened asks, and
+        // only the first ever needs to write.
+        let found: Option<(String,)> = with_pool!(self, pool => {
+            sqlx::query_as(READ).fetch_optional(pool).await.ctx("reading the links' key")?
         });
+        let key = match found {
+            Some((k,)) => k,
+            None => {
+                use rand::RngCore;
+                let mut fresh = [0u8; 32];
+                rand::rngs::OsRng.fill_bytes(&mut fresh);
+                // Two instances may race: the first key stored wins.
+                let (k,): (String,) = with_pool!(self, pool => {
+                    sqlx::query("INSERT INTO ack_key (id, key, created_at) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING")
+                        .bind(hex::encode(fresh)).bind(DbTime(now)).execute(pool).await.ctx("making the links' key")?;
+                    sqlx::query_as(READ).fetch_one(pool).await.ctx("reading the links' key")?
+                });
+                k
+            }
+        };
         hex::decode(key).map_err(|e| StoreError::Corrupt(format!("the links' key is not hex: {e}")))
     }
 
